@@ -1,0 +1,125 @@
+"""Derivation -> template context -> jinja2 -> compile() -> the generated module's source."""
+import re
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+
+from . import __version__
+from .derive import topo
+from .printing.numpy import HELPERS, NodePrinter, ScalarMathPrinter
+from .schedule import plan
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+if not TEMPLATES.is_dir():                     # installed without the source tree
+    TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _environment():
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def module_source(derivation):
+    """The generated module's text for one derivation (deterministic: same model, same bytes)."""
+    d = derivation
+    model = d.model
+    functions, helpers = [], set()
+    outputs = d.outputs or {"loss": d.loss}
+    fwd_inputs = _needed_inputs(d, list(outputs.values()))
+    specs = [
+        ("forward", d.params + fwd_inputs, list(outputs.values()),
+         "The model's outputs " + ", ".join(outputs) + ", in a dict.",
+         lambda names: "{%s}" % ", ".join("%r: %s" % (k, names[n.id])
+                                          for k, n in outputs.items())),
+        ("loss", d.params + d.inputs, [d.loss], "The loss, a scalar.",
+         lambda names: _scalar(d.loss, names)),
+        ("value_and_grad", d.params + d.inputs, [d.loss] + d.grads,
+         "(loss, grads): grads in PARAMS order, each shaped like its parameter.",
+         lambda names: "%s, %s" % (_scalar(d.loss, names), _tuple(
+             [_grad(p, g, names) for p, g in zip(d.params, d.grads)], quote=False))),
+    ]
+    for name, args, roots, summary, returns in specs:
+        functions.append(_function(d, name, args, roots, summary, returns, helpers))
+    context = dict(
+        version=__version__, source=model.source[0] if model.source else "<memory>",
+        digest=model.source[1] if model.source else "-", title=_title(model),
+        params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
+        shapes="{%s}" % ", ".join("%r: %s" % (x.name, _tuple([str(s) for s in x.shape]))
+                                  for x in d.params + d.inputs),
+        helpers=[HELPERS[h] for h in sorted(helpers)], functions=functions)
+    text = _environment().get_template("module.py.j2").render(**context)
+    compile(text, f"{model.name}.py", "exec")
+    return text
+
+
+def _title(model):
+    return f"Model {model.name}: forward, loss and value_and_grad."
+
+
+def _tuple(items, quote=True):
+    texts = [repr(i) if quote else i for i in items]
+    return "(%s,)" % texts[0] if len(texts) == 1 else "(%s)" % ", ".join(texts)
+
+
+def _scalar(node, names):
+    text = names[node.id]
+    return f"float({text})" if node.shape == () else f"{text}[0, 0]"
+
+
+def _grad(param, grad, names):
+    if param.shape == ():
+        return f"float({names[grad.id]})"
+    if grad.is_constant:
+        return f"np.full_like({param.name}, {names[grad.id]})"
+    return names[grad.id]
+
+
+def _needed_inputs(d, roots):
+    reached = {n.id for n in topo(roots)}
+    return [x for x in d.inputs if x.id in reached]
+
+
+def _function(d, name, args, roots, summary, returns, helpers):
+    p = plan(roots)
+    names = _names(p)
+    code = NodePrinter(p, names)
+    math = NodePrinter(p, names, ScalarMathPrinter, math=True)
+    body, doc = [], []
+    for node in p.order:
+        if node.op == "leaf":
+            continue
+        body.append(f"{names[node.id]} = {code.rhs(node)}")
+        doc.append(f"{names[node.id]} = {math.rhs(node)}")
+    for node in roots:
+        if node.id not in names:
+            names[node.id] = code.operand(node)[0]
+    helpers |= code.helpers
+    body = _bind_dims(args, "\n".join(body)) + body
+    return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
+                doc=doc, body=body, returns=returns(names))
+
+
+def _names(p):
+    names, k = {}, 0
+    for node in p.order:
+        if node.name:
+            names[node.id] = node.name
+        else:
+            k += 1
+            names[node.id] = f"t{k}"
+    return names
+
+
+def _bind_dims(args, body):
+    """`m = X.shape[1]` for each dimension symbol the body uses, from the first arg having it."""
+    lines, bound = [], set()
+    for a in args:
+        for axis, dim in enumerate(a.shape):
+            dim = sp.sympify(dim)
+            if dim.is_Symbol and dim.name not in bound \
+                    and re.search(r"\b%s\b" % re.escape(dim.name), body):
+                bound.add(dim.name)
+                lines.append(f"{dim.name} = {a.name}.shape[{axis}]")
+    return lines

@@ -1,0 +1,167 @@
+"""SymPy expressions (scalar or matrix) to graph nodes, one converter method per SymPy class."""
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from .errors import SymgradError
+from .graph import placeholder, shape_str
+
+
+class Converter:
+    """Turns the SymPy trees of one model into nodes of one Graph, sharing what repeats."""
+
+    def __init__(self, graph, leaves):
+        self.graph = graph
+        self.leaves = {s: graph.leaf(s) for s in leaves}
+        self.scalar_leaves = {s for s in leaves if not isinstance(s, sp.MatrixSymbol)}
+        self._cache = {}
+
+    def __call__(self, expr):
+        node = self._cache.get(expr)
+        if node is None:
+            node = self._convert(expr)
+            self._cache[expr] = node
+        return node
+
+    def _convert(self, expr):
+        if expr in self.leaves:
+            return self.leaves[expr]
+        if not isinstance(expr, sp.MatrixExpr) and self._is_constant(expr):
+            return self.graph.constant(expr)
+        for cls in type(expr).__mro__:
+            method = getattr(self, f"_convert_{cls.__name__}", None)
+            if method is not None:
+                return method(expr)
+        raise _unsupported(expr)
+
+    def _is_constant(self, expr):
+        syms = getattr(expr, "free_symbols", set())
+        return not any(s in self.leaves for s in syms) and not expr.atoms(sp.MatrixSymbol)
+
+    # -- leaves -----------------------------------------------------------------------------
+    def _convert_MatrixSymbol(self, expr):
+        raise SymgradError(f"matrix {expr.name} {shape_str(expr.shape)} is neither a parameter "
+                           f"nor an input: add it to params=[...] or inputs=[...]")
+
+    def _convert_Symbol(self, expr):
+        raise SymgradError(f"symbol {expr.name} is neither a parameter, an input nor a "
+                           f"dimension: add it to params=[...] or inputs=[...]")
+
+    def _convert_OneMatrix(self, expr):
+        return self.graph.constant(1, expr.shape)
+
+    def _convert_ZeroMatrix(self, expr):
+        return self.graph.constant(0, expr.shape)
+
+    def _convert_Identity(self, expr):
+        return self.graph.eye(expr.shape[0])
+
+    # -- elementwise: matrix level ----------------------------------------------------------
+    def _elementwise(self, expr, operands, shape=None):
+        nodes = [self(a) for a in operands]
+        return self.graph.map(expr, nodes, shape)
+
+    def _convert_MatAdd(self, expr):
+        xs = [placeholder(i) for i in range(len(expr.args))]
+        return self._elementwise(sp.Add(*xs), expr.args, expr.shape)
+
+    def _convert_HadamardProduct(self, expr):
+        xs = [placeholder(i) for i in range(len(expr.args))]
+        return self._elementwise(sp.Mul(*xs), expr.args, expr.shape)
+
+    def _convert_HadamardPower(self, expr):
+        base, power = expr.args
+        return self._elementwise(placeholder(0) ** placeholder(1), [base, power], expr.shape)
+
+    def _convert_ElementwiseApplyFunction(self, expr):
+        f, x = expr.function, placeholder(0)
+        if isinstance(f, sp.Lambda):
+            body = f.expr.xreplace({f.variables[0]: x})
+        else:
+            body = f(x)
+        return self._elementwise(body, [expr.expr], expr.shape)
+
+    # -- matrix products ----------------------------------------------------------------
+    def _convert_MatMul(self, expr):
+        coeff, factors = expr.as_coeff_matrices()
+        nodes = [self(f) for f in factors]
+        node = self._chain(nodes)
+        if coeff != 1:
+            node = self.graph.map(placeholder(0) * placeholder(1), [self(coeff), node])
+        return node
+
+    def _chain(self, nodes):
+        """Multiply a chain of matrices, ones-vectors first, then in the cheapest order."""
+        nodes = list(nodes)
+        if nodes[0].is_constant and len(nodes) > 1:
+            return self.graph.matmul(nodes[0], self._chain(nodes[1:]))
+        if nodes[-1].is_constant and len(nodes) > 1:
+            return self.graph.matmul(self._chain(nodes[:-1]), nodes[-1])
+        if len(nodes) <= 2:
+            return nodes[0] if len(nodes) == 1 else self.graph.matmul(*nodes)
+        return self._chain_order(nodes)
+
+    def _chain_order(self, nodes):
+        """Classic matrix-chain DP, costing with every dimension symbol set to 100."""
+        dims = [nodes[0].shape[0]] + [n.shape[1] for n in nodes]
+        size = [_estimate(d) for d in dims]
+        n = len(nodes)
+        best = {(i, i): (0, nodes[i]) for i in range(n)}
+        for span in range(1, n):
+            for i in range(n - span):
+                j = i + span
+                options = []
+                for k in range(i, j):
+                    cost = best[i, k][0] + best[k + 1, j][0] + size[i] * size[k + 1] * size[j + 1]
+                    options.append((cost, k))
+                cost, k = min(options, key=lambda ck: ck[0])
+                best[i, j] = (cost, (i, k, j))
+        return self._build(best, 0, n - 1, nodes)
+
+    def _build(self, best, i, j, nodes):
+        if i == j:
+            return nodes[i]
+        _, (i, k, j) = best[i, j]
+        return self.graph.matmul(self._build(best, i, k, nodes), self._build(best, k + 1, j, nodes))
+
+    def _convert_Transpose(self, expr):
+        return self.graph.transpose(self(expr.arg))
+
+    def _convert_Trace(self, expr):
+        return self.graph.trace(self(expr.arg))
+
+    def _convert_MatrixElement(self, expr):
+        parent = expr.parent
+        if parent.shape != (1, 1):
+            raise _unsupported(expr, "indexing into a matrix larger than 1x1")
+        return self(parent)
+
+    # -- scalar level: one node per operation, so a scalar graph shows each step ------------
+    def _scalar(self, expr):
+        xs, nodes = [], []
+        for a in expr.args:
+            if self._is_constant(a):
+                xs.append(a)
+            else:
+                xs.append(placeholder(len(nodes)))
+                nodes.append(self(a))
+        return self.graph.map(expr.func(*xs), nodes)
+
+    _convert_Add = _convert_Mul = _convert_Pow = _scalar
+
+    def _convert_Function(self, expr):
+        if isinstance(expr, sp.Function) and len(expr.args) >= 1:
+            return self._scalar(expr)
+        raise _unsupported(expr)
+
+    _convert_Max = _convert_Min = _convert_Abs = _convert_Function
+
+
+def _estimate(dim):
+    return float(sp.sympify(dim).subs({s: 100 for s in sp.sympify(dim).free_symbols}))
+
+
+def _unsupported(expr, what=None):
+    name = what or type(expr).__name__
+    return SymgradError(
+        f"unsupported operation {name} in `{str(expr)[:60]}`: rewrite it with supported "
+        "operations, or add a VJP rule for it in symgrad/rules.py")

@@ -1,0 +1,5 @@
+"""The one exception type symgrad raises for problems in the user's model or command."""
+
+
+class SymgradError(Exception):
+    """A problem the user can fix; its message is one line naming the problem and the fix."""

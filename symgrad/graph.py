@@ -1,0 +1,301 @@
+"""The computational graph: a DAG of array nodes with symbolic shapes, built from SymPy.
+
+Ops (`Node.op`):
+  leaf       a parameter or input (`Node.symbol`)
+  eye        the identity matrix (never materialised unless it must be)
+  map        elementwise: `Node.expr` is a scalar SymPy expression in the placeholders
+             x0, x1, ... standing for the entries of `Node.args`, broadcast to `Node.shape`
+             (an arg may have 1 row, 1 column, or shape () for a scalar)
+  matmul     args[0] @ args[1]
+  transpose  args[0].T
+  sum        sum over `Node.axis` (0, 1 or None = all), keeping dims; shape () sums to a scalar
+  logsumexp  log(sum(exp(x), axis=0)) per column, computed stably
+  trace      trace of a square matrix, a scalar (shape ())
+
+Identical nodes are one node (hash-consing), and the builder applies the algebra that keeps
+code lean: ones-vectors in products become sums and broadcasts, products over a dimension
+of 1 become broadcast products, `exp` summed over a column becomes `exp(logsumexp)`, and a
+`log` of a sigmoid or softmax is composed with it so the stable forms can be used.
+"""
+import itertools
+from functools import lru_cache
+
+import sympy as sp
+
+from . import simplify
+from .errors import SymgradError
+
+
+@lru_cache(maxsize=None)
+def placeholder(i):
+    """The scalar stand-in for the entries of a map node's i-th operand."""
+    return sp.Symbol(f"_x{i}", real=True)
+
+
+def placeholder_index(sym):
+    """i for placeholder(i), else None."""
+    name = getattr(sym, "name", "")
+    return int(name[2:]) if name.startswith("_x") and name[2:].isdigit() else None
+
+
+class Node:
+    """One array value in the graph. Compare by identity: the builder shares equal nodes."""
+
+    __slots__ = ("op", "args", "shape", "expr", "axis", "symbol", "name", "id", "derived")
+
+    def __init__(self, op, args, shape, expr=None, axis=None, symbol=None, id=0):
+        self.op, self.args, self.shape = op, tuple(args), tuple(shape)
+        self.expr, self.axis, self.symbol, self.id = expr, axis, symbol, id
+        self.name = symbol.name if symbol is not None else None
+        self.derived = False     # True for nodes made by the backward sweep
+
+    @property
+    def is_constant(self):
+        return self.op == "map" and not self.args
+
+    def __repr__(self):
+        inner = self.name or (str(self.expr) if self.op == "map" else "")
+        return f"<{self.op} {inner} {self.shape}>"
+
+
+def same_dim(a, b):
+    """Whether two symbolic dimensions are equal."""
+    return a == b or sp.expand(a - b) == 0
+
+
+def shape_str(shape):
+    return "scalar" if shape == () else f"({shape[0]}, {shape[1]})"
+
+
+def broadcast_shape(shapes, what="operands"):
+    """The shape that entries of these shapes broadcast to (each axis: 1 or one size)."""
+    shapes = [s for s in shapes if s != ()]
+    if not shapes:
+        return ()
+    out = []
+    for axis in (0, 1):
+        sizes = [s[axis] for s in shapes if s[axis] != 1]
+        size = sizes[0] if sizes else sp.S.One
+        if any(not same_dim(size, other) for other in sizes):
+            raise SymgradError(f"shape mismatch in {what}: shapes "
+                               f"{', '.join(shape_str(s) for s in shapes)} do not broadcast")
+        out.append(size)
+    return tuple(out)
+
+
+def _label(node):
+    return node.name or {"map": "an elementwise expression", "matmul": "a matrix product",
+                         "transpose": "a transpose"}.get(node.op, f"a {node.op}")
+
+
+class Graph:
+    """Builds nodes, sharing identical ones; its methods are the graph's algebra."""
+
+    def __init__(self):
+        self._table = {}
+        self._ids = itertools.count()
+        self.deriving = False   # set by the backward sweep: nodes made now are derived
+
+    def _make(self, op, args, shape, expr=None, axis=None, symbol=None):
+        key = (op, tuple(a.id for a in args), tuple(shape), expr, axis, symbol)
+        node = self._table.get(key)
+        if node is None:
+            node = Node(op, args, shape, expr, axis, symbol, next(self._ids))
+            node.derived = self.deriving
+            self._table[key] = node
+        return node
+
+    def find(self, op, args, shape, expr=None, axis=None):
+        """The existing forward node with these fields, or None."""
+        node = self._table.get((op, tuple(a.id for a in args), tuple(shape), expr, axis, None))
+        return node if node is not None and not node.derived else None
+
+    # -- leaves and constants -------------------------------------------------------------
+    def leaf(self, symbol):
+        shape = tuple(sp.sympify(d) for d in symbol.shape) if isinstance(symbol, sp.MatrixSymbol) else ()
+        return self._make("leaf", (), shape, symbol=symbol)
+
+    def constant(self, value, shape=()):
+        return self._make("map", (), shape, expr=sp.sympify(value))
+
+    def eye(self, n):
+        return self._make("eye", (), (n, n))
+
+    # -- elementwise ----------------------------------------------------------------------
+    def map(self, expr, args, shape=None):
+        """Elementwise expr over args (placeholder i = args[i]), broadcast to shape."""
+        expr, args = sp.sympify(expr), list(args)
+        if shape is None:
+            shape = broadcast_shape([a.shape for a in args], "an elementwise operation")
+        else:
+            broadcast_shape([shape] + [a.shape for a in args], "a broadcast")
+        expr, args = self._compose(expr, args)
+        if self.deriving:
+            expr, args = self._reuse_forward(expr, args)
+        expr, args = self._normalise(expr, args)
+        if len(args) == 1 and expr == placeholder(0) and args[0].shape == tuple(shape):
+            return args[0]
+        return self._make("map", args, shape, expr=expr)
+
+    def _normalise(self, expr, args):
+        """Fold constant args, merge repeated args, order args by id, renumber placeholders."""
+        subs, kept = {}, {}
+        for i, a in enumerate(args):
+            x = placeholder(i)
+            if x not in expr.free_symbols:
+                continue
+            if a.is_constant:
+                subs[x] = a.expr
+            elif a.id in kept:
+                subs[x] = kept[a.id][1]
+            else:
+                kept[a.id] = (a, x)
+        order = sorted(kept.values(), key=lambda ax: ax[0].id)
+        subs.update({x: placeholder(j) for j, (_, x) in enumerate(order)})
+        return _rename(expr, subs), [a for a, _ in order]
+
+    def _compose(self, expr, args):
+        """Substitute affine one-operand maps (1 - Y, -x, a bias broadcast) into this one, and
+        compose a log or a division with the sigmoid/exp it undoes, to use stable forms."""
+        expr, args = inline_maps(expr, args, _is_affine, recursive=False)
+        if self.deriving or not simplify.has_unstable_use(expr):
+            return expr, args
+        expr, args = inline_maps(expr, args, lambda a: simplify.has_exp(full_expr(a)))
+        return simplify.canonical(expr), args
+
+    def _reuse_forward(self, expr, args):
+        """Write subexpressions that the forward pass already computes as its values."""
+        subs = {}
+        for sub in sp.preorder_traversal(expr):
+            if not isinstance(sub, sp.Function) or sub in subs:
+                continue
+            idx = sorted({placeholder_index(s) for s in sub.free_symbols} - {None})
+            if not idx:
+                continue
+            sub_args = [args[i] for i in idx]
+            local = sub.xreplace({placeholder(i): placeholder(j) for j, i in enumerate(idx)})
+            try:
+                shape = broadcast_shape([a.shape for a in sub_args])
+            except SymgradError:
+                continue
+            node = self.find("map", sub_args, shape, expr=local)
+            if node is not None:
+                subs[sub] = placeholder(len(args) + len(subs))
+                args = args + [node]
+        if subs:
+            expr = expr.xreplace(subs)
+        return expr, args
+
+    # -- matrix algebra -------------------------------------------------------------------
+    def matmul(self, a, b):
+        if a.shape == () or b.shape == ():
+            return self.map(placeholder(0) * placeholder(1), [a, b])
+        if not same_dim(a.shape[1], b.shape[0]):
+            raise SymgradError(
+                f"shape mismatch in a matrix product: {_label(a)} is {shape_str(a.shape)} but "
+                f"{_label(b)} is {shape_str(b.shape)}; the inner dimensions must agree")
+        shape = (a.shape[0], b.shape[1])
+        if a.op == "eye":
+            return b
+        if b.op == "eye":
+            return a
+        if a.is_constant:          # c * ones(k, n) @ b: column sums of b, broadcast to k rows
+            return self.map(a.expr * placeholder(0), [self.sum(b, 0)], shape)
+        if b.is_constant:          # a @ ones(n, k) * c: row sums of a, broadcast to k columns
+            return self.map(b.expr * placeholder(0), [self.sum(a, 1)], shape)
+        if a.shape[1] == 1:        # an outer product is a broadcast product
+            return self.map(placeholder(0) * placeholder(1), [a, b], shape)
+        if a.shape == (1, 1) or b.shape == (1, 1):
+            return self.map(placeholder(0) * placeholder(1), [a, b], shape)
+        return self._make("matmul", (a, b), shape)
+
+    def transpose(self, a, push=False):
+        """a.T; with push, a transposed map becomes a map of transposed args (for fusion)."""
+        if a.shape == () or a.shape == (1, 1) or a.op == "eye":
+            return a
+        if a.op == "transpose":
+            return a.args[0]
+        shape = (a.shape[1], a.shape[0])
+        if a.op == "map" and (push or not a.args):
+            return self.map(a.expr, [self.transpose(x, push) for x in a.args], shape)
+        return self._make("transpose", (a,), shape)
+
+    def sum(self, a, axis=None, scalar=False):
+        """Sum over axis 0, 1 or all (None), keeping dims; scalar=True sums to shape ()."""
+        if a.shape == ():
+            return a
+        rows, cols = a.shape
+        if axis is None:
+            shape = () if scalar else (sp.S.One, sp.S.One)
+            counts = (rows, cols)
+        else:
+            shape = (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
+            counts = (rows,) if axis == 0 else (cols,)
+        axes = (0, 1) if axis is None else (axis,)
+        if a.op == "map" and not scalar and all(x.shape == () or all(x.shape[k] == 1 for k in axes)
+                                 for x in a.args):
+            # the entries do not vary along the summed axes: multiply by their count
+            count = sp.Mul(*[c for c, k in zip(counts, axes) if a.shape[k] != 1])
+            return self.map(a.expr * count, a.args, shape)
+        if axis == 0 and a.op == "map" and a.expr == sp.exp(placeholder(0)) \
+                and a.args[0].shape == a.shape:
+            return self.map(sp.exp(placeholder(0)), [self.logsumexp(a.args[0])])
+        if axis is not None and a.shape[axis] == 1:
+            return a
+        return self._make("sum", (a,), shape, axis=axis)
+
+    def logsumexp(self, a):
+        return self._make("logsumexp", (a,), (sp.S.One, a.shape[1]), axis=0)
+
+    def trace(self, a):
+        if not same_dim(a.shape[0], a.shape[1]):
+            raise SymgradError(f"trace of {_label(a)} needs a square matrix, "
+                               f"not {shape_str(a.shape)}")
+        if a.op == "matmul":       # tr(P Q) = sum(P * Q^T): no product is formed
+            p, q = a.args
+            prod = self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)])
+            return self.sum(prod, scalar=True)
+        return self._make("trace", (a,), ())
+
+
+def full_expr(node):
+    """A map node's expression with its map operands inlined, down to non-map nodes."""
+    if node.op != "map":
+        return placeholder(0)
+    expr, _ = inline_maps(node.expr, node.args, lambda a: True)
+    return expr
+
+
+def _is_affine(node):
+    if node.op != "map" or len(node.args) != 1:
+        return False
+    x = placeholder(0)
+    return node.expr.is_polynomial(x) and sp.degree(node.expr, x) <= 1
+
+
+def inline_maps(expr, args, want, recursive=True):
+    """Substitute the expressions of map args for which want(arg) holds (recursively);
+    the resulting args are distinct, each with one placeholder."""
+    new_args, index, subs = [], {}, {}
+
+    def slot(node):
+        if node.id not in index:
+            index[node.id] = len(new_args)
+            new_args.append(node)
+        return placeholder(index[node.id])
+
+    for i, a in enumerate(args):
+        if a.op == "map" and a.args and want(a):
+            inner, inner_args = inline_maps(a.expr, a.args, want) if recursive \
+                else (a.expr, a.args)
+            subs[placeholder(i)] = _rename(inner, {placeholder(j): slot(b)
+                                                   for j, b in enumerate(inner_args)})
+        else:
+            subs[placeholder(i)] = slot(a)
+    return _rename(expr, subs), new_args
+
+
+def _rename(expr, subs):
+    """Simultaneous substitution (placeholders may be renumbered onto each other)."""
+    tmp = {x: sp.Dummy() for x in subs}
+    return expr.xreplace(tmp).xreplace({tmp[x]: v for x, v in subs.items()})

@@ -1,0 +1,65 @@
+"""Loading a model file: run it in its own namespace and collect its Models and names."""
+import hashlib
+import runpy
+import sys
+import traceback
+from pathlib import Path
+
+import sympy as sp
+
+from .errors import SymgradError
+from .model import Model
+
+
+def load(path):
+    """[(model, names)] for every module-level Model in the file; names maps the file's
+    global variable names to the SymPy expressions they hold (to name graph nodes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SymgradError(f"{path}: no such file: give the path of a model file (e.g. "
+                           "examples/two_layer.py)")
+    text = path.read_bytes()
+    try:
+        compile(text, str(path), "exec")
+    except SyntaxError as e:
+        raise SymgradError(f"{path}:{e.lineno}: syntax error: {e.msg}: fix the model file") from e
+    try:
+        namespace = runpy.run_path(str(path), run_name=f"symgrad_model_{path.stem}")
+    except SymgradError as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: {e}") from e
+    except Exception as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: the model file raised "
+                           f"{type(e).__name__}: {_first_line(e)}: fix the model file") from e
+    models = [v for v in namespace.values() if isinstance(v, Model)]
+    if not models:
+        raise SymgradError(f"{path}: no symgrad Model found: define one at module level, e.g. "
+                           "model = sg.Model('name', loss=..., params=[...])")
+    seen = {}
+    for model in models:
+        if model.name in seen and seen[model.name] is not model:
+            raise SymgradError(f"{path}: two models are named {model.name!r}: give each "
+                               "Model a distinct name (it names the generated module)")
+        seen[model.name] = model
+    digest = hashlib.sha256(text).hexdigest()
+    names = {k: v for k, v in namespace.items()
+             if not k.startswith("_") and isinstance(v, (sp.Expr, sp.MatrixExpr))
+             and not isinstance(v, (sp.Symbol, sp.MatrixSymbol))}
+    unique = list(dict.fromkeys(models))
+    for model in unique:
+        model.source = (path.name, digest)
+    return [(model, names) for model in unique]
+
+
+def _first_line(e):
+    text = str(e).strip().splitlines()
+    return text[0] if text else "(no message)"
+
+
+def _line_in(path):
+    """The line of the model file where the exception being handled was raised."""
+    tb = sys.exc_info()[2]
+    line = "?"
+    for frame, lineno in traceback.walk_tb(tb):
+        if Path(frame.f_code.co_filename).resolve() == path.resolve():
+            line = lineno
+    return line

@@ -1,0 +1,133 @@
+"""What a user writes: Input, Param and Model."""
+import keyword
+
+import sympy as sp
+
+from .errors import SymgradError
+
+
+def _broadcast(x, like):
+    """x broadcast to like's shape when x is a column (n, 1) or 1x1 and like is wider."""
+    if not isinstance(like, sp.MatrixExpr) or x.shape == like.shape:
+        return x
+    rows, cols = like.shape
+    if x.shape == (rows, 1) or x.shape == (1, 1) and rows == 1:
+        return x * sp.OneMatrix(1, cols)
+    if x.shape == (1, 1):
+        return sp.OneMatrix(rows, 1) * x * sp.OneMatrix(1, cols)
+    return x
+
+
+class _Broadcasting:
+    """Mixin: `W @ X + b` broadcasts a bias column b of shape (n, 1) over the m columns."""
+
+    _op_priority = 12.0     # above MatrixExpr's 11, so W @ X + b reaches our __radd__
+
+    def __add__(self, other):
+        return sp.MatrixSymbol.__add__(_broadcast(self, other), _broadcast(other, self))
+
+    def __radd__(self, other):
+        return sp.MatrixSymbol.__radd__(_broadcast(self, other), _broadcast(other, self))
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+
+class _Matrix(_Broadcasting, sp.MatrixSymbol):
+    """A MatrixSymbol that broadcasts a bias column when added."""
+
+
+class _Scalar(sp.Symbol):
+    """A real scalar Symbol that broadcasts over a matrix when added to one."""
+
+    _op_priority = 12.0
+
+    def __add__(self, other):
+        if isinstance(other, sp.MatrixExpr):
+            return other + self * sp.OneMatrix(*other.shape)
+        return sp.Symbol.__add__(self, other)
+
+    __radd__ = __add__
+
+
+def _symbol(name, rows, cols):
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise SymgradError(f"symbol name {name!r} is not a Python identifier: "
+                           "use letters, digits and underscores, e.g. 'W1'")
+    if rows is None and cols is None:
+        return _Scalar(name, real=True)
+    if rows is None or cols is None:
+        raise SymgradError(f"{name}: give both dimensions (rows, cols), or neither for a scalar")
+    return _Matrix(name, sp.sympify(rows), sp.sympify(cols))
+
+
+def Input(name, rows=None, cols=None):
+    """A data matrix (columns are examples), or a scalar input when no dimensions are given."""
+    return _symbol(name, rows, cols)
+
+
+def Param(name, rows=None, cols=None):
+    """A trainable matrix parameter, or a real scalar parameter when no dimensions are given."""
+    return _symbol(name, rows, cols)
+
+
+def _is_leaf(x):
+    return isinstance(x, (sp.MatrixSymbol, sp.Symbol))
+
+
+class Model:
+    """A loss with its parameters and inputs: the unit `symgrad derive` turns into a module.
+
+    `outputs` maps names to expressions that `forward` returns; `names` maps node names to
+    display names for the LaTeX view; `jacobians` is reserved for full Jacobians.
+    """
+
+    def __init__(self, name, loss, params, inputs=(), outputs=None, names=None, jacobians=None):
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise SymgradError(f"model name {name!r} must be a Python identifier "
+                               "(it names the generated module), e.g. 'two_layer'")
+        self.name = name
+        self.loss = sp.sympify(loss)
+        self.params = list(params)
+        self.inputs = list(inputs)
+        self.outputs = dict(outputs or {})
+        self.names = dict(names or {})
+        self.jacobians = dict(jacobians or {})
+        self.source = None          # set by the loader: (path, sha256) of the model file
+        self._check()
+
+    def _check(self):
+        if not self.params:
+            raise SymgradError(f"model {self.name}: no parameters: pass params=[...]")
+        seen = set()
+        for x in self.params + self.inputs:
+            if not _is_leaf(x):
+                raise SymgradError(f"model {self.name}: {x} is not a symbol: params and inputs "
+                                   "must be sg.Param/sg.Input, sp.Symbol or sp.MatrixSymbol")
+            if x.name in seen:
+                raise SymgradError(f"model {self.name}: {x.name} is listed twice in params/inputs")
+            seen.add(x.name)
+        shape = getattr(self.loss, "shape", (1, 1))
+        if shape != (1, 1):
+            raise SymgradError(f"model {self.name}: the loss has shape {shape}, not a scalar: "
+                               "reduce it with sg.sum or sg.mean")
+
+    @property
+    def dims(self):
+        """The dimension symbols of the parameters and inputs, sorted by name."""
+        syms = set()
+        for x in self.params + self.inputs:
+            for d in getattr(x, "shape", ()):
+                syms |= sp.sympify(d).free_symbols
+        return sorted(syms, key=lambda s: s.name)
+
+    def derivation(self):
+        """The right-to-left derivation of this model's gradients (a `Derivation`)."""
+        from .derive import derive
+        return derive(self)
+
+    def __repr__(self):
+        return f"Model({self.name!r}, params={[p.name for p in self.params]})"

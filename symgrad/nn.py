@@ -1,0 +1,111 @@
+"""Activations and losses, each building an ordinary SymPy expression.
+
+Matrices hold one example per column (classes along rows for softmax). Every helper
+works on a scalar expression too, where it makes sense.
+"""
+import sympy as sp
+
+from .functions import sigmoid as _sigmoid, softplus as _softplus
+
+_t = sp.Dummy("t", real=True)
+
+
+def _elementwise(f, x):
+    if isinstance(x, sp.MatrixExpr):
+        return x.applyfunc(f)
+    return f(x)
+
+
+def sigmoid(x):
+    """1/(1 + exp(-x)) elementwise."""
+    return _elementwise(_sigmoid, x)
+
+
+def tanh(x):
+    """tanh elementwise."""
+    return _elementwise(sp.tanh, x)
+
+
+def relu(x):
+    """max(x, 0) elementwise; its derivative at 0 is taken as 0."""
+    return _elementwise(sp.Lambda(_t, sp.Max(_t, 0)), x)
+
+
+def leaky_relu(x, alpha=sp.Rational(1, 100)):
+    """max(x, alpha*x) elementwise, for 0 < alpha < 1; derivative 0 at 0 (see docs)."""
+    return _elementwise(sp.Lambda(_t, sp.Max(_t, sp.sympify(alpha) * _t)), x)
+
+
+def softplus(x):
+    """log(1 + exp(x)) elementwise, evaluated stably."""
+    return _elementwise(_softplus, x)
+
+
+def exp(x):
+    """exp elementwise."""
+    return _elementwise(sp.exp, x)
+
+
+def log(x):
+    """Natural log elementwise."""
+    return _elementwise(sp.log, x)
+
+
+def sum(x):  # noqa: A001 - the natural name; sg.sum mirrors np.sum
+    """Sum of all entries, as a 1x1 matrix: 1^T x 1 (no ones are materialised in code)."""
+    if not isinstance(x, sp.MatrixExpr):
+        return x
+    rows, cols = x.shape
+    return sp.OneMatrix(1, rows) * x * sp.OneMatrix(cols, 1)
+
+
+def mean(x):
+    """Mean of all entries, as a 1x1 matrix."""
+    if not isinstance(x, sp.MatrixExpr):
+        return x
+    rows, cols = x.shape
+    return sum(x) / (rows * cols)
+
+
+def logsumexp(z):
+    """log(sum(exp(z))) per column: a row vector (1, m); computed with the max subtracted."""
+    rows, _ = z.shape
+    return log(sp.OneMatrix(1, rows) * exp(z))
+
+
+def softmax(z):
+    """exp(z) / sum(exp(z)) per column; computed as exp(z - logsumexp(z))."""
+    rows, _ = z.shape
+    e = exp(z)
+    return sp.HadamardProduct(e, sp.HadamardPower(sp.OneMatrix(rows, rows) * e, -1))
+
+
+def log_softmax(z):
+    """z - logsumexp(z) per column."""
+    return log(softmax(z))
+
+
+def binary_cross_entropy(a, y):
+    """-(y log a + (1 - y) log(1 - a)) elementwise, for probabilities a; mean it for a cost.
+
+    When a is sigmoid(z), symgrad evaluates it on the logits z, stably.
+    """
+    if not isinstance(a, sp.MatrixExpr):
+        return -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
+    ones = sp.OneMatrix(*a.shape)
+    return -(sp.HadamardProduct(y, log(a)) + sp.HadamardProduct(ones - y, log(ones - a)))
+
+
+def cross_entropy(a, y):
+    """-sum(y log a) over classes and examples, for column probabilities a (e.g. softmax)."""
+    return -sum(sp.HadamardProduct(y, log(a)))
+
+
+def mse(a, y):
+    """Mean of the squared differences over all entries (a 1x1 matrix)."""
+    return mean(sp.HadamardPower(a - y, 2))
+
+
+def dense(w, x, b):
+    """w x + b with the bias column b broadcast over the columns of x."""
+    return w * x + b * sp.OneMatrix(1, x.shape[1])

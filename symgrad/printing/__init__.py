@@ -1,0 +1,1 @@
+"""Printers: NumPy source for generated modules."""

@@ -1,0 +1,157 @@
+"""Printing scheduled nodes as NumPy source (and as plain math for docstrings).
+
+Scalar expressions print through SymPy printers that dispatch on the class
+(`_print_sigmoid`, ...); array operations (products, sums) print in `NodePrinter`.
+"""
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from ..graph import placeholder
+
+# helper functions a generated module may need: name -> source (emitted only when used)
+HELPERS = {
+    "_sigmoid": '''def _sigmoid(x):
+    """1/(1 + exp(-x)) without overflow: 0.5*(1 + tanh(x/2))."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)''',
+    "_logsumexp": '''def _logsumexp(x):
+    """log(sum(exp(x))) over each column, with the column maximum subtracted first."""
+    c = x.max(axis=0, keepdims=True)
+    return c + np.log(np.exp(x - c).sum(axis=0, keepdims=True))''',
+}
+
+
+class _Operands:
+    """Mixin: placeholders print as operand strings; compound ones get parentheses."""
+
+    def __init__(self, operands, helpers=None):
+        super().__init__({"fully_qualified_modules": True, "strict": False})
+        self.operands = operands          # placeholder -> (text, is_compound)
+        self.helpers = helpers if helpers is not None else set()
+
+    def _print_Symbol(self, expr):
+        if expr in self.operands:
+            return self.operands[expr][0]
+        return super()._print_Symbol(expr)
+
+    def parenthesize(self, item, level, strict=False):
+        if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Mul"]:
+            return "(%s)" % self.operands[item][0]
+        return super().parenthesize(item, level, strict)
+
+
+class ScalarNumPyPrinter(_Operands, NumPyPrinter):
+    """Scalar SymPy expressions as NumPy code that broadcasts over arrays."""
+
+    def _module_format(self, fqn, register=True):
+        return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else fqn
+
+    def _print_sigmoid(self, expr):
+        self.helpers.add("_sigmoid")
+        return "_sigmoid(%s)" % self._print(expr.args[0])
+
+    def _print_softplus(self, expr):
+        return "np.logaddexp(0, %s)" % self._print(expr.args[0])
+
+    def _print_Heaviside(self, expr):          # H(0) = 0: ReLU'(0) = 0, as PyTorch
+        return "np.heaviside(%s, 0)" % self._print(expr.args[0])
+
+    def _print_Abs(self, expr):
+        return "np.abs(%s)" % self._print(expr.args[0])
+
+    def _print_Max(self, expr):
+        return self._fold("np.maximum", expr.args)
+
+    def _print_Min(self, expr):
+        return self._fold("np.minimum", expr.args)
+
+    def _fold(self, func, args):
+        text = self._print(args[0])
+        for a in args[1:]:
+            text = "%s(%s, %s)" % (func, text, self._print(a))
+        return text
+
+    def _print_Pow(self, expr, rational=False):
+        base, e = expr.args
+        if e == -1:
+            return "1 / %s" % self.parenthesize(base, PRECEDENCE["Pow"])
+        if e == sp.S.Half:
+            return "np.sqrt(%s)" % self._print(base)
+        if e.is_Integer and e < 0:
+            return "1 / %s**%s" % (self.parenthesize(base, PRECEDENCE["Pow"]), -e)
+        return super()._print_Pow(expr, rational)
+
+    def _print_Rational(self, expr):
+        return "%s/%s" % (expr.p, expr.q)
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+
+class ScalarMathPrinter(_Operands, StrPrinter):
+    """The same expressions as plain math for docstrings: tanh(W1 @ X + b1)."""
+
+    def __init__(self, operands, helpers=None):
+        StrPrinter.__init__(self)
+        self.operands, self.helpers = operands, helpers if helpers is not None else set()
+
+
+class NodePrinter:
+    """Prints the statements of a Plan with one scalar printer class (code or math)."""
+
+    def __init__(self, plan, names, scalar_printer=ScalarNumPyPrinter, math=False):
+        self.plan, self.names, self.math = plan, names, math
+        self.scalar_printer = scalar_printer
+        self.helpers = set()
+        self.named = {n.id for n in plan.order}
+
+    def operand(self, node):
+        """(text, is_compound) for a node used as an operand."""
+        if node.op == "leaf":
+            return node.name, False
+        if node.id in self.named:
+            return self.names[node.id], False
+        if node.is_constant:
+            return self._scalar(node.expr, []), True
+        if node.op == "transpose":
+            text, compound = self.operand(node.args[0])
+            return ("(%s).T" % text if compound else text + ".T"), False
+        return self.rhs(node), node.op == "matmul"
+
+    def _scalar(self, expr, args):
+        texts = [self.operand(a) for a in args]
+        # stand-ins named like the operands, so terms sort by the names a reader sees
+        syms = [sp.Symbol(text, real=True) for text, _ in texts]
+        expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
+        printer = self.scalar_printer(dict(zip(syms, texts)), self.helpers)
+        return printer.doprint(expr)
+
+    def rhs(self, node):
+        """The right-hand side computing node."""
+        if node.op == "map":
+            expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
+            return self._scalar(expr, args)
+        args = [self.operand(a) for a in node.args]
+        wrap = ["(%s)" % t if c else t for t, c in args]
+        if node.op == "matmul":
+            return "%s @ %s" % (wrap[0], wrap[1])
+        if node.op == "transpose":
+            return wrap[0] + ".T"
+        if node.op == "sum":
+            if node.shape == ():
+                return "sum(%s)" % args[0][0] if self.math else "np.sum(%s)" % args[0][0]
+            axis = "" if node.axis is None else "axis=%d, " % node.axis
+            if self.math:
+                return "sum(%s%s)" % (args[0][0], ", axis=%d" % node.axis if axis else "")
+            return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
+        if node.op == "logsumexp":
+            if self.math:
+                return "logsumexp(%s, axis=0)" % args[0][0]
+            self.helpers.add("_logsumexp")
+            return "_logsumexp(%s)" % args[0][0]
+        if node.op == "trace":
+            return "%s(%s)" % ("tr" if self.math else "np.trace", args[0][0])
+        if node.op == "eye":
+            return "I(%s)" % node.shape[0] if self.math else "np.eye(%s)" % node.shape[0]
+        raise NotImplementedError(node.op)

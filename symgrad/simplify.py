@@ -1,0 +1,102 @@
+"""Scalar-level rewriting: stable forms (NUMERICS.md) and simplification of derivatives.
+
+Patterns are recognised on scalar expressions after SymPy has composed the functions, so
+`log` of a sigmoid is found however the user wrote it (helpers, Lambda, applyfunc).
+"""
+from functools import lru_cache
+
+import sympy as sp
+
+from .functions import sigmoid, softplus
+
+
+def _exp_arg(e):
+    """u if e is exp(u), else None."""
+    return e.exp if isinstance(e, sp.exp) else None
+
+
+def _one_plus_exp(e):
+    """u if e is 1 + exp(u), else None."""
+    if isinstance(e, sp.Add) and len(e.args) == 2 and sp.S.One in e.args:
+        other = e.args[1] if e.args[0] == 1 else e.args[0]
+        return _exp_arg(other)
+    return None
+
+
+def _as_sigmoid(e):
+    """sigmoid(-u) for 1/(1 + exp(u)), else None."""
+    if isinstance(e, sp.Pow) and e.exp == -1:
+        u = _one_plus_exp(e.base)
+        if u is not None:
+            return sigmoid(-u)
+    return None
+
+
+def _log_rewrite(e):
+    """Stable form of log(...) of a sigmoid, 1 + exp, or 1 - sigmoid; else None."""
+    if not isinstance(e, sp.log):
+        return None
+    arg = e.args[0]
+    u = _one_plus_exp(arg)
+    if u is not None:                                   # log(1 + e^u) = softplus(u)
+        return softplus(u)
+    if isinstance(arg, sigmoid):                        # log s(u) = -softplus(-u)
+        return -softplus(-arg.args[0])
+    if isinstance(arg, sp.Add) and len(arg.args) == 2 and sp.S.One in arg.args:
+        other = arg.args[1] if arg.args[0] == 1 else arg.args[0]
+        if isinstance(other, sp.Mul) and other.args[0] == -1 and len(other.args) == 2 \
+                and isinstance(other.args[1], sigmoid):  # log(1 - s(u)) = -softplus(u)
+            return -softplus(other.args[1].args[0])
+    if isinstance(arg, sp.Pow) and arg.exp == -1:       # log(1/x) = -log(x)
+        return -sp.log(arg.base)
+    return None
+
+
+def _rewrite(expr, rule):
+    return expr.replace(lambda e: rule(e) is not None, rule)
+
+
+@lru_cache(maxsize=4096)
+def canonical(expr):
+    """Recognise sigmoid and softplus, and use the stable forms of log(sigmoid) and softmax."""
+    expr = _rewrite(expr, _as_sigmoid)
+    for _ in range(3):                     # log(1/(1+e^u)) needs two rewrites
+        new = _rewrite(expr, _log_rewrite)
+        if new == expr:
+            break
+        expr = new
+    return sp.powsimp(expr)                # exp(a) * exp(-b) -> exp(a - b)
+
+
+def has_exp(expr):
+    return expr.has(sp.exp) or expr.has(sigmoid)
+
+
+def has_unstable_use(expr):
+    """Whether expr takes a log or a reciprocal of something that depends on an operand."""
+    for e in sp.preorder_traversal(expr):
+        if isinstance(e, sp.log) or isinstance(e, sp.Pow) and e.exp.is_negative:
+            if any(s.name.startswith("_x") for s in e.free_symbols):
+                return True
+    return False
+
+
+def _ops(e):
+    return sp.count_ops(e, visual=False)
+
+
+@lru_cache(maxsize=4096)
+def simplify_derivative(expr):
+    """A short form of a derivative: sigmoid(-u) as 1 - sigmoid(u), then the shortest of
+    expr, its cancelled form and its expansion (cheap, and enough for the seeds' cases)."""
+    expr = expr.replace(lambda e: isinstance(e, sigmoid) and e.args[0].could_extract_minus_sign(),
+                        lambda e: 1 - sigmoid(-e.args[0]))
+    if not expr.free_symbols:
+        return expr
+    candidates = [expr]
+    for f in (sp.cancel, sp.expand, lambda e: sp.factor_terms(sp.cancel(e))):
+        try:
+            candidates.append(f(expr))
+        except (sp.PolynomialError, TypeError, ValueError):
+            pass
+    return min(candidates, key=_ops)
