@@ -87,10 +87,11 @@ def _function(d, name, args, roots, summary, returns, helpers):
     code = NodePrinter(p, names)
     math = NodePrinter(p, names, ScalarMathPrinter, math=True)
     body, doc = [], []
+    fresh = _fresh(set(names.values()) | {a.name for a in args})
     for node in p.order:
         if node.op == "leaf":
             continue
-        body.append(f"{names[node.id]} = {code.rhs(node)}")
+        body.extend(code.lines(node, names[node.id], fresh))
         doc.append(f"{names[node.id]} = {math.rhs(node)}")
     for node in roots:
         if node.id not in names:
@@ -102,14 +103,26 @@ def _function(d, name, args, roots, summary, returns, helpers):
 
 
 def _names(p):
-    names, k = {}, 0
+    """Statement names: the node's own, else t1, t2, ... avoiding every name in use."""
+    taken = {n.name for n in p.order if n.name}
     for node in p.order:
-        if node.name:
-            names[node.id] = node.name
-        else:
-            k += 1
-            names[node.id] = f"t{k}"
-    return names
+        taken |= {a.name for a in node.args if a.op == "leaf"}
+        taken |= {str(s) for d in node.shape for s in sp.sympify(d).free_symbols}
+    fresh = _fresh(taken)
+    return {node.id: node.name or fresh() for node in p.order}
+
+
+def _fresh(taken, prefix="t"):
+    """A function returning prefix1, prefix2, ... skipping names in taken (and adding them)."""
+    counter = iter(range(1, 1 << 30))
+
+    def fresh():
+        while True:
+            name = f"{prefix}{next(counter)}"
+            if name not in taken:
+                taken.add(name)
+                return name
+    return fresh
 
 
 def _bind_dims(args, body):

@@ -129,6 +129,7 @@ class Graph:
             shape = broadcast_shape([a.shape for a in args], "an elementwise operation")
         else:
             broadcast_shape([shape] + [a.shape for a in args], "a broadcast")
+        expr, args = self._normalise(expr, args)
         expr, args = self._compose(expr, args)
         if self.deriving:
             expr, args = self._reuse_forward(expr, args)
@@ -158,9 +159,11 @@ class Graph:
         """Substitute affine one-operand maps (1 - Y, -x, a bias broadcast) into this one, and
         compose a log or a division with the sigmoid/exp it undoes, to use stable forms."""
         expr, args = inline_maps(expr, args, _is_affine, recursive=False)
-        if self.deriving or not simplify.has_unstable_use(expr):
+        if self.deriving:
             return expr, args
-        expr, args = inline_maps(expr, args, lambda a: simplify.has_exp(full_expr(a)))
+        with_exp = [a for a in args if a.op == "map" and simplify.has_exp(full_expr(a))]
+        if with_exp and (len(with_exp) > 1 or simplify.has_unstable_use(expr)):
+            expr, args = inline_maps(expr, args, lambda a: simplify.has_exp(full_expr(a)))
         return simplify.canonical(expr), args
 
     def _reuse_forward(self, expr, args):
@@ -218,6 +221,8 @@ class Graph:
         shape = (a.shape[1], a.shape[0])
         if a.op == "map" and (push or not a.args):
             return self.map(a.expr, [self.transpose(x, push) for x in a.args], shape)
+        if a.op == "matmul" and push:         # (P Q)^T = Q^T P^T: transposes are free views
+            return self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
         return self._make("transpose", (a,), shape)
 
     def sum(self, a, axis=None, scalar=False):
@@ -232,6 +237,12 @@ class Graph:
             shape = (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
             counts = (rows,) if axis == 0 else (cols,)
         axes = (0, 1) if axis is None else (axis,)
+        if a.op == "sum" and axis is not None and a.axis == 1 - axis:
+            return self.sum(a.args[0], None, scalar)
+        if a.op == "map" and len(a.args) == 1 and a.args[0].shape == a.shape \
+                and not (a.expr / placeholder(0)).has(placeholder(0)):
+            # sum(c * x) = c * sum(x): the constant is applied to the small result
+            return self.map(a.expr, [self.sum(a.args[0], axis, scalar)])
         if a.op == "map" and not scalar and all(x.shape == () or all(x.shape[k] == 1 for k in axes)
                                  for x in a.args):
             # the entries do not vary along the summed axes: multiply by their count

@@ -59,7 +59,7 @@ def _rewrite(expr, rule):
 @lru_cache(maxsize=4096)
 def canonical(expr):
     """Recognise sigmoid and softplus, and use the stable forms of log(sigmoid) and softmax."""
-    expr = _rewrite(expr, _as_sigmoid)
+    expr = sp.powsimp(_rewrite(expr, _as_sigmoid))
     for _ in range(3):                     # log(1/(1+e^u)) needs two rewrites
         new = _rewrite(expr, _log_rewrite)
         if new == expr:

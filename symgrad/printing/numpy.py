@@ -108,6 +108,8 @@ class NodePrinter:
 
     def operand(self, node):
         """(text, is_compound) for a node used as an operand."""
+        if isinstance(node, _Named):
+            return node.name, False
         if node.op == "leaf":
             return node.name, False
         if node.id in self.named:
@@ -127,8 +129,26 @@ class NodePrinter:
         printer = self.scalar_printer(dict(zip(syms, texts)), self.helpers)
         return printer.doprint(expr)
 
+    def lines(self, node, name, fresh):
+        """The statements computing node into name; fresh() gives unused temporary names.
+        Repeated subexpressions of an elementwise expression are computed once."""
+        if node.op != "map":
+            return ["%s = %s" % (name, self.rhs(node))]
+        expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
+        if not self.math:    # sqrt(2/pi) once, as a float literal
+            expr = expr.replace(lambda e: e.is_number and not e.is_Rational and not e.is_Atom,
+                                lambda e: e.evalf(17))
+        temps, (expr,) = sp.cse([expr], symbols=_placeholders_from(len(args)))
+        out, args = [], list(args)
+        for sym, sub in temps:
+            temp = fresh()
+            out.append("%s = %s" % (temp, self._scalar(sub, args)))
+            args.append(_Named(temp))
+        out.append("%s = %s" % (name, self._scalar(expr, args)))
+        return out
+
     def rhs(self, node):
-        """The right-hand side computing node."""
+        """The right-hand side computing node (no common-subexpression temporaries)."""
         if node.op == "map":
             expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
             return self._scalar(expr, args)
@@ -155,3 +175,18 @@ class NodePrinter:
         if node.op == "eye":
             return "I(%s)" % node.shape[0] if self.math else "np.eye(%s)" % node.shape[0]
         raise NotImplementedError(node.op)
+
+
+class _Named:
+    """A temporary introduced by common-subexpression elimination, used as an operand."""
+    op, args, id = "temp", (), None
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _placeholders_from(start):
+    k = start
+    while True:
+        yield placeholder(k)
+        k += 1
