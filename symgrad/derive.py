@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .convert import Converter
-from .errors import SymgradError
+from .errors import SymgradError, SymgradWarning
 from .graph import Graph, placeholder
 from .rules import LOCAL, VJP
 
@@ -128,7 +128,7 @@ def _sweep(d):
         if p.id not in adjoint:
             d.unreached.append(p.name)
             warnings.warn(f"parameter {p.name} does not reach the loss of {d.model.name}: "
-                          "its gradient is zero", stacklevel=2)
+                          "its gradient is zero", SymgradWarning, stacklevel=2)
         d.grads.append(adjoint.get(p.id) or graph.constant(0, p.shape))
 
 

@@ -213,13 +213,14 @@ class Graph:
         return self._make("matmul", (a, b), shape)
 
     def transpose(self, a, push=False):
-        """a.T; with push, a transposed map becomes a map of transposed args (for fusion)."""
+        """a.T; with push (or for a cheap map), a transposed map becomes a map of transposed
+        args, so that fusion and simplification see through it."""
         if a.shape == () or a.shape == (1, 1) or a.op == "eye":
             return a
         if a.op == "transpose":
             return a.args[0]
         shape = (a.shape[1], a.shape[0])
-        if a.op == "map" and (push or not a.args):
+        if a.op == "map" and (push or not a.args or _is_affine(a)):
             return self.map(a.expr, [self.transpose(x, push) for x in a.args], shape)
         if a.op == "matmul" and push:         # (P Q)^T = Q^T P^T: transposes are free views
             return self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))

@@ -4,6 +4,7 @@ import keyword
 import sympy as sp
 
 from .errors import SymgradError
+from .graph import same_dim, shape_str
 
 
 def _broadcast(x, like):
@@ -18,16 +19,43 @@ def _broadcast(x, like):
     return x
 
 
+def _mismatch(what, a, b):
+    return SymgradError(f"shape mismatch in {what}: {str(a)[:40]} is {shape_str(a.shape)} but "
+                        f"{str(b)[:40]} is {shape_str(b.shape)}; fix the dimensions in the model")
+
+
+def _matadd(a, b):
+    if not isinstance(a, sp.MatrixExpr) or not isinstance(b, sp.MatrixExpr):
+        return sp.MatrixExpr.__add__(a, b) if isinstance(a, sp.MatrixExpr) else NotImplemented
+    if not all(same_dim(x, y) for x, y in zip(a.shape, b.shape)):
+        raise _mismatch("a sum", a, b)
+    return sp.MatAdd(a, b)
+
+
+def _matmul(a, b):
+    if not same_dim(a.shape[1], b.shape[0]):
+        raise _mismatch("a matrix product", a, b)
+    return sp.MatMul(a, b)
+
+
 class _Broadcasting:
     """Mixin: `W @ X + b` broadcasts a bias column b of shape (n, 1) over the m columns."""
 
     _op_priority = 12.0     # above MatrixExpr's 11, so W @ X + b reaches our __radd__
 
+    # SymPy's own operators call .doit(), which walks the whole expression: built layer by
+    # layer that is quadratic in depth. The shape-checked constructors alone are linear.
     def __add__(self, other):
-        return sp.MatrixSymbol.__add__(_broadcast(self, other), _broadcast(other, self))
+        return _matadd(_broadcast(self, other), _broadcast(other, self))
 
     def __radd__(self, other):
-        return sp.MatrixSymbol.__radd__(_broadcast(self, other), _broadcast(other, self))
+        return _matadd(_broadcast(other, self), _broadcast(self, other))
+
+    def __matmul__(self, other):
+        return _matmul(self, other) if isinstance(other, sp.MatrixExpr) else NotImplemented
+
+    def __rmatmul__(self, other):
+        return _matmul(other, self) if isinstance(other, sp.MatrixExpr) else NotImplemented
 
     def __sub__(self, other):
         return self + (-other)

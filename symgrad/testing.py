@@ -7,8 +7,12 @@ small integers) and differentiates the scalar loss with `sympy.diff`.
 import types
 from dataclasses import dataclass, field
 
+import mpmath
 import numpy as np
 import sympy as sp
+
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .functions import to_elementary
 
@@ -80,37 +84,91 @@ def _replace(args, k, value):
 def sympy_reference(model, dims, values):
     """(loss, grads) of the model at these values, by SymPy on the expanded scalar loss."""
     dim_subs = {d: dims[d.name] for d in model.dims}
-    loss = model.loss.subs(dim_subs)
-    if isinstance(loss, sp.MatrixExpr):
-        loss = loss.as_explicit()[0, 0]
     entries, numbers = {}, {}
     for sym in model.params + model.inputs:
         value = values[sym.name]
         if isinstance(sym, sp.MatrixSymbol):
-            concrete = sym.subs(dim_subs)
-            for idx in np.ndindex(np.shape(value)):
-                scalar = sp.Symbol(f"{sym.name}_{idx[0]}_{idx[1]}", real=True)
-                entries[concrete[idx]] = scalar
-                numbers[scalar] = float(value[idx])
+            entries[sym] = sp.Matrix(*np.shape(value), lambda i, j: sp.Symbol(
+                f"{sym.name}_{i}_{j}", real=True))
+            numbers.update({e: float(v) for e, v in zip(entries[sym], np.ravel(value))})
         else:
             numbers[sym] = float(value)
-    loss = to_elementary(loss.xreplace(entries))
-    grads = []
+    loss = _Explicit(entries, dim_subs)(model.loss)
+    loss = to_elementary(loss[0, 0] if isinstance(loss, sp.MatrixBase) else loss)
+    wrt = []
     for sym in model.params:
-        value = values[sym.name]
         if isinstance(sym, sp.MatrixSymbol):
-            g = np.zeros(np.shape(value))
-            for idx in np.ndindex(g.shape):
-                scalar = sp.Symbol(f"{sym.name}_{idx[0]}_{idx[1]}", real=True)
-                g[idx] = _evaluate(sp.diff(loss, scalar), numbers)
-            grads.append(g)
+            shape = np.shape(values[sym.name])
+            wrt.append((shape, [sp.Symbol(f"{sym.name}_{i}_{j}", real=True)
+                                for i, j in np.ndindex(shape)]))
         else:
-            grads.append(_evaluate(sp.diff(loss, sym), numbers))
-    return _evaluate(loss, numbers), grads
+            wrt.append(((), [sym]))
+    exprs = [loss] + [sp.diff(loss, s) for _, syms in wrt for s in syms]
+    variables = list(numbers)
+    with mpmath.workdps(30):
+        f = sp.lambdify(variables, exprs, modules="mpmath", cse=True)
+        results = [float(v) for v in f(*[mpmath.mpf(numbers[v]) for v in variables])]
+    loss_value, flat, grads = results[0], iter(results[1:]), []
+    for shape, syms in wrt:
+        g = np.array([next(flat) for _ in syms]).reshape(shape)
+        grads.append(float(g) if shape == () else g)
+    return loss_value, grads
 
 
-def _evaluate(expr, numbers):
-    return float(sp.N(expr.xreplace({k: sp.Float(v, 30) for k, v in numbers.items()}), 20))
+class _Explicit:
+    """A matrix expression as an explicit sp.Matrix of scalar expressions in the entries,
+    each shared subexpression expanded once (SymPy's as_explicit re-expands shared ones)."""
+
+    def __init__(self, entries, dim_subs):
+        self.cache, self.dim_subs = dict(entries), dim_subs
+
+    def __call__(self, expr):
+        if expr not in self.cache:
+            self.cache[expr] = self._expand(expr)
+        return self.cache[expr]
+
+    def _expand(self, e):
+        shape = tuple(int(sp.sympify(d).subs(self.dim_subs)) for d in getattr(e, "shape", ()))
+        if isinstance(e, sp.OneMatrix):
+            return sp.ones(*shape)
+        if isinstance(e, sp.ZeroMatrix):
+            return sp.zeros(*shape)
+        if isinstance(e, sp.Identity):
+            return sp.eye(shape[0])
+        if isinstance(e, (sp.MatAdd, sp.MatMul, sp.HadamardProduct)):
+            parts = [self(a) for a in e.args]
+            return _combine(type(e), parts)
+        if isinstance(e, sp.Transpose):
+            return self(e.arg).T
+        if isinstance(e, sp.HadamardPower):
+            power = self(e.exp)
+            return self(e.base).applyfunc(lambda x: x ** power)
+        if isinstance(e, ElementwiseApplyFunction):
+            return self(e.expr).applyfunc(e.function)
+        if isinstance(e, sp.Trace):
+            return self(e.arg).trace()
+        if isinstance(e, MatrixElement):
+            return self(e.parent)[int(e.i), int(e.j)]
+        if isinstance(e, sp.MatrixExpr):
+            raise NotImplementedError(f"the SymPy oracle cannot expand {type(e).__name__}")
+        if not e.args:
+            return e.subs(self.dim_subs)
+        args = [self(a) for a in e.args]
+        return e.func(*[a[0, 0] if isinstance(a, sp.MatrixBase) else a for a in args])
+
+
+def _combine(kind, parts):
+    out = parts[0]
+    for p in parts[1:]:
+        if kind is sp.MatAdd:
+            out = out + p
+        elif kind is sp.HadamardProduct:
+            out = out.multiply_elementwise(p)
+        elif not isinstance(out, sp.MatrixBase):      # a scalar coefficient
+            out = p.applyfunc(lambda x, c=out: c * x)
+        else:
+            out = out * p
+    return out
 
 
 def relative_error(a, b):

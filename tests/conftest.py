@@ -1,0 +1,32 @@
+"""Shared fixtures: the bundled examples, loaded and derived once per session."""
+from pathlib import Path
+
+import pytest
+
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.load import load
+from symgrad.testing import load_module
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("train"))
+
+
+def derived(path):
+    """[(model, names, source, module)] for every model in an example file."""
+    out = []
+    for model, names in load(path):
+        source = module_source(derive(model, names))
+        out.append((model, names, source, load_module(source, model.name)))
+    return out
+
+
+@pytest.fixture(scope="session")
+def example():
+    cache = {}
+
+    def get(stem):
+        if stem not in cache:
+            cache[stem] = derived(ROOT / "examples" / f"{stem}.py")[0]
+        return cache[stem]
+    return get
