@@ -53,7 +53,7 @@ def loss(W1, b1, W2, b2, X, Y):
     A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*Z2**3 + 0.7978845608028654*Z2) + 1)
     t3 = (A2 - Y)**2
     cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t3.sum(keepdims=True)/m
-    return cost[0, 0]
+    return float(cost[0, 0])
 
 
 def value_and_grad(W1, b1, W2, b2, X, Y):
@@ -95,4 +95,4 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW2 = (1/100)*W2 + dZ2 @ A1.T
     db2 = dZ2.sum(axis=1, keepdims=True)
-    return cost[0, 0], (dW1, db1, dW2, db2)
+    return float(cost[0, 0]), (dW1, db1, dW2, db2)

@@ -51,7 +51,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     A3 = Max(0, Z3)
     Z = W4 @ A3 + b4
     t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
-    cost = sum(t1, axis=1)/m
+    cost = sum(t1)/m
     """
     m = X.shape[1]
     Z1 = W1 @ X + b1
@@ -62,8 +62,8 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     A3 = np.maximum(0, Z3)
     Z = W4 @ A3 + b4
     t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
-    cost = t1.sum(axis=1, keepdims=True)/m
-    return cost[0, 0]
+    cost = np.sum(t1)/m
+    return float(cost)
 
 
 def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
@@ -77,7 +77,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     A3 = Max(0, Z3)
     Z = W4 @ A3 + b4
     t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
-    cost = sum(t1, axis=1)/m
+    cost = sum(t1)/m
     AL = sigmoid(Z)
     dZ = (AL - Y)/m
     dZ3 = W4.T*dZ*Heaviside(Z3)
@@ -103,7 +103,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     A3 = np.maximum(0, Z3)
     Z = W4 @ A3 + b4
     t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
-    cost = t1.sum(axis=1, keepdims=True)/m
+    cost = np.sum(t1)/m
     AL = _sigmoid(Z)
     dZ = (AL - Y)/m
     dZ3 = W4.T*dZ*np.heaviside(Z3, 0)
@@ -119,4 +119,4 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW4 = dZ @ A3.T
     db4 = dZ.sum(axis=1, keepdims=True)
-    return cost[0, 0], (dW1, db1, dW2, db2, dW3, db3, dW4, db4)
+    return float(cost), (dW1, db1, dW2, db2, dW3, db3, dW4, db4)

@@ -33,13 +33,13 @@ def loss(w, b, X, Y):
 
     Z = b + w.T @ X
     t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
-    cost = sum(t1, axis=1)/m
+    cost = sum(t1)/m
     """
     m = X.shape[1]
     Z = b + w.T @ X
     t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
-    cost = t1.sum(axis=1, keepdims=True)/m
-    return cost[0, 0]
+    cost = np.sum(t1)/m
+    return float(cost)
 
 
 def value_and_grad(w, b, X, Y):
@@ -47,7 +47,7 @@ def value_and_grad(w, b, X, Y):
 
     Z = b + w.T @ X
     t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
-    cost = sum(t1, axis=1)/m
+    cost = sum(t1)/m
     A = sigmoid(Z)
     dZ = (A - Y)/m
     dw = X @ dZ.T
@@ -56,9 +56,9 @@ def value_and_grad(w, b, X, Y):
     m = X.shape[1]
     Z = b + w.T @ X
     t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
-    cost = t1.sum(axis=1, keepdims=True)/m
+    cost = np.sum(t1)/m
     A = _sigmoid(Z)
     dZ = (A - Y)/m
     dw = X @ dZ.T
     db = np.sum(dZ)
-    return cost[0, 0], (dw, float(db))
+    return float(cost), (dw, float(db))

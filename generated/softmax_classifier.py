@@ -47,8 +47,8 @@ def loss(W1, b1, W2, b2, X, Y):
     A1 = np.tanh(Z1)
     Z2 = W2 @ A1 + b2
     t1 = Y*(Z2 - _logsumexp(Z2))
-    cost = -t1.sum(keepdims=True)/m
-    return cost[0, 0]
+    cost = -np.sum(t1)/m
+    return float(cost)
 
 
 def value_and_grad(W1, b1, W2, b2, X, Y):
@@ -75,7 +75,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     Z2 = W2 @ A1 + b2
     t1 = _logsumexp(Z2)
     t2 = Y*(Z2 - t1)
-    cost = -t2.sum(keepdims=True)/m
+    cost = -np.sum(t2)/m
     A2 = np.exp(Z2 - t1)
     dZ2 = (A2*Y.sum(axis=0, keepdims=True) - Y)/m
     dA1 = W2.T @ dZ2
@@ -84,4 +84,4 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW2 = dZ2 @ A1.T
     db2 = dZ2.sum(axis=1, keepdims=True)
-    return cost[0, 0], (dW1, db1, dW2, db2)
+    return float(cost), (dW1, db1, dW2, db2)

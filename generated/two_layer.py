@@ -39,15 +39,15 @@ def loss(W1, b1, W2, b2, X, Y):
     A1 = tanh(Z1)
     Z2 = W2 @ A1 + b2
     t1 = Y*softplus(-Z2) + (1 - Y)*softplus(Z2)
-    cost = sum(t1, axis=1)/m
+    cost = sum(t1)/m
     """
     m = X.shape[1]
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1)
     Z2 = W2 @ A1 + b2
     t1 = Y*np.logaddexp(0, -Z2) + (1 - Y)*np.logaddexp(0, Z2)
-    cost = t1.sum(axis=1, keepdims=True)/m
-    return cost[0, 0]
+    cost = np.sum(t1)/m
+    return float(cost)
 
 
 def value_and_grad(W1, b1, W2, b2, X, Y):
@@ -57,7 +57,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     A1 = tanh(Z1)
     Z2 = W2 @ A1 + b2
     t1 = Y*softplus(-Z2) + (1 - Y)*softplus(Z2)
-    cost = sum(t1, axis=1)/m
+    cost = sum(t1)/m
     A2 = sigmoid(Z2)
     dZ2 = (A2 - Y)/m
     dZ1 = W2.T*dZ2*(1 - A1**2)
@@ -71,7 +71,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     A1 = np.tanh(Z1)
     Z2 = W2 @ A1 + b2
     t1 = Y*np.logaddexp(0, -Z2) + (1 - Y)*np.logaddexp(0, Z2)
-    cost = t1.sum(axis=1, keepdims=True)/m
+    cost = np.sum(t1)/m
     A2 = _sigmoid(Z2)
     dZ2 = (A2 - Y)/m
     dZ1 = W2.T*dZ2*(1 - A1**2)
@@ -79,4 +79,4 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW2 = dZ2 @ A1.T
     db2 = dZ2.sum(axis=1, keepdims=True)
-    return cost[0, 0], (dW1, db1, dW2, db2)
+    return float(cost), (dW1, db1, dW2, db2)

@@ -65,7 +65,7 @@ def _tuple(items, quote=True):
 
 def _scalar(node, names):
     text = names[node.id]
-    return f"float({text})" if node.shape == () else f"{text}[0, 0]"
+    return f"float({text})" if node.shape == () else f"float({text}[0, 0])"
 
 
 def _grad(param, grad, names):

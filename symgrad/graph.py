@@ -238,7 +238,7 @@ class Graph:
             shape = (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
             counts = (rows,) if axis == 0 else (cols,)
         axes = (0, 1) if axis is None else (axis,)
-        if a.op == "sum" and axis is not None and a.axis == 1 - axis:
+        if a.op == "sum" and (a.axis is None or axis in (None, 1 - a.axis)):
             return self.sum(a.args[0], None, scalar)
         if a.op == "map" and len(a.args) == 1 and a.args[0].shape == a.shape \
                 and not (a.expr / placeholder(0)).has(placeholder(0)):
@@ -263,6 +263,8 @@ class Graph:
         if not same_dim(a.shape[0], a.shape[1]):
             raise SymgradError(f"trace of {_label(a)} needs a square matrix, "
                                f"not {shape_str(a.shape)}")
+        if a.shape == (1, 1):
+            return self.sum(a, scalar=True)
         if a.op == "matmul":       # tr(P Q) = sum(P * Q^T): no product is formed
             p, q = a.args
             prod = self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)])

@@ -52,15 +52,18 @@ def log(x):
 
 
 def sum(x):  # noqa: A001 - the natural name; sg.sum mirrors np.sum
-    """Sum of all entries, as a 1x1 matrix: 1^T x 1 (no ones are materialised in code)."""
+    """Sum of all entries, a scalar: tr(1^T x 1) (no ones are materialised in code).
+
+    A scalar, so that losses add up: sg.mean(...) + lam * sp.Trace(W.T @ W).
+    """
     if not isinstance(x, sp.MatrixExpr):
         return x
     rows, cols = x.shape
-    return sp.OneMatrix(1, rows) * x * sp.OneMatrix(cols, 1)
+    return sp.Trace(sp.OneMatrix(1, rows) * x * sp.OneMatrix(cols, 1))
 
 
 def mean(x):
-    """Mean of all entries, as a 1x1 matrix."""
+    """Mean of all entries, a scalar."""
     if not isinstance(x, sp.MatrixExpr):
         return x
     rows, cols = x.shape
@@ -102,7 +105,7 @@ def cross_entropy(a, y):
 
 
 def mse(a, y):
-    """Mean of the squared differences over all entries (a 1x1 matrix)."""
+    """Mean of the squared differences over all entries (a scalar)."""
     return mean(sp.HadamardPower(a - y, 2))
 
 
