@@ -4,9 +4,11 @@ from pathlib import Path
 
 import jinja2
 import sympy as sp
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from . import __version__
 from .derive import topo
+from .errors import SymgradError
 from .printing.numpy import HELPERS, NodePrinter, ScalarMathPrinter
 from .schedule import plan
 
@@ -91,7 +93,10 @@ def _function(d, name, args, roots, summary, returns, helpers):
     for node in p.order:
         if node.op == "leaf":
             continue
-        body.extend(code.lines(node, names[node.id], fresh))
+        try:
+            body.extend(code.lines(node, names[node.id], fresh))
+        except PrintMethodNotImplementedError as e:
+            raise _unprintable(e, node) from e
         doc.append(f"{names[node.id]} = {math.rhs(node)}")
     for node in roots:
         if node.id not in names:
@@ -100,6 +105,14 @@ def _function(d, name, args, roots, summary, returns, helpers):
     body = _bind_dims(args, "\n".join(body)) + body
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returns(names))
+
+
+def _unprintable(error, node):
+    what = str(error).strip().splitlines()[0].rsplit(": ", 1)[-1].split("(")[0]
+    return SymgradError(
+        f"unsupported function {what} (needed for {node.name or 'an intermediate'}): NumPy has "
+        f"no equivalent; rewrite the model without it, or add _print_{what} to "
+        "symgrad/printing/numpy.py")
 
 
 def _names(p):

@@ -9,7 +9,7 @@ from symgrad.load import load
 from symgrad.testing import load_module
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("train"))
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if "sg.Model(" in p.read_text())
 
 
 def derived(path):

@@ -26,7 +26,7 @@ class _Operands:
     """Mixin: placeholders print as operand strings; compound ones get parentheses."""
 
     def __init__(self, operands, helpers=None):
-        super().__init__({"fully_qualified_modules": True, "strict": False})
+        super().__init__({"fully_qualified_modules": True, "strict": True})
         self.operands = operands          # placeholder -> (text, is_compound)
         self.helpers = helpers if helpers is not None else set()
 

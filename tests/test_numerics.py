@@ -1,0 +1,96 @@
+"""Finite results where the math is finite (NUMERICS.md), dtypes kept, subgradient conventions."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.testing import load_module
+
+m = sp.Symbol("m", integer=True, positive=True)
+t = sp.Symbol("t", real=True)
+
+
+def _module(loss, params, inputs=()):
+    return load_module(module_source(derive(sg.Model("num", loss, params, list(inputs)))))
+
+
+def _bce_helpers():
+    Z, Y = sg.Param("Z", 1, m), sg.Input("Y", 1, m)
+    return _module(sg.mean(sg.binary_cross_entropy(sg.sigmoid(Z), Y)), [Z], [Y])
+
+
+def _bce_plain_sympy():
+    Z, Y = sp.MatrixSymbol("Z", 1, m), sp.MatrixSymbol("Y", 1, m)
+    one = sp.OneMatrix(1, m)
+    A = Z.applyfunc(sp.Lambda(t, 1 / (1 + sp.exp(-t))))
+    cost = -(1 / m) * (Y * A.applyfunc(sp.log).T + (one - Y) * (one - A).applyfunc(sp.log).T)
+    return _module(cost, [Z], [Y])
+
+
+@pytest.mark.parametrize("build", [_bce_helpers, _bce_plain_sympy])
+def test_sigmoid_bce_is_finite_at_extreme_logits(build):
+    module = build()
+    z = np.array([[-1000.0, 1000.0, 40.0, -40.0, 0.0]])
+    y = np.array([[1.0, 0.0, 1.0, 0.0, 1.0]])
+    loss, (dz,) = module.value_and_grad(z, y)
+    # hand-derived: BCE on logits is softplus(z) - y z; its gradient is (sigmoid(z) - y)/m
+    softplus = np.logaddexp(0, z)
+    assert np.isclose(loss, np.mean(softplus - y * z), rtol=1e-12)
+    assert np.allclose(dz, (1 / (1 + np.exp(-np.clip(z, -700, 700))) - y) / 5, atol=1e-15)
+
+
+@pytest.mark.parametrize("helper,reference", [
+    (sg.softplus, lambda z: np.logaddexp(0, z)),
+    (sg.tanh, np.tanh),
+    (sg.sigmoid, lambda z: 0.5 * (1 + np.tanh(z / 2))),
+])
+def test_activations_finite_at_extremes(helper, reference):
+    Z = sg.Param("Z", 1, m)
+    module = _module(sg.sum(helper(Z)), [Z])
+    z = np.array([[-1000.0, -40.0, 0.0, 40.0, 1000.0]])
+    loss, (dz,) = module.value_and_grad(z)
+    assert np.isfinite(loss) and np.all(np.isfinite(dz))
+    assert np.isclose(loss, np.sum(reference(z)), rtol=1e-12)
+
+
+def test_log_softmax_cross_entropy_finite_at_extremes():
+    k = sp.Symbol("k", integer=True, positive=True)
+    Z, Y = sg.Param("Z", k, m), sg.Input("Y", k, m)
+    module = _module(-sg.sum(sp.HadamardProduct(Y, sg.log_softmax(Z))), [Z], [Y])
+    z = np.array([[1000.0, -1000.0], [0.0, 1000.0], [-1000.0, 0.0]])
+    y = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    loss, (dz,) = module.value_and_grad(z, y)
+    assert np.isclose(loss, 1000.0 + 1000.0)          # -log softmax at the true class
+    p = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # softmax, rounded
+    assert np.allclose(dz, p - y)
+
+
+@pytest.mark.parametrize("build", [
+    lambda Z: sg.relu(Z),
+    lambda Z: Z.applyfunc(sp.Lambda(t, sp.Max(t, 0))),
+    lambda Z: Z.applyfunc(sp.Abs),
+])
+def test_subgradient_at_zero_is_zero(build):
+    Z = sg.Param("Z", 1, m)
+    module = _module(sg.sum(build(Z)), [Z])
+    _, (dz,) = module.value_and_grad(np.array([[-2.0, 0.0, 3.0]]))
+    assert dz[0, 1] == 0.0
+    assert dz[0, 2] == 1.0
+
+
+@pytest.mark.parametrize("stem", ["two_layer", "softmax_classifier", "custom_activation",
+                                  "deep_relu", "logistic_regression"])
+def test_float32_in_gives_float32_out(example, stem):
+    from symgrad.testing import default_dims, random_instance
+    model, _, _, module = example(stem)
+    values = random_instance(model, default_dims(model), dtype=np.float32)
+    args = [values[n] for n in module.PARAMS + module.INPUTS]
+    _, grads = module.value_and_grad(*args)
+    for name, g in zip(module.PARAMS, grads):
+        if np.ndim(values[name]):
+            assert g.dtype == np.float32, name
+    for name, value in module.forward(*[values[n] for n in module.forward.__code__.co_varnames[
+            :module.forward.__code__.co_argcount]]).items():
+        assert value.dtype == np.float32, name
