@@ -8,10 +8,11 @@ import sympy as sp
 
 from .convert import Converter
 from .errors import SymgradError, SymgradWarning
+from .model import RESERVED
 from .graph import Graph, placeholder
 from .rules import LOCAL, VJP
 
-RESERVED = {"np", "dims"}
+
 
 
 @dataclass

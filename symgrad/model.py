@@ -81,10 +81,20 @@ class _Scalar(sp.Symbol):
     __radd__ = __add__
 
 
+RESERVED = {"np"}
+
+
+def check_name(name, what="symbol"):
+    """Names become Python variables in generated code: only plain identifiers pass."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) \
+            or name in RESERVED or name.startswith("_"):
+        raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: "
+                           "use letters, digits and underscores (not a keyword, 'np', or a "
+                           "leading underscore), e.g. 'W1'")
+
+
 def _symbol(name, rows, cols):
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise SymgradError(f"symbol name {name!r} is not a Python identifier: "
-                           "use letters, digits and underscores, e.g. 'W1'")
+    check_name(name)
     if rows is None and cols is None:
         return _Scalar(name, real=True)
     if rows is None or cols is None:
@@ -114,9 +124,7 @@ class Model:
     """
 
     def __init__(self, name, loss, params, inputs=(), outputs=None, names=None, jacobians=None):
-        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-            raise SymgradError(f"model name {name!r} must be a Python identifier "
-                               "(it names the generated module), e.g. 'two_layer'")
+        check_name(name, "model")
         self.name = name
         self.loss = sp.sympify(loss)
         self.params = list(params)
@@ -135,9 +143,12 @@ class Model:
             if not _is_leaf(x):
                 raise SymgradError(f"model {self.name}: {x} is not a symbol: params and inputs "
                                    "must be sg.Param/sg.Input, sp.Symbol or sp.MatrixSymbol")
+            check_name(x.name, "parameter" if x in self.params else "input")
             if x.name in seen:
                 raise SymgradError(f"model {self.name}: {x.name} is listed twice in params/inputs")
             seen.add(x.name)
+        for d in self.dims:
+            check_name(d.name, "dimension")
         shape = getattr(self.loss, "shape", (1, 1))
         if shape != (1, 1):
             raise SymgradError(f"model {self.name}: the loss has shape {shape}, not a scalar: "

@@ -97,3 +97,16 @@ def test_unreached_parameter_gets_zero_gradient_and_a_warning(tmp_path):
     result = run("derive", src.name, cwd=tmp_path)
     assert result.returncode == 0
     assert "warning: parameter V does not reach the loss" in result.stderr
+
+
+@pytest.mark.parametrize("decl", [
+    "W = sp.MatrixSymbol('x); __import__(\"os\").system(\"touch pwned\"); (y', 1, n)",
+    "W = sp.MatrixSymbol('np', 1, n)",
+    "W = sp.MatrixSymbol('lambda', 1, n)",
+    "W = sp.MatrixSymbol('W', 1, sp.Symbol('import os', integer=True))",
+])
+def test_hostile_names_are_rejected_and_nothing_runs(tmp_path, decl):
+    src = model_file(tmp_path, decl + "\nmodel = sg.Model('evil', sg.sum(W), [W])\n")
+    result = run("derive", src.name, cwd=tmp_path)
+    assert result.returncode == 1 and "cannot be a variable in generated code" in result.stderr
+    assert not (tmp_path / "generated").exists() and not (tmp_path / "pwned").exists()
