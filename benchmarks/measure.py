@@ -1,0 +1,121 @@
+"""Measuring implementations: agreement of results, output dtypes, time and peak memory."""
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from typing import Callable
+
+import numpy as np
+
+TOLERANCE = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
+
+
+class AgreementError(AssertionError):
+    """Two implementations disagree on a loss or a gradient."""
+
+
+def rel_error(a, b) -> float:
+    """max |a - b| relative to max |b| (0 when both are zero)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = np.max(np.abs(b), initial=0.0)
+    diff = np.max(np.abs(a - b), initial=0.0)
+    return diff / scale if scale else diff
+
+
+def agreement(results: dict, reference: str, names: tuple[str, ...], rtol: float) -> dict:
+    """Largest relative error of each implementation against `reference`.
+
+    `results` maps an implementation to (loss, grads) in NumPy, grads in `names` order.
+    Raises AgreementError listing every loss or gradient off by more than `rtol`,
+    or of a different shape.
+    """
+    ref_loss, ref_grads = results[reference]
+    worst, failures = {}, []
+    for impl, (loss, grads) in results.items():
+        errors = {"loss": rel_error(loss, ref_loss)}
+        for name, grad, ref in zip(names, grads, ref_grads):
+            if np.shape(grad) != np.shape(ref):
+                failures.append(f"{impl}: d{name} has shape {np.shape(grad)}, "
+                                f"expected {np.shape(ref)}")
+                continue
+            errors[f"d{name}"] = rel_error(grad, ref)
+        if len(grads) != len(ref_grads):
+            failures.append(f"{impl}: {len(grads)} gradients, expected {len(ref_grads)}")
+        failures += [f"{impl}: {what} relative error {err:.2e} > {rtol:.0e} (vs {reference})"
+                     for what, err in errors.items() if not err <= rtol]
+        worst[impl] = max(errors.values())
+    if failures:
+        raise AgreementError("implementations disagree:\n  " + "\n  ".join(failures))
+    return worst
+
+
+def dtype_problems(result, names: tuple[str, ...], dtype) -> list[str]:
+    """What in (loss, grads) is not of `dtype` (a loss given as a Python float is accepted)."""
+    loss, grads = result
+    problems = []
+    if hasattr(loss, "dtype") and loss.dtype != dtype:
+        problems.append(f"loss is {loss.dtype}")
+    for name, grad in zip(names, grads):
+        if np.asarray(grad).dtype != dtype:
+            problems.append(f"d{name} is {np.asarray(grad).dtype}")
+    return problems
+
+
+def _sample(fn: Callable[[], object], number: int) -> float:
+    """Seconds per call over `number` back-to-back calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
+    """Warm `fn` up, then find how many calls make one sample last `min_sample_s`."""
+    fn()  # first call: JIT compilation, caches
+    number = 1
+    while _sample(fn, number) * number < min_sample_s:
+        number *= 2
+    return number
+
+
+def median_times(calls: dict[str, Callable[[], object]], repeats: int, min_sample_s: float,
+                 rounds: int = 5, pause_s: float = 0.2) -> dict[str, float]:
+    """Median seconds per call of each thunk over about `repeats` samples.
+
+    Implementations take turns in `rounds` blocks. A block starts after a pause, so the
+    worker threads the previous library left spinning go idle and no two libraries
+    compete for the cores, then one untimed call, then its share of the samples.
+    Spreading the blocks over rounds makes slow drift of the machine fall on every
+    implementation alike. The garbage collector is off while sampling, as in timeit.
+    """
+    numbers = {name: _calibrate(fn, min_sample_s) for name, fn in calls.items()}
+    rounds = max(1, min(rounds, repeats))
+    per_block = -(-repeats // rounds)
+    samples = {name: [] for name in calls}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for name, fn in calls.items():
+                time.sleep(pause_s)
+                fn()
+                samples[name] += [_sample(fn, numbers[name]) for _ in range(per_block)]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def peak_memory(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated (tracemalloc) during one call, its results included."""
+    fn()  # warm up: one-time allocations are not the call's
+    gc.collect()
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        result = fn()  # noqa: F841 -- kept alive until the peak is read
+        return tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
