@@ -12,6 +12,17 @@ INPUTS = ('X', 'Y')
 SHAPES = {'W1': ('n_h', 'n_x'), 'b1': ('n_h', '1'), 'W2': ('n_y', 'n_h'), 'b2': ('n_y', '1'), 'X': ('n_x', 'm'), 'Y': ('n_y', 'm')}
 
 
+def _shape_error(name, shape, expected):
+    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
+    axes = ("rows", "columns")
+    if len(shape) != len(expected):
+        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
+    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
+        if got != want:
+            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
+            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+
+
 def _sigmoid(x):
     """1/(1 + exp(-x)) without overflow: 0.5*(1 + tanh(x/2))."""
     return 0.5 + 0.5 * np.tanh(0.5 * x)
@@ -25,6 +36,17 @@ def forward(W1, b1, W2, b2, X):
     Z2 = W2 @ A1 + b2
     A2 = Z2*(tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi)) + 1)/2
     """
+    n_h, n_x = W1.shape
+    if b1.shape != (n_h, 1):
+        _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
+    n_y = W2.shape[0]
+    if W2.shape != (n_y, n_h):
+        _shape_error('W2', W2.shape, (('n_y', n_y, 'W2', 0), ('n_h', n_h, 'W1', 0)))
+    if b2.shape != (n_y, 1):
+        _shape_error('b2', b2.shape, (('n_y', n_y, 'W2', 0), ('1', 1, None, 0)))
+    m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = Z1*_sigmoid(Z1)
     Z2 = W2 @ A1 + b2
@@ -44,7 +66,19 @@ def loss(W1, b1, W2, b2, X, Y):
     t3 = (A2 - Y)**2
     cost = sum(t1)/200 + sum(t2)/200 + sum(t3)/(2*m)
     """
+    n_h, n_x = W1.shape
+    if b1.shape != (n_h, 1):
+        _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
+    n_y = W2.shape[0]
+    if W2.shape != (n_y, n_h):
+        _shape_error('W2', W2.shape, (('n_y', n_y, 'W2', 0), ('n_h', n_h, 'W1', 0)))
+    if b2.shape != (n_y, 1):
+        _shape_error('b2', b2.shape, (('n_y', n_y, 'W2', 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
+    if Y.shape != (n_y, m):
+        _shape_error('Y', Y.shape, (('n_y', n_y, 'W2', 0), ('m', m, 'X', 1)))
     t1 = W1**2
     t2 = W2**2
     Z1 = W1 @ X + b1
@@ -76,7 +110,19 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dW2 = W2/100 + dZ2 @ A1.T
     db2 = sum(dZ2, axis=1)
     """
+    n_h, n_x = W1.shape
+    if b1.shape != (n_h, 1):
+        _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
+    n_y = W2.shape[0]
+    if W2.shape != (n_y, n_h):
+        _shape_error('W2', W2.shape, (('n_y', n_y, 'W2', 0), ('n_h', n_h, 'W1', 0)))
+    if b2.shape != (n_y, 1):
+        _shape_error('b2', b2.shape, (('n_y', n_y, 'W2', 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
+    if Y.shape != (n_y, m):
+        _shape_error('Y', Y.shape, (('n_y', n_y, 'W2', 0), ('m', m, 'X', 1)))
     t1 = W1**2
     t2 = W2**2
     Z1 = W1 @ X + b1

@@ -12,6 +12,17 @@ INPUTS = ('X', 'Y')
 SHAPES = {'W1': ('n1', 'n0'), 'b1': ('n1', '1'), 'W2': ('n2', 'n1'), 'b2': ('n2', '1'), 'W3': ('n3', 'n2'), 'b3': ('n3', '1'), 'W4': ('1', 'n3'), 'b4': ('1', '1'), 'X': ('n0', 'm'), 'Y': ('1', 'm')}
 
 
+def _shape_error(name, shape, expected):
+    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
+    axes = ("rows", "columns")
+    if len(shape) != len(expected):
+        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
+    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
+        if got != want:
+            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
+            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+
+
 def _sigmoid(x):
     """1/(1 + exp(-x)) without overflow: 0.5*(1 + tanh(x/2))."""
     return 0.5 + 0.5 * np.tanh(0.5 * x)
@@ -29,6 +40,26 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     Z = W4 @ A3 + b4
     AL = sigmoid(Z)
     """
+    n1, n0 = W1.shape
+    if b1.shape != (n1, 1):
+        _shape_error('b1', b1.shape, (('n1', n1, 'W1', 0), ('1', 1, None, 0)))
+    n2 = W2.shape[0]
+    if W2.shape != (n2, n1):
+        _shape_error('W2', W2.shape, (('n2', n2, 'W2', 0), ('n1', n1, 'W1', 0)))
+    if b2.shape != (n2, 1):
+        _shape_error('b2', b2.shape, (('n2', n2, 'W2', 0), ('1', 1, None, 0)))
+    n3 = W3.shape[0]
+    if W3.shape != (n3, n2):
+        _shape_error('W3', W3.shape, (('n3', n3, 'W3', 0), ('n2', n2, 'W2', 0)))
+    if b3.shape != (n3, 1):
+        _shape_error('b3', b3.shape, (('n3', n3, 'W3', 0), ('1', 1, None, 0)))
+    if W4.shape != (1, n3):
+        _shape_error('W4', W4.shape, (('1', 1, None, 0), ('n3', n3, 'W3', 0)))
+    if b4.shape != (1, 1):
+        _shape_error('b4', b4.shape, (('1', 1, None, 0), ('1', 1, None, 0)))
+    m = X.shape[1]
+    if X.shape != (n0, m):
+        _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.maximum(0, Z1)
     Z2 = W2 @ A1 + b2
@@ -53,7 +84,28 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
     cost = sum(t1)/m
     """
+    n1, n0 = W1.shape
+    if b1.shape != (n1, 1):
+        _shape_error('b1', b1.shape, (('n1', n1, 'W1', 0), ('1', 1, None, 0)))
+    n2 = W2.shape[0]
+    if W2.shape != (n2, n1):
+        _shape_error('W2', W2.shape, (('n2', n2, 'W2', 0), ('n1', n1, 'W1', 0)))
+    if b2.shape != (n2, 1):
+        _shape_error('b2', b2.shape, (('n2', n2, 'W2', 0), ('1', 1, None, 0)))
+    n3 = W3.shape[0]
+    if W3.shape != (n3, n2):
+        _shape_error('W3', W3.shape, (('n3', n3, 'W3', 0), ('n2', n2, 'W2', 0)))
+    if b3.shape != (n3, 1):
+        _shape_error('b3', b3.shape, (('n3', n3, 'W3', 0), ('1', 1, None, 0)))
+    if W4.shape != (1, n3):
+        _shape_error('W4', W4.shape, (('1', 1, None, 0), ('n3', n3, 'W3', 0)))
+    if b4.shape != (1, 1):
+        _shape_error('b4', b4.shape, (('1', 1, None, 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n0, m):
+        _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
+    if Y.shape != (1, m):
+        _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.maximum(0, Z1)
     Z2 = W2 @ A1 + b2
@@ -94,7 +146,28 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dW4 = dZ @ A3.T
     db4 = sum(dZ, axis=1)
     """
+    n1, n0 = W1.shape
+    if b1.shape != (n1, 1):
+        _shape_error('b1', b1.shape, (('n1', n1, 'W1', 0), ('1', 1, None, 0)))
+    n2 = W2.shape[0]
+    if W2.shape != (n2, n1):
+        _shape_error('W2', W2.shape, (('n2', n2, 'W2', 0), ('n1', n1, 'W1', 0)))
+    if b2.shape != (n2, 1):
+        _shape_error('b2', b2.shape, (('n2', n2, 'W2', 0), ('1', 1, None, 0)))
+    n3 = W3.shape[0]
+    if W3.shape != (n3, n2):
+        _shape_error('W3', W3.shape, (('n3', n3, 'W3', 0), ('n2', n2, 'W2', 0)))
+    if b3.shape != (n3, 1):
+        _shape_error('b3', b3.shape, (('n3', n3, 'W3', 0), ('1', 1, None, 0)))
+    if W4.shape != (1, n3):
+        _shape_error('W4', W4.shape, (('1', 1, None, 0), ('n3', n3, 'W3', 0)))
+    if b4.shape != (1, 1):
+        _shape_error('b4', b4.shape, (('1', 1, None, 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n0, m):
+        _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
+    if Y.shape != (1, m):
+        _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.maximum(0, Z1)
     Z2 = W2 @ A1 + b2

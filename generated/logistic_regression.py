@@ -12,6 +12,17 @@ INPUTS = ('X', 'Y')
 SHAPES = {'w': ('n_x', '1'), 'b': (), 'X': ('n_x', 'm'), 'Y': ('1', 'm')}
 
 
+def _shape_error(name, shape, expected):
+    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
+    axes = ("rows", "columns")
+    if len(shape) != len(expected):
+        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
+    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
+        if got != want:
+            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
+            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+
+
 def _sigmoid(x):
     """1/(1 + exp(-x)) without overflow: 0.5*(1 + tanh(x/2))."""
     return 0.5 + 0.5 * np.tanh(0.5 * x)
@@ -23,6 +34,12 @@ def forward(w, b, X):
     Z = b + w.T @ X
     A = sigmoid(Z)
     """
+    n_x = w.shape[0]
+    if w.shape != (n_x, 1):
+        _shape_error('w', w.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
+    m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
     A = _sigmoid(Z)
     return {'A': A}
@@ -35,7 +52,14 @@ def loss(w, b, X, Y):
     t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
     cost = sum(t1)/m
     """
+    n_x = w.shape[0]
+    if w.shape != (n_x, 1):
+        _shape_error('w', w.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
+    if Y.shape != (1, m):
+        _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
     t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
     cost = np.sum(t1)/m
@@ -53,7 +77,14 @@ def value_and_grad(w, b, X, Y):
     dw = X @ dZ.T
     db = sum(dZ)
     """
+    n_x = w.shape[0]
+    if w.shape != (n_x, 1):
+        _shape_error('w', w.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
+    if Y.shape != (1, m):
+        _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
     t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
     cost = np.sum(t1)/m

@@ -18,6 +18,17 @@ def _logsumexp(x):
     return c + np.log(np.exp(x - c).sum(axis=0, keepdims=True))
 
 
+def _shape_error(name, shape, expected):
+    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
+    axes = ("rows", "columns")
+    if len(shape) != len(expected):
+        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
+    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
+        if got != want:
+            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
+            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+
+
 def forward(W1, b1, W2, b2, X):
     """The model's outputs A2, in a dict.
 
@@ -26,6 +37,17 @@ def forward(W1, b1, W2, b2, X):
     Z2 = W2 @ A1 + b2
     A2 = exp(Z2 - logsumexp(Z2, axis=0))
     """
+    n_h, n_x = W1.shape
+    if b1.shape != (n_h, 1):
+        _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
+    k = W2.shape[0]
+    if W2.shape != (k, n_h):
+        _shape_error('W2', W2.shape, (('k', k, 'W2', 0), ('n_h', n_h, 'W1', 0)))
+    if b2.shape != (k, 1):
+        _shape_error('b2', b2.shape, (('k', k, 'W2', 0), ('1', 1, None, 0)))
+    m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1)
     Z2 = W2 @ A1 + b2
@@ -42,7 +64,19 @@ def loss(W1, b1, W2, b2, X, Y):
     t1 = Y*(Z2 - logsumexp(Z2, axis=0))
     cost = -sum(t1)/m
     """
+    n_h, n_x = W1.shape
+    if b1.shape != (n_h, 1):
+        _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
+    k = W2.shape[0]
+    if W2.shape != (k, n_h):
+        _shape_error('W2', W2.shape, (('k', k, 'W2', 0), ('n_h', n_h, 'W1', 0)))
+    if b2.shape != (k, 1):
+        _shape_error('b2', b2.shape, (('k', k, 'W2', 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
+    if Y.shape != (k, m):
+        _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1)
     Z2 = W2 @ A1 + b2
@@ -69,7 +103,19 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dW2 = dZ2 @ A1.T
     db2 = sum(dZ2, axis=1)
     """
+    n_h, n_x = W1.shape
+    if b1.shape != (n_h, 1):
+        _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
+    k = W2.shape[0]
+    if W2.shape != (k, n_h):
+        _shape_error('W2', W2.shape, (('k', k, 'W2', 0), ('n_h', n_h, 'W1', 0)))
+    if b2.shape != (k, 1):
+        _shape_error('b2', b2.shape, (('k', k, 'W2', 0), ('1', 1, None, 0)))
     m = X.shape[1]
+    if X.shape != (n_x, m):
+        _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
+    if Y.shape != (k, m):
+        _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1)
     Z2 = W2 @ A1 + b2

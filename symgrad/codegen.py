@@ -102,7 +102,7 @@ def _function(d, name, args, roots, summary, returns, helpers):
         if node.id not in names:
             names[node.id] = code.operand(node)[0]
     helpers |= code.helpers
-    body = _bind_dims(args, "\n".join(body)) + body
+    body = _bind_dims(args, helpers) + body
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returns(names))
 
@@ -138,14 +138,34 @@ def _fresh(taken, prefix="t"):
     return fresh
 
 
-def _bind_dims(args, body):
-    """`m = X.shape[1]` for each dimension symbol the body uses, from the first arg having it."""
-    lines, bound = [], set()
+def _bind_dims(args, helpers):
+    """Bind each dimension symbol once, from the first argument that has it, and check every
+    later argument against it (a cheap tuple comparison; the message is built on failure)."""
+    lines, bound = [], {}
     for a in args:
-        for axis, dim in enumerate(a.shape):
-            dim = sp.sympify(dim)
-            if dim.is_Symbol and dim.name not in bound \
-                    and re.search(r"\b%s\b" % re.escape(dim.name), body):
-                bound.add(dim.name)
-                lines.append(f"{dim.name} = {a.name}.shape[{axis}]")
+        if a.shape == ():
+            continue
+        dims = [sp.sympify(d) for d in a.shape]
+        new = [k for k, d in enumerate(dims) if d.is_Symbol and d.name not in bound]
+        if len(new) == 2:
+            lines.append(f"{dims[0].name}, {dims[1].name} = {a.name}.shape")
+        for k in new:
+            if len(new) == 1:
+                lines.append(f"{dims[k].name} = {a.name}.shape[{k}]")
+            bound[dims[k].name] = (a.name, k)
+        if len(new) == 2:
+            continue
+        expected = []
+        for k, d in enumerate(dims):
+            if d.is_Symbol:
+                source, axis = bound[d.name]
+                expected.append((d.name, d.name, repr(source), str(axis)))
+            elif d.is_Integer:
+                expected.append((str(d), str(d), "None", "0"))
+        if len(expected) == 2:
+            helpers.add("_shape_error")
+            want = "(%s)" % ", ".join(e[1] for e in expected)
+            spec = ", ".join("(%r, %s, %s, %s)" % (e[0], e[1], e[2], e[3]) for e in expected)
+            lines.append(f"if {a.name}.shape != {want}:")
+            lines.append(f"    _shape_error({a.name!r}, {a.name}.shape, ({spec}))")
     return lines

@@ -21,7 +21,11 @@ def test_numpy_only_no_loops_no_materialised_ones(stem, source):
     tree = ast.parse(source)
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert [ast.unparse(n) for n in imports] == ["import numpy as np"]
-    assert not any(isinstance(n, (ast.For, ast.While, ast.comprehension)) for n in ast.walk(tree))
+    computing = [f for f in tree.body if isinstance(f, ast.FunctionDef)
+                 and f.name in ("forward", "loss", "value_and_grad")]
+    assert len(computing) == 3
+    for f in computing:
+        assert not any(isinstance(n, (ast.For, ast.While, ast.comprehension)) for n in ast.walk(f))
     assert not re.search(r"np\.(ones|eye|diag|identity)\b", source)
 
 
@@ -47,3 +51,19 @@ def test_bias_gradients_are_sums_over_examples(example):
     source = example("deep_relu")[2]
     for k in (1, 2, 3):
         assert _statement(source, f"db{k}") == f"dZ{k}.sum(axis=1, keepdims=True)"
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"X": (3, 7)}, "n_x: X has 3 rows but W1 has 2 columns"),
+    ({"b1": (4, 2)}, "1: b1 has 2 columns but it must be 1"),
+    ({"Y": (1, 6)}, "m: Y has 6 columns but X has 7 columns"),
+    ({"W2": (1, 5)}, "n_h: W2 has 5 columns but W1 has 4 rows"),
+])
+def test_shape_mismatch_at_run_time_names_the_dimension(example, bad, message):
+    import numpy as np
+    module = example("two_layer")[3]
+    shapes = {"W1": (4, 2), "b1": (4, 1), "W2": (1, 4), "b2": (1, 1), "X": (2, 7), "Y": (1, 7)}
+    shapes.update(bad)
+    args = [np.zeros(shapes[n]) for n in module.PARAMS + module.INPUTS]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        module.value_and_grad(*args)

@@ -15,6 +15,15 @@ HELPERS = {
     "_sigmoid": '''def _sigmoid(x):
     """1/(1 + exp(-x)) without overflow: 0.5*(1 + tanh(x/2))."""
     return 0.5 + 0.5 * np.tanh(0.5 * x)''',
+    "_shape_error": '''def _shape_error(name, shape, expected):
+    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
+    axes = ("rows", "columns")
+    if len(shape) != len(expected):
+        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
+    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
+        if got != want:
+            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
+            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")''',
     "_logsumexp": '''def _logsumexp(x):
     """log(sum(exp(x))) over each column, with the column maximum subtracted first."""
     c = x.max(axis=0, keepdims=True)
