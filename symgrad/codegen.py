@@ -147,6 +147,8 @@ def _bind_dims(args, helpers):
             continue
         dims = [sp.sympify(d) for d in a.shape]
         new = [k for k, d in enumerate(dims) if d.is_Symbol and d.name not in bound]
+        if len(new) == 2 and dims[0] == dims[1]:
+            new = [0]
         if len(new) == 2:
             lines.append(f"{dims[0].name}, {dims[1].name} = {a.name}.shape")
         for k in new:

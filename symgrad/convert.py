@@ -9,8 +9,9 @@ from .graph import placeholder, shape_str
 class Converter:
     """Turns the SymPy trees of one model into nodes of one Graph, sharing what repeats."""
 
-    def __init__(self, graph, leaves):
+    def __init__(self, graph, leaves, dims=()):
         self.graph = graph
+        self.dims = set(dims)
         self.leaves = {s: graph.leaf(s) for s in leaves}
         self.scalar_leaves = {s for s in leaves if not isinstance(s, sp.MatrixSymbol)}
         self._cache = {}
@@ -35,6 +36,9 @@ class Converter:
 
     def _is_constant(self, expr):
         syms = getattr(expr, "free_symbols", set())
+        for s in syms:
+            if s not in self.leaves and s not in self.dims and isinstance(s, sp.Symbol):
+                self._convert_Symbol(s)
         return not any(s in self.leaves for s in syms) and not expr.atoms(sp.MatrixSymbol)
 
     # -- leaves -----------------------------------------------------------------------------
@@ -44,7 +48,7 @@ class Converter:
 
     def _convert_Symbol(self, expr):
         raise SymgradError(f"symbol {expr.name} is neither a parameter, an input nor a "
-                           f"dimension: add it to params=[...] or inputs=[...]")
+                           f"dimension of one: add it to params=[...] or inputs=[...]")
 
     def _convert_OneMatrix(self, expr):
         return self.graph.constant(1, expr.shape)

@@ -82,7 +82,7 @@ def unbroadcast(graph, g, shape):
 def derive(model, names=None):
     """Build the graph of model and sweep it from the loss back to the parameters."""
     graph = Graph()
-    convert = Converter(graph, model.params + model.inputs)
+    convert = Converter(graph, model.params + model.inputs, model.dims)
     _name_from(convert, model.outputs.items(), strict=True)
     _name_from(convert, (names or {}).items(), strict=False)
     loss = convert(model.loss)

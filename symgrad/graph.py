@@ -147,12 +147,11 @@ class Graph:
                 continue
             if a.is_constant:
                 subs[x] = a.expr
-            elif a.id in kept:
-                subs[x] = kept[a.id][1]
             else:
-                kept[a.id] = (a, x)
-        order = sorted(kept.values(), key=lambda ax: ax[0].id)
-        subs.update({x: placeholder(j) for j, (_, x) in enumerate(order)})
+                kept.setdefault(a.id, (a, []))[1].append(x)
+        order = sorted(kept.values(), key=lambda entry: entry[0].id)
+        for j, (_, xs) in enumerate(order):
+            subs.update({x: placeholder(j) for x in xs})
         return _rename(expr, subs), [a for a, _ in order]
 
     def _compose(self, expr, args):
@@ -183,7 +182,7 @@ class Graph:
                 continue
             node = self.find("map", sub_args, shape, expr=local)
             if node is not None:
-                subs[sub] = placeholder(len(args) + len(subs))
+                subs[sub] = placeholder(len(args))
                 args = args + [node]
         if subs:
             expr = expr.xreplace(subs)
@@ -206,6 +205,12 @@ class Graph:
             return self.map(a.expr * placeholder(0), [self.sum(b, 0)], shape)
         if b.is_constant:          # a @ ones(n, k) * c: row sums of a, broadcast to k columns
             return self.map(b.expr * placeholder(0), [self.sum(a, 1)], shape)
+        if _broadcast_along(a, 1):  # a's rows are constant: a @ b = a[:, :1] * colsum(b)
+            col = self.map(a.expr, a.args, (a.shape[0], sp.S.One))
+            return self.map(placeholder(0) * placeholder(1), [col, self.sum(b, 0)], shape)
+        if _broadcast_along(b, 0):  # b's columns are constant: a @ b = rowsum(a) * b[:1]
+            row = self.map(b.expr, b.args, (sp.S.One, b.shape[1]))
+            return self.map(placeholder(0) * placeholder(1), [self.sum(a, 1), row], shape)
         if a.shape[1] == 1:        # an outer product is a broadcast product
             return self.map(placeholder(0) * placeholder(1), [a, b], shape)
         if a.shape == (1, 1) or b.shape == (1, 1):
@@ -278,6 +283,12 @@ def full_expr(node):
         return placeholder(0)
     expr, _ = inline_maps(node.expr, node.args, lambda a: True)
     return expr
+
+
+def _broadcast_along(node, axis):
+    """Whether node is a map broadcast along axis (its operands have size 1 there)."""
+    return node.op == "map" and bool(node.args) and node.shape[axis] != 1 and all(
+        x.shape == () or x.shape[axis] == 1 for x in node.args)
 
 
 def _is_affine(node):

@@ -8,7 +8,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..graph import placeholder
+from ..graph import broadcast_shape, placeholder
 
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {
@@ -153,14 +153,21 @@ class NodePrinter:
             temp = fresh()
             out.append("%s = %s" % (temp, self._scalar(sub, args)))
             args.append(_Named(temp))
-        out.append("%s = %s" % (name, self._scalar(expr, args)))
+        out.append("%s = %s" % (name, self._broadcast(node, self._scalar(expr, args))))
         return out
+
+    def _broadcast(self, node, text):
+        """np.broadcast_to when a materialised map is wider than its operands."""
+        if node.shape == () or broadcast_shape([a.shape for a in node.args]) == node.shape:
+            return text
+        return "np.broadcast_to(%s, (%s, %s))" % (text, *node.shape)
 
     def rhs(self, node):
         """The right-hand side computing node (no common-subexpression temporaries)."""
         if node.op == "map":
             expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
-            return self._scalar(expr, args)
+            text = self._scalar(expr, args)
+            return text if self.math else self._broadcast(node, text)
         args = [self.operand(a) for a in node.args]
         wrap = ["(%s)" % t if c else t for t, c in args]
         if node.op == "matmul":

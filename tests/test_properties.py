@@ -1,0 +1,100 @@
+"""Property test: random compositions of the supported ops, derived, emitted, imported, and
+compared with central differences. SYMGRAD_GRAPHS=5000 explores more (default 500)."""
+import os
+
+import numpy as np
+import sympy as sp
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import symgrad as sg
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.testing import finite_difference_grads, load_module, relative_error
+
+GRAPHS = int(os.environ.get("SYMGRAD_GRAPHS", "500"))
+DIMS = sp.symbols("p q r", integer=True, positive=True)
+t = sp.Symbol("t", real=True)
+SMOOTH = [sg.tanh, sg.sigmoid, sg.softplus,
+          lambda x: x.applyfunc(sp.Lambda(t, t / (1 + sp.exp(-t)))),        # swish
+          lambda x: x.applyfunc(sp.Lambda(t, sp.sin(t) + t**2 / 4))]
+explored = {"graphs": 0}
+
+
+class Builder:
+    """Draws a random matrix expression of a requested shape."""
+
+    def __init__(self, data):
+        self.data, self.params, self.inputs = data, [], []
+
+    def leaf(self, shape, kind):
+        group = self.params if kind == "param" else self.inputs
+        make = sg.Param if kind == "param" else sg.Input
+        symbol = make(f"{kind[0].upper()}{len(group)}", *shape)
+        group.append(symbol)
+        return symbol
+
+    def draw(self, shape, depth):
+        choices = ["param", "input"] + (["matmul", "map", "hadamard", "add", "bias", "transpose",
+                                          "power", "scale", "softmax"] if depth > 0 else [])
+        op = self.data.draw(st.sampled_from(choices))
+        sub = lambda s: self.draw(s, depth - 1)  # noqa: E731
+        if op in ("param", "input"):
+            return self.leaf(shape, op)
+        if op == "matmul":
+            k = self.data.draw(st.sampled_from(DIMS))
+            return sub((shape[0], k)) @ sub((k, shape[1]))
+        if op == "map":
+            return self.data.draw(st.sampled_from(SMOOTH))(sub(shape))
+        if op == "hadamard":
+            return sp.HadamardProduct(sub(shape), sub(shape))
+        if op == "add":
+            return sub(shape) + sub(shape)
+        if op == "bias":
+            return sub(shape) + self.leaf((shape[0], 1), "param")
+        if op == "transpose":
+            return sub((shape[1], shape[0])).T
+        if op == "power":
+            return sp.HadamardPower(sub(shape), self.data.draw(st.sampled_from([2, 3])))
+        if op == "scale":
+            return sub(shape) * self.data.draw(st.sampled_from([sp.Rational(1, 3), -2, shape[0]]))
+        return sg.softmax(sub(shape))
+
+    def loss(self, expr, shape):
+        kind = self.data.draw(st.sampled_from(["mean", "sum", "mse", "bce", "ce", "trace"]))
+        if kind == "mean":
+            return sg.mean(expr)
+        if kind == "sum":
+            return sg.sum(expr)
+        if kind == "mse":
+            return sg.mse(expr, self.leaf(shape, "input"))
+        if kind == "bce":
+            return sg.mean(sg.binary_cross_entropy(sg.sigmoid(expr), self.leaf(shape, "input")))
+        if kind == "ce":
+            return -sg.sum(sp.HadamardProduct(self.leaf(shape, "input"), sg.log_softmax(expr)))
+        return sp.Trace(expr.T @ expr)
+
+
+@settings(max_examples=GRAPHS, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_random_graphs_match_central_differences(data):
+    builder = Builder(data)
+    shape = (data.draw(st.sampled_from(DIMS)), data.draw(st.sampled_from(DIMS)))
+    loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
+    if not builder.params:
+        builder.leaf(shape, "param")           # a parameter the loss does not reach
+    model = sg.Model("random", loss, builder.params, builder.inputs)
+    module = load_module(module_source(derive(model)))
+    dims = {d: data.draw(st.integers(1, 3)) for d in DIMS}
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    args = []
+    for sym in builder.params + builder.inputs:
+        shape_ = tuple(int(sp.sympify(s).subs(dims)) for s in sym.shape)
+        args.append(rng.uniform(-1, 1, shape_))
+    _, grads = module.value_and_grad(*args)
+    reference = finite_difference_grads(module.loss, args, len(builder.params))
+    for name, g, ref in zip(module.PARAMS, grads, reference):
+        assert np.shape(g) == np.shape(ref), name
+        close = relative_error(g, ref) < 1e-6 or np.max(np.abs(g - ref)) < 1e-9  # ref may be 0
+        assert close, f"{name}: {relative_error(g, ref):.2e}\n{loss}"
+    explored["graphs"] += 1
