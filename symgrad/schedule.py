@@ -20,7 +20,6 @@ class Plan:
     order: list          # nodes computed by a statement, operands first
     exprs: dict          # node id -> (scalar expr, args) for materialised maps, after fusion
     inline: set          # ids of nodes written inside their single user
-    users: dict          # node id -> the nodes using it
 
 
 def plan(roots):
@@ -56,4 +55,4 @@ def plan(roots):
             exprs[node.id] = (expr, args)
     computed = [n for n in order if n.id not in fused and n.id not in inline
                 or n.id in root_ids and n.op != "leaf"]
-    return Plan(computed, exprs, inline, users)
+    return Plan(computed, exprs, inline)
