@@ -112,6 +112,11 @@ def Param(name, rows=None, cols=None):
     return _symbol(name, rows, cols)
 
 
+def dim_symbols(symbol):
+    """The symbols in a matrix symbol's shape (none for a scalar)."""
+    return set().union(*(sp.sympify(d).free_symbols for d in getattr(symbol, "shape", ())))
+
+
 def _is_leaf(x):
     return isinstance(x, (sp.MatrixSymbol, sp.Symbol))
 
@@ -157,10 +162,7 @@ class Model:
     @property
     def dims(self):
         """The dimension symbols of the parameters and inputs, sorted by name."""
-        syms = set()
-        for x in self.params + self.inputs:
-            for d in getattr(x, "shape", ()):
-                syms |= sp.sympify(d).free_symbols
+        syms = set().union(*(dim_symbols(x) for x in self.params + self.inputs))
         return sorted(syms, key=lambda s: s.name)
 
     def derivation(self):

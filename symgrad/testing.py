@@ -15,6 +15,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .functions import to_elementary
+from .model import dim_symbols
 
 
 def load_module(source, name="generated_model"):
@@ -31,17 +32,9 @@ def default_dims(model, seed=0, low=2, high=5):
 
 
 def _shape(symbol, dims):
-    subs = {sp.Symbol(k, integer=True, positive=True): v for k, v in dims.items()}
-    subs.update({d: dims[d.name] for d in _dim_symbols(symbol) if d.name in dims})
-    return tuple(int(sp.sympify(s).subs(subs)) for s in symbol.shape) \
-        if isinstance(symbol, sp.MatrixSymbol) else ()
-
-
-def _dim_symbols(symbol):
-    out = set()
-    for s in getattr(symbol, "shape", ()):
-        out |= sp.sympify(s).free_symbols
-    return out
+    """The concrete shape of a parameter or input at these dimension values."""
+    subs = {d: dims[d.name] for d in dim_symbols(symbol)}
+    return tuple(int(sp.sympify(s).subs(subs)) for s in getattr(symbol, "shape", ()))
 
 
 def random_instance(model, dims, seed=0, dtype=np.float64):
@@ -128,13 +121,11 @@ class _Explicit:
         return self.cache[expr]
 
     def _expand(self, e):
-        shape = tuple(int(sp.sympify(d).subs(self.dim_subs)) for d in getattr(e, "shape", ()))
-        if isinstance(e, sp.OneMatrix):
-            return sp.ones(*shape)
-        if isinstance(e, sp.ZeroMatrix):
-            return sp.zeros(*shape)
-        if isinstance(e, sp.Identity):
-            return sp.eye(shape[0])
+        if isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)):
+            rows, cols = (int(sp.sympify(d).subs(self.dim_subs)) for d in e.shape)
+            if isinstance(e, sp.Identity):
+                return sp.eye(rows)
+            return sp.ones(rows, cols) if isinstance(e, sp.OneMatrix) else sp.zeros(rows, cols)
         if isinstance(e, (sp.MatAdd, sp.MatMul, sp.HadamardProduct)):
             parts = [self(a) for a in e.args]
             return _combine(type(e), parts)
