@@ -85,7 +85,7 @@ def _needed_inputs(d, roots):
 
 def _function(d, name, args, roots, summary, returns, helpers):
     p = plan(roots)
-    names = _names(p)
+    names = statement_names(p)
     code = NodePrinter(p, names)
     math = NodePrinter(p, names, ScalarMathPrinter, math=True)
     body, doc = [], []
@@ -115,7 +115,7 @@ def _unprintable(error, node):
         "symgrad/printing/numpy.py")
 
 
-def _names(p):
+def statement_names(p):
     """Statement names: the node's own, else t1, t2, ... avoiding every name in use."""
     taken = {n.name for n in p.order if n.name}
     for node in p.order:

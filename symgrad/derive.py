@@ -48,6 +48,16 @@ class Derivation:
     steps: list = field(default_factory=list)
     unreached: list = field(default_factory=list)
 
+    def latex(self, fmt="tex", at=None):
+        """This derivation as a standalone LaTeX document (fmt="tex") or Markdown ("md");
+        `at` maps the names of a scalar model's leaves to numbers to show values."""
+        from .explain import render
+        return render([self], fmt, at)
+
+    def _repr_latex_(self):
+        from .explain import repr_latex
+        return repr_latex(self)
+
 
 def topo(roots):
     """Nodes reachable from roots, operands before users, in a deterministic order."""

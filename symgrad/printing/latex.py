@@ -1,0 +1,185 @@
+"""Printing graph nodes as LaTeX, for the derivation view (symgrad/explain.py).
+
+Names read as in the notes: W1 -> W^{[1]}, dZ2 -> dZ^{[2]}. Elementwise products of
+matrices print as Hadamard products (\\odot); a bias broadcast is implicit, as on paper.
+"""
+import re
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+from ..graph import placeholder
+from .numpy import NodePrinter, _Operands
+
+_LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
+
+
+def name_tex(name, overrides=None):
+    """The LaTeX of a symbol name: a mapping's entry, W1 -> W^{[1]}, else SymPy's (n_x, alpha)."""
+    if overrides and name in overrides:
+        return overrides[name]
+    layer = _LAYER.fullmatch(name)
+    if layer:
+        return "%s%s^{[%s]}" % layer.groups()
+    if name.isalpha() and len(name) > 1 and not name.startswith("d") \
+            and sp.latex(sp.Symbol(name)) == name:
+        return r"\mathit{%s}" % name
+    return sp.latex(sp.Symbol(name))
+
+
+def shape_tex(shape):
+    """(n_h, m) -> n_h \\times m; () -> a scalar."""
+    if shape == ():
+        return r"\text{scalar}"
+    return r"%s \times %s" % tuple(sp.latex(d) for d in shape)
+
+
+def width(tex):
+    """About how many glyphs a LaTeX string sets (a command counts as one)."""
+    tex = re.sub(r"\\(left|right|operatorname|mathrm|text|frac)\b|\\[,!;]", "", tex)
+    tex = re.sub(r"\\[A-Za-z]+", "x", tex)
+    return len(re.sub(r"[{}^_\s]", "", tex))
+
+
+def breaks(tex, limit):
+    """tex split into lines of about `limit` glyphs at top-level +, - and \\odot (outside
+    braces); \\left( \\right) become \\bigl( \\bigr) so a line may end inside them."""
+    tex = _unbrace(tex)
+    cuts, depth = [0], 0
+    for k, ch in enumerate(tex):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth == 0 and k > 0 and tex.startswith((" + ", " - ", r" \odot "), k):
+            cuts.append(k + 1)
+    pieces = [tex[a:b] for a, b in zip(cuts, cuts[1:] + [len(tex)])]
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and width(lines[-1] + piece) > limit:
+            lines.append("")
+        lines[-1] += piece
+    if len(lines) == 1:
+        return lines
+    return [re.sub(r"\\(left|right)([()\[\]|.])", lambda m: r"\big%s%s" % (
+        "l" if m[1] == "left" else "r", m[2]), line).replace(r"\bigr.", "").replace(
+        r"\bigl.", "").strip() for line in lines]
+
+
+def _unbrace(tex):
+    """Drop the braces SymPy puts around a function's argument, {\\left(x \\right)}, so a line
+    may break inside it."""
+    out, k = [], 0
+    while True:
+        start = tex.find(r"{\left(", k)
+        if start < 0:
+            return "".join(out) + tex[k:]
+        depth, pairs, end = 0, 0, None
+        for j in range(start, len(tex)):
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            if tex.startswith((r"\left", r"\right"), j):
+                pairs += 1 if tex.startswith(r"\left", j) else -1
+                if pairs == 0 and not tex.startswith(r"\right)}", j):
+                    break
+            if depth == 0:
+                end = j
+                break
+        if end is not None and tex[end - 7:end] == r"\right)":
+            out.append(tex[k:start] + tex[start + 1:end])
+            k = end + 1
+        else:
+            out.append(tex[k:start + 1])
+            k = start + 1
+
+
+def _bare(text):
+    """Whether text is one symbol, safe to juxtapose or raise to a power without parentheses."""
+    return re.fullmatch(r"[A-Za-z]\w*|\\?[A-Za-z]+(_\{[^{}]*\})?|\d+", text) is not None
+
+
+class ScalarLatexPrinter(_Operands, LatexPrinter):
+    """Scalar SymPy expressions over operands as LaTeX; products of matrices as \\odot."""
+
+    def __init__(self, operands, helpers=None, matrices=()):
+        LatexPrinter.__init__(self, {"long_frac_ratio": 8})
+        self.operands, self.helpers = operands, helpers if helpers is not None else set()
+        self.matrices = set(matrices)
+
+    def parenthesize(self, item, level, strict=False):
+        if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Mul"]:
+            return r"\left(%s\right)" % self.operands[item][0]
+        return LatexPrinter.parenthesize(self, item, level, strict)
+
+    def _is_matrix(self, factor):
+        base = factor.base if factor.is_Pow and not factor.exp.is_negative else factor
+        return not (factor.is_Pow and factor.exp.is_negative) and bool(
+            base.free_symbols & self.matrices)
+
+    def _print_Mul(self, expr):
+        factors = sp.Mul.make_args(expr)
+        mats = [f for f in factors if self._is_matrix(f)]
+        if len(mats) < 2:
+            return super()._print_Mul(expr)
+        text = r" \odot ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in mats)
+        stand_in = sp.Dummy(real=True)
+        self.operands[stand_in] = (text, True)
+        return self._print(sp.Mul(*[f for f in factors if not self._is_matrix(f)]) * stand_in)
+
+    def _print_Pow(self, expr):
+        base, e = expr.args
+        if base in self.operands and e.is_positive and e != sp.S.Half:
+            text, compound = self.operands[base]
+            if compound or not _bare(text):
+                text = r"\left(%s\right)" % text
+            return "%s^{%s}" % (text, self._print(e))
+        return super()._print_Pow(expr)
+
+    def _print_Heaviside(self, expr, exp=None):      # H(0) = 0: ReLU'(0) = 0
+        return r"\mathbb{1}\left[%s > 0\right]" % self._print(expr.args[0])
+
+
+class LatexNodePrinter(NodePrinter):
+    """Graph nodes as LaTeX: nodes in `names` (id -> LaTeX) print as their names, all others
+    inline; `exprs` (id -> (expr, args)) overrides a map's own expression (a fused one)."""
+
+    def __init__(self, names, exprs=None):
+        self.names, self.exprs, self.helpers = names, exprs or {}, set()
+
+    def operand(self, node):
+        if node.id in self.names:
+            return self.names[node.id], False
+        if node.is_constant:
+            return self._scalar(node.expr, []), True
+        if node.op == "transpose":
+            text, compound = self.operand(node.args[0])
+            return r"{%s}^{\top}" % (r"\left(%s\right)" % text if compound else text), False
+        text = self.rhs(node)
+        return text, not _bare(text)
+
+    def _scalar(self, expr, args):
+        texts = [self.operand(a) for a in args]
+        # stand-ins named like the operands, so terms sort by the names a reader sees
+        syms = [sp.Symbol(text, real=True) for text, _ in texts]
+        expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
+        matrices = [s for s, a in zip(syms, args) if a.shape != ()]
+        return ScalarLatexPrinter(dict(zip(syms, texts)), self.helpers, matrices).doprint(expr)
+
+    def rhs(self, node):
+        if node.op == "map":
+            return self._scalar(*self.exprs.get(node.id, (node.expr, node.args)))
+        args = [self.operand(a) for a in node.args]
+        wrap = [r"\left(%s\right)" % t if c else t for t, c in args]
+        if node.op == "matmul":
+            return r"%s\, %s" % (wrap[0], wrap[1])
+        if node.op == "transpose":
+            return self.operand(node)[0]
+        if node.op == "sum":
+            under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[node.axis]
+            return r"\textstyle\sum%s %s" % (under, wrap[0])
+        if node.op == "logsumexp":
+            return r"\operatorname{logsumexp}_{\text{cols}}\left(%s\right)" % args[0][0]
+        if node.op == "trace":
+            return r"\operatorname{tr}\left(%s\right)" % args[0][0]
+        if node.op == "eye":
+            return "I_{%s}" % sp.latex(node.shape[0])
+        if node.op == "leaf":
+            return name_tex(node.name)
+        raise NotImplementedError(node.op)
