@@ -27,6 +27,8 @@ def load(path):
         namespace = runpy.run_path(str(path), run_name=f"symgrad_model_{path.stem}")
     except SymgradError as e:
         raise SymgradError(f"{path}:{_line_in(path)}: {e}") from e
+    except sp.ShapeError as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: {_shape_mismatch(e)}") from e
     except Exception as e:
         raise SymgradError(f"{path}:{_line_in(path)}: the model file raised "
                            f"{type(e).__name__}: {_first_line(e)}: fix the model file") from e
@@ -48,6 +50,28 @@ def load(path):
     for model in unique:
         model.source = (path.name, digest)
     return [(model, names) for model in unique]
+
+
+def _shape_mismatch(e):
+    """SymPy's ShapeError, with the two operands it does not name: found in the frame of
+    the check that raised it (its `args`)."""
+    product = "aligned" in str(e)
+    for frame, _ in reversed(list(traceback.walk_tb(e.__traceback__))):
+        args = frame.f_locals.get("args")
+        if not isinstance(args, (tuple, list)) or not all(hasattr(a, "shape") for a in args):
+            continue
+        for a, b in zip(args, args[1:]):
+            if (a.shape[1] != b.shape[0]) if product else (a.shape != b.shape):
+                what = "a matrix product" if product else "a sum or elementwise product"
+                fix = "the inner dimensions must agree" if product else "the shapes must agree"
+                return (f"shape mismatch in {what}: {_short(a)} is {tuple(a.shape)} but "
+                        f"{_short(b)} is {tuple(b.shape)}; {fix}")
+    return f"shape mismatch: {_first_line(e)}: fix the model file"
+
+
+def _short(expr, limit=40):
+    text = str(expr)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _first_line(e):

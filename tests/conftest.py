@@ -40,3 +40,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"property test: {module.explored['graphs']} random graphs derived, emitted and "
             "checked against central differences")
+    if module is not None and module.explored.get("torch"):
+        terminalreporter.write_line(
+            f"property test: {module.explored['torch']} random graphs checked against "
+            "PyTorch autograd")

@@ -73,6 +73,11 @@ def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
      "two models are named 'same'"),
     ("W, X = sg.Param('W', n, m), sg.Input('X', n, m)\nZ = W @ X\n",
      "shape mismatch in a matrix product: W is (n, m) but X is (n, m)"),
+    ("W, X = sp.MatrixSymbol('W', 2, 3), sp.MatrixSymbol('X', 4, 5)\nZ = W * X\n",
+     "model.py:5: shape mismatch in a matrix product: W is (2, 3) but X is (4, 5)"),
+    ("W, X = sp.MatrixSymbol('W', 2, 3), sp.MatrixSymbol('X', 3, 5)\n"
+     "B = sp.MatrixSymbol('B', 3, 5)\nZ = W * X + B\n",
+     "model.py:6: shape mismatch in a sum or elementwise product: W*X is (2, 5) but B is (3, 5)"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('bad', sg.sum(W.applyfunc(sp.gamma)), [W])\n",
      "unsupported function polygamma (needed for dW)"),
     ("W = sg.Param('W', n, n)\nmodel = sg.Model('bad', sg.sum(sp.Inverse(W)), [W])\n",

@@ -98,3 +98,88 @@ def test_random_graphs_match_central_differences(data):
         close = relative_error(g, ref) < 1e-6 or np.max(np.abs(g - ref)) < 1e-9  # ref may be 0
         assert close, f"{name}: {relative_error(g, ref):.2e}\n{loss}"
     explored["graphs"] += 1
+
+
+# ---- the same random graphs against PyTorch autograd (when torch is installed) ----------
+TORCH_GRAPHS = max(GRAPHS // 2, 1)
+explored["torch"] = 0
+
+
+def torch_eval(expr, leaves, dims):
+    """Evaluate a SymPy (matrix) expression with torch, straight from SymPy's tree: an
+    evaluation independent of symgrad's graph, rules and printer."""
+    import torch
+    from symgrad.functions import sigmoid, softplus
+    scalar_funcs = {"exp": torch.exp, "log": torch.log, "tanh": torch.tanh, "sin": torch.sin,
+                    "sigmoid": torch.sigmoid, "softplus": torch.nn.functional.softplus,
+                    "Max": torch.maximum}
+
+    def scalar_fn(f):
+        x = sp.Symbol("x", real=True)
+        body = f(x) if not isinstance(f, sp.Lambda) else f.expr.xreplace({f.variables[0]: x})
+        body = body.replace(sigmoid, sp.Function("sigmoid")).replace(
+            softplus, sp.Function("softplus"))
+        return sp.lambdify(x, body, modules=[scalar_funcs, "math"])
+
+    def ev(e):
+        if e in leaves:
+            return leaves[e]
+        if e.is_Number or e.is_Symbol:
+            return torch.tensor(float(e.subs(dims)), dtype=torch.float64)
+        if isinstance(e, sp.OneMatrix):
+            return torch.ones(int(e.shape[0].subs(dims)), int(e.shape[1].subs(dims)),
+                              dtype=torch.float64)
+        if isinstance(e, sp.matrices.expressions.applyfunc.ElementwiseApplyFunction):
+            return scalar_fn(e.function)(ev(e.expr))
+        args = [ev(a) for a in e.args]
+        if isinstance(e, sp.MatMul):
+            out = args[0]
+            for a in args[1:]:
+                out = out @ a if out.dim() == 2 and a.dim() == 2 else out * a
+            return out
+        if isinstance(e, (sp.MatAdd, sp.Add)):
+            return sum(args[1:], args[0])
+        if isinstance(e, (sp.HadamardProduct, sp.Mul)):
+            out = args[0]
+            for a in args[1:]:
+                out = out * a
+            return out
+        if isinstance(e, (sp.HadamardPower, sp.Pow)):
+            return args[0] ** args[1]
+        if isinstance(e, sp.Transpose):
+            return args[0].T
+        if isinstance(e, sp.Trace):
+            return torch.trace(args[0])
+        raise NotImplementedError(type(e).__name__)
+    return ev(expr)
+
+
+@settings(max_examples=TORCH_GRAPHS, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_random_graphs_match_pytorch_autograd(data):
+    torch = __import__("pytest").importorskip("torch")
+    builder = Builder(data)
+    shape = (data.draw(st.sampled_from(DIMS)), data.draw(st.sampled_from(DIMS)))
+    loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
+    if not builder.params:
+        builder.leaf(shape, "param")           # a parameter the loss does not reach
+    model = sg.Model("random", loss, builder.params, builder.inputs)
+    module = load_module(module_source(derive(model)))
+    dims = {d: data.draw(st.integers(1, 3)) for d in DIMS}
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    leaves, args = {}, []
+    for sym in builder.params + builder.inputs:
+        value = rng.uniform(-1, 1, tuple(int(sp.sympify(s).subs(dims)) for s in sym.shape))
+        args.append(value)
+        leaves[sym] = torch.tensor(value, requires_grad=sym in builder.params)
+    value, grads = module.value_and_grad(*args)
+    reference = torch_eval(loss, leaves, dims).reshape(())
+    if reference.requires_grad:
+        reference.backward()
+    assert abs(value - reference.item()) <= 1e-9 * max(1, abs(reference.item())), str(loss)
+    for sym, g in zip(builder.params, grads):
+        ref = leaves[sym].grad.numpy() if leaves[sym].grad is not None else np.zeros_like(g)
+        assert relative_error(g, ref) < 1e-9 or np.max(np.abs(g - ref)) < 1e-12, \
+            f"{sym.name}: {relative_error(g, ref):.2e}\n{loss}"
+    explored["torch"] += 1
