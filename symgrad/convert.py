@@ -133,6 +133,12 @@ class Converter:
     def _convert_Trace(self, expr):
         return self.graph.trace(self(expr.arg))
 
+    def _convert_Inverse(self, expr):
+        return self.graph.inverse(self(expr.arg))
+
+    def _convert_Determinant(self, expr):
+        return self.graph.det(self(expr.arg))
+
     def _convert_MatrixElement(self, expr):
         parent = expr.parent
         if parent.shape != (1, 1):
@@ -158,6 +164,12 @@ class Converter:
         raise _unsupported(expr)
 
     _convert_Max = _convert_Min = _convert_Abs = _convert_Function
+
+    def _convert_log(self, expr):
+        """log det X becomes one logdet node, computed stably with slogdet."""
+        if isinstance(expr.args[0], sp.Determinant):
+            return self.graph.logdet(self(expr.args[0].arg))
+        return self._scalar(expr)
 
 
 def _estimate(dim):

@@ -136,6 +136,10 @@ class _Explicit:
             return self(e.base).applyfunc(lambda x: x ** power)
         if isinstance(e, ElementwiseApplyFunction):
             return self(e.expr).applyfunc(e.function)
+        if isinstance(e, sp.Inverse):
+            return self(e.arg).inv()
+        if isinstance(e, sp.Determinant):
+            return self(e.arg).det()
         if isinstance(e, sp.Trace):
             return self(e.arg).trace()
         if isinstance(e, MatrixElement):

@@ -31,6 +31,12 @@ HELPERS = {
 }
 
 
+# linear-algebra ops: op -> (NumPy code, docstring math); slogdet is stable where det
+# under- or overflows
+LINALG = {"inverse": ("np.linalg.inv(%s)", "inv(%s)"), "det": ("np.linalg.det(%s)", "det(%s)"),
+          "logdet": ("np.linalg.slogdet(%s).logabsdet", "log|det(%s)|")}
+
+
 class _Operands:
     """Mixin: placeholders print as operand strings; compound ones get parentheses."""
 
@@ -45,7 +51,8 @@ class _Operands:
         return super()._print_Symbol(expr)
 
     def parenthesize(self, item, level, strict=False):
-        if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Mul"]:
+        # a negative product prints its factors at Add level: -x*(A @ B) needs them too
+        if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Add"]:
             return "(%s)" % self.operands[item][0]
         return super().parenthesize(item, level, strict)
 
@@ -188,6 +195,8 @@ class NodePrinter:
             return "_logsumexp(%s)" % args[0][0]
         if node.op == "trace":
             return "%s(%s)" % ("tr" if self.math else "np.trace", args[0][0])
+        if node.op in LINALG:
+            return LINALG[node.op][self.math] % args[0][0]
         if node.op == "eye":
             return "I(%s)" % node.shape[0] if self.math else "np.eye(%s)" % node.shape[0]
         raise NotImplementedError(node.op)
