@@ -1,5 +1,6 @@
 """Matrix Cookbook ops: the negative log-likelihood of a Gaussian with mean mu and precision
-P = L L^T (log det by slogdet, the trace of a product), and its covariance P^-1."""
+P = L L^T (log det by slogdet, the trace of a product), its covariance P^-1, and the full
+Jacobian of the covariance with respect to L (through the inverse)."""
 import sympy as sp
 
 import symgrad as sg
@@ -13,4 +14,4 @@ D = X - mu                                           # mu broadcasts over the m 
 nll = (sp.Trace(P @ D @ D.T) / m - sp.log(sp.det(P))) / 2
 
 model = sg.Model("cookbook", loss=nll, params=[mu, L], inputs=[X],
-                 outputs={"covariance": P.I})
+                 outputs={"covariance": P.I}, jacobians={"dcov_dL": (P.I, L)})

@@ -288,11 +288,11 @@ class Graph:
 
     def det(self, a):
         self._square("the determinant", a)
-        return self._make("det", (a,), ())
+        return self._make("det", (a.args[0] if a.op == "transpose" else a,), ())
 
     def logdet(self, a):
         self._square("log det", a)
-        return self._make("logdet", (a,), ())
+        return self._make("logdet", (a.args[0] if a.op == "transpose" else a,), ())
 
 
 def full_expr(node):

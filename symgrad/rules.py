@@ -66,7 +66,7 @@ def _transpose(graph, node, g, i):
 
 @defjvp("transpose")
 def _transpose_jvp(graph, node, ts):
-    return graph.transpose(ts[0], push=True)
+    return graph.transpose(ts[0])
 
 
 # ---- elementwise (any SymPy scalar function, by sympy.diff on the placeholder) ----------

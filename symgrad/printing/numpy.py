@@ -114,10 +114,16 @@ class ScalarMathPrinter(_Operands, StrPrinter):
 
 
 class NodePrinter:
-    """Prints the statements of a Plan with one scalar printer class (code or math)."""
+    """Prints the statements of a Plan with one scalar printer class (code or math).
 
-    def __init__(self, plan, names, scalar_printer=ScalarNumPyPrinter, math=False):
+    Nodes in `batched` carry a leading batch axis of size `batch` (one Jacobian seed per
+    entry): they transpose the last two axes and sum over negative axes.
+    """
+
+    def __init__(self, plan, names, scalar_printer=ScalarNumPyPrinter, math=False,
+                 batched=frozenset(), batch=None):
         self.plan, self.names, self.math = plan, names, math
+        self.batched, self.batch = batched, batch
         self.scalar_printer = scalar_printer
         self.helpers = set()
         self.named = {n.id for n in plan.order}
@@ -134,7 +140,8 @@ class NodePrinter:
             return self._scalar(node.expr, []), True
         if node.op == "transpose":
             text, compound = self.operand(node.args[0])
-            return ("(%s).T" % text if compound else text + ".T"), False
+            t = self._t(node)
+            return ("(%s)%s" % (text, t) if compound else text + t), False
         return self.rhs(node), node.op == "matmul"
 
     def _scalar(self, expr, args):
@@ -167,7 +174,15 @@ class NodePrinter:
         """np.broadcast_to when a materialised map is wider than its operands."""
         if node.shape == () or broadcast_shape([a.shape for a in node.args]) == node.shape:
             return text
+        if self._is_batched(node):
+            return "np.broadcast_to(%s, (%s, %s, %s))" % (text, self.batch, *node.shape)
         return "np.broadcast_to(%s, (%s, %s))" % (text, *node.shape)
+
+    def _is_batched(self, node):
+        return node.id in self.batched and not self.math
+
+    def _t(self, node):
+        return ".mT" if self._is_batched(node) else ".T"
 
     def rhs(self, node):
         """The right-hand side computing node (no common-subexpression temporaries)."""
@@ -180,7 +195,12 @@ class NodePrinter:
         if node.op == "matmul":
             return "%s @ %s" % (wrap[0], wrap[1])
         if node.op == "transpose":
-            return wrap[0] + ".T"
+            return wrap[0] + self._t(node)
+        if node.op in ("sum", "trace") and self._is_batched(node):
+            if node.op == "trace":
+                return "np.trace(%s, axis1=-2, axis2=-1)[:, None, None]" % args[0][0]
+            axis = "(-2, -1)" if node.axis is None else node.axis - 2
+            return "%s.sum(axis=%s, keepdims=True)" % (wrap[0], axis)
         if node.op == "sum":
             if node.shape == ():
                 return "sum(%s)" % args[0][0] if self.math else "np.sum(%s)" % args[0][0]
