@@ -124,3 +124,14 @@ def test_hessian_vector_product_is_hessian_times_vector():
     expected = TWO.hessian(*args) @ np.concatenate([np.ravel(v) for v in vectors])
     assert relative_error(flat, expected) < 1e-12
     assert isinstance(products[3], float)
+
+
+@pytest.mark.parametrize("m_", [1, 7, 50])
+def test_logistic_hessian_is_x_diag_a_one_minus_a_x_transpose_over_m(m_):
+    module = derived(ROOT / "examples" / "logistic_newton.py")[0][3]
+    rng = np.random.default_rng(m_)
+    w, X_ = rng.standard_normal((4, 1)), rng.standard_normal((4, m_))
+    Y_ = (rng.uniform(size=(1, m_)) < 0.5).astype(float)
+    A_ = 1 / (1 + np.exp(-(w.T @ X_)))
+    expected = X_ @ np.diag(A_[0] * (1 - A_[0])) @ X_.T / m_
+    assert relative_error(module.hessian(w, X_, Y_), expected) < 1e-13
