@@ -44,6 +44,10 @@ def module_source(derivation):
     ]
     for name, args, roots, summary, returns in specs:
         functions.append(_function(d, name, args, roots, summary, returns, helpers))
+    for jac in d.jacobians:
+        functions += _jacobian(d, jac, helpers)
+    if d.hessian:
+        functions += _hessian(d, helpers)
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
@@ -57,7 +61,86 @@ def module_source(derivation):
 
 
 def _title(model):
-    return f"Model {model.name}: forward, loss and value_and_grad."
+    extra = [f"jacobian_{k}" for k in model.jacobians]
+    extra += ["hessian_vector_product", "hessian"] if model.hessian else []
+    return f"Model {model.name}: forward, loss and value_and_grad" + \
+        "".join(f", {e}" for e in extra) + "."
+
+
+def _size(shape):
+    """The number of entries of a shape, as Python source (1 for a scalar)."""
+    return str(sp.Mul(*shape))
+
+
+def _shape(shape):
+    return "(%s)" % ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "")
+
+
+def _jacobian(d, jac, helpers):
+    """jacobian_<name> picks an order by the sizes; the two orders are private functions."""
+    args, out, wrt = d.params + d.inputs, jac.output, jac.wrt
+    label = out.name or "the output"
+    call = "(%s)" % ", ".join(a.name for a in args)
+    n_out, n_wrt, shape = _size(out.shape), _size(wrt.shape), _shape(out.shape + wrt.shape)
+    private = f"_jacobian_{jac.name}_"
+    dispatch = dict(
+        name=f"jacobian_{jac.name}", args=", ".join(a.name for a in args) + ', mode="auto"',
+        summary=f"d {label} / d {wrt.name}, an array of shape {shape}: J[i, j, k, l] = "
+                f"d {label}[i, j] / d {wrt.name}[k, l].",
+        doc=[f"mode 'reverse': one vector-Jacobian product per entry of {label} ({n_out})",
+             f"mode 'forward': one Jacobian-vector product per entry of {wrt.name} ({n_wrt})",
+             "mode 'auto': the order with fewer products"],
+        body=_bind_dims(args, helpers) + [
+            'if mode == "auto":',
+            f'    mode = "reverse" if {n_out} <= {n_wrt} else "forward"',
+            'if mode not in ("reverse", "forward"):',
+            '    raise ValueError(f"mode must be \'reverse\', \'forward\' or \'auto\', '
+            'not {mode!r}")'],
+        returns=f'{private}reverse{call} if mode == "reverse" else {private}forward{call}')
+    reverse = _function(
+        d, private + "reverse", args, [jac.reverse],
+        f"d {label} / d {wrt.name} right to left: the adjoint of {wrt.name} for every seed "
+        f"{jac.seed.name}[k] = e_k at once (a leading batch axis).",
+        lambda names: f"{names[jac.reverse.id]}.reshape{shape}", helpers, [jac.seed])
+    forward = _function(
+        d, private + "forward", args, [jac.forward],
+        f"d {label} / d {wrt.name} left to right: the tangent of {label} for every seed "
+        f"{jac.tangent.name}[k] = e_k at once (a leading batch axis).",
+        lambda names: f"{names[jac.forward.id]}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
+        helpers, [jac.tangent])
+    return [dispatch, reverse, forward]
+
+
+def _hessian(d, helpers):
+    """hessian_vector_product (forward over reverse) and the full Hessian (every tangent)."""
+    h, args = d.hessian, d.params + d.inputs
+    roots = [t for t in h.products if t is not None]
+
+    def products(names):
+        return _tuple([_grad(p, t, names) if t is not None else _zero(p)
+                       for p, t in zip(d.params, h.products)], quote=False)
+    hvp = _function(
+        d, "hessian_vector_product", args + h.tangents, roots,
+        "H v forward over reverse: the tangents of the gradients along the tangents "
+        + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers)
+    sizes = [sp.Mul(*p.shape) for p in d.params]
+    total = str(sp.Add(*sizes))
+
+    def blocks(names):
+        return "np.concatenate(%s, axis=1)" % _tuple([
+            f"{names[t.id]}.reshape(-1, {size})" if t is not None
+            else f"np.zeros(({total}, {size}))" for t, size in zip(h.products, sizes)],
+            quote=False)
+    full = _function(
+        d, "hessian", args, roots,
+        f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
+        "of PARAMS, each flattened in C order (forward over reverse, one tangent per entry).",
+        blocks, helpers, h.tangents)
+    return [hvp, full]
+
+
+def _zero(param):
+    return "0.0" if param.shape == () else f"np.zeros_like({param.name})"
 
 
 def _tuple(items, quote=True):
@@ -83,13 +166,20 @@ def _needed_inputs(d, roots):
     return [x for x in d.inputs if x.id in reached]
 
 
-def _function(d, name, args, roots, summary, returns, helpers):
+def _function(d, name, args, roots, summary, returns, helpers, seeds=()):
+    """One generated function; seeds are leaves it sets to identity rows, one per entry (in
+    order), so that the nodes depending on them carry a leading batch axis."""
     p = plan(roots)
     names = statement_names(p)
-    code = NodePrinter(p, names)
+    taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
+    taken |= {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
+    batch = ("n_seeds" if "n_seeds" not in taken else _fresh(taken, "n_seeds")()) \
+        if seeds else None
+    fresh = _fresh(taken | {batch})
+    batched = _depending(roots, seeds)
+    code = NodePrinter(p, names, batched=batched, batch=batch)
     math = NodePrinter(p, names, ScalarMathPrinter, math=True)
-    body, doc = [], []
-    fresh = _fresh(set(names.values()) | {a.name for a in args})
+    body, doc = _identity_seeds(seeds, args, batch), []
     for node in p.order:
         if node.op == "leaf":
             continue
@@ -103,8 +193,35 @@ def _function(d, name, args, roots, summary, returns, helpers):
             names[node.id] = code.operand(node)[0]
     helpers |= code.helpers
     body = _bind_dims(args, helpers) + body
+    doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returns(names))
+
+
+def _depending(roots, seeds):
+    """Ids of the nodes (up to roots) that depend on the seed leaves."""
+    out = {s.id for s in seeds}
+    for node in topo(roots):
+        if any(a.id in out for a in node.args):
+            out.add(node.id)
+    return out
+
+
+def _identity_seeds(seeds, args, batch):
+    """Statements setting each seed to its block of columns of an identity with a leading
+    batch axis, with the arguments' dtype."""
+    if not seeds:
+        return []
+    sizes = [sp.Mul(*s.shape) for s in seeds]
+    dtype = "np.result_type(%s)" % ", ".join(a.name for a in args)
+    lines = [f"{batch} = {sp.Add(*sizes)}"]
+    for k, (seed, size) in enumerate(zip(seeds, sizes)):
+        offset = sp.Add(*sizes[:k])
+        diagonal = f", {-offset}" if offset != 0 else ""
+        shape = ", ".join(str(x) for x in (seed.shape or (1, 1)))
+        lines.append(f"{seed.name} = np.eye({batch}, {size}{diagonal}, dtype={dtype})"
+                     f".reshape({batch}, {shape})")
+    return lines
 
 
 def _unprintable(error, node):

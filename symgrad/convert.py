@@ -133,6 +133,12 @@ class Converter:
     def _convert_Trace(self, expr):
         return self.graph.trace(self(expr.arg))
 
+    def _convert_Inverse(self, expr):
+        return self.graph.inverse(self(expr.arg))
+
+    def _convert_Determinant(self, expr):
+        return self.graph.det(self(expr.arg))
+
     def _convert_MatrixElement(self, expr):
         parent = expr.parent
         if parent.shape != (1, 1):
@@ -158,6 +164,26 @@ class Converter:
         raise _unsupported(expr)
 
     _convert_Max = _convert_Min = _convert_Abs = _convert_Function
+
+    def _convert_log(self, expr):
+        """log det X becomes a logdet node, computed stably with slogdet; SymPy writes
+        det(A B) as det(A) det(B), so a product of determinants becomes a sum of logdets."""
+        def det_power(f):          # (X, k) for det(X)**k with a number k, else None
+            base, power = f.as_base_exp()
+            return (base.arg, power) if isinstance(base, sp.Determinant) and power.is_number \
+                else None
+        factors = sp.Mul.make_args(expr.args[0])
+        if not any(det_power(f) for f in factors):
+            return self._scalar(expr)
+        terms = []
+        for f in factors:
+            if det_power(f):
+                matrix, power = det_power(f)
+                terms.append(self.graph.map(power * placeholder(0),
+                                            [self.graph.logdet(self(matrix))]))
+            else:
+                terms.append(self(sp.log(f)))
+        return self.graph.map(sp.Add(*[placeholder(i) for i in range(len(terms))]), terms)
 
 
 def _estimate(dim):

@@ -10,9 +10,7 @@ from .convert import Converter
 from .errors import SymgradError, SymgradWarning
 from .model import RESERVED
 from .graph import Graph, placeholder
-from .rules import LOCAL, VJP
-
-
+from .rules import JVP, LOCAL, VJP
 
 
 @dataclass
@@ -47,6 +45,8 @@ class Derivation:
     grads: list
     steps: list = field(default_factory=list)
     unreached: list = field(default_factory=list)
+    jacobians: list = field(default_factory=list)
+    hessian: object = None
 
     def latex(self, fmt="tex", at=None):
         """This derivation as a standalone LaTeX document (fmt="tex") or Markdown ("md");
@@ -57,6 +57,27 @@ class Derivation:
     def _repr_latex_(self):
         from .explain import repr_latex
         return repr_latex(self)
+
+
+@dataclass
+class Jacobian:
+    """d output / d wrt in both orders, each linear in a seed leaf that the generated code
+    sets to an identity (a leading batch axis: one seed per entry)."""
+    name: str
+    output: object
+    wrt: object
+    seed: object        # right to left: the output's adjoint
+    reverse: object     # ... gives wrt's adjoint
+    tangent: object     # left to right: wrt's tangent
+    forward: object     # ... gives the output's tangent
+
+
+@dataclass
+class Hessian:
+    """The loss's Hessian, forward over reverse: tangents of the gradients along tangents of
+    the parameters (None where a gradient does not depend on them)."""
+    tangents: list      # one leaf per parameter, shaped like it
+    products: list      # the tangent of each gradient
 
 
 def topo(roots):
@@ -99,16 +120,30 @@ def derive(model, names=None):
     outputs = {k: convert(v) for k, v in model.outputs.items()}
     params = [convert.leaves[p] for p in model.params]
     inputs = [convert.leaves[x] for x in model.inputs]
-    _name_layers(topo([loss] + list(outputs.values())))
+    jacobians = [(k, convert(out), convert.leaves[wrt]) for k, (out, wrt) in model.jacobians.items()]
+    _name_layers(topo([loss] + list(outputs.values()) + [j[1] for j in jacobians]))
     derivation = Derivation(model, graph, loss, params, inputs, outputs, grads=[])
     _sweep(derivation)
-    _unique_names(graph, topo([loss] + list(outputs.values()) + derivation.grads))
+    roots = [loss] + list(outputs.values()) + derivation.grads
+    taken = {x.name for x in params + inputs} | {d.name for d in model.dims}
+    for name, output, wrt in jacobians:
+        jac = _jacobian(graph, name, output, wrt, taken)
+        derivation.jacobians.append(jac)
+        roots += [jac.reverse, jac.forward]
+    if model.hessian:
+        tangents = [_seed(graph, "v" + p.name, p.shape, taken) for p in params]
+        products = forward(graph, derivation.grads, dict(zip(params, tangents)))
+        derivation.hessian = Hessian(tangents, products)
+        roots += [t for t in products if t is not None]
+    _unique_names(graph, topo(roots))
     return derivation
 
 
-def _sweep(d):
-    graph, order = d.graph, topo([d.loss])
-    wanted = {p.id for p in d.params}
+def backward(graph, root, wanted, seed=None, steps=None):
+    """Right to left: {node id: adjoint} for the nodes between root and wanted, root's adjoint
+    being seed (1 by default); each step is appended to steps."""
+    order = topo([root])
+    wanted = {w.id for w in wanted}
     depends = {}
     for node in order:
         depends[node.id] = node.id in wanted or any(depends[a.id] for a in node.args)
@@ -120,27 +155,73 @@ def _sweep(d):
             if not depends[node.id]:
                 continue
             terms = contributions[node.id]
-            if node is d.loss:
-                g = graph.constant(1, node.shape)
+            if node is root:
+                g = seed or graph.constant(1, node.shape)
             else:
                 xs = [placeholder(i) for i in range(len(terms))]
                 g = graph.map(sp.Add(*xs), [t.contribution for t in terms], node.shape)
             adjoint[node.id] = g
             if g.name is None and node.name and g.derived:
                 g.name = "d" + node.name
-            d.steps.append(Step(node, terms, g))
+            if steps is not None:
+                steps.append(Step(node, terms, g))
             for i, arg in enumerate(node.args):
                 if depends[arg.id]:
                     c = unbroadcast(graph, VJP[node.op](graph, node, g, i), arg.shape)
                     contributions[arg.id].append(Term(node, i, c))
     finally:
         graph.deriving = False
+    return adjoint
+
+
+def forward(graph, roots, tangents):
+    """Left to right: the tangent of each root (None if it has none), given {node: tangent}
+    for some of the nodes it depends on."""
+    tangent = {node.id: t for node, t in tangents.items()}
+    graph.deriving = True
+    try:
+        for node in topo(roots):
+            ts = [tangent.get(a.id) for a in node.args]
+            if node.id not in tangent and any(t is not None for t in ts):
+                t = JVP[node.op](graph, node, ts)
+                if t is not None:
+                    tangent[node.id] = t
+                    if t.name is None and node.name and t.derived:
+                        t.name = node.name + "_dot"
+    finally:
+        graph.deriving = False
+    return [tangent.get(r.id) for r in roots]
+
+
+def _sweep(d):
+    adjoint = backward(d.graph, d.loss, d.params, steps=d.steps)
     for p in d.params:
         if p.id not in adjoint:
             d.unreached.append(p.name)
             warnings.warn(f"parameter {p.name} does not reach the loss of {d.model.name}: "
                           "its gradient is zero", SymgradWarning, stacklevel=2)
-        d.grads.append(adjoint.get(p.id) or graph.constant(0, p.shape))
+        d.grads.append(adjoint.get(p.id) or d.graph.constant(0, p.shape))
+
+
+def _seed(graph, name, shape, taken):
+    """A leaf named name (made unique against taken) of this shape, standing for a seed."""
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    symbol = sp.MatrixSymbol(name, *shape) if shape else sp.Symbol(name, real=True)
+    return graph.leaf(symbol)
+
+
+def _jacobian(graph, name, output, wrt, taken):
+    label = output.name or "Y"
+    seed = _seed(graph, label + "_bar", output.shape, taken)     # AD's notation: adjoint
+    adjoint = backward(graph, output, [wrt], seed)
+    if wrt.id not in adjoint:
+        raise SymgradError(f"jacobian {name}: {label} does not depend on {wrt.name}, so there "
+                           "is no path to differentiate; drop it or pick another pair")
+    tangent = _seed(graph, wrt.name + "_dot", wrt.shape, taken)  # and tangent
+    (forward_,) = forward(graph, [output], {wrt: tangent})
+    return Jacobian(name, output, wrt, seed, adjoint[wrt.id], tangent, forward_)
 
 
 def _name_from(convert, items, strict):

@@ -127,7 +127,7 @@ class Explanation:
                 terms.append(raw.operand(t.contribution)[0])
             result = self._result(step.adjoint) if own or step.adjoint.id not in self.tex \
                 else self.tex[step.adjoint.id]
-            rows = [" + ".join(chain), " + ".join(terms),
+            rows = [_join(chain), _join(terms),
                     result + self._value(step.adjoint, result)]
             rows = [r for i, r in enumerate(rows) if r not in rows[:i]]
             for i, rhs in enumerate(rows):
@@ -220,6 +220,14 @@ def _unbroadcast(text, shape, consumer_shape):
     axes = [k for k in (0, 1) if shape[k] == 1 and consumer_shape and consumer_shape[k] != 1]
     under = {(0,): r"_{\text{rows}}", (1,): r"_{\text{cols}}"}.get(tuple(axes), "")
     return r"\textstyle\sum%s\left(%s\right)" % (under, text) if consumer_shape else text
+
+
+def _join(terms):
+    """t1 + t2 - t3: a term's own leading minus replaces the plus."""
+    text = terms[0]
+    for term in terms[1:]:
+        text += " - " + term[1:].lstrip() if term.startswith("-") else " + " + term
+    return text
 
 
 def _rows(lhs, rhs, note=None):

@@ -11,6 +11,9 @@ Ops (`Node.op`):
   sum        sum over `Node.axis` (0, 1 or None = all), keeping dims; shape () sums to a scalar
   logsumexp  log(sum(exp(x), axis=0)) per column, computed stably
   trace      trace of a square matrix, a scalar (shape ())
+  inverse    the inverse of a square matrix
+  det        the determinant of a square matrix, a scalar (shape ())
+  logdet     log|det| of a square matrix (log det for a positive determinant), a scalar
 
 Identical nodes are one node (hash-consing), and the builder applies the algebra that keeps
 code lean: ones-vectors in products become sums and broadcasts, products over a dimension
@@ -265,9 +268,7 @@ class Graph:
         return self._make("logsumexp", (a,), (sp.S.One, a.shape[1]), axis=0)
 
     def trace(self, a):
-        if not same_dim(a.shape[0], a.shape[1]):
-            raise SymgradError(f"trace of {_label(a)} needs a square matrix, "
-                               f"not {shape_str(a.shape)}")
+        self._square("trace", a)
         if a.shape == (1, 1):
             return self.sum(a, scalar=True)
         if a.op == "matmul":       # tr(P Q) = sum(P * Q^T): no product is formed
@@ -275,6 +276,23 @@ class Graph:
             prod = self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)])
             return self.sum(prod, scalar=True)
         return self._make("trace", (a,), ())
+
+    def _square(self, what, a):
+        if a.shape == () or not same_dim(a.shape[0], a.shape[1]):
+            raise SymgradError(f"{what} of {_label(a)} needs a square matrix, "
+                               f"not {shape_str(a.shape)}")
+
+    def inverse(self, a):
+        self._square("the inverse", a)
+        return a if a.op == "eye" else self._make("inverse", (a,), a.shape)
+
+    def det(self, a):
+        self._square("the determinant", a)
+        return self._make("det", (a.args[0] if a.op == "transpose" else a,), ())
+
+    def logdet(self, a):
+        self._square("log det", a)
+        return self._make("logdet", (a.args[0] if a.op == "transpose" else a,), ())
 
 
 def full_expr(node):

@@ -125,10 +125,12 @@ class Model:
     """A loss with its parameters and inputs: the unit `symgrad derive` turns into a module.
 
     `outputs` maps names to expressions that `forward` returns; `names` maps node names to
-    display names for the LaTeX view; `jacobians` is reserved for full Jacobians.
+    display names for the LaTeX view; `jacobians` maps names to (output, wrt) pairs, each
+    emitted as `jacobian_<name>`; `hessian=True` emits `hessian_vector_product` and `hessian`.
     """
 
-    def __init__(self, name, loss, params, inputs=(), outputs=None, names=None, jacobians=None):
+    def __init__(self, name, loss, params, inputs=(), outputs=None, names=None, jacobians=None,
+                 hessian=False):
         check_name(name, "model")
         self.name = name
         self.loss = sp.sympify(loss)
@@ -137,6 +139,7 @@ class Model:
         self.outputs = dict(outputs or {})
         self.names = dict(names or {})
         self.jacobians = dict(jacobians or {})
+        self.hessian = bool(hessian)
         self.source = None          # set by the loader: (path, sha256) of the model file
         self._check()
 
@@ -154,6 +157,12 @@ class Model:
             seen.add(x.name)
         for d in self.dims:
             check_name(d.name, "dimension")
+        for key, pair in self.jacobians.items():
+            check_name(f"jacobian_{key}", "jacobian")
+            if not (isinstance(pair, tuple) and len(pair) == 2 and _is_leaf(pair[1])
+                    and pair[1] in self.params + self.inputs):
+                raise SymgradError(f"model {self.name}: jacobian {key!r} must be a pair "
+                                   "(output expression, parameter or input), e.g. (A2, W2)")
         shape = getattr(self.loss, "shape", (1, 1))
         if shape != (1, 1):
             raise SymgradError(f"model {self.name}: the loss has shape {shape}, not a scalar: "

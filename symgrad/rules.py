@@ -1,11 +1,16 @@
-"""The one registry of vector-Jacobian-product rules: op -> how an adjoint flows back.
+"""The one registry of derivative rules: for each op, how an adjoint flows back (VJP) and how
+a tangent flows forward (JVP), side by side.
 
 `VJP[op](graph, node, g, i)` returns the contribution of node's output adjoint `g` to the
 adjoint of `node.args[i]`, in node's broadcast shape (the sweep undoes broadcasting once).
-`LOCAL[op]` explains the rule for the derivation trace and its LaTeX view: a description,
+`JVP[op](graph, node, ts)` returns the tangent of node's output, given the tangents `ts` of
+its operands (None where an operand has none). Both are linear in `g` or `ts`, so either may
+carry a leading batch axis (one seed per Jacobian row or column).
+
+`LOCAL[op]` explains the VJP for the derivation trace and its LaTeX view: a description,
 the structure of the local Jacobian (diagonal, Kronecker, ...), and the chain-rule product
-it becomes, both as LaTeX given the operands' texts. Adding an op means adding one rule
-here, with its explanation, and one converter method in convert.py.
+it becomes, both as LaTeX given the operands' texts. Adding an op means adding its rules
+here, with the explanation, and one converter method in convert.py.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -16,6 +21,7 @@ from .graph import placeholder
 from .simplify import simplify_derivative
 
 VJP = {}
+JVP = {}
 LOCAL = {}
 
 
@@ -38,9 +44,12 @@ def defvjp(op, text, jacobian, chain):
     return register
 
 
-def map_partial(node, i):
-    """d(node)/d(operand i) of an elementwise node, as a scalar expression."""
-    return simplify_derivative(sp.diff(node.expr, placeholder(i)))
+def defjvp(op):
+    """Register the function below as op's JVP rule."""
+    def register(rule):
+        JVP[op] = rule
+        return rule
+    return register
 
 
 def _t(text):
@@ -53,6 +62,14 @@ def _eye(n):
 
 def _ones(n):
     return r"\mathbf{1}_{%s}" % sp.latex(n)
+
+
+def _add(graph, terms, shape):
+    """The sum of the non-None tangent terms (None if there are none)."""
+    terms = [t for t in terms if t is not None]
+    if not terms:
+        return None
+    return graph.map(sp.Add(*[placeholder(i) for i in range(len(terms))]), terms, shape)
 
 
 # ---- matrix products ----------------------------------------------------------------------
@@ -68,6 +85,12 @@ def _matmul(graph, node, g, i):
     return graph.matmul(graph.transpose(a), g)
 
 
+@defjvp("matmul")
+def _matmul_jvp(graph, node, ts):
+    (a, b), (ta, tb) = node.args, ts
+    return _add(graph, [ta and graph.matmul(ta, b), tb and graph.matmul(a, tb)], node.shape)
+
+
 @defvjp("transpose", "A^T: dA = G^T",
         jacobian=lambda ops, i: r"K \text{ (the commutation matrix)}",
         chain=lambda ops, i, G: _t(G))
@@ -75,7 +98,17 @@ def _transpose(graph, node, g, i):
     return graph.transpose(g, push=True)
 
 
+@defjvp("transpose")
+def _transpose_jvp(graph, node, ts):
+    return graph.transpose(ts[0])
+
+
 # ---- elementwise (any SymPy scalar function, by sympy.diff on the placeholder) ----------
+def map_partial(node, i):
+    """d(node)/d(operand i) of an elementwise node, as a scalar expression."""
+    return simplify_derivative(sp.diff(node.expr, placeholder(i)))
+
+
 @defvjp("map", "f(A, B, ...) elementwise: dA = G * df/dA (a diagonal Jacobian)",
         jacobian=lambda ops, i: ops.partial if ops.node.shape == () else "I" if ops.partial == "1"
         else r"\operatorname{diag}\left(%s\right)" % ops.partial,
@@ -84,6 +117,16 @@ def _transpose(graph, node, g, i):
 def _map(graph, node, g, i):
     local = map_partial(node, i)
     return graph.map(placeholder(len(node.args)) * local, list(node.args) + [g], node.shape)
+
+
+@defjvp("map")
+def _map_jvp(graph, node, ts):
+    n, args, expr = len(node.args), list(node.args), sp.S.Zero
+    for i, t in enumerate(ts):
+        if t is not None:
+            expr += placeholder(len(args)) * map_partial(node, i)
+            args.append(t)
+    return graph.map(expr, args, node.shape) if len(args) > n else None
 
 
 # ---- reductions ---------------------------------------------------------------------------
@@ -97,6 +140,11 @@ def _sum(graph, node, g, i):
     return graph.map(placeholder(0), [g], node.args[0].shape)
 
 
+@defjvp("sum")
+def _sum_jvp(graph, node, ts):
+    return graph.sum(ts[0], node.axis, scalar=node.shape == ())
+
+
 @defvjp("logsumexp", "logsumexp(A) per column: dA = G * softmax(A)",
         jacobian=lambda ops, i: r"\operatorname{blockdiag}_j\left(\operatorname{softmax}(%s_{:j})^{\top}\right)" % ops[0],
         chain=lambda ops, i, G: r"%s \odot \operatorname{softmax}\left(%s\right)" % (G, ops[0]))
@@ -105,9 +153,62 @@ def _logsumexp(graph, node, g, i):
     return graph.map(gx * sp.exp(x - lse), [node.args[0], node, g], node.args[0].shape)
 
 
+@defjvp("logsumexp")
+def _logsumexp_jvp(graph, node, ts):
+    x, lse, t = placeholder(0), placeholder(1), placeholder(2)
+    return graph.sum(graph.map(t * sp.exp(x - lse), [node.args[0], node, ts[0]]), 0)
+
+
 @defvjp("trace", "tr(A): dA = G I",
         jacobian=lambda ops, i: r"\operatorname{vec}(I)^{\top}",
         chain=lambda ops, i, G: r"%s\, %s" % (G, _eye(ops[0].shape[0])))
 def _trace(graph, node, g, i):
     n = node.args[0].shape[0]
     return graph.map(placeholder(0) * placeholder(1), [g, graph.eye(n)], (n, n))
+
+
+@defjvp("trace")
+def _trace_jvp(graph, node, ts):
+    return graph.trace(ts[0])
+
+
+# ---- the Matrix Cookbook: inverse and determinants (Y = A^-1) -----------------------------
+@defvjp("inverse", "A^-1: dA = -Y^T G Y^T",
+        jacobian=lambda ops, i: r"-{%s}^{-\top} \otimes %s^{-1}" % (ops[0], ops[0]),
+        chain=lambda ops, i, G: r"-{%s}^{-\top}\, %s\, {%s}^{-\top}" % (ops[0], G, ops[0]))
+def _inverse(graph, node, g, i):
+    yt = graph.transpose(node)
+    return graph.map(-placeholder(0), [graph.matmul(graph.matmul(yt, g), yt)])
+
+
+@defjvp("inverse")
+def _inverse_jvp(graph, node, ts):
+    return graph.map(-placeholder(0), [graph.matmul(graph.matmul(node, ts[0]), node)])
+
+
+@defvjp("det", "det A: dA = G det(A) A^-T",
+        jacobian=lambda ops, i: r"\det(%s)\, \operatorname{vec}\left({%s}^{-\top}\right)^{\top}"
+        % (ops[0], ops[0]),
+        chain=lambda ops, i, G: r"%s \det(%s)\, {%s}^{-\top}" % (G, ops[0], ops[0]))
+def _det(graph, node, g, i):
+    yt = graph.transpose(graph.inverse(node.args[0]))
+    return graph.map(placeholder(0) * placeholder(1) * placeholder(2), [g, node, yt])
+
+
+@defjvp("det")
+def _det_jvp(graph, node, ts):
+    inner = graph.trace(graph.matmul(graph.inverse(node.args[0]), ts[0]))
+    return graph.map(placeholder(0) * placeholder(1), [node, inner])
+
+
+@defvjp("logdet", "log|det A|: dA = G A^-T",
+        jacobian=lambda ops, i: r"\operatorname{vec}\left({%s}^{-\top}\right)^{\top}" % ops[0],
+        chain=lambda ops, i, G: r"%s\, {%s}^{-\top}" % (G, ops[0]))
+def _logdet(graph, node, g, i):
+    yt = graph.transpose(graph.inverse(node.args[0]))
+    return graph.map(placeholder(0) * placeholder(1), [g, yt])
+
+
+@defjvp("logdet")
+def _logdet_jvp(graph, node, ts):
+    return graph.trace(graph.matmul(graph.inverse(node.args[0]), ts[0]))

@@ -32,6 +32,8 @@ def plan(roots):
 
     def single_user(node):
         us = users[node.id]
+        if len(us) == 1 and us[0].op == "transpose" and single_user(us[0]) is None:
+            return None         # a transpose is a free view: its users are node's users
         return us[0] if len(us) == 1 and node.id not in root_ids else None
 
     fused, inline = set(), set()

@@ -50,22 +50,24 @@ def random_instance(model, dims, seed=0, dtype=np.float64):
     return values
 
 
+def central_differences(f, args, k, h=1e-5):
+    """d f(*args) / d args[k] by central differences, of shape f's shape + args[k]'s shape."""
+    x = np.array(args[k], dtype=np.float64)
+    columns = []
+    for idx in np.ndindex(x.shape):
+        step = h * max(1.0, abs(float(x[idx])))
+        plus, minus = x.copy(), x.copy()
+        plus[idx] += step
+        minus[idx] -= step
+        f_plus = np.asarray(f(*_replace(args, k, plus)), dtype=np.float64)
+        f_minus = np.asarray(f(*_replace(args, k, minus)), dtype=np.float64)
+        columns.append((f_plus - f_minus) / (2 * step))
+    return np.stack(columns, axis=-1).reshape(columns[0].shape + x.shape)
+
+
 def finite_difference_grads(loss, args, n_params, h=1e-5):
     """Central differences of loss(*args) with respect to the first n_params arguments."""
-    grads = []
-    for k in range(n_params):
-        x = np.array(args[k], dtype=np.float64)
-        g = np.zeros_like(x)
-        for idx in np.ndindex(x.shape):
-            step = h * max(1.0, abs(float(x[idx])))
-            plus, minus = x.copy(), x.copy()
-            plus[idx] += step
-            minus[idx] -= step
-            f_plus = loss(*_replace(args, k, plus))
-            f_minus = loss(*_replace(args, k, minus))
-            g[idx] = (f_plus - f_minus) / (2 * step)
-        grads.append(g)
-    return grads
+    return [central_differences(loss, args, k, h) for k in range(n_params)]
 
 
 def _replace(args, k, value):
@@ -136,6 +138,10 @@ class _Explicit:
             return self(e.base).applyfunc(lambda x: x ** power)
         if isinstance(e, ElementwiseApplyFunction):
             return self(e.expr).applyfunc(e.function)
+        if isinstance(e, sp.Inverse):
+            return self(e.arg).inv()
+        if isinstance(e, sp.Determinant):
+            return self(e.arg).det()
         if isinstance(e, sp.Trace):
             return self(e.arg).trace()
         if isinstance(e, MatrixElement):

@@ -26,7 +26,8 @@ def test_numpy_only_no_loops_no_materialised_ones(stem, source):
     assert len(computing) == 3
     for f in computing:
         assert not any(isinstance(n, (ast.For, ast.While, ast.comprehension)) for n in ast.walk(f))
-    assert not re.search(r"np\.(ones|eye|diag|identity)\b", source)
+        # Jacobians and Hessians seed with identities; the gradient code never needs one
+        assert not re.search(r"np\.(ones|eye|diag|identity)\b", ast.unparse(f))
 
 
 def _statement(source, name):

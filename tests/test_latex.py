@@ -21,6 +21,10 @@ from symgrad.printing.latex import breaks, width
 from symgrad.rules import LOCAL, VJP
 
 
+# every op in the registry, in one loss: trace, det and inverse of a square parameter too
+ZOO = ROOT / "tests" / "zoo_model.py"
+
+
 def run(*args, cwd):
     return subprocess.run([sys.executable, "-m", "symgrad.cli", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
@@ -30,7 +34,7 @@ def derivations(path):
     return [derive(model, names) for model, names in load(path)]
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXAMPLES + [ZOO], ids=lambda p: p.stem)
 def test_every_example_compiles_without_errors_or_overfull_lines(path, tmp_path):
     if shutil.which("pdflatex") is None:
         if os.environ.get("SYMGRAD_REQUIRE_LATEX"):
@@ -49,7 +53,7 @@ def test_every_example_compiles_without_errors_or_overfull_lines(path, tmp_path)
     assert not [w for w in overfull if float(w) > 5], f"lines run off the page by {overfull} pt"
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXAMPLES + [ZOO], ids=lambda p: p.stem)
 def test_every_step_of_the_trace_appears(path):
     for d in derivations(path):
         text = render([d])
@@ -66,9 +70,9 @@ def test_every_step_of_the_trace_appears(path):
 
 def test_every_rule_is_explained_and_exercised_by_an_example():
     assert set(LOCAL) == set(VJP)
-    used = {t.consumer.op for path in EXAMPLES for d in derivations(path)
+    used = {t.consumer.op for path in EXAMPLES + [ZOO] for d in derivations(path)
             for s in d.steps for t in s.terms}
-    assert used == set(VJP), f"no example uses {set(VJP) - used}: add one, so it compiles"
+    assert used == set(VJP), f"no model uses {set(VJP) - used}: add it to {ZOO.name}"
 
 
 def gradient_rows(text):

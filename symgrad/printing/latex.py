@@ -180,6 +180,12 @@ class LatexNodePrinter(NodePrinter):
             return r"\operatorname{tr}\left(%s\right)" % args[0][0]
         if node.op == "eye":
             return "I_{%s}" % sp.latex(node.shape[0])
+        if node.op == "inverse":
+            return r"{%s}^{-1}" % wrap[0]
+        if node.op == "det":
+            return r"\det\left(%s\right)" % args[0][0]
+        if node.op == "logdet":
+            return r"\log\left|\det\left(%s\right)\right|" % args[0][0]
         if node.op == "leaf":
             return name_tex(node.name)
         raise NotImplementedError(node.op)

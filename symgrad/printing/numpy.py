@@ -31,6 +31,12 @@ HELPERS = {
 }
 
 
+# linear-algebra ops: op -> (NumPy code, docstring math); slogdet is stable where det
+# under- or overflows
+LINALG = {"inverse": ("np.linalg.inv(%s)", "inv(%s)"), "det": ("np.linalg.det(%s)", "det(%s)"),
+          "logdet": ("np.linalg.slogdet(%s).logabsdet", "log|det(%s)|")}
+
+
 class _Operands:
     """Mixin: placeholders print as operand strings; compound ones get parentheses."""
 
@@ -45,7 +51,8 @@ class _Operands:
         return super()._print_Symbol(expr)
 
     def parenthesize(self, item, level, strict=False):
-        if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Mul"]:
+        # a negative product prints its factors at Add level: -x*(A @ B) needs them too
+        if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Add"]:
             return "(%s)" % self.operands[item][0]
         return super().parenthesize(item, level, strict)
 
@@ -107,10 +114,16 @@ class ScalarMathPrinter(_Operands, StrPrinter):
 
 
 class NodePrinter:
-    """Prints the statements of a Plan with one scalar printer class (code or math)."""
+    """Prints the statements of a Plan with one scalar printer class (code or math).
 
-    def __init__(self, plan, names, scalar_printer=ScalarNumPyPrinter, math=False):
+    Nodes in `batched` carry a leading batch axis of size `batch` (one Jacobian seed per
+    entry): they transpose the last two axes and sum over negative axes.
+    """
+
+    def __init__(self, plan, names, scalar_printer=ScalarNumPyPrinter, math=False,
+                 batched=frozenset(), batch=None):
         self.plan, self.names, self.math = plan, names, math
+        self.batched, self.batch = batched, batch
         self.scalar_printer = scalar_printer
         self.helpers = set()
         self.named = {n.id for n in plan.order}
@@ -127,7 +140,8 @@ class NodePrinter:
             return self._scalar(node.expr, []), True
         if node.op == "transpose":
             text, compound = self.operand(node.args[0])
-            return ("(%s).T" % text if compound else text + ".T"), False
+            t = self._t(node)
+            return ("(%s)%s" % (text, t) if compound else text + t), False
         return self.rhs(node), node.op == "matmul"
 
     def _scalar(self, expr, args):
@@ -160,7 +174,15 @@ class NodePrinter:
         """np.broadcast_to when a materialised map is wider than its operands."""
         if node.shape == () or broadcast_shape([a.shape for a in node.args]) == node.shape:
             return text
+        if self._is_batched(node):
+            return "np.broadcast_to(%s, (%s, %s, %s))" % (text, self.batch, *node.shape)
         return "np.broadcast_to(%s, (%s, %s))" % (text, *node.shape)
+
+    def _is_batched(self, node):
+        return node.id in self.batched and not self.math
+
+    def _t(self, node):
+        return ".mT" if self._is_batched(node) else ".T"
 
     def rhs(self, node):
         """The right-hand side computing node (no common-subexpression temporaries)."""
@@ -173,7 +195,12 @@ class NodePrinter:
         if node.op == "matmul":
             return "%s @ %s" % (wrap[0], wrap[1])
         if node.op == "transpose":
-            return wrap[0] + ".T"
+            return wrap[0] + self._t(node)
+        if node.op in ("sum", "trace") and self._is_batched(node):
+            if node.op == "trace":
+                return "np.trace(%s, axis1=-2, axis2=-1)[:, None, None]" % args[0][0]
+            axis = "(-2, -1)" if node.axis is None else node.axis - 2
+            return "%s.sum(axis=%s, keepdims=True)" % (wrap[0], axis)
         if node.op == "sum":
             if node.shape == ():
                 return "sum(%s)" % args[0][0] if self.math else "np.sum(%s)" % args[0][0]
@@ -188,6 +215,8 @@ class NodePrinter:
             return "_logsumexp(%s)" % args[0][0]
         if node.op == "trace":
             return "%s(%s)" % ("tr" if self.math else "np.trace", args[0][0])
+        if node.op in LINALG:
+            return LINALG[node.op][self.math] % args[0][0]
         if node.op == "eye":
             return "I(%s)" % node.shape[0] if self.math else "np.eye(%s)" % node.shape[0]
         raise NotImplementedError(node.op)

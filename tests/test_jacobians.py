@@ -1,0 +1,137 @@
+"""Full Jacobians in both orders and Hessians: generated code against central differences of
+the generated forward outputs and gradients, and against hand formulas."""
+import ast
+import inspect
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.testing import central_differences, load_module, random_instance, relative_error
+
+from conftest import ROOT, derived
+
+n_x, n_h, m = sp.symbols("n_x n_h m", integer=True, positive=True)
+X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
+W1, b1 = sg.Param("W1", n_h, n_x), sg.Param("b1", n_h, 1)
+W2, c = sg.Param("W2", 1, n_h), sg.Param("c")          # c: a scalar parameter
+A1 = sg.tanh(W1 @ X + b1)
+A2 = sg.sigmoid(W2 @ A1 + c)
+cost = sg.mean(sg.binary_cross_entropy(A2, Y)) + c**2
+TWO_LAYER = sg.Model(
+    "two_layer_jac", loss=cost, params=[W1, b1, W2, c], inputs=[X, Y],
+    outputs={"A1": A1, "A2": A2, "cost": cost},
+    jacobians={"dA2_dW1": (A2, W1), "dA1_dW1": (A1, W1), "dA2_dX": (A2, X),
+               "dA1_dc": (A1, b1), "dcost_dW2": (cost, W2), "dA2_dc": (A2, c)},
+    hessian=True)
+TWO = load_module(module_source(derive(TWO_LAYER)))
+COOKBOOK = derived(ROOT / "examples" / "cookbook.py")[0]
+CASES = [(TWO_LAYER, TWO, name, out) for name, out in [
+    ("dA2_dW1", "A2"), ("dA1_dW1", "A1"), ("dA2_dX", "A2"), ("dA1_dc", "A1"),
+    ("dcost_dW2", "cost"), ("dA2_dc", "A2")]] + [
+    (COOKBOOK[0], COOKBOOK[3], "dcov_dL", "covariance")]
+DIMS = [{"n_x": 3, "n_h": 4, "m": 5, "n": 3}, {"n_x": 1, "n_h": 2, "m": 1, "n": 1}]
+
+
+def _setup(model, module, dims, seed=0):
+    values = random_instance(model, dims, seed)
+    return [values[k] for k in module.PARAMS + module.INPUTS]
+
+
+def _output(module, name):
+    """f(*params, *inputs) -> the named forward output."""
+    fwd = list(inspect.signature(module.forward).parameters)
+    order = list(module.PARAMS + module.INPUTS)
+    return lambda *args: module.forward(*[args[order.index(a)] for a in fwd])[name]
+
+
+@pytest.mark.parametrize("dims", DIMS, ids=["3-4-5", "1-2-1"])
+@pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
+@pytest.mark.parametrize("model,module,name,out", CASES, ids=[c[2] for c in CASES])
+def test_jacobian_matches_central_differences(model, module, name, out, mode, dims):
+    args = _setup(model, module, dims)
+    wrt = model.jacobians[name][1].name
+    jacobian = getattr(module, f"jacobian_{name}")(*args, mode=mode)
+    reference = central_differences(_output(module, out), args,
+                                    list(module.PARAMS + module.INPUTS).index(wrt))
+    assert jacobian.shape == reference.shape
+    assert relative_error(jacobian, reference) < 1e-7
+
+
+def test_float32_in_float32_out():
+    args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a
+            for a in _setup(TWO_LAYER, TWO, DIMS[0])]
+    for mode in ("reverse", "forward"):
+        assert TWO.jacobian_dA2_dW1(*args, mode=mode).dtype == np.float32
+
+
+def test_auto_picks_the_order_with_fewer_products():
+    source = module_source(derive(TWO_LAYER))
+    assert 'mode = "reverse" if m <= n_h*n_x else "forward"' in source
+
+
+def test_unknown_mode_is_a_one_line_error():
+    with pytest.raises(ValueError, match="mode must be 'reverse', 'forward' or 'auto', not 'x'"):
+        TWO.jacobian_dA2_dW1(*_setup(TWO_LAYER, TWO, DIMS[0]), mode="x")
+
+
+def test_jacobian_of_an_unconnected_pair_is_an_error():
+    model = sg.Model("m", cost, [W1, b1, W2, c], [X, Y], jacobians={"dA1_dW2": (A1, W2)})
+    with pytest.raises(sg.SymgradError, match="jacobian dA1_dW2: A1 does not depend on W2"):
+        derive(model)
+
+
+def test_jacobian_of_a_non_symbol_is_an_error():
+    with pytest.raises(sg.SymgradError, match="must be a pair"):
+        sg.Model("m", cost, [W1, b1, W2, c], [X, Y], jacobians={"bad": (A1, W1 @ X)})
+
+
+def test_no_python_loops_in_jacobians_and_hessians():
+    tree = ast.parse(module_source(derive(TWO_LAYER)))
+    functions = [f for f in tree.body if isinstance(f, ast.FunctionDef)
+                 and ("jacobian" in f.name or "hessian" in f.name)]
+    assert len(functions) == 6 * 3 + 2
+    for f in functions:
+        assert not any(isinstance(n, (ast.For, ast.While, ast.comprehension)) for n in ast.walk(f))
+
+
+def _flat_grad(module):
+    return lambda *args: np.concatenate([np.ravel(g) for g in module.value_and_grad(*args)[1]])
+
+
+@pytest.mark.parametrize("dims", DIMS, ids=["3-4-5", "1-2-1"])
+def test_hessian_matches_central_differences_of_the_gradient(dims):
+    args = _setup(TWO_LAYER, TWO, dims)
+    hessian = TWO.hessian(*args)
+    reference = np.concatenate([
+        central_differences(_flat_grad(TWO), args, k).reshape(len(hessian), -1)
+        for k in range(len(TWO.PARAMS))], axis=1)
+    assert hessian.shape == reference.shape
+    assert relative_error(hessian, reference) < 1e-7
+    assert relative_error(hessian, hessian.T) < 1e-12
+
+
+def test_hessian_vector_product_is_hessian_times_vector():
+    args = _setup(TWO_LAYER, TWO, DIMS[0])
+    rng = np.random.default_rng(1)
+    vectors = [rng.standard_normal(np.shape(a)) if np.ndim(a) else float(rng.standard_normal())
+               for a in args[:len(TWO.PARAMS)]]
+    products = TWO.hessian_vector_product(*args, *vectors)
+    flat = np.concatenate([np.ravel(p) for p in products])
+    expected = TWO.hessian(*args) @ np.concatenate([np.ravel(v) for v in vectors])
+    assert relative_error(flat, expected) < 1e-12
+    assert isinstance(products[3], float)
+
+
+@pytest.mark.parametrize("m_", [1, 7, 50])
+def test_logistic_hessian_is_x_diag_a_one_minus_a_x_transpose_over_m(m_):
+    module = derived(ROOT / "examples" / "logistic_newton.py")[0][3]
+    rng = np.random.default_rng(m_)
+    w, X_ = rng.standard_normal((4, 1)), rng.standard_normal((4, m_))
+    Y_ = (rng.uniform(size=(1, m_)) < 0.5).astype(float)
+    A_ = 1 / (1 + np.exp(-(w.T @ X_)))
+    expected = X_ @ np.diag(A_[0] * (1 - A_[0])) @ X_.T / m_
+    assert relative_error(module.hessian(w, X_, Y_), expected) < 1e-13
