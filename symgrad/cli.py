@@ -44,7 +44,15 @@ def _derive(args):
     for model, names in load(args.file):
         start = time.perf_counter()
         target = out / f"{model.name}.py"
-        files = [(target, module_source(derive(model, names)))]
+        _status(f"{model.name}: deriving ...")
+        derivation = derive(model, names)
+        derived = time.perf_counter()
+        _status(f"{model.name}: derived in {derived - start:.2f} s; emitting ...")
+        files = [(target, module_source(derivation))]
+        _status("")
+        if args.verbose:
+            print(trace_text(derivation))
+            print(f"  derive {derived - start:.2f} s, emit {time.perf_counter() - derived:.2f} s")
         if args.tests:
             test = Path(args.tests) / f"test_{model.name}.py"
             files.append((test, tests_source(model, args.file, target, args.tests)))
@@ -64,6 +72,47 @@ def _derive(args):
     if stale:
         again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "")
         raise SymgradError(f"{', '.join(stale)} out of date: run `{again}`")
+
+
+def _status(text):
+    """A one-line progress note on a terminal's stderr, overwritten by the next one."""
+    if sys.stderr.isatty():
+        print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+
+
+def _shape(shape):
+    return "scalar" if shape == () else "(%s, %s)" % shape
+
+
+def trace_text(derivation):
+    """The right-to-left sweep as text: for each node, from the loss back to the parameters,
+    its adjoint as the sum over its consumers of each consumer's VJP rule (before fusion)."""
+    import sympy as sp
+
+    from .graph import placeholder
+    from .rules import LOCAL
+
+    def label(node):
+        return node.name or f"#{node.id}"
+
+    def term(t):
+        c, g = t.consumer, "d" + label(t.consumer)
+        args = [label(a) for a in c.args]
+        if c.op == "map":
+            local = sp.diff(c.expr, placeholder(t.index)).subs(
+                {placeholder(j): sp.Symbol(a) for j, a in enumerate(args)})
+            text = g if local == 1 else f"{g} * ({local})"
+            shape = c.args[t.index].shape
+            return text if shape == c.shape else f"sum of {text} to shape {_shape(shape)}"
+        if c.op == "matmul":
+            return f"{g} @ {args[1]}^T" if t.index == 0 else f"{args[0]}^T @ {g}"
+        return f"{g} through {c.op} [{LOCAL[c.op]}]"
+    lines = [f"{derivation.model.name}: right-to-left sweep, {len(derivation.steps)} steps "
+             "(#k: an unnamed intermediate)"]
+    for k, step in enumerate(derivation.steps, 1):
+        terms = " + ".join(term(t) for t in step.terms) or "1 (the loss)"
+        lines.append(f"  {k:>3}. d{label(step.node)} = {terms}")
+    return "\n".join(lines)
 
 
 def _parse_dims(text):
@@ -97,6 +146,8 @@ def main(argv=None):
     p.add_argument("-o", "--output", default="generated", help="output directory")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 if a generated module is out of date")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show the derivation steps and the time each phase took")
     p.add_argument("--tests", metavar="DIR",
                    help="also write DIR/test_<model>.py: pytest checks of each module")
     p.add_argument("--force", action="store_true", help="overwrite files symgrad did not write")
@@ -118,6 +169,9 @@ def main(argv=None):
         if args.debug:
             raise
         print(f"symgrad: error: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:                  # e.g. `symgrad derive -v FILE | head`
+        sys.stdout = open(os.devnull, "w")
         return 1
     except KeyboardInterrupt:
         print("symgrad: interrupted; no file was left half-written", file=sys.stderr)
