@@ -202,14 +202,19 @@ class Report:
         return "\n".join(lines)
 
 
+def _instance(module, dims, seed):
+    """(dims, values, call arguments) for a module: dims over small random ones."""
+    dims = {**default_dims(module, seed), **(dims or {})}
+    values = random_instance(module, dims, seed)
+    return dims, values, [values[name] for name in module.PARAMS + module.INPUTS]
+
+
 def gradient_report(module, dims=None, seed=0, rtol=1e-6):
     """Compare module.value_and_grad with central differences of module.loss at random values
     (dimensions: `dims`, the rest small random): per parameter, and along a random direction
     (the dot-product test: sum_p <grad_p, v_p> against (L(x + h v) - L(x - h v)) / 2h)."""
-    dims = {**default_dims(module, seed), **(dims or {})}
-    values = random_instance(module, dims, seed)
+    dims, _, args = _instance(module, dims, seed)
     n = len(module.PARAMS)
-    args = [values[name] for name in module.PARAMS + module.INPUTS]
     _, grads = module.value_and_grad(*args)
     report = Report(getattr(module, "__name__", "module"), dims, seed, rtol=rtol)
     for name, g, ref in zip(module.PARAMS, grads, finite_difference_grads(module.loss, args, n)):
@@ -238,8 +243,7 @@ def check_grads(module, dims=None, seed=0, rtol=1e-6):
     and the dot-product test), that value_and_grad's loss equals loss(), and that each
     gradient has its parameter's shape and dtype. The AssertionError names the parameter."""
     report = gradient_report(module, dims, seed, rtol)
-    values = random_instance(module, report.dims, seed)
-    args = [values[name] for name in module.PARAMS + module.INPUTS]
+    _, values, args = _instance(module, report.dims, seed)
     value, grads = module.value_and_grad(*args)
     where = f"{report.model} at {report.where()}"
     assert np.isclose(value, module.loss(*args), rtol=1e-12, atol=0), \
