@@ -1,4 +1,5 @@
 """Derivation -> template context -> jinja2 -> compile() -> the generated module's source."""
+import os
 import re
 from pathlib import Path
 
@@ -57,6 +58,31 @@ def module_source(derivation):
         helpers=[HELPERS[h] for h in sorted(helpers)], functions=functions)
     text = _environment().get_template("module.py.j2").render(**context)
     compile(text, f"{model.name}.py", "exec")
+    return text
+
+
+def tests_source(model, model_file, module_file, tests_dir, n_dims=3):
+    """The text of test_<model>.py: pytest checks of the module at module_file against central
+    differences and against SymPy on the model in model_file. Paths in it are relative to
+    tests_dir and the dimension cases come from fixed seeds, so the bytes depend only on the
+    model and the layout."""
+    from .testing import default_dims
+    cases = list(dict.fromkeys(
+        tuple(default_dims(model, seed).items()) for seed in range(n_dims)))
+
+    def relative(path):
+        return Path(os.path.relpath(Path(path).resolve(), Path(tests_dir).resolve())).as_posix()
+
+    context = dict(
+        version=__version__, source=model.source[0] if model.source else "<memory>",
+        digest=model.source[1] if model.source else "-", name=model.name,
+        name_literal=repr(model.name), model_path=relative(model_file),
+        module_path=relative(module_file), model_literal=repr(relative(model_file)),
+        module_literal=repr(relative(module_file)), rtol="1e-6", sympy_rtol="1e-10",
+        dims_cases=["pytest.param(%r, id=%r)" % (dict(c), ",".join(f"{k}={v}" for k, v in c)
+                                                 or "scalar") for c in cases])
+    text = _environment().get_template("test_module.py.j2").render(**context)
+    compile(text, f"test_{model.name}.py", "exec")
     return text
 
 

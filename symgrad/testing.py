@@ -15,7 +15,6 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .functions import to_elementary
-from .model import dim_symbols
 
 
 def load_module(source, name="generated_model"):
@@ -25,28 +24,34 @@ def load_module(source, name="generated_model"):
     return module
 
 
-def default_dims(model, seed=0, low=2, high=5):
-    """Small random integer values for the model's dimension symbols."""
+def _shapes(spec):
+    """{name: shape as strings} of the parameters, then the inputs, of a Model or a module."""
+    if hasattr(spec, "SHAPES"):
+        names = list(spec.PARAMS) + list(spec.INPUTS)
+        return {n: tuple(spec.SHAPES[n]) for n in names}, len(spec.PARAMS)
+    return ({s.name: tuple(str(d) for d in getattr(s, "shape", ()))
+             for s in spec.params + spec.inputs}, len(spec.params))
+
+
+def default_dims(spec, seed=0, low=2, high=5):
+    """Small random integer values for the dimension symbols of a Model or a module."""
+    shapes, _ = _shapes(spec)
+    names = sorted({str(s) for shape in shapes.values() for d in shape
+                    for s in sp.sympify(d).free_symbols})
     rng = np.random.default_rng(seed)
-    return {d.name: int(rng.integers(low, high + 1)) for d in model.dims}
+    return {name: int(rng.integers(low, high + 1)) for name in names}
 
 
-def _shape(symbol, dims):
-    """The concrete shape of a parameter or input at these dimension values."""
-    subs = {d: dims[d.name] for d in dim_symbols(symbol)}
-    return tuple(int(sp.sympify(s).subs(subs)) for s in getattr(symbol, "shape", ()))
-
-
-def random_instance(model, dims, seed=0, dtype=np.float64):
-    """Random values for the params (normal, scale 0.5) and inputs (uniform in (0.05, 0.95)),
-    as a dict name -> array (or float for a scalar symbol)."""
+def random_instance(spec, dims, seed=0, dtype=np.float64):
+    """Random values for the params (normal, scale 0.5) and inputs (uniform in (0.05, 0.95))
+    of a Model or a generated module, as a dict name -> array (or float for a scalar)."""
     rng = np.random.default_rng(seed)
+    shapes, n_params = _shapes(spec)
     values = {}
-    for group, draw in ((model.params, lambda s: 0.5 * rng.standard_normal(s)),
-                        (model.inputs, lambda s: rng.uniform(0.05, 0.95, s))):
-        for sym in group:
-            shape = _shape(sym, dims)
-            values[sym.name] = float(draw(())) if shape == () else draw(shape).astype(dtype)
+    for k, (name, shape) in enumerate(shapes.items()):
+        shape = tuple(int(sp.sympify(d).subs(dims)) for d in shape)
+        value = 0.5 * rng.standard_normal(shape) if k < n_params else rng.uniform(0.05, 0.95, shape)
+        values[name] = float(value) if shape == () else value.astype(dtype)
     return values
 
 
@@ -174,11 +179,16 @@ def relative_error(a, b):
     return float(np.max(np.abs(a - b), initial=0.0) / max(np.max(np.abs(b), initial=0.0), 1e-300))
 
 
+DIRECTION = "(direction)"     # Report key of the dot-product test along a random direction
+
+
 @dataclass
 class Report:
-    """Per-parameter relative errors of generated gradients against central differences."""
+    """Relative errors of a module's gradients against central differences: one per
+    parameter, and one for the dot-product test along a random direction (DIRECTION)."""
     model: str
     dims: dict
+    seed: int = 0
     errors: dict = field(default_factory=dict)
     rtol: float = 1e-6
 
@@ -186,26 +196,88 @@ class Report:
     def passed(self):
         return all(e <= self.rtol for e in self.errors.values())
 
+    def where(self):
+        return (", ".join(f"{k}={v}" for k, v in self.dims.items()) or "scalar") + \
+            f", seed {self.seed}"
+
     def text(self):
-        dims = ", ".join(f"{k}={v}" for k, v in self.dims.items()) or "scalar"
-        lines = [f"{self.model} ({dims}):"]
+        lines = [f"{self.model} ({self.where()}):"]
         for name, err in self.errors.items():
             mark = "ok" if err <= self.rtol else "FAIL"
             lines.append(f"  {name:<12} relative error {err:.2e}  {mark}")
         return "\n".join(lines)
 
 
+def _instance(module, dims, seed):
+    """(dims, values, call arguments) for a module: dims over small random ones."""
+    dims = {**default_dims(module, seed), **(dims or {})}
+    values = random_instance(module, dims, seed)
+    return dims, values, [values[name] for name in module.PARAMS + module.INPUTS]
+
+
+def gradient_report(module, dims=None, seed=0, rtol=1e-6):
+    """Compare module.value_and_grad with central differences of module.loss at random values
+    (dimensions: `dims`, the rest small random): per parameter, and along a random direction
+    (the dot-product test: sum_p <grad_p, v_p> against (L(x + h v) - L(x - h v)) / 2h)."""
+    dims, _, args = _instance(module, dims, seed)
+    n = len(module.PARAMS)
+    _, grads = module.value_and_grad(*args)
+    report = Report(getattr(module, "__name__", "module"), dims, seed, rtol=rtol)
+    for name, g, ref in zip(module.PARAMS, grads, finite_difference_grads(module.loss, args, n)):
+        report.errors[name] = relative_error(g, ref)
+    rng = np.random.default_rng([seed, 1])
+    v = [rng.standard_normal(np.shape(a)) for a in args[:n]]
+    h = 1e-6 * max(1.0, max(float(np.max(np.abs(a), initial=0)) for a in args[:n]))
+    along = [module.loss(*[a + s * h * d for a, d in zip(args[:n], v)], *args[n:]) for s in (1, -1)]
+    directional = (along[0] - along[1]) / (2 * h)
+    dot = sum(float(np.sum(np.multiply(g, d))) for g, d in zip(grads, v))
+    scale = sum(float(np.linalg.norm(g) * np.linalg.norm(d)) for g, d in zip(grads, v))
+    report.errors[DIRECTION] = abs(dot - directional) / max(scale, 1e-300)
+    return report
+
+
 def check_model(model, dims=None, seed=0, names=None, rtol=1e-6):
-    """Derive model, import its module, compare gradients with central differences."""
+    """Derive model in memory, import its module, and return its gradient_report."""
     from .codegen import module_source
     from .derive import derive
-    dims = {**default_dims(model, seed), **(dims or {})}
     module = load_module(module_source(derive(model, names)), model.name)
+    return gradient_report(module, dims, seed, rtol)
+
+
+def check_grads(module, dims=None, seed=0, rtol=1e-6):
+    """Assert that a generated module's gradients match central differences (per parameter,
+    and the dot-product test), that value_and_grad's loss equals loss(), and that each
+    gradient has its parameter's shape and dtype. The AssertionError names the parameter."""
+    report = gradient_report(module, dims, seed, rtol)
+    _, values, args = _instance(module, report.dims, seed)
+    value, grads = module.value_and_grad(*args)
+    where = f"{report.model} at {report.where()}"
+    assert np.isclose(value, module.loss(*args), rtol=1e-12, atol=0), \
+        f"{where}: value_and_grad gives loss {value!r} but loss() gives {module.loss(*args)!r}"
+    for name, g in zip(module.PARAMS, grads):
+        want = (np.shape(values[name]), np.result_type(values[name]))
+        assert (np.shape(g), np.result_type(g)) == want, \
+            f"{where}: gradient of {name} has shape/dtype {np.shape(g)}/{np.result_type(g)}, " \
+            f"not {want[0]}/{want[1]}"
+    for name, err in report.errors.items():
+        what = "gradient along a random direction" if name == DIRECTION else f"gradient of {name}"
+        assert err <= rtol, f"{where}: {what} is wrong: relative error {err:.2e} > rtol {rtol:g} " \
+            "against central differences"
+
+
+def assert_matches_model(model, module, dims=None, seed=0, rtol=1e-10):
+    """Assert that a generated module computes the model's loss and gradients, against the
+    independent SymPy evaluation (sympy_reference) at tiny dimensions (default: 2 or 3)."""
+    dims = {**default_dims(model, seed, low=2, high=3), **(dims or {})}
     values = random_instance(model, dims, seed)
-    args = [values[n] for n in module.PARAMS + module.INPUTS]
-    _, grads = module.value_and_grad(*args)
-    fd = finite_difference_grads(module.loss, args, len(module.PARAMS))
-    report = Report(model.name, dims, rtol=rtol)
-    for name, g, ref in zip(module.PARAMS, grads, fd):
-        report.errors[name] = relative_error(g, ref)
-    return report
+    args = [values[name] for name in module.PARAMS + module.INPUTS]
+    value, grads = module.value_and_grad(*args)
+    ref_value, ref_grads = sympy_reference(model, dims, values)
+    where = f"{model.name} at " + Report(model.name, dims, seed).where()
+    err = relative_error(value, ref_value)
+    assert err <= rtol, f"{where}: the loss is wrong: relative error {err:.2e} > rtol {rtol:g} " \
+        "against SymPy"
+    for name, g, ref in zip(module.PARAMS, grads, ref_grads):
+        err = relative_error(g, ref)
+        assert err <= rtol, f"{where}: gradient of {name} is wrong: relative error {err:.2e} " \
+            f"> rtol {rtol:g} against SymPy"

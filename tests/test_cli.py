@@ -41,7 +41,7 @@ def test_check_prints_relative_errors_and_passes(tmp_path):
     shutil.copy(ROOT / "examples" / "two_layer.py", tmp_path)
     result = run("check", "two_layer.py", "--dims", "n_x=3,n_h=4,m=5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "n_x=3" in result.stdout and result.stdout.count(" ok") == 4
+    assert "n_x=3" in result.stdout and result.stdout.count(" ok") == 5
 
 
 def test_derive_check_fails_on_a_stale_module(tmp_path):

@@ -2,15 +2,11 @@
 
 Run `symgrad derive examples/two_layer.py` first; it writes generated/two_layer.py.
 """
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-path = Path(__file__).resolve().parents[2] / "generated" / "two_layer.py"
-spec = importlib.util.spec_from_file_location("two_layer", path)
-two_layer = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(two_layer)
+from training import load_generated
+
+two_layer = load_generated("two_layer")
 
 rng = np.random.default_rng(0)
 n_x, n_h, m = 2, 4, 400

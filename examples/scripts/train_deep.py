@@ -1,0 +1,65 @@
+"""Train the generated L-layer network (ReLU hidden layers, sigmoid output; L = 4 in
+examples/deep_relu.py) on two interleaved moons that this script generates, with plain
+gradient descent and He initialisation.
+
+    symgrad derive examples/deep_relu.py            # writes generated/deep_relu.py
+    python examples/scripts/train_deep.py           # trains it; writes deep_boundary.png
+"""
+import argparse
+
+import numpy as np
+
+from training import accuracy, gradient_descent, load_generated, plot_boundary
+
+
+def moons(m=400, noise=0.3, seed=0):
+    """X (2, m) and Y (1, m): two interleaved half circles, one per class, with noise."""
+    rng = np.random.default_rng(seed)
+    half = m // 2
+    t = np.pi * rng.uniform(size=half)
+    upper = np.stack([np.cos(t), np.sin(t)])
+    lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)])
+    X = np.hstack([upper, lower]) + noise * rng.standard_normal((2, 2 * half))
+    Y = np.hstack([np.zeros((1, half)), np.ones((1, half))])
+    return X, Y
+
+
+def he_params(module, sizes, seed=1):
+    """W<l> ~ normal * sqrt(2 / fan-in) and zero biases, in the module's PARAMS order."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        params += [rng.standard_normal((fan_out, fan_in)) * np.sqrt(2 / fan_in),
+                   np.zeros((fan_out, 1))]
+    assert len(params) == len(module.PARAMS), "sizes must give one (W, b) per layer"
+    return params
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--learning-rate", type=float, default=0.1)
+    parser.add_argument("--sizes", default="2,20,7,5,1", help="layer sizes n0,...,n4")
+    parser.add_argument("--png", default="deep_boundary.png", help="picture ('' for none)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    deep = load_generated("deep_relu")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    X, Y = moons()
+    print(f"moons data set: X {X.shape}; layer sizes {sizes}; parameters {deep.PARAMS}")
+    params, costs = gradient_descent(deep, he_params(deep, sizes), (X, Y), args.iterations,
+                                     args.learning_rate, every=max(args.iterations // 100, 1),
+                                     quiet=args.quiet)
+    acc = accuracy(deep.forward(*params, X)["AL"], Y)
+    print(f"training accuracy {100 * acc:.1f} %, final cost {costs[-1]:.4f}")
+    if args.png:
+        path = plot_boundary(lambda grid: deep.forward(*params, grid)["AL"], X, Y, args.png,
+                             f"deep_relu {sizes}: {100 * acc:.1f} % training accuracy")
+        if path:
+            print(f"wrote {path}")
+    return dict(params=params, costs=costs, accuracy=acc)
+
+
+if __name__ == "__main__":
+    main()

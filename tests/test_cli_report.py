@@ -1,0 +1,23 @@
+"""What `symgrad derive` reports: the files it wrote and the time each model took; with -v,
+the right-to-left steps. Progress notes go to a terminal's stderr only, never into a pipe."""
+import re
+
+from conftest import ROOT
+from test_cli import run
+
+
+def test_derive_verbose_shows_the_chain_rule_steps_and_timings(tmp_path):
+    (tmp_path / "two_layer.py").write_text((ROOT / "examples" / "two_layer.py").read_text())
+    result = run("derive", "two_layer.py", "-v", cwd=tmp_path)
+    assert result.returncode == 0 and result.stderr == ""
+    out = result.stdout
+    assert "two_layer: right-to-left sweep" in out
+    steps = re.findall(r"^\s+\d+\. (d\S+) = (.*)$", out, re.M)
+    order = [name for name, _ in steps]
+    assert order[0] == "dcost" and order.index("dZ2") < order.index("dZ1") < order.index("dW1")
+    rules = dict(steps)
+    assert rules["dZ1"] == "dA1 * (1 - tanh(Z1)**2)"            # tanh' = 1 - tanh^2
+    assert rules["dA1"].startswith("W2^T @ d")                   # dA1 = W2^T dZ2
+    assert rules["db1"] == "sum of dZ1 to shape (n_h, 1)"        # the bias broadcast undone
+    assert re.search(r"derive \d+\.\d\d s, emit \d+\.\d\d s", out)
+    assert re.search(r"^wrote generated/two_layer\.py \(\d+\.\d\d s\)$", out, re.M)
