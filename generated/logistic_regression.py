@@ -49,7 +49,7 @@ def loss(w, b, X, Y):
     """The loss, a scalar.
 
     Z = b + w.T @ X
-    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
+    t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     """
     n_x = w.shape[0]
@@ -61,21 +61,21 @@ def loss(w, b, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
-    t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
+    t1 = -Y*Z + np.logaddexp(0, Z)
     cost = np.sum(t1)/m
-    return float(cost)
+    return cost
 
 
 def value_and_grad(w, b, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     Z = b + w.T @ X
-    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
+    t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     A = sigmoid(Z)
     dZ = (A - Y)/m
-    dw = X @ dZ.T
     db = sum(dZ)
+    dw = X @ dZ.T
     """
     n_x = w.shape[0]
     if w.shape != (n_x, 1):
@@ -86,10 +86,10 @@ def value_and_grad(w, b, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
-    t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
+    t1 = -Y*Z + np.logaddexp(0, Z)
     cost = np.sum(t1)/m
     A = _sigmoid(Z)
     dZ = (A - Y)/m
-    dw = X @ dZ.T
     db = np.sum(dZ)
-    return float(cost), (dw, float(db))
+    dw = X @ dZ.T
+    return cost, (dw, db)
