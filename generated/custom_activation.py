@@ -49,6 +49,7 @@ def forward(W1, b1, W2, b2, X):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2) + 1)
@@ -85,6 +86,7 @@ def loss(W1, b1, W2, b2, X, Y):
     t2 = W2**2
     Z1 = W1 @ X + b1
     A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2) + 1)
@@ -140,6 +142,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t4 = np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2)
     A2 = (1/2)*Z2*(t4 + 1)
     t5 = np.subtract(A2, Y, out=A2)
+    del A2
     t6 = t5**2
     cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t6.sum(keepdims=True)/m
     del t1, t2, t6

@@ -62,15 +62,19 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
         _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.maximum(0, Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     A2 = np.maximum(0, Z2, out=Z2)
+    del Z2
     Z3 = W3 @ A2 + b3
     del A2
     A3 = np.maximum(0, Z3, out=Z3)
+    del Z3
     Z = W4 @ A3 + b4
     del A3
     AL = _sigmoid(Z)
+    del Z
     return {'AL': AL}
 
 
@@ -111,16 +115,21 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.maximum(0, Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     A2 = np.maximum(0, Z2, out=Z2)
+    del Z2
     Z3 = W3 @ A2 + b3
     del A2
     A3 = np.maximum(0, Z3, out=Z3)
+    del Z3
     Z = W4 @ A3 + b4
     del A3
     t1 = -Y*Z + np.logaddexp(0, Z)
+    del Z
     cost = np.sum(t1)/m
+    del t1
     return cost
 
 
@@ -176,31 +185,37 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.maximum(0, Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     A2 = np.maximum(0, Z2, out=Z2)
+    del Z2
     Z3 = W3 @ A2 + b3
     A3 = np.maximum(0, Z3, out=Z3)
+    del Z3
     Z = W4 @ A3 + b4
     t1 = -Y*Z + np.logaddexp(0, Z)
     cost = np.sum(t1)/m
+    del t1
     AL = _sigmoid(Z)
+    del Z
     dZ = (AL - Y)/m
+    del AL
     db4 = dZ.sum(axis=1, keepdims=True)
     dW4 = dZ @ A3.T
     dZ3 = W4.T*dZ*(A3 > 0)
-    del A3
+    del A3, dZ
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW3 = dZ3 @ A2.T
     dA2 = W3.T @ dZ3
     del dZ3
     dZ2 = np.multiply(dA2, A2 > 0, out=dA2)
-    del A2
+    del A2, dA2
     db2 = dZ2.sum(axis=1, keepdims=True)
     dW2 = dZ2 @ A1.T
     dA1 = W2.T @ dZ2
     del dZ2
     dZ1 = np.multiply(dA1, A1 > 0, out=dA1)
-    del A1
+    del A1, dA1
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = dZ1 @ X.T
     del dZ1

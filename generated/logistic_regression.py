@@ -42,6 +42,7 @@ def forward(w, b, X):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
     A = _sigmoid(Z)
+    del Z
     return {'A': A}
 
 
@@ -62,7 +63,9 @@ def loss(w, b, X, Y):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
     t1 = -Y*Z + np.logaddexp(0, Z)
+    del Z
     cost = np.sum(t1)/m
+    del t1
     return cost
 
 
@@ -88,8 +91,12 @@ def value_and_grad(w, b, X, Y):
     Z = b + w.T @ X
     t1 = -Y*Z + np.logaddexp(0, Z)
     cost = np.sum(t1)/m
+    del t1
     A = _sigmoid(Z)
+    del Z
     dZ = (A - Y)/m
+    del A
     db = np.sum(dZ)
     dw = X @ dZ.T
+    del dZ
     return cost, (dw, db)

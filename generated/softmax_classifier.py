@@ -50,6 +50,7 @@ def forward(W1, b1, W2, b2, X):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     A2 = np.exp(Z2 - _logsumexp(Z2))
@@ -81,6 +82,7 @@ def loss(W1, b1, W2, b2, X, Y):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     t1 = Y*(Z2 - _logsumexp(Z2))
@@ -123,13 +125,14 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     t1 = _logsumexp(Z2)
     t2 = Y*(Z2 - t1)
     cost = -np.sum(t2)/m
     del t2
     A2 = np.exp(Z2 - t1)
-    del Z2
+    del Z2, t1
     dZ2 = (A2*Y.sum(axis=0, keepdims=True) - Y)/m
     del A2
     db2 = dZ2.sum(axis=1, keepdims=True)
@@ -137,7 +140,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dA1 = W2.T @ dZ2
     del dZ2
     dZ1 = np.multiply(dA1, 1 - A1**2, out=dA1)
-    del A1
+    del A1, dA1
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = dZ1 @ X.T
     del dZ1

@@ -48,9 +48,11 @@ def forward(W1, b1, W2, b2, X):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     A2 = _sigmoid(Z2)
+    del Z2
     return {'A2': A2}
 
 
@@ -77,10 +79,13 @@ def loss(W1, b1, W2, b2, X, Y):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     del A1
     t1 = -Y*Z2 + np.logaddexp(0, Z2)
+    del Z2
     cost = np.sum(t1)/m
+    del t1
     return cost
 
 
@@ -114,15 +119,19 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
     A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     t1 = -Y*Z2 + np.logaddexp(0, Z2)
     cost = np.sum(t1)/m
+    del t1
     A2 = _sigmoid(Z2)
+    del Z2
     dZ2 = (A2 - Y)/m
+    del A2
     db2 = dZ2.sum(axis=1, keepdims=True)
     dW2 = dZ2 @ A1.T
     dZ1 = W2.T*dZ2*(1 - A1**2)
-    del A1
+    del A1, dZ2
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = dZ1 @ X.T
     del dZ1

@@ -1,6 +1,6 @@
 """Liveness over a generated function's statements: reuse and free arrays nobody reads again.
 
-A full-size array the function computed itself, read for the last time by an elementwise
+An array the function computed itself, read for the last time by an elementwise
 statement of the same shape, becomes that statement's output (`np.tanh(Z1, out=Z1)`,
 `np.multiply(dA1, A1 > 0, out=dA1)`); one read for the last time otherwise is deleted
 (`del dZ2`). Peak memory then stays at what backprop by hand holds, and the allocator
@@ -23,8 +23,8 @@ def reuse_and_free(lines, keep, shapes):
     stmts = [ast.parse(line).body[0] for line in lines]
     reads = [_reads(s) for s in stmts]
     last = {name: i for i, names in enumerate(reads) for name in names}
-    full = {t for t, shape in shapes.items() if len(shape) == 2 and 1 not in shape}
-    owned = {s.targets[0].id for s in stmts if _allocates(s)} & full
+    arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
+    owned = {s.targets[0].id for s in stmts if _allocates(s)} & arrays
     for s, names in zip(stmts, reads):
         if not _allocates(s):       # a view (x.T) or an alias shares memory: never reuse
             owned -= names
@@ -34,11 +34,8 @@ def reuse_and_free(lines, keep, shapes):
         dying = sorted(n for n in reads[i] if last[n] == i and n in owned)
         target = stmt.targets[0].id
         reused = [n for n in dying if shapes.get(n) == shapes.get(target)]
-        rewritten = _with_out(line, stmt, reused) if reused else None
-        if rewritten is not None:
-            line, freed = rewritten
-            dying.remove(freed)
-        out.append(line)
+        # the reused name is deleted too: the statement's target now owns the array
+        out.append(reused and _with_out(line, stmt, reused) or line)
         if dying:
             out.append("del " + ", ".join(dying))
     return out
@@ -57,7 +54,7 @@ def _allocates(stmt):
 
 
 def _with_out(line, stmt, candidates):
-    """(statement writing into one of the candidates, that name), or None if it cannot."""
+    """The statement writing into one of the candidates, or None if it cannot."""
     value, target = stmt.value, stmt.targets[0].id
     if isinstance(value, ast.BinOp) and type(value.op) in _BINARY:
         func, operands = _BINARY[type(value.op)], [value.left, value.right]
@@ -69,7 +66,7 @@ def _with_out(line, stmt, candidates):
     for name in candidates:
         if name in names:
             args = ", ".join(_unwrapped(ast.get_source_segment(line, o)) for o in operands)
-            return f"{target} = {func}({args}, out={name})", name
+            return f"{target} = {func}({args}, out={name})"
     return None
 
 
