@@ -5,13 +5,12 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import EXAMPLES, derived
 
 import symgrad as sg
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.testing import default_dims, load_module, random_instance
-
-from conftest import EXAMPLES, derived
 
 m, n = sp.symbols("m n", integer=True, positive=True)
 STEMS = [p.stem for p in EXAMPLES if derived(p)[0][0].params]
