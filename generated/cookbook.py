@@ -56,8 +56,10 @@ def loss(mu, L, X):
     D = X - mu
     t1 = X.T - mu.T
     t2 = (L.T @ (D @ t1)).T*L
+    del D, t1
     nll = -np.linalg.slogdet(L).logabsdet + (1/2)*np.sum(t2)/m
-    return float(nll)
+    del t2
+    return nll
 
 
 def value_and_grad(mu, L, X):
@@ -90,13 +92,18 @@ def value_and_grad(mu, L, X):
     t3 = L.T @ t2
     t4 = L*t3.T
     nll = -np.linalg.slogdet(L).logabsdet + (1/2)*np.sum(t4)/m
+    del t4
     t5 = (1/2)*L.T/m
     t6 = L @ t5
+    del t5
     dD = t6 @ t1.T
+    del t1
     dmu = -(D.T @ t6).sum(axis=0, keepdims=True).T - dD.sum(axis=1, keepdims=True)
+    del D, dD, t6
     t7 = (1/2)*L/m
     dL = -np.linalg.inv(L).T + t2 @ t7 + (1/2)*t3.T/m
-    return float(nll), (dmu, dL)
+    del t2, t3, t7
+    return nll, (dmu, dL)
 
 
 def jacobian_dcov_dL(mu, L, X, mode="auto"):
@@ -142,6 +149,7 @@ def _jacobian_dcov_dL_reverse(mu, L, X):
     t1 = np.linalg.inv(L)
     t2 = np.linalg.inv(L.T)
     dL_2 = -((t1.T @ (t2.T @ covariance_bar)) @ t1.T) - (t2 @ (t2.T @ (covariance_bar @ t1.T)).mT)
+    del t1, t2
     return dL_2.reshape(n, n, n, n)
 
 
@@ -170,4 +178,5 @@ def _jacobian_dcov_dL_forward(mu, L, X):
     t3 = np.linalg.inv(L)
     t4 = -((t3 @ L_dot) @ t3)
     covariance_dot = t1 @ t4 + t2 @ t3
+    del t1, t3
     return covariance_dot.reshape(n**2, n**2).T.reshape(n, n, n, n)

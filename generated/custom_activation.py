@@ -48,9 +48,12 @@ def forward(W1, b1, W2, b2, X):
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = Z1*_sigmoid(Z1)
+    A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
-    A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*Z2**3 + 0.7978845608028654*Z2) + 1)
+    del A1
+    A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2) + 1)
+    del Z2
     return {'A2': A2}
 
 
@@ -82,12 +85,17 @@ def loss(W1, b1, W2, b2, X, Y):
     t1 = W1**2
     t2 = W2**2
     Z1 = W1 @ X + b1
-    A1 = Z1*_sigmoid(Z1)
+    A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
-    A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*Z2**3 + 0.7978845608028654*Z2) + 1)
+    del A1
+    A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2) + 1)
+    del Z2
     t3 = (A2 - Y)**2
+    del A2
     cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t3.sum(keepdims=True)/m
-    return float(cost[0, 0])
+    del t1, t2, t3
+    return cost[0, 0]
 
 
 def value_and_grad(W1, b1, W2, b2, X, Y):
@@ -96,19 +104,21 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t1 = W1**2
     t2 = W2**2
     Z1 = W1 @ X + b1
-    A1 = Z1*sigmoid(Z1)
+    t3 = sigmoid(Z1)
+    A1 = Z1*t3
     Z2 = W2 @ A1 + b2
-    A2 = Z2*(tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi)) + 1)/2
-    t3 = A2 - Y
-    t4 = t3**2
-    cost = sum(t1)/200 + sum(t2)/200 + sum(t4)/(2*m)
-    dZ2 = t3*(sqrt(2)*Z2*(1 - tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))**2)*(0.134145*Z2**2 + 1)/(2*sqrt(pi)) + tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))/2 + 1/2)/m
+    t4 = tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))
+    A2 = Z2*(t4 + 1)/2
+    t5 = A2 - Y
+    t6 = t5**2
+    cost = sum(t1)/200 + sum(t2)/200 + sum(t6)/(2*m)
+    dZ2 = t5*(sqrt(2)*Z2*(1 - t4**2)*(0.134145*Z2**2 + 1)/(2*sqrt(pi)) + t4/2 + 1/2)/m
+    db2 = sum(dZ2, axis=1)
     dA1 = W2.T @ dZ2
-    dZ1 = dA1*(-Z1*sigmoid(Z1) + Z1 + 1)*sigmoid(Z1)
-    dW1 = W1/100 + dZ1 @ X.T
+    dZ1 = dA1*t3*(-Z1*t3 + Z1 + 1)
     db1 = sum(dZ1, axis=1)
     dW2 = W2/100 + dZ2 @ A1.T
-    db2 = sum(dZ2, axis=1)
+    dW1 = W1/100 + dZ1 @ X.T
     """
     n_h, n_x = W1.shape
     if b1.shape != (n_h, 1):
@@ -126,19 +136,25 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t1 = W1**2
     t2 = W2**2
     Z1 = W1 @ X + b1
-    A1 = Z1*_sigmoid(Z1)
+    t3 = _sigmoid(Z1)
+    A1 = Z1*t3
     Z2 = W2 @ A1 + b2
-    A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*Z2**3 + 0.7978845608028654*Z2) + 1)
-    t3 = A2 - Y
-    t4 = t3**2
-    cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t4.sum(keepdims=True)/m
-    t5 = np.tanh(0.035677408136300125*Z2**3 + 0.7978845608028654*Z2)
-    dZ2 = t3*(0.3989422804014327*Z2*(1 - t5**2)*(0.134145*Z2**2 + 1) + (1/2)*t5 + 1/2)/m
+    t4 = np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2)
+    A2 = (1/2)*Z2*(t4 + 1)
+    t5 = np.subtract(A2, Y, out=A2)
+    del A2
+    t6 = t5**2
+    cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t6.sum(keepdims=True)/m
+    del t1, t2, t6
+    dZ2 = t5*(0.3989422804014327*Z2*(1 - t4**2)*(0.134145*Z2**2 + 1) + (1/2)*t4 + 1/2)/m
+    del Z2, t4, t5
+    db2 = dZ2.sum(axis=1, keepdims=True)
     dA1 = W2.T @ dZ2
-    t6 = _sigmoid(Z1)
-    dZ1 = dA1*t6*(-Z1*t6 + Z1 + 1)
-    dW1 = (1/100)*W1 + dZ1 @ X.T
+    dZ1 = dA1*t3*(-Z1*t3 + Z1 + 1)
+    del Z1, dA1, t3
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW2 = (1/100)*W2 + dZ2 @ A1.T
-    db2 = dZ2.sum(axis=1, keepdims=True)
-    return float(cost[0, 0]), (dW1, db1, dW2, db2)
+    del A1, dZ2
+    dW1 = (1/100)*W1 + dZ1 @ X.T
+    del dZ1
+    return cost[0, 0], (dW1, db1, dW2, db2)

@@ -61,13 +61,20 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     if X.shape != (n0, m):
         _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.maximum(0, Z1)
+    A1 = np.maximum(0, Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
-    A2 = np.maximum(0, Z2)
+    del A1
+    A2 = np.maximum(0, Z2, out=Z2)
+    del Z2
     Z3 = W3 @ A2 + b3
-    A3 = np.maximum(0, Z3)
+    del A2
+    A3 = np.maximum(0, Z3, out=Z3)
+    del Z3
     Z = W4 @ A3 + b4
+    del A3
     AL = _sigmoid(Z)
+    del Z
     return {'AL': AL}
 
 
@@ -81,7 +88,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     Z3 = W3 @ A2 + b3
     A3 = Max(0, Z3)
     Z = W4 @ A3 + b4
-    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
+    t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     """
     n1, n0 = W1.shape
@@ -107,15 +114,23 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.maximum(0, Z1)
+    A1 = np.maximum(0, Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
-    A2 = np.maximum(0, Z2)
+    del A1
+    A2 = np.maximum(0, Z2, out=Z2)
+    del Z2
     Z3 = W3 @ A2 + b3
-    A3 = np.maximum(0, Z3)
+    del A2
+    A3 = np.maximum(0, Z3, out=Z3)
+    del Z3
     Z = W4 @ A3 + b4
-    t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
+    del A3
+    t1 = -Y*Z + np.logaddexp(0, Z)
+    del Z
     cost = np.sum(t1)/m
-    return float(cost)
+    del t1
+    return cost
 
 
 def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
@@ -128,23 +143,23 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     Z3 = W3 @ A2 + b3
     A3 = Max(0, Z3)
     Z = W4 @ A3 + b4
-    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
+    t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     AL = sigmoid(Z)
     dZ = (AL - Y)/m
-    dZ3 = W4.T*dZ*Heaviside(Z3)
-    dA2 = W3.T @ dZ3
-    dZ2 = dA2*Heaviside(Z2)
-    dA1 = W2.T @ dZ2
-    dZ1 = dA1*Heaviside(Z1)
-    dW1 = dZ1 @ X.T
-    db1 = sum(dZ1, axis=1)
-    dW2 = dZ2 @ A1.T
-    db2 = sum(dZ2, axis=1)
-    dW3 = dZ3 @ A2.T
-    db3 = sum(dZ3, axis=1)
-    dW4 = dZ @ A3.T
     db4 = sum(dZ, axis=1)
+    dW4 = dZ @ A3.T
+    dZ3 = W4.T*dZ*Heaviside(A3)
+    db3 = sum(dZ3, axis=1)
+    dW3 = dZ3 @ A2.T
+    dA2 = W3.T @ dZ3
+    dZ2 = dA2*Heaviside(A2)
+    db2 = sum(dZ2, axis=1)
+    dW2 = dZ2 @ A1.T
+    dA1 = W2.T @ dZ2
+    dZ1 = dA1*Heaviside(A1)
+    db1 = sum(dZ1, axis=1)
+    dW1 = dZ1 @ X.T
     """
     n1, n0 = W1.shape
     if b1.shape != (n1, 1):
@@ -169,27 +184,39 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.maximum(0, Z1)
+    A1 = np.maximum(0, Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
-    A2 = np.maximum(0, Z2)
+    A2 = np.maximum(0, Z2, out=Z2)
+    del Z2
     Z3 = W3 @ A2 + b3
-    A3 = np.maximum(0, Z3)
+    A3 = np.maximum(0, Z3, out=Z3)
+    del Z3
     Z = W4 @ A3 + b4
-    t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
+    t1 = -Y*Z + np.logaddexp(0, Z)
     cost = np.sum(t1)/m
+    del t1
     AL = _sigmoid(Z)
+    del Z
     dZ = (AL - Y)/m
-    dZ3 = W4.T*dZ*np.heaviside(Z3, 0)
-    dA2 = W3.T @ dZ3
-    dZ2 = dA2*np.heaviside(Z2, 0)
-    dA1 = W2.T @ dZ2
-    dZ1 = dA1*np.heaviside(Z1, 0)
-    dW1 = dZ1 @ X.T
-    db1 = dZ1.sum(axis=1, keepdims=True)
-    dW2 = dZ2 @ A1.T
-    db2 = dZ2.sum(axis=1, keepdims=True)
-    dW3 = dZ3 @ A2.T
-    db3 = dZ3.sum(axis=1, keepdims=True)
-    dW4 = dZ @ A3.T
+    del AL
     db4 = dZ.sum(axis=1, keepdims=True)
-    return float(cost), (dW1, db1, dW2, db2, dW3, db3, dW4, db4)
+    dW4 = dZ @ A3.T
+    dZ3 = W4.T*dZ*(A3 > 0)
+    del A3, dZ
+    db3 = dZ3.sum(axis=1, keepdims=True)
+    dW3 = dZ3 @ A2.T
+    dA2 = W3.T @ dZ3
+    del dZ3
+    dZ2 = np.multiply(dA2, A2 > 0, out=dA2)
+    del A2, dA2
+    db2 = dZ2.sum(axis=1, keepdims=True)
+    dW2 = dZ2 @ A1.T
+    dA1 = W2.T @ dZ2
+    del dZ2
+    dZ1 = np.multiply(dA1, A1 > 0, out=dA1)
+    del A1, dA1
+    db1 = dZ1.sum(axis=1, keepdims=True)
+    dW1 = dZ1 @ X.T
+    del dZ1
+    return cost, (dW1, db1, dW2, db2, dW3, db3, dW4, db4)

@@ -47,7 +47,7 @@ def loss(w, X, Y):
     """The loss, a scalar.
 
     t1 = w.T @ X
-    t2 = Y*softplus(-t1) + (1 - Y)*softplus(t1)
+    t2 = -Y*t1 + softplus(t1)
     cost = sum(t2)/m
     """
     n_x = w.shape[0]
@@ -59,16 +59,18 @@ def loss(w, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     t1 = w.T @ X
-    t2 = Y*np.logaddexp(0, -t1) + (1 - Y)*np.logaddexp(0, t1)
+    t2 = -Y*t1 + np.logaddexp(0, t1)
+    del t1
     cost = np.sum(t2)/m
-    return float(cost)
+    del t2
+    return cost
 
 
 def value_and_grad(w, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     t1 = w.T @ X
-    t2 = Y*softplus(-t1) + (1 - Y)*softplus(t1)
+    t2 = -Y*t1 + softplus(t1)
     cost = sum(t2)/m
     A = sigmoid(t1)
     t3 = (A - Y)/m
@@ -83,12 +85,16 @@ def value_and_grad(w, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     t1 = w.T @ X
-    t2 = Y*np.logaddexp(0, -t1) + (1 - Y)*np.logaddexp(0, t1)
+    t2 = -Y*t1 + np.logaddexp(0, t1)
     cost = np.sum(t2)/m
+    del t2
     A = _sigmoid(t1)
+    del t1
     t3 = (A - Y)/m
+    del A
     dw = X @ t3.T
-    return float(cost), (dw,)
+    del t3
+    return cost, (dw,)
 
 
 def hessian_vector_product(w, X, Y, vw):
@@ -111,8 +117,11 @@ def hessian_vector_product(w, X, Y, vw):
         _shape_error('vw', vw.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
     A = _sigmoid(w.T @ X)
     A_dot = A*(vw.T @ X)*(1 - A)
-    t1 = A_dot/m
+    del A
+    t1 = np.divide(A_dot, m, out=A_dot)
+    del A_dot
     dw_dot = X @ t1.T
+    del t1
     return (dw_dot,)
 
 
@@ -137,6 +146,7 @@ def hessian(w, X, Y):
     vw = np.eye(n_seeds, n_x, dtype=np.result_type(w, X, Y)).reshape(n_seeds, n_x, 1)
     A = _sigmoid(w.T @ X)
     A_dot = A*(vw.mT @ X)*(1 - A)
+    del A
     t1 = A_dot/m
     dw_dot = X @ t1.mT
     return np.concatenate((dw_dot.reshape(-1, n_x),), axis=1)

@@ -42,6 +42,7 @@ def forward(w, b, X):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
     A = _sigmoid(Z)
+    del Z
     return {'A': A}
 
 
@@ -49,7 +50,7 @@ def loss(w, b, X, Y):
     """The loss, a scalar.
 
     Z = b + w.T @ X
-    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
+    t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     """
     n_x = w.shape[0]
@@ -61,21 +62,23 @@ def loss(w, b, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
-    t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
+    t1 = -Y*Z + np.logaddexp(0, Z)
+    del Z
     cost = np.sum(t1)/m
-    return float(cost)
+    del t1
+    return cost
 
 
 def value_and_grad(w, b, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     Z = b + w.T @ X
-    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
+    t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     A = sigmoid(Z)
     dZ = (A - Y)/m
-    dw = X @ dZ.T
     db = sum(dZ)
+    dw = X @ dZ.T
     """
     n_x = w.shape[0]
     if w.shape != (n_x, 1):
@@ -86,10 +89,14 @@ def value_and_grad(w, b, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z = b + w.T @ X
-    t1 = Y*np.logaddexp(0, -Z) + (1 - Y)*np.logaddexp(0, Z)
+    t1 = -Y*Z + np.logaddexp(0, Z)
     cost = np.sum(t1)/m
+    del t1
     A = _sigmoid(Z)
+    del Z
     dZ = (A - Y)/m
-    dw = X @ dZ.T
+    del A
     db = np.sum(dZ)
-    return float(cost), (dw, float(db))
+    dw = X @ dZ.T
+    del dZ
+    return cost, (dw, db)

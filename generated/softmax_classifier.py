@@ -49,9 +49,12 @@ def forward(W1, b1, W2, b2, X):
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.tanh(Z1)
+    A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
+    del A1
     A2 = np.exp(Z2 - _logsumexp(Z2))
+    del Z2
     return {'A2': A2}
 
 
@@ -78,11 +81,15 @@ def loss(W1, b1, W2, b2, X, Y):
     if Y.shape != (k, m):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.tanh(Z1)
+    A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
+    del A1
     t1 = Y*(Z2 - _logsumexp(Z2))
+    del Z2
     cost = -np.sum(t1)/m
-    return float(cost)
+    del t1
+    return cost
 
 
 def value_and_grad(W1, b1, W2, b2, X, Y):
@@ -96,12 +103,12 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     cost = -sum(t2)/m
     A2 = exp(Z2 - t1)
     dZ2 = (A2*sum(Y, axis=0) - Y)/m
+    db2 = sum(dZ2, axis=1)
+    dW2 = dZ2 @ A1.T
     dA1 = W2.T @ dZ2
     dZ1 = dA1*(1 - A1**2)
-    dW1 = dZ1 @ X.T
     db1 = sum(dZ1, axis=1)
-    dW2 = dZ2 @ A1.T
-    db2 = sum(dZ2, axis=1)
+    dW1 = dZ1 @ X.T
     """
     n_h, n_x = W1.shape
     if b1.shape != (n_h, 1):
@@ -117,17 +124,24 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     if Y.shape != (k, m):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.tanh(Z1)
+    A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
     t1 = _logsumexp(Z2)
     t2 = Y*(Z2 - t1)
     cost = -np.sum(t2)/m
+    del t2
     A2 = np.exp(Z2 - t1)
+    del Z2, t1
     dZ2 = (A2*Y.sum(axis=0, keepdims=True) - Y)/m
-    dA1 = W2.T @ dZ2
-    dZ1 = dA1*(1 - A1**2)
-    dW1 = dZ1 @ X.T
-    db1 = dZ1.sum(axis=1, keepdims=True)
-    dW2 = dZ2 @ A1.T
+    del A2
     db2 = dZ2.sum(axis=1, keepdims=True)
-    return float(cost), (dW1, db1, dW2, db2)
+    dW2 = dZ2 @ A1.T
+    dA1 = W2.T @ dZ2
+    del dZ2
+    dZ1 = np.multiply(dA1, 1 - A1**2, out=dA1)
+    del A1, dA1
+    db1 = dZ1.sum(axis=1, keepdims=True)
+    dW1 = dZ1 @ X.T
+    del dZ1
+    return cost, (dW1, db1, dW2, db2)

@@ -47,9 +47,12 @@ def forward(W1, b1, W2, b2, X):
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.tanh(Z1)
+    A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
+    del A1
     A2 = _sigmoid(Z2)
+    del Z2
     return {'A2': A2}
 
 
@@ -59,7 +62,7 @@ def loss(W1, b1, W2, b2, X, Y):
     Z1 = W1 @ X + b1
     A1 = tanh(Z1)
     Z2 = W2 @ A1 + b2
-    t1 = Y*softplus(-Z2) + (1 - Y)*softplus(Z2)
+    t1 = -Y*Z2 + softplus(Z2)
     cost = sum(t1)/m
     """
     n_h, n_x = W1.shape
@@ -75,11 +78,15 @@ def loss(W1, b1, W2, b2, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.tanh(Z1)
+    A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
-    t1 = Y*np.logaddexp(0, -Z2) + (1 - Y)*np.logaddexp(0, Z2)
+    del A1
+    t1 = -Y*Z2 + np.logaddexp(0, Z2)
+    del Z2
     cost = np.sum(t1)/m
-    return float(cost)
+    del t1
+    return cost
 
 
 def value_and_grad(W1, b1, W2, b2, X, Y):
@@ -88,15 +95,15 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     Z1 = W1 @ X + b1
     A1 = tanh(Z1)
     Z2 = W2 @ A1 + b2
-    t1 = Y*softplus(-Z2) + (1 - Y)*softplus(Z2)
+    t1 = -Y*Z2 + softplus(Z2)
     cost = sum(t1)/m
     A2 = sigmoid(Z2)
     dZ2 = (A2 - Y)/m
-    dZ1 = W2.T*dZ2*(1 - A1**2)
-    dW1 = dZ1 @ X.T
-    db1 = sum(dZ1, axis=1)
-    dW2 = dZ2 @ A1.T
     db2 = sum(dZ2, axis=1)
+    dW2 = dZ2 @ A1.T
+    dZ1 = W2.T*dZ2*(1 - A1**2)
+    db1 = sum(dZ1, axis=1)
+    dW1 = dZ1 @ X.T
     """
     n_h, n_x = W1.shape
     if b1.shape != (n_h, 1):
@@ -111,15 +118,21 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     Z1 = W1 @ X + b1
-    A1 = np.tanh(Z1)
+    A1 = np.tanh(Z1, out=Z1)
+    del Z1
     Z2 = W2 @ A1 + b2
-    t1 = Y*np.logaddexp(0, -Z2) + (1 - Y)*np.logaddexp(0, Z2)
+    t1 = -Y*Z2 + np.logaddexp(0, Z2)
     cost = np.sum(t1)/m
+    del t1
     A2 = _sigmoid(Z2)
+    del Z2
     dZ2 = (A2 - Y)/m
-    dZ1 = W2.T*dZ2*(1 - A1**2)
-    dW1 = dZ1 @ X.T
-    db1 = dZ1.sum(axis=1, keepdims=True)
-    dW2 = dZ2 @ A1.T
+    del A2
     db2 = dZ2.sum(axis=1, keepdims=True)
-    return float(cost), (dW1, db1, dW2, db2)
+    dW2 = dZ2 @ A1.T
+    dZ1 = W2.T*dZ2*(1 - A1**2)
+    del A1, dZ2
+    db1 = dZ1.sum(axis=1, keepdims=True)
+    dW1 = dZ1 @ X.T
+    del dZ1
+    return cost, (dW1, db1, dW2, db2)

@@ -1,4 +1,6 @@
 """Derivation -> template context -> jinja2 -> compile() -> the generated module's source."""
+import ast
+import functools
 import os
 import re
 from pathlib import Path
@@ -10,6 +12,7 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from . import __version__
 from .derive import topo
 from .errors import SymgradError
+from .liveness import reuse_and_free
 from .printing.numpy import HELPERS, NodePrinter, ScalarMathPrinter
 from .schedule import plan
 
@@ -31,17 +34,19 @@ def module_source(derivation):
     functions, helpers = [], set()
     outputs = d.outputs or {"loss": d.loss}
     fwd_inputs = _needed_inputs(d, list(outputs.values()))
+    arrays = [x.name for x in d.params + d.inputs if x.shape != ()]
+    scalar = functools.partial(_scalar, arrays=arrays)
     specs = [
         ("forward", d.params + fwd_inputs, list(outputs.values()),
          "The model's outputs " + ", ".join(outputs) + ", in a dict.",
          lambda names: "{%s}" % ", ".join("%r: %s" % (k, names[n.id])
                                           for k, n in outputs.items())),
         ("loss", d.params + d.inputs, [d.loss], "The loss, a scalar.",
-         lambda names: _scalar(d.loss, names)),
-        ("value_and_grad", d.params + d.inputs, [d.loss] + d.grads,
+         lambda names: scalar(d.loss, names)),
+        ("value_and_grad", d.params + d.inputs, [d.loss] + _backprop_order(d),
          "(loss, grads): grads in PARAMS order, each shaped like its parameter.",
-         lambda names: "%s, %s" % (_scalar(d.loss, names), _tuple(
-             [_grad(p, g, names) for p, g in zip(d.params, d.grads)], quote=False))),
+         lambda names: "%s, %s" % (scalar(d.loss, names), _tuple(
+             [_grad(p, g, names, arrays) for p, g in zip(d.params, d.grads)], quote=False))),
     ]
     for name, args, roots, summary, returns in specs:
         functions.append(_function(d, name, args, roots, summary, returns, helpers))
@@ -141,9 +146,10 @@ def _hessian(d, helpers):
     """hessian_vector_product (forward over reverse) and the full Hessian (every tangent)."""
     h, args = d.hessian, d.params + d.inputs
     roots = [t for t in h.products if t is not None]
+    arrays = [x.name for x in args if x.shape != ()]
 
     def products(names):
-        return _tuple([_grad(p, t, names) if t is not None else _zero(p)
+        return _tuple([_grad(p, t, names, arrays) if t is not None else _zero(p)
                        for p, t in zip(d.params, h.products)], quote=False)
     hvp = _function(
         d, "hessian_vector_product", args + h.tangents, roots,
@@ -174,17 +180,33 @@ def _tuple(items, quote=True):
     return "(%s,)" % texts[0] if len(texts) == 1 else "(%s)" % ", ".join(texts)
 
 
-def _scalar(node, names):
-    text = names[node.id]
-    return f"float({text})" if node.shape == () else f"float({text}[0, 0])"
+def _scalar(node, names, arrays):
+    """A scalar result: a NumPy scalar of the arrays' dtype (np.float32 for float32 input;
+    np.float64 is a Python float), or a Python float when no argument is an array."""
+    text = names[node.id] if node.shape == () else f"{names[node.id]}[0, 0]"
+    if not arrays:
+        return f"float({text})"
+    return f"{arrays[0]}.dtype.type({text})" if node.is_constant else text
 
 
-def _grad(param, grad, names):
+def _grad(param, grad, names, arrays):
     if param.shape == ():
-        return f"float({names[grad.id]})"
+        return _scalar(grad, names, arrays)
     if grad.is_constant:
         return f"np.full_like({param.name}, {names[grad.id]})"
     return names[grad.id]
+
+
+def _backprop_order(d):
+    """The gradients, the last-used parameter's first, as backprop finds them: each layer's
+    dW and db are computed as soon as its dZ is, so dZ can be freed before the next layer."""
+    order = topo([d.loss])
+    first_use = {}
+    for k, node in enumerate(order):
+        for a in node.args:
+            first_use.setdefault(a.id, k)
+    ranked = sorted(zip(d.params, d.grads), key=lambda pg: -first_use.get(pg[0].id, -1))
+    return [g for _, g in ranked]
 
 
 def _needed_inputs(d, roots):
@@ -218,10 +240,15 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=()):
         if node.id not in names:
             names[node.id] = code.operand(node)[0]
     helpers |= code.helpers
-    body = _bind_dims(args, helpers) + body
+    returned = returns(names)
+    keep = {a.name for a in args} | {n.id for n in ast.walk(ast.parse(returned))
+                                     if isinstance(n, ast.Name)}
+    # a batched array (leading seed axis) never shares memory with an unbatched one
+    shapes = {names[n.id]: ("batch",) * (n.id in batched) + tuple(n.shape) for n in p.order}
+    body = _bind_dims(args, helpers) + reuse_and_free(body, keep, shapes)
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
-                doc=doc, body=body, returns=returns(names))
+                doc=doc, body=body, returns=returned)
 
 
 def _depending(roots, seeds):

@@ -184,8 +184,14 @@ class Graph:
             except SymgradError:
                 continue
             node = self.find("map", sub_args, shape, expr=local)
+            if node is None and local == sp.Heaviside(placeholder(0)):
+                # relu'(z) = H(z) = H(relu(z)) with H(0) = 0: then z need not be kept
+                node = self.find("map", sub_args, shape, expr=sp.Max(0, placeholder(0)))
+                sub_expr = sp.Heaviside(placeholder(len(args)))
+            else:
+                sub_expr = placeholder(len(args))
             if node is not None:
-                subs[sub] = placeholder(len(args))
+                subs[sub] = sub_expr
                 args = args + [node]
         if subs:
             expr = expr.xreplace(subs)

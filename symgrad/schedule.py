@@ -9,8 +9,10 @@ used once is written inside its user. Everything else gets a named statement.
 from collections import defaultdict
 from dataclasses import dataclass
 
+import sympy as sp
+
 from .derive import topo
-from .graph import inline_maps
+from .graph import Node, broadcast_shape, inline_maps, placeholder, placeholder_index
 from .simplify import simplify_derivative
 
 
@@ -57,4 +59,47 @@ def plan(roots):
             exprs[node.id] = (expr, args)
     computed = [n for n in order if n.id not in fused and n.id not in inline
                 or n.id in root_ids and n.op != "leaf"]
-    return Plan(computed, exprs, inline)
+    return Plan(_hoist_shared_calls(computed, exprs), exprs, inline)
+
+
+_CHEAP = (sp.Heaviside, sp.Abs, sp.sign)   # printed as masks or one cheap ufunc
+
+
+def _hoist_shared_calls(order, exprs):
+    """A call (tanh, exp, sigmoid, ...) that several statements evaluate on the same operands
+    becomes a statement of its own before the first of them: tanh(...) in GELU and in its
+    derivative, sigmoid(Z) in swish and in its derivative, are computed once."""
+    def key(call, args):      # the call in terms of node ids, comparable across statements
+        return call.xreplace({placeholder(i): sp.Symbol(f"_n{a.id}") for i, a in enumerate(args)})
+
+    users = defaultdict(list)
+    for node in order:
+        if node.id in exprs:
+            expr, args = exprs[node.id]
+            for call in sorted(expr.atoms(sp.Function), key=sp.default_sort_key):
+                if not isinstance(call, _CHEAP):
+                    users[key(call, args)].append(node)
+    # outer calls first: hoisting tanh(exp(x)) leaves no exp(x) to share
+    for shared in sorted(users, key=lambda k: (-sp.count_ops(k), sp.default_sort_key(k))):
+        found = []
+        for node in users[shared]:
+            expr, args = exprs[node.id]
+            calls = [c for c in expr.atoms(sp.Function) if key(c, args) == shared]
+            if calls:
+                found.append((node, calls[0]))
+        if len(found) < 2:
+            continue
+        node, call = found[0]
+        args = exprs[node.id][1]
+        used = sorted(placeholder_index(x) for x in call.free_symbols
+                      if placeholder_index(x) is not None)
+        call_args = [args[i] for i in used]
+        local = call.xreplace({placeholder(i): placeholder(j) for j, i in enumerate(used)})
+        hoisted = Node("map", call_args, broadcast_shape([a.shape for a in call_args]),
+                       expr=local, id=-len(exprs) - 1)
+        exprs[hoisted.id] = (local, call_args)
+        order.insert(order.index(node), hoisted)
+        for user, call in found:
+            expr, args = exprs[user.id]
+            exprs[user.id] = (expr.xreplace({call: placeholder(len(args))}), args + [hoisted])
+    return order

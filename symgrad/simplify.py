@@ -68,6 +68,17 @@ def canonical(expr):
     return sp.powsimp(expr)                # exp(a) * exp(-b) -> exp(a - b)
 
 
+def _one_softplus(expr):
+    """softplus(-u) as softplus(u) - u where both appear, expanded: binary cross-entropy
+    y*softplus(-z) + (1 - y)*softplus(z) becomes softplus(z) - y*z (one logaddexp)."""
+    pairs = {f.args[0] for f in expr.atoms(softplus)} & {-f.args[0] for f in expr.atoms(softplus)}
+    if not pairs:
+        return expr
+    negated = expr.xreplace({softplus(-u): softplus(u) - u for u in pairs
+                             if not u.could_extract_minus_sign()})
+    return sp.expand(negated)
+
+
 def has_exp(expr):
     return expr.has(sp.exp) or expr.has(sigmoid)
 
@@ -94,7 +105,7 @@ def simplify_derivative(expr):
     if not expr.free_symbols:
         return expr
     candidates = [expr]
-    for f in (sp.cancel, sp.expand, lambda e: sp.factor_terms(sp.cancel(e))):
+    for f in (sp.cancel, sp.expand, lambda e: sp.factor_terms(sp.cancel(e)), _one_softplus):
         try:
             candidates.append(f(expr))
         except (sp.PolynomialError, TypeError, ValueError):

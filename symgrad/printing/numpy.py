@@ -73,6 +73,16 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
     def _print_Heaviside(self, expr):          # H(0) = 0: ReLU'(0) = 0, as PyTorch
         return "np.heaviside(%s, 0)" % self._print(expr.args[0])
 
+    def _print_Mul(self, expr):
+        """g * H(x) as g*(x > 0): a boolean mask, many times cheaper than np.heaviside (and
+        H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype."""
+        steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
+        rest = sp.Mul(*[f for f in expr.args if not isinstance(f, sp.Heaviside)])
+        if not steps or not rest.free_symbols:
+            return super()._print_Mul(expr)
+        masks = ["(%s > 0)" % self._print(h.args[0]) for h in steps]
+        return "*".join([self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)] + masks)
+
     def _print_Abs(self, expr):
         return "np.abs(%s)" % self._print(expr.args[0])
 
@@ -94,6 +104,10 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
             return "1 / %s" % self.parenthesize(base, PRECEDENCE["Pow"])
         if e == sp.S.Half:
             return "np.sqrt(%s)" % self._print(base)
+        if e.is_Integer and 2 < abs(e) <= 4 and base.is_Symbol \
+                and not self.operands.get(base, ("", False))[1]:  # NumPy fast-paths x**2 only
+            product = "(%s)" % "*".join([self._print(base)] * abs(int(e)))
+            return product if e > 0 else "1 / " + product
         if e.is_Integer and e < 0:
             return "1 / %s**%s" % (self.parenthesize(base, PRECEDENCE["Pow"]), -e)
         return super()._print_Pow(expr, rational)

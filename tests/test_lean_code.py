@@ -1,0 +1,79 @@
+"""What makes generated code fast and lean: shared calls once, cheap forms of powers and ReLU
+masks, arrays reused in place without touching the caller's, and dtypes kept."""
+import re
+
+import numpy as np
+import pytest
+import sympy as sp
+from conftest import EXAMPLES, derived
+
+import symgrad as sg
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.testing import default_dims, load_module, random_instance
+
+m, n = sp.symbols("m n", integer=True, positive=True)
+STEMS = [p.stem for p in EXAMPLES if derived(p)[0][0].params]
+
+
+def _body(source, function="value_and_grad"):
+    """The code (not the docstring) of one generated function."""
+    text = source[source.index(f"def {function}("):]
+    text = text[text.index('"""', text.index('"""') + 3) + 3:]
+    return text.split("\ndef ")[0]
+
+
+def _args(model, module, dtype=np.float64):
+    values = random_instance(model, default_dims(model), dtype=dtype)
+    return [values[k] for k in module.PARAMS + module.INPUTS]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_value_and_grad_leaves_its_arguments_unchanged(example, stem):
+    model, _, _, module = example(stem)
+    args = _args(model, module)
+    before = [np.copy(a) for a in args]
+    module.value_and_grad(*args)
+    module.forward(*args[:len(module.forward.__code__.co_varnames[
+        :module.forward.__code__.co_argcount])])
+    for name, a, b in zip(module.PARAMS + module.INPUTS, args, before):
+        assert np.array_equal(a, b), name
+
+
+def test_swish_and_gelu_share_one_sigmoid_and_one_tanh(example):
+    body = _body(example("custom_activation")[2])
+    assert body.count("_sigmoid(") == 1
+    assert body.count("np.tanh(") == 1
+    assert "**3" not in body                  # cubes as products: NumPy fast-paths x**2 only
+
+
+def test_cube_gradient_matches_hand_formula():
+    Z = sg.Param("Z", n, m)
+    module = load_module(module_source(derive(sg.Model("cube", sg.sum(sp.HadamardPower(Z, 3)),
+                                                       [Z]))))
+    z = np.random.default_rng(0).standard_normal((3, 4))
+    loss, (dz,) = module.value_and_grad(z)
+    assert np.isclose(loss, np.sum(z**3)) and np.allclose(dz, 3 * z**2)
+
+
+def test_relu_backward_masks_the_output_so_z_is_freed(example):
+    body = _body(example("deep_relu")[2])
+    assert "np.heaviside" not in body
+    assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)" in body
+    assert re.search(r"A1 = np.maximum\(0, Z1, out=Z1\)\n    del Z1\n", body)
+
+
+def test_binary_cross_entropy_takes_one_logaddexp(example):
+    assert _body(example("two_layer")[2], "loss").count("np.logaddexp") == 1
+
+
+@pytest.mark.parametrize("stem", [s for s in STEMS if s != "graph"])   # graph: scalars only
+def test_float32_in_gives_float32_loss_and_gradients(example, stem):
+    model, _, _, module = example(stem)
+    loss64, grads64 = module.value_and_grad(*_args(model, module))
+    loss, grads = module.value_and_grad(*_args(model, module, np.float32))
+    assert np.asarray(loss).dtype == np.float32
+    assert np.isclose(loss, loss64, rtol=1e-4)
+    for name, g, g64 in zip(module.PARAMS, grads, grads64):
+        assert np.asarray(g).dtype == np.float32, name
+        assert np.allclose(g, g64, rtol=1e-3, atol=1e-5), name
