@@ -49,6 +49,10 @@ def plan(roots):
             fused.add(node.id)
         elif node.op != "map" and node.name is None:
             inline.add(node.id)
+        elif is_square(node) and user.op == "sum" and user.shape == () and (
+                node.derived or node.name is None) and (node.args[0].op == "leaf" or (
+                node.args[0].id not in inline and node.args[0].id not in fused)):
+            inline.add(node.id)         # sum(x**2) is printed as np.vdot(x, x): no temporary
 
     exprs = {}
     for node in order:
@@ -60,6 +64,12 @@ def plan(roots):
     computed = [n for n in order if n.id not in fused and n.id not in inline
                 or n.id in root_ids and n.op != "leaf"]
     return Plan(_hoist_shared_calls(computed, exprs), exprs, inline)
+
+
+def is_square(node):
+    """Whether node is x**2 elementwise, of an operand of its own shape."""
+    return (node.op == "map" and len(node.args) == 1 and node.expr == placeholder(0)**2
+            and node.args[0].shape == node.shape)
 
 
 _CHEAP = (sp.Heaviside, sp.Abs, sp.sign)   # printed as masks or one cheap ufunc

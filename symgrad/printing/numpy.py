@@ -9,6 +9,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..graph import broadcast_shape, placeholder
+from ..schedule import is_square
 
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {
@@ -216,6 +217,12 @@ class NodePrinter:
             axis = "(-2, -1)" if node.axis is None else node.axis - 2
             return "%s.sum(axis=%s, keepdims=True)" % (wrap[0], axis)
         if node.op == "sum":
+            square = node.args[0]
+            if node.shape == () and not self.math and square.id in self.plan.inline \
+                    and not self._is_batched(node) \
+                    and is_square(square):        # one dot product, no temporary
+                x = self.operand(square.args[0])[0]
+                return "np.vdot(%s, %s)" % (x, x)
             if node.shape == ():
                 return "sum(%s)" % args[0][0] if self.math else "np.sum(%s)" % args[0][0]
             axis = "" if node.axis is None else "axis=%d, " % node.axis
