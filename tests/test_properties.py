@@ -1,8 +1,10 @@
 """Property test: random compositions of the supported ops, derived, emitted, imported, and
 compared with central differences. SYMGRAD_GRAPHS=5000 explores more (default 500)."""
+import importlib.util
 import os
 
 import numpy as np
+import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -74,10 +76,8 @@ class Builder:
         return sp.Trace(expr.T @ expr)
 
 
-@settings(max_examples=GRAPHS, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
-@given(st.data())
-def test_random_graphs_match_central_differences(data):
+def random_case(data):
+    """A random model, its derived module, dimension values and arguments drawn for it."""
     builder = Builder(data)
     shape = (data.draw(st.sampled_from(DIMS)), data.draw(st.sampled_from(DIMS)))
     loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
@@ -87,10 +87,16 @@ def test_random_graphs_match_central_differences(data):
     module = load_module(module_source(derive(model)))
     dims = {d: data.draw(st.integers(1, 3)) for d in DIMS}
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    args = []
-    for sym in builder.params + builder.inputs:
-        shape_ = tuple(int(sp.sympify(s).subs(dims)) for s in sym.shape)
-        args.append(rng.uniform(-1, 1, shape_))
+    args = [rng.uniform(-1, 1, tuple(int(sp.sympify(s).subs(dims)) for s in sym.shape))
+            for sym in builder.params + builder.inputs]
+    return builder, loss, module, dims, args
+
+
+@settings(max_examples=GRAPHS, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_random_graphs_match_central_differences(data):
+    builder, loss, module, dims, args = random_case(data)
     _, grads = module.value_and_grad(*args)
     reference = finite_difference_grads(module.loss, args, len(builder.params))
     for name, g, ref in zip(module.PARAMS, grads, reference):
@@ -154,25 +160,16 @@ def torch_eval(expr, leaves, dims):
     return ev(expr)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                    reason="PyTorch not installed (pip install torch==2.13.0)")
 @settings(max_examples=TORCH_GRAPHS, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_random_graphs_match_pytorch_autograd(data):
-    torch = __import__("pytest").importorskip("torch")
-    builder = Builder(data)
-    shape = (data.draw(st.sampled_from(DIMS)), data.draw(st.sampled_from(DIMS)))
-    loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
-    if not builder.params:
-        builder.leaf(shape, "param")           # a parameter the loss does not reach
-    model = sg.Model("random", loss, builder.params, builder.inputs)
-    module = load_module(module_source(derive(model)))
-    dims = {d: data.draw(st.integers(1, 3)) for d in DIMS}
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
-    leaves, args = {}, []
-    for sym in builder.params + builder.inputs:
-        value = rng.uniform(-1, 1, tuple(int(sp.sympify(s).subs(dims)) for s in sym.shape))
-        args.append(value)
-        leaves[sym] = torch.tensor(value, requires_grad=sym in builder.params)
+    import torch
+    builder, loss, module, dims, args = random_case(data)
+    leaves = {sym: torch.tensor(value, requires_grad=sym in builder.params)
+              for sym, value in zip(builder.params + builder.inputs, args)}
     value, grads = module.value_and_grad(*args)
     reference = torch_eval(loss, leaves, dims).reshape(())
     if reference.requires_grad:
