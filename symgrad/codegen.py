@@ -2,7 +2,6 @@
 import ast
 import functools
 import os
-import re
 from pathlib import Path
 
 import jinja2

@@ -1,6 +1,5 @@
 """SymPy expressions (scalar or matrix) to graph nodes, one converter method per SymPy class."""
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import SymgradError
 from .graph import placeholder, shape_str

@@ -157,9 +157,7 @@ class Explanation:
         return lines
 
     def sections(self):
-        model = self.d.model
-        intro = (rf"Model \texttt{{{_escape(model.name)}}}. "
-                 r"$dN$ stands for $\partial %s / \partial N$, the adjoint of $N$, shaped "
+        intro = (r"$dN$ stands for $\partial %s / \partial N$, the adjoint of $N$, shaped "
                  r"like $N$; $\odot$ is the elementwise product; arrays hold one example per "
                  r"column. Each step multiplies the adjoint of a consumer by its local "
                  r"Jacobian (right to left), then shows the expression the generated code "
@@ -272,7 +270,7 @@ def render(derivations, fmt="tex", at=None):
                            else "## %s\n" % heading.replace("\\_", "_"))
             for item in items:
                 out.append(_block(item, fmt) if isinstance(item, list) else
-                           (item if fmt == "tex" else _md_text(item)) + "\n")
+                           item + "\n")
     if fmt == "tex":
         out.append(r"\end{document}")
     return "\n".join(out) + "\n"
@@ -283,11 +281,6 @@ def _block(lines, fmt):
     if fmt == "tex":
         return "\\begin{align*}\n%s\n\\end{align*}" % body
     return "$$\n\\begin{aligned}\n%s\n\\end{aligned}\n$$\n" % body.replace("&&", "&\\quad ")
-
-
-def _md_text(text):
-    return text.replace(r"\texttt{", "`").replace(r"\_", "_").replace("}.", "`.", 1) \
-        if r"\texttt{" in text else text
 
 
 def repr_latex(derivation):

@@ -9,7 +9,6 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from ..graph import placeholder
 from .numpy import NodePrinter, _Operands
 
 _LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
@@ -154,13 +153,9 @@ class LatexNodePrinter(NodePrinter):
         text = self.rhs(node)
         return text, not _bare(text)
 
-    def _scalar(self, expr, args):
-        texts = [self.operand(a) for a in args]
-        # stand-ins named like the operands, so terms sort by the names a reader sees
-        syms = [sp.Symbol(text, real=True) for text, _ in texts]
-        expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
-        matrices = [s for s, a in zip(syms, args) if a.shape != ()]
-        return ScalarLatexPrinter(dict(zip(syms, texts)), self.helpers, matrices).doprint(expr)
+    def _printer(self, operands, stand_ins):
+        matrices = [s for s, a in stand_ins if a.shape != ()]
+        return ScalarLatexPrinter(operands, self.helpers, matrices)
 
     def rhs(self, node):
         if node.op == "map":

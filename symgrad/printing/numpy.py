@@ -164,8 +164,12 @@ class NodePrinter:
         # stand-ins named like the operands, so terms sort by the names a reader sees
         syms = [sp.Symbol(text, real=True) for text, _ in texts]
         expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
-        printer = self.scalar_printer(dict(zip(syms, texts)), self.helpers)
-        return printer.doprint(expr)
+        return self._printer(dict(zip(syms, texts)), zip(syms, args)).doprint(expr)
+
+    def _printer(self, operands, stand_ins):
+        """The scalar printer for operands (stand-in -> (text, compound)); stand_ins pairs
+        each stand-in with its node."""
+        return self.scalar_printer(operands, self.helpers)
 
     def lines(self, node, name, fresh):
         """The statements computing node into name; fresh() gives unused temporary names.
