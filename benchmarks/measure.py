@@ -80,15 +80,18 @@ def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
     return number
 
 
-def median_times(calls: dict[str, Callable[[], object]], repeats: int, min_sample_s: float,
-                 rounds: int = 5, pause_s: float = 0.2) -> dict[str, float]:
+def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]], repeats: int,
+                 min_sample_s: float, rounds: int = 5, pause_s: float = 0.2) -> dict[str, float]:
     """Median seconds per call of each thunk over about `repeats` samples.
 
-    Implementations take turns in `rounds` blocks. A block starts after a pause, so the
-    worker threads the previous library left spinning go idle and no two libraries
-    compete for the cores, then one untimed call, then its share of the samples.
-    Spreading the blocks over rounds makes slow drift of the machine fall on every
-    implementation alike. The garbage collector is off while sampling, as in timeit.
+    `groups` partitions the names of `calls` by runtime: implementations of one group share
+    a library and its threads (the NumPy ones: symgrad's, hand-written, autograd). Groups
+    take turns in `rounds` blocks; a block starts after a pause, so the worker threads the
+    previous library left spinning go idle and no two libraries compete for the cores,
+    then one untimed call of each member. Inside a block the members alternate sample by
+    sample, so drift of the machine falls on them alike and their ratios stay sharp;
+    spreading blocks over rounds does the same across groups. The garbage collector is
+    off while sampling, as in timeit.
     """
     numbers = {name: _calibrate(fn, min_sample_s) for name, fn in calls.items()}
     rounds = max(1, min(rounds, repeats))
@@ -98,10 +101,13 @@ def median_times(calls: dict[str, Callable[[], object]], repeats: int, min_sampl
     gc.disable()
     try:
         for _ in range(rounds):
-            for name, fn in calls.items():
+            for group in groups:
                 time.sleep(pause_s)
-                fn()
-                samples[name] += [_sample(fn, numbers[name]) for _ in range(per_block)]
+                for name in group:
+                    calls[name]()
+                for _ in range(per_block):
+                    for name in group:
+                        samples[name].append(_sample(calls[name], numbers[name]))
     finally:
         if gc_was_enabled:
             gc.enable()

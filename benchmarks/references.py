@@ -238,6 +238,7 @@ class Impl:
     prepare: Callable[[list], tuple]  # NumPy arguments -> native arguments (untimed)
     call: Callable[..., Any]  # the timed call: native arguments -> (loss, grads)
     to_numpy: Callable[[Any], tuple]  # its result -> (loss, tuple of NumPy grads)
+    runtime: str = "NumPy"  # the library doing the arithmetic: timed in turns with its peers
 
 
 def numpy_impl(value_and_grad) -> Impl:
@@ -297,7 +298,8 @@ def _torch(spec):
         return loss, torch.autograd.grad(loss, args[:n])
 
     return Impl(prepare, value_and_grad,
-                lambda out: (out[0].detach().numpy(), tuple(g.numpy() for g in out[1])))
+                lambda out: (out[0].detach().numpy(), tuple(g.numpy() for g in out[1])),
+                runtime="PyTorch")
 
 
 def _jax(spec):
@@ -318,7 +320,8 @@ def _jax(spec):
                                    argnums=tuple(range(len(spec.params)))))
     return Impl(prepare=lambda args: tuple(jnp.asarray(a) for a in args),
                 call=lambda *args: jax.block_until_ready(f(*args)),
-                to_numpy=lambda out: (np.asarray(out[0]), tuple(np.asarray(g) for g in out[1])))
+                to_numpy=lambda out: (np.asarray(out[0]), tuple(np.asarray(g) for g in out[1])),
+                runtime="JAX")
 
 
 def _autograd(spec):

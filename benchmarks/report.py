@@ -158,10 +158,11 @@ def _time_section(cases: list[Case], repeats: int) -> list[str]:
     lines = ["## value_and_grad time",
              "",
              f"Median ms per call over {repeats} samples, each a run of back-to-back calls "
-             "lasting at least a few ms. After a warm-up, the implementations take turns in "
-             "blocks of samples (a short pause before each block lets the previous library's "
-             "threads go idle), over several rounds. In brackets: ratio to hand NumPy, lower "
-             "is faster.",
+             "lasting at least a few ms. After a warm-up, the libraries take turns in blocks "
+             "of samples (a short pause before each block lets the previous library's threads "
+             "go idle), over several rounds; inside a block, the implementations running on "
+             "NumPy (symgrad, hand NumPy, autograd) alternate sample by sample. In brackets: "
+             "ratio to hand NumPy, lower is faster.",
              "", *_table(["model", "dtype", *impls], rows), ""]
     summary = _ratios(cases, GENERATED)
     if summary:

@@ -135,8 +135,11 @@ def run_case(spec, dtype, builders: dict, module, settings: Settings) -> report.
              for name, impl in impls.items()}
     results = {name: impls[name].to_numpy(call()) for name, call in calls.items()}
     errors = measure.agreement(results, report.HAND, spec.params, measure.TOLERANCE[dtype])
-    seconds = measure.median_times(calls, settings.repeats, settings.min_sample_s,
-                                   pause_s=settings.pause_s)
+    groups = {}
+    for name, impl in impls.items():
+        groups.setdefault(impl.runtime, []).append(name)
+    seconds = measure.median_times(calls, list(groups.values()), settings.repeats,
+                                   settings.min_sample_s, pause_s=settings.pause_s)
     print(f"{spec.name:14} {dtype.name:8} "
           + ", ".join(f"{name} {s * 1e3:.3g} ms" for name, s in seconds.items()))
     return report.Case(

@@ -57,7 +57,7 @@ def loss(mu, L, X):
     t1 = X.T - mu.T
     t2 = (L.T @ (D @ t1)).T*L
     del D, t1
-    nll = -np.linalg.slogdet(L).logabsdet + (1/2)*np.sum(t2)/m
+    nll = -np.linalg.slogdet(L).logabsdet + (1/2)*t2.sum()/m
     del t2
     return nll
 
@@ -91,7 +91,7 @@ def value_and_grad(mu, L, X):
     t2 = D @ t1
     t3 = L.T @ t2
     t4 = L*t3.T
-    nll = -np.linalg.slogdet(L).logabsdet + (1/2)*np.sum(t4)/m
+    nll = -np.linalg.slogdet(L).logabsdet + (1/2)*t4.sum()/m
     del t4
     t5 = (1/2)*L.T/m
     t6 = L @ t5

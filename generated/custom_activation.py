@@ -24,8 +24,10 @@ def _shape_error(name, shape, expected):
 
 
 def _sigmoid(x):
-    """1/(1 + exp(-x)) without overflow: 0.5*(1 + tanh(x/2))."""
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
+    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
+    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def forward(W1, b1, W2, b2, X):
@@ -34,7 +36,7 @@ def forward(W1, b1, W2, b2, X):
     Z1 = W1 @ X + b1
     A1 = Z1*sigmoid(Z1)
     Z2 = W2 @ A1 + b2
-    A2 = Z2*(tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi)) + 1)/2
+    A2 = Z2*sigmoid(2*sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))
     """
     n_h, n_x = W1.shape
     if b1.shape != (n_h, 1):
@@ -52,7 +54,7 @@ def forward(W1, b1, W2, b2, X):
     del Z1
     Z2 = W2 @ A1 + b2
     del A1
-    A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2) + 1)
+    A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), out=Z2)
     del Z2
     return {'A2': A2}
 
@@ -65,7 +67,7 @@ def loss(W1, b1, W2, b2, X, Y):
     Z1 = W1 @ X + b1
     A1 = Z1*sigmoid(Z1)
     Z2 = W2 @ A1 + b2
-    A2 = Z2*(tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi)) + 1)/2
+    A2 = Z2*sigmoid(2*sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))
     t3 = (A2 - Y)**2
     cost = sum(t1)/200 + sum(t2)/200 + sum(t3)/(2*m)
     """
@@ -89,7 +91,7 @@ def loss(W1, b1, W2, b2, X, Y):
     del Z1
     Z2 = W2 @ A1 + b2
     del A1
-    A2 = (1/2)*Z2*(np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2) + 1)
+    A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), out=Z2)
     del Z2
     t3 = (A2 - Y)**2
     del A2
@@ -107,12 +109,12 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t3 = sigmoid(Z1)
     A1 = Z1*t3
     Z2 = W2 @ A1 + b2
-    t4 = tanh(sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))
-    A2 = Z2*(t4 + 1)/2
+    t4 = sigmoid(2*sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))
+    A2 = Z2*t4
     t5 = A2 - Y
     t6 = t5**2
     cost = sum(t1)/200 + sum(t2)/200 + sum(t6)/(2*m)
-    dZ2 = t5*(sqrt(2)*Z2*(1 - t4**2)*(0.134145*Z2**2 + 1)/(2*sqrt(pi)) + t4/2 + 1/2)/m
+    dZ2 = t5*(2*sqrt(2)*Z2*t4*(1 - t4)*(0.134145*Z2**2 + 1)/sqrt(pi) + t4)/m
     db2 = sum(dZ2, axis=1)
     dA1 = W2.T @ dZ2
     dZ1 = dA1*t3*(-Z1*t3 + Z1 + 1)
@@ -139,14 +141,14 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t3 = _sigmoid(Z1)
     A1 = Z1*t3
     Z2 = W2 @ A1 + b2
-    t4 = np.tanh(0.035677408136300125*(Z2*Z2*Z2) + 0.7978845608028654*Z2)
-    A2 = (1/2)*Z2*(t4 + 1)
+    t4 = _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2)
+    A2 = Z2*t4
     t5 = np.subtract(A2, Y, out=A2)
     del A2
     t6 = t5**2
     cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t6.sum(keepdims=True)/m
     del t1, t2, t6
-    dZ2 = t5*(0.3989422804014327*Z2*(1 - t4**2)*(0.134145*Z2**2 + 1) + (1/2)*t4 + 1/2)/m
+    dZ2 = t5*(1.5957691216057308*Z2*t4*(1 - t4)*(0.134145*Z2**2 + 1) + t4)/m
     del Z2, t4, t5
     db2 = dZ2.sum(axis=1, keepdims=True)
     dA1 = W2.T @ dZ2

@@ -87,7 +87,7 @@ def loss(W1, b1, W2, b2, X, Y):
     del A1
     t1 = Y*(Z2 - _logsumexp(Z2))
     del Z2
-    cost = -np.sum(t1)/m
+    cost = -t1.sum()/m
     del t1
     return cost
 
@@ -129,7 +129,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     Z2 = W2 @ A1 + b2
     t1 = _logsumexp(Z2)
     t2 = Y*(Z2 - t1)
-    cost = -np.sum(t2)/m
+    cost = -t2.sum()/m
     del t2
     A2 = np.exp(Z2 - t1)
     del Z2, t1

@@ -13,6 +13,7 @@ import sympy as sp
 
 from .derive import topo
 from .graph import Node, broadcast_shape, inline_maps, placeholder, placeholder_index
+from .functions import sigmoid
 from .simplify import simplify_derivative
 
 
@@ -63,6 +64,7 @@ def plan(roots):
             exprs[node.id] = (expr, args)
     computed = [n for n in order if n.id not in fused and n.id not in inline
                 or n.id in root_ids and n.op != "leaf"]
+    _tanh_as_sigmoid(computed, exprs)
     return Plan(_hoist_shared_calls(computed, exprs), exprs, inline)
 
 
@@ -72,6 +74,53 @@ def is_square(node):
             and node.args[0].shape == node.shape)
 
 
+def _calls(order, exprs, kinds=sp.Function):
+    """{call in terms of node ids: [(node, call as written in node's expression)]}, for the
+    calls of the given kinds in the scalar expressions of order's nodes; the key compares
+    equal across statements whose operands differ in placeholder numbering."""
+    found = defaultdict(list)
+    for node in order:
+        if node.id in exprs:
+            expr, args = exprs[node.id]
+            for call in sorted(expr.atoms(kinds), key=sp.default_sort_key):
+                found[_by_id(call, args)].append((node, call))
+    return found
+
+
+def _by_id(call, args):
+    """call with each placeholder replaced by a symbol naming its operand's node."""
+    return call.xreplace({placeholder(i): sp.Symbol(f"_n{a.id}") for i, a in enumerate(args)})
+
+
+def _tanh_as_sigmoid(order, exprs):
+    """tanh(u) as 2*sigmoid(2u) - 1 where every use of it is 1 + tanh(u) or 1 - tanh(u)**2
+    (times a constant), as in the tanh-GELU z*(1 + tanh(u))/2 = z*sigmoid(2u) and its
+    derivative: sigmoid is exp-based, two to three times cheaper than tanh, and 1 + tanh(u)
+    no longer cancels to 0 for very negative u."""
+    for uses in _calls(order, exprs, sp.tanh).values():
+        new = [_without_tanh(exprs[node.id][0], call, sigmoid(2 * call.args[0]))
+               for node, call in uses]
+        if None not in new:
+            for (node, _), expr in zip(uses, new):
+                exprs[node.id] = (expr, exprs[node.id][1])
+
+
+def _without_tanh(expr, t, s):
+    """expr with b + b*t as 2b*s and b - b*t**2 as 4b*s*(1 - s); None if t is used otherwise."""
+    def rule(e):
+        terms = e.as_coefficients_dict()
+        b = terms.get(sp.S.One)
+        if b is None:
+            return e
+        if terms.get(t) == b:
+            return e - b - b * t + 2 * b * s
+        if terms.get(t**2) == -b:
+            return e - b + b * t**2 + 4 * b * s * (1 - s)
+        return e
+    new = expr.replace(lambda e: e.is_Add and e.has(t), rule)
+    return None if new.has(t) else new
+
+
 _CHEAP = (sp.Heaviside, sp.Abs, sp.sign)   # printed as masks or one cheap ufunc
 
 
@@ -79,22 +128,15 @@ def _hoist_shared_calls(order, exprs):
     """A call (tanh, exp, sigmoid, ...) that several statements evaluate on the same operands
     becomes a statement of its own before the first of them: tanh(...) in GELU and in its
     derivative, sigmoid(Z) in swish and in its derivative, are computed once."""
-    def key(call, args):      # the call in terms of node ids, comparable across statements
-        return call.xreplace({placeholder(i): sp.Symbol(f"_n{a.id}") for i, a in enumerate(args)})
-
-    users = defaultdict(list)
-    for node in order:
-        if node.id in exprs:
-            expr, args = exprs[node.id]
-            for call in sorted(expr.atoms(sp.Function), key=sp.default_sort_key):
-                if not isinstance(call, _CHEAP):
-                    users[key(call, args)].append(node)
+    users = _calls(order, exprs)
     # outer calls first: hoisting tanh(exp(x)) leaves no exp(x) to share
     for shared in sorted(users, key=lambda k: (-sp.count_ops(k), sp.default_sort_key(k))):
+        if isinstance(shared, _CHEAP):
+            continue
         found = []
-        for node in users[shared]:
+        for node, _ in users[shared]:
             expr, args = exprs[node.id]
-            calls = [c for c in expr.atoms(sp.Function) if key(c, args) == shared]
+            calls = [c for c in expr.atoms(sp.Function) if _by_id(c, args) == shared]
             if calls:
                 found.append((node, calls[0]))
         if len(found) < 2:

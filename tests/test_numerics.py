@@ -55,6 +55,32 @@ def test_activations_finite_at_extremes(helper, reference):
     assert np.isclose(loss, np.sum(reference(z)), rtol=1e-12)
 
 
+GELU_U = sp.sqrt(2 / sp.pi) * (t + sp.Rational("0.044715") * t**3)
+
+
+@pytest.mark.parametrize("activation", [
+    sp.Lambda(t, 1 / (1 + sp.exp(-t))),                     # sigmoid
+    sp.Lambda(t, t / 2 * (1 + sp.tanh(GELU_U))),            # tanh-GELU
+], ids=["sigmoid", "gelu"])
+def test_sigmoid_and_gelu_keep_relative_accuracy_in_the_far_tail(activation):
+    # 0.5 + 0.5*tanh(z/2) and z*(1 + tanh(u))/2 cancel to a few correct digits, or to 0,
+    # for very negative z, where the values and slopes are tiny but representable.
+    # Reference: the same formula and its derivative in 1000-digit arithmetic (mpmath),
+    # enough for 1 + tanh(u) to keep its digits down to u = -1000.
+    import mpmath
+    Z = sg.Param("Z", 1, m)
+    A = Z.applyfunc(activation)
+    module = load_module(module_source(derive(sg.Model("tail", sg.sum(A), [Z], outputs={"A": A}))))
+    # (the slope s*(1 - s) still rounds to 0 in the far positive tail, as 1 - tanh**2 did)
+    z = np.array([[-30.0, -12.0, -6.0, -1e-8, 0.0, 2.0, 5.0]])
+    f = sp.lambdify(t, activation(t), "mpmath")
+    with mpmath.workdps(1000):
+        value = np.array([[float(f(mpmath.mpf(v))) for v in z[0]]])
+        slope = np.array([[float(mpmath.diff(f, mpmath.mpf(v))) for v in z[0]]])
+    np.testing.assert_allclose(module.forward(z)["A"], value, rtol=1e-13)
+    np.testing.assert_allclose(module.value_and_grad(z)[1][0], slope, rtol=1e-12)
+
+
 def test_log_softmax_cross_entropy_finite_at_extremes():
     k = sp.Symbol("k", integer=True, positive=True)
     Z, Y = sg.Param("Z", k, m), sg.Input("Y", k, m)

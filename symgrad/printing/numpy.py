@@ -14,8 +14,10 @@ from ..schedule import is_square
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {
     "_sigmoid": '''def _sigmoid(x):
-    """1/(1 + exp(-x)) without overflow: 0.5*(1 + tanh(x/2))."""
-    return 0.5 + 0.5 * np.tanh(0.5 * x)''',
+    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
+    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))''',
     "_shape_error": '''def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
@@ -228,7 +230,7 @@ class NodePrinter:
                 x = self.operand(square.args[0])[0]
                 return "np.vdot(%s, %s)" % (x, x)
             if node.shape == ():
-                return "sum(%s)" % args[0][0] if self.math else "np.sum(%s)" % args[0][0]
+                return "sum(%s)" % args[0][0] if self.math else "%s.sum()" % wrap[0]
             axis = "" if node.axis is None else "axis=%d, " % node.axis
             if self.math:
                 return "sum(%s%s)" % (args[0][0], ", axis=%d" % node.axis if axis else "")
