@@ -57,7 +57,7 @@ def loss(mu, L, X):
     t1 = X.T - mu.T
     t2 = (L.T @ (D @ t1)).T*L
     del D, t1
-    nll = -np.linalg.slogdet(L).logabsdet + (1/2)*t2.sum()/m
+    nll = (1/2)*t2.sum()/m - np.linalg.slogdet(L).logabsdet
     del t2
     return nll
 
@@ -91,7 +91,7 @@ def value_and_grad(mu, L, X):
     t2 = D @ t1
     t3 = L.T @ t2
     t4 = L*t3.T
-    nll = -np.linalg.slogdet(L).logabsdet + (1/2)*t4.sum()/m
+    nll = (1/2)*t4.sum()/m - np.linalg.slogdet(L).logabsdet
     del t4
     t5 = (1/2)*L.T/m
     t6 = L @ t5
@@ -101,8 +101,10 @@ def value_and_grad(mu, L, X):
     dmu = -(D.T @ t6).sum(axis=0, keepdims=True).T - dD.sum(axis=1, keepdims=True)
     del D, dD, t6
     t7 = (1/2)*L/m
-    dL = -np.linalg.inv(L).T + t2 @ t7 + (1/2)*t3.T/m
-    del t2, t3, t7
+    dL = t2 @ t7
+    del t2, t7
+    dL += (1/2)*t3.T/m - np.linalg.inv(L).T
+    del t3
     return nll, (dmu, dL)
 
 
@@ -177,6 +179,8 @@ def _jacobian_dcov_dL_forward(mu, L, X):
     t2 = -((t1 @ L_dot.mT) @ t1)
     t3 = np.linalg.inv(L)
     t4 = -((t3 @ L_dot) @ t3)
-    covariance_dot = t1 @ t4 + t2 @ t3
-    del t1, t3
+    covariance_dot = t2 @ t3
+    del t3
+    covariance_dot += t1 @ t4
+    del t1
     return covariance_dot.reshape(n**2, n**2).T.reshape(n, n, n, n)

@@ -49,11 +49,13 @@ def forward(W1, b1, W2, b2, X):
     m = X.shape[1]
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
+    Z2 += b2
     A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), out=Z2)
     del Z2
     return {'A2': A2}
@@ -86,11 +88,13 @@ def loss(W1, b1, W2, b2, X, Y):
         _shape_error('Y', Y.shape, (('n_y', n_y, 'W2', 0), ('m', m, 'X', 1)))
     t1 = W1**2
     t2 = W2**2
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
+    Z2 += b2
     A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), out=Z2)
     del Z2
     t3 = (A2 - Y)**2
@@ -137,10 +141,12 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         _shape_error('Y', Y.shape, (('n_y', n_y, 'W2', 0), ('m', m, 'X', 1)))
     t1 = W1**2
     t2 = W2**2
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     t3 = _sigmoid(Z1)
     A1 = Z1*t3
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
+    Z2 += b2
     t4 = _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2)
     A2 = Z2*t4
     t5 = np.subtract(A2, Y, out=A2)
@@ -152,11 +158,13 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     del Z2, t4, t5
     db2 = dZ2.sum(axis=1, keepdims=True)
     dA1 = W2.T @ dZ2
-    dZ1 = dA1*t3*(-Z1*t3 + Z1 + 1)
+    dZ1 = dA1*t3*(Z1 - Z1*t3 + 1)
     del Z1, dA1, t3
     db1 = dZ1.sum(axis=1, keepdims=True)
-    dW2 = (1/100)*W2 + dZ2 @ A1.T
+    dW2 = dZ2 @ A1.T
     del A1, dZ2
-    dW1 = (1/100)*W1 + dZ1 @ X.T
+    dW2 += (1/100)*W2
+    dW1 = dZ1 @ X.T
     del dZ1
+    dW1 += (1/100)*W1
     return cost[0, 0], (dW1, db1, dW2, db2)

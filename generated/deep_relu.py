@@ -62,19 +62,23 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     m = X.shape[1]
     if X.shape != (n0, m):
         _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.maximum(0, Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
+    Z2 += b2
     A2 = np.maximum(0, Z2, out=Z2)
     del Z2
-    Z3 = W3 @ A2 + b3
+    Z3 = W3 @ A2
     del A2
+    Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = W4 @ A3 + b4
+    Z = W4 @ A3
     del A3
+    Z += b4
     AL = _sigmoid(Z)
     del Z
     return {'AL': AL}
@@ -115,20 +119,24 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
         _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.maximum(0, Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
+    Z2 += b2
     A2 = np.maximum(0, Z2, out=Z2)
     del Z2
-    Z3 = W3 @ A2 + b3
+    Z3 = W3 @ A2
     del A2
+    Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = W4 @ A3 + b4
+    Z = W4 @ A3
     del A3
-    t1 = -Y*Z + np.logaddexp(0, Z)
+    Z += b4
+    t1 = np.logaddexp(0, Z) - Y*Z
     del Z
     cost = t1.sum()/m
     del t1
@@ -185,17 +193,21 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
         _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.maximum(0, Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
+    Z2 += b2
     A2 = np.maximum(0, Z2, out=Z2)
     del Z2
-    Z3 = W3 @ A2 + b3
+    Z3 = W3 @ A2
+    Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = W4 @ A3 + b4
-    t1 = -Y*Z + np.logaddexp(0, Z)
+    Z = W4 @ A3
+    Z += b4
+    t1 = np.logaddexp(0, Z) - Y*Z
     cost = t1.sum()/m
     del t1
     AL = _sigmoid(Z)

@@ -61,7 +61,7 @@ def loss(w, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     t1 = w.T @ X
-    t2 = -Y*t1 + np.logaddexp(0, t1)
+    t2 = np.logaddexp(0, t1) - Y*t1
     del t1
     cost = t2.sum()/m
     del t2
@@ -87,7 +87,7 @@ def value_and_grad(w, X, Y):
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     t1 = w.T @ X
-    t2 = -Y*t1 + np.logaddexp(0, t1)
+    t2 = np.logaddexp(0, t1) - Y*t1
     cost = t2.sum()/m
     del t2
     A = _sigmoid(t1)

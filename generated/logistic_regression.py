@@ -42,7 +42,8 @@ def forward(w, b, X):
     m = X.shape[1]
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
-    Z = b + w.T @ X
+    Z = w.T @ X
+    Z += b
     A = _sigmoid(Z)
     del Z
     return {'A': A}
@@ -63,8 +64,9 @@ def loss(w, b, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z = b + w.T @ X
-    t1 = -Y*Z + np.logaddexp(0, Z)
+    Z = w.T @ X
+    Z += b
+    t1 = np.logaddexp(0, Z) - Y*Z
     del Z
     cost = t1.sum()/m
     del t1
@@ -90,8 +92,9 @@ def value_and_grad(w, b, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z = b + w.T @ X
-    t1 = -Y*Z + np.logaddexp(0, Z)
+    Z = w.T @ X
+    Z += b
+    t1 = np.logaddexp(0, Z) - Y*Z
     cost = t1.sum()/m
     del t1
     A = _sigmoid(Z)

@@ -48,11 +48,13 @@ def forward(W1, b1, W2, b2, X):
     m = X.shape[1]
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
+    Z2 += b2
     A2 = np.exp(Z2 - _logsumexp(Z2))
     del Z2
     return {'A2': A2}
@@ -80,11 +82,13 @@ def loss(W1, b1, W2, b2, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (k, m):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
+    Z2 += b2
     t1 = Y*(Z2 - _logsumexp(Z2))
     del Z2
     cost = -t1.sum()/m
@@ -123,10 +127,12 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (k, m):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
+    Z2 += b2
     t1 = _logsumexp(Z2)
     t2 = Y*(Z2 - t1)
     cost = -t2.sum()/m

@@ -48,11 +48,13 @@ def forward(W1, b1, W2, b2, X):
     m = X.shape[1]
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
+    Z2 += b2
     A2 = _sigmoid(Z2)
     del Z2
     return {'A2': A2}
@@ -79,12 +81,14 @@ def loss(W1, b1, W2, b2, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
+    Z2 = W2 @ A1
     del A1
-    t1 = -Y*Z2 + np.logaddexp(0, Z2)
+    Z2 += b2
+    t1 = np.logaddexp(0, Z2) - Y*Z2
     del Z2
     cost = t1.sum()/m
     del t1
@@ -119,11 +123,13 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X + b1
+    Z1 = W1 @ X
+    Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1 + b2
-    t1 = -Y*Z2 + np.logaddexp(0, Z2)
+    Z2 = W2 @ A1
+    Z2 += b2
+    t1 = np.logaddexp(0, Z2) - Y*Z2
     cost = t1.sum()/m
     del t1
     A2 = _sigmoid(Z2)

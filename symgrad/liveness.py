@@ -21,18 +21,19 @@ def reuse_and_free(lines, keep, shapes):
     the statements' arrays (names missing from it are never reused nor deleted).
     """
     stmts = [ast.parse(line).body[0] for line in lines]
-    reads = [_reads(s) for s in stmts]
+    reads = [_reads(s) | ({s.target.id} if isinstance(s, ast.AugAssign) else set())
+             for s in stmts]
     last = {name: i for i, names in enumerate(reads) for name in names}
     arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
-    owned = {s.targets[0].id for s in stmts if _allocates(s)} & arrays
+    owned = {_target(s) for s in stmts if _allocates(s)} & arrays
     for s, names in zip(stmts, reads):
-        if not _allocates(s):       # a view (x.T) or an alias shares memory: never reuse
-            owned -= names
+        if not _allocates(s) and not isinstance(s, ast.AugAssign):
+            owned -= names          # a view (x.T) or an alias shares memory: never reuse
     owned -= set(keep)
     out = []
     for i, (line, stmt) in enumerate(zip(lines, stmts)):
         dying = sorted(n for n in reads[i] if last[n] == i and n in owned)
-        target = stmt.targets[0].id
+        target = _target(stmt)
         reused = [n for n in dying if shapes.get(n) == shapes.get(target)]
         # the reused name is deleted too: the statement's target now owns the array
         out.append(reused and _with_out(line, stmt, reused) or line)
@@ -41,12 +42,19 @@ def reuse_and_free(lines, keep, shapes):
     return out
 
 
+def _target(stmt):
+    return stmt.target.id if isinstance(stmt, ast.AugAssign) else stmt.targets[0].id
+
+
 def _reads(stmt):
     return {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
 
 
 def _allocates(stmt):
-    """Whether the statement's value is a new array (not a view such as x.T or a name)."""
+    """Whether the statement's value is a new array (not a view such as x.T or a name);
+    `x += y` is not: it writes into x."""
+    if isinstance(stmt, ast.AugAssign):
+        return False
     value = stmt.value
     if isinstance(value, ast.Call):
         return ast.unparse(value.func) != "np.broadcast_to"
@@ -55,6 +63,8 @@ def _allocates(stmt):
 
 def _with_out(line, stmt, candidates):
     """The statement writing into one of the candidates, or None if it cannot."""
+    if isinstance(stmt, ast.AugAssign):
+        return None
     value, target = stmt.value, stmt.targets[0].id
     if isinstance(value, ast.BinOp) and type(value.op) in _BINARY:
         func, operands = _BINARY[type(value.op)], [value.left, value.right]

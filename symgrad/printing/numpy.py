@@ -66,6 +66,12 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
     def _module_format(self, fqn, register=True):
         return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else fqn
 
+    def _as_ordered_terms(self, expr, order=None):
+        """A positive term first: a - b*c, not -b*c + a, which negates an array first."""
+        terms = super()._as_ordered_terms(expr, order)
+        first = next((i for i, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
+        return [terms[first]] + terms[:first] + terms[first + 1:]
+
     def _print_sigmoid(self, expr):
         self.helpers.add("_sigmoid")
         return "_sigmoid(%s)" % self._print(expr.args[0])
@@ -179,6 +185,13 @@ class NodePrinter:
         if node.op != "map":
             return ["%s = %s" % (name, self.rhs(node))]
         expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
+        product = self._product_term(node, expr, args)
+        if product is not None:    # Z = W @ A; Z += b: no second array for the sum
+            rest = expr - placeholder(product)
+            sign = "-" if rest.could_extract_minus_sign() else "+"
+            return ["%s = %s" % (name, self.rhs(args[product])),
+                    "%s %s= %s" % (name, sign, self._scalar(-rest if sign == "-" else rest,
+                                                             args))]
         if not self.math:    # sqrt(2/pi) once, as a float literal
             expr = expr.replace(lambda e: e.is_number and not e.is_Rational and not e.is_Atom,
                                 lambda e: e.evalf(17))
@@ -190,6 +203,18 @@ class NodePrinter:
             args.append(_Named(temp))
         out.append("%s = %s" % (name, self._broadcast(node, self._scalar(expr, args))))
         return out
+
+    def _product_term(self, node, expr, args):
+        """i if expr is operand i plus other terms and operand i is an unnamed matrix
+        product of node's full shape (an array this function owns), else None."""
+        if self.math or not isinstance(expr, sp.Add):
+            return None
+        for i, a in enumerate(args):
+            if placeholder(i) in expr.args and a.op == "matmul" and a.id not in self.named \
+                    and a.shape == node.shape and self._is_batched(a) == self._is_batched(node) \
+                    and not (expr - placeholder(i)).has(placeholder(i)):
+                return i
+        return None
 
     def _broadcast(self, node, text):
         """np.broadcast_to when a materialised map is wider than its operands."""
