@@ -216,7 +216,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     del AL
     db4 = dZ.sum(axis=1, keepdims=True)
     dW4 = dZ @ A3.T
-    dZ3 = W4.T*dZ*(A3 > 0)
+    dZ3 = (W4.T @ dZ)*(A3 > 0)
     del A3, dZ
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW3 = dZ3 @ A2.T

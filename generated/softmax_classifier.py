@@ -145,7 +145,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dW2 = dZ2 @ A1.T
     dA1 = W2.T @ dZ2
     del dZ2
-    dZ1 = np.multiply(dA1, 1 - A1**2, out=dA1)
+    dZ1 = np.multiply(dA1, np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)
     del A1, dA1
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = dZ1 @ X.T

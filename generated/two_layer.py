@@ -138,7 +138,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     del A2
     db2 = dZ2.sum(axis=1, keepdims=True)
     dW2 = dZ2 @ A1.T
-    dZ1 = W2.T*dZ2*(1 - A1**2)
+    dZ1 = np.multiply(W2.T @ dZ2, np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)
     del A1, dZ2
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = dZ1 @ X.T

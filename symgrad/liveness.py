@@ -2,8 +2,10 @@
 
 An array the function computed itself, read for the last time by an elementwise
 statement of the same shape, becomes that statement's output (`np.tanh(Z1, out=Z1)`,
-`np.multiply(dA1, A1 > 0, out=dA1)`); one read for the last time otherwise is deleted
-(`del dZ2`). Peak memory then stays at what backprop by hand holds, and the allocator
+`np.multiply(dA1, A1 > 0, out=dA1)`), and so does one read for the last time by a part of
+a statement computed from it and constants alone (`1 - A1**2` as
+`np.subtract(1, np.square(A1, out=A1), out=A1)`); one read for the last time otherwise is
+deleted (`del dZ2`). Peak memory then stays at what backprop by hand holds, and the allocator
 hands back warm pages.
 """
 import ast
@@ -34,6 +36,8 @@ def reuse_and_free(lines, keep, shapes):
     for i, (line, stmt) in enumerate(zip(lines, stmts)):
         dying = sorted(n for n in reads[i] if last[n] == i and n in owned)
         target = _target(stmt)
+        line = _into_dying(line, stmt, dying)
+        stmt = ast.parse(line).body[0]
         reused = [n for n in dying if shapes.get(n) == shapes.get(target)]
         # the reused name is deleted too: the statement's target now owns the array
         out.append(reused and _with_out(line, stmt, reused) or line)
@@ -72,12 +76,76 @@ def _with_out(line, stmt, candidates):
         func, operands = ast.unparse(value.func), value.args
     else:
         return None
-    names = [o.id for o in operands if isinstance(o, ast.Name)]
+    names = [_holder(o) for o in operands]
     for name in candidates:
         if name in names:
             args = ", ".join(_unwrapped(ast.get_source_segment(line, o)) for o in operands)
             return f"{target} = {func}({args}, out={name})"
     return None
+
+
+_UNARY = {ast.USub: "np.negative"}
+
+
+def _into_dying(line, stmt, dying):
+    """The line with each part of the statement's value computed from one dying array, read
+    once, and constants alone written into that array."""
+    if isinstance(stmt, ast.AugAssign):
+        return line
+    names = [n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)]
+    once = {n for n in dying if names.count(n) == 1}
+    used = set()
+
+    def scalar(node):
+        return all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator,
+                                  ast.unaryop)) for n in ast.walk(node))
+
+    def visit(node):
+        """(source of node with its parts rewritten, the array now holding its value)"""
+        text = ast.get_source_segment(line, node)
+        start = node.col_offset
+        for child in reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]):
+            new, held = parts[child] = visit(child)
+            a, b = child.col_offset - start, child.end_col_offset - start
+            if new != ast.get_source_segment(line, child):
+                if held and not isinstance(node, ast.Call) and text[a - 1:a] == "(" \
+                        and text[b:b + 1] == ")":
+                    a, b = a - 1, b + 1             # np.f(...) needs no parentheses
+                text = text[:a] + new + text[b:]
+        held = [parts[c][1] for c in ast.iter_child_nodes(node) if c in parts]
+        if isinstance(node, ast.Name):
+            return text, node.id if node.id in once else None
+        into = [h for h in held if h]
+        operands = node.args if isinstance(node, ast.Call) else [
+            c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
+        if len(into) != 1 or not all(parts[c][1] or scalar(c) for c in operands):
+            return text, None
+        n = into[0]
+        texts = [_unwrapped(parts[c][0]) for c in operands]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) \
+                and ast.unparse(node.right) == "2" and parts[node.left][1]:
+            call = f"np.square({texts[0]}, out={n})"
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            call = f"{_BINARY[type(node.op)]}({texts[0]}, {texts[1]}, out={n})"
+        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            call = f"{_UNARY[type(node.op)]}({texts[0]}, out={n})"
+        elif isinstance(node, ast.Call) and not node.keywords and _is_ufunc(node.func):
+            call = f"{ast.unparse(node.func)}({', '.join(texts)}, out={n})"
+        else:
+            return text, None
+        used.add(n)
+        return call, n
+
+    parts = {}
+    new, _ = visit(stmt.value)
+    return f"{_target(stmt)} = {new}" if used else line
+
+
+def _holder(node):
+    """The array that holds node's value: a name, or the out= of a call writing into one."""
+    if isinstance(node, ast.Call):
+        node = next((k.value for k in node.keywords if k.arg == "out"), None)
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _is_ufunc(func):

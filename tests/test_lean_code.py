@@ -84,3 +84,38 @@ def test_float32_in_gives_float32_loss_and_gradients(example, stem):
     for name, g, g64 in zip(module.PARAMS, grads, grads64):
         assert np.asarray(g).dtype == np.float32, name
         assert np.allclose(g, g64, rtol=1e-3, atol=1e-5), name
+
+
+@pytest.mark.parametrize("lines,reused", [
+    # a part computed from a dying array and constants is written into it, and the
+    # product around it too when the shapes agree; the outer product is a matmul
+    (["T = A*2", "S = (u @ v)*(1 - T**2)"], "np.square(T, out=T)"),
+    (["T = A*2", "S = B @ (T + 1)"], "np.add(T, 1, out=T)"),
+    (["T = A*2", "S = np.tanh(T)"], "np.tanh(T, out=T)"),
+    (["T = A*2", "S = T*T + 1"], None),            # read twice: never overwritten early
+    (["T = A*2", "S = T + B"], "np.add(T, B, out=T)"),
+])
+def test_in_place_rewrites_compute_the_same_values(lines, reused):
+    from symgrad.liveness import reuse_and_free
+    shapes = {"T": (3, 3), "S": (3, 3)}
+    new = reuse_and_free(lines, keep=["A", "B", "u", "v"], shapes=shapes)
+    assert (reused in "\n".join(new)) if reused else "out=" not in "\n".join(new)
+    rng = np.random.default_rng(0)
+    args = dict(A=rng.standard_normal((3, 3)), B=rng.standard_normal((3, 3)),
+                u=rng.standard_normal((3, 1)), v=rng.standard_normal((1, 3)), np=np)
+    before = {k: np.copy(v) for k, v in args.items() if k != "np"}
+    expected, got = dict(args), dict(args)
+    exec("\n".join(lines), expected)
+    exec("\n".join(new), got)
+    np.testing.assert_array_equal(got["S"], expected["S"])
+    for k, v in before.items():                       # the arguments are left alone
+        np.testing.assert_array_equal(args[k], v)
+
+
+def test_in_place_rewrite_keeps_the_parentheses_around_it():
+    # found by the property test: (a*(1 - T) + b) lost its parentheses once 1 - T was
+    # rewritten inside it
+    from symgrad.liveness import reuse_and_free
+    lines = ["T = A*2", "S = B*(A*(1 - T) + A)/2"]
+    new = reuse_and_free(lines, keep=["A", "B"], shapes={"T": (2, 2), "S": (2, 2)})
+    assert "S = B*(A*np.subtract(1, T, out=T) + A)/2" in new

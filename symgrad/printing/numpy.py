@@ -82,9 +82,20 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
     def _print_Heaviside(self, expr):          # H(0) = 0: ReLU'(0) = 0, as PyTorch
         return "np.heaviside(%s, 0)" % self._print(expr.args[0])
 
+    shapes = {}      # stand-in -> shape of its operand, where known
+
     def _print_Mul(self, expr):
         """g * H(x) as g*(x > 0): a boolean mask, many times cheaper than np.heaviside (and
-        H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype."""
+        H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype.
+        A column times a row is a matrix product, (c @ r): broadcasting them would also
+        allocate the ufunc's iteration buffers."""
+        column = next((f for f in expr.args if _is_vector(self.shapes.get(f), 1)), None)
+        row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
+        if column is not None and row is not None:
+            outer = sp.Symbol("_outer%d" % len(self.operands))
+            self.operands = {**self.operands, outer: ("(%s @ %s)" % (
+                self._print(column), self._print(row)), False)}
+            return self._print(expr / (column * row) * outer)
         steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
         rest = sp.Mul(*[f for f in expr.args if not isinstance(f, sp.Heaviside)])
         if not steps or not rest.free_symbols:
@@ -126,6 +137,11 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
 
     def _print_Float(self, expr):
         return repr(float(expr))
+
+
+def _is_vector(shape, axis):
+    """Whether shape is a column (axis 1 of size 1) or a row (axis 0), not a 1 x 1."""
+    return shape is not None and len(shape) == 2 and shape[axis] == 1 and shape[1 - axis] != 1
 
 
 class ScalarMathPrinter(_Operands, StrPrinter):
@@ -177,7 +193,9 @@ class NodePrinter:
     def _printer(self, operands, stand_ins):
         """The scalar printer for operands (stand-in -> (text, compound)); stand_ins pairs
         each stand-in with its node."""
-        return self.scalar_printer(operands, self.helpers)
+        printer = self.scalar_printer(operands, self.helpers)
+        printer.shapes = {s: getattr(a, "shape", None) for s, a in stand_ins}
+        return printer
 
     def lines(self, node, name, fresh):
         """The statements computing node into name; fresh() gives unused temporary names.
