@@ -69,13 +69,10 @@ def _with_out(line, stmt, candidates):
     """The statement writing into one of the candidates, or None if it cannot."""
     if isinstance(stmt, ast.AugAssign):
         return None
-    value, target = stmt.value, stmt.targets[0].id
-    if isinstance(value, ast.BinOp) and type(value.op) in _BINARY:
-        func, operands = _BINARY[type(value.op)], [value.left, value.right]
-    elif isinstance(value, ast.Call) and not value.keywords and _is_ufunc(value.func):
-        func, operands = ast.unparse(value.func), value.args
-    else:
+    ufunc = _as_ufunc(stmt.value)
+    if ufunc is None:
         return None
+    (func, operands), target = ufunc, stmt.targets[0].id
     names = [_holder(o) for o in operands]
     for name in candidates:
         if name in names:
@@ -85,6 +82,21 @@ def _with_out(line, stmt, candidates):
 
 
 _UNARY = {ast.USub: "np.negative"}
+
+
+def _as_ufunc(node):
+    """(NumPy ufunc, operand nodes) of an elementwise operation written as an operator
+    (x**2 is np.square) or as a ufunc call without keywords; None for anything else."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) \
+            and ast.unparse(node.right) == "2":
+        return "np.square", [node.left]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)], [node.left, node.right]
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)], [node.operand]
+    if isinstance(node, ast.Call) and not node.keywords and _is_ufunc(node.func):
+        return ast.unparse(node.func), node.args
+    return None
 
 
 def _into_dying(line, stmt, dying):
@@ -116,25 +128,14 @@ def _into_dying(line, stmt, dying):
         if isinstance(node, ast.Name):
             return text, node.id if node.id in once else None
         into = [h for h in held if h]
-        operands = node.args if isinstance(node, ast.Call) else [
-            c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
-        if len(into) != 1 or not all(parts[c][1] or scalar(c) for c in operands):
+        ufunc = _as_ufunc(node)
+        if len(into) != 1 or ufunc is None \
+                or not all(parts[c][1] or scalar(c) for c in ufunc[1]):
             return text, None
-        n = into[0]
-        texts = [_unwrapped(parts[c][0]) for c in operands]
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) \
-                and ast.unparse(node.right) == "2" and parts[node.left][1]:
-            call = f"np.square({texts[0]}, out={n})"
-        elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            call = f"{_BINARY[type(node.op)]}({texts[0]}, {texts[1]}, out={n})"
-        elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            call = f"{_UNARY[type(node.op)]}({texts[0]}, out={n})"
-        elif isinstance(node, ast.Call) and not node.keywords and _is_ufunc(node.func):
-            call = f"{ast.unparse(node.func)}({', '.join(texts)}, out={n})"
-        else:
-            return text, None
-        used.add(n)
-        return call, n
+        func, operands = ufunc
+        args = ", ".join(_unwrapped(parts[c][0]) for c in operands)
+        used.add(into[0])
+        return f"{func}({args}, out={into[0]})", into[0]
 
     parts = {}
     new, _ = visit(stmt.value)

@@ -97,10 +97,7 @@ def _bare(text):
 class ScalarLatexPrinter(_Operands, LatexPrinter):
     """Scalar SymPy expressions over operands as LaTeX; products of matrices as \\odot."""
 
-    def __init__(self, operands, helpers=None, matrices=()):
-        LatexPrinter.__init__(self, {"long_frac_ratio": 8})
-        self.operands, self.helpers = operands, helpers if helpers is not None else set()
-        self.matrices = set(matrices)
+    settings = {"long_frac_ratio": 8}
 
     def parenthesize(self, item, level, strict=False):
         if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Mul"]:
@@ -109,8 +106,8 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
 
     def _is_matrix(self, factor):
         base = factor.base if factor.is_Pow and not factor.exp.is_negative else factor
-        return not (factor.is_Pow and factor.exp.is_negative) and bool(
-            base.free_symbols & self.matrices)
+        return not (factor.is_Pow and factor.exp.is_negative) and any(
+            self.shapes.get(s, ()) != () for s in base.free_symbols)
 
     def _print_Mul(self, expr):
         factors = sp.Mul.make_args(expr)
@@ -139,6 +136,8 @@ class LatexNodePrinter(NodePrinter):
     """Graph nodes as LaTeX: nodes in `names` (id -> LaTeX) print as their names, all others
     inline; `exprs` (id -> (expr, args)) overrides a map's own expression (a fused one)."""
 
+    scalar_printer = ScalarLatexPrinter
+
     def __init__(self, names, exprs=None):
         self.names, self.exprs, self.helpers = names, exprs or {}, set()
 
@@ -152,10 +151,6 @@ class LatexNodePrinter(NodePrinter):
             return r"{%s}^{\top}" % (r"\left(%s\right)" % text if compound else text), False
         text = self.rhs(node)
         return text, not _bare(text)
-
-    def _printer(self, operands, stand_ins):
-        matrices = [s for s, a in stand_ins if a.shape != ()]
-        return ScalarLatexPrinter(operands, self.helpers, matrices)
 
     def rhs(self, node):
         if node.op == "map":

@@ -43,10 +43,13 @@ LINALG = {"inverse": ("np.linalg.inv(%s)", "inv(%s)"), "det": ("np.linalg.det(%s
 class _Operands:
     """Mixin: placeholders print as operand strings; compound ones get parentheses."""
 
-    def __init__(self, operands, helpers=None):
-        super().__init__({"fully_qualified_modules": True, "strict": True})
+    settings = {"fully_qualified_modules": True, "strict": True}   # the SymPy printer's
+
+    def __init__(self, operands, helpers=None, shapes=None):
+        super().__init__(self.settings)
         self.operands = operands          # placeholder -> (text, is_compound)
         self.helpers = helpers if helpers is not None else set()
+        self.shapes = shapes or {}        # placeholder -> shape of its operand, where known
 
     def _print_Symbol(self, expr):
         if expr in self.operands:
@@ -81,8 +84,6 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
 
     def _print_Heaviside(self, expr):          # H(0) = 0: ReLU'(0) = 0, as PyTorch
         return "np.heaviside(%s, 0)" % self._print(expr.args[0])
-
-    shapes = {}      # stand-in -> shape of its operand, where known
 
     def _print_Mul(self, expr):
         """g * H(x) as g*(x > 0): a boolean mask, many times cheaper than np.heaviside (and
@@ -147,9 +148,7 @@ def _is_vector(shape, axis):
 class ScalarMathPrinter(_Operands, StrPrinter):
     """The same expressions as plain math for docstrings: tanh(W1 @ X + b1)."""
 
-    def __init__(self, operands, helpers=None):
-        StrPrinter.__init__(self)
-        self.operands, self.helpers = operands, helpers if helpers is not None else set()
+    settings = {}
 
 
 class NodePrinter:
@@ -193,9 +192,8 @@ class NodePrinter:
     def _printer(self, operands, stand_ins):
         """The scalar printer for operands (stand-in -> (text, compound)); stand_ins pairs
         each stand-in with its node."""
-        printer = self.scalar_printer(operands, self.helpers)
-        printer.shapes = {s: getattr(a, "shape", None) for s, a in stand_ins}
-        return printer
+        shapes = {s: a.shape for s, a in stand_ins if not isinstance(a, _Named)}
+        return self.scalar_printer(operands, self.helpers, shapes)
 
     def lines(self, node, name, fresh):
         """The statements computing node into name; fresh() gives unused temporary names.
