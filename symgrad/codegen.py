@@ -52,7 +52,7 @@ def module_source(derivation):
     for jac in d.jacobians:
         functions += _jacobian(d, jac, helpers)
     if d.hessian:
-        functions += _hessian(d, helpers)
+        functions += _hessian(d, helpers, arrays)
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
@@ -102,16 +102,13 @@ def _size(shape):
     return str(sp.Mul(*shape))
 
 
-def _shape(shape):
-    return "(%s)" % ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "")
-
-
 def _jacobian(d, jac, helpers):
     """jacobian_<name> picks an order by the sizes; the two orders are private functions."""
     args, out, wrt = d.params + d.inputs, jac.output, jac.wrt
     label = out.name or "the output"
     call = "(%s)" % ", ".join(a.name for a in args)
-    n_out, n_wrt, shape = _size(out.shape), _size(wrt.shape), _shape(out.shape + wrt.shape)
+    n_out, n_wrt = _size(out.shape), _size(wrt.shape)
+    shape = _tuple([str(s) for s in out.shape + wrt.shape], quote=False)
     private = f"_jacobian_{jac.name}_"
     dispatch = dict(
         name=f"jacobian_{jac.name}", args=", ".join(a.name for a in args) + ', mode="auto"',
@@ -141,11 +138,11 @@ def _jacobian(d, jac, helpers):
     return [dispatch, reverse, forward]
 
 
-def _hessian(d, helpers):
-    """hessian_vector_product (forward over reverse) and the full Hessian (every tangent)."""
+def _hessian(d, helpers, arrays):
+    """hessian_vector_product (forward over reverse) and the full Hessian (every tangent);
+    arrays: the names of the array arguments, as for value_and_grad."""
     h, args = d.hessian, d.params + d.inputs
     roots = [t for t in h.products if t is not None]
-    arrays = [x.name for x in args if x.shape != ()]
 
     def products(names):
         return _tuple([_grad(p, t, names, arrays) if t is not None else _zero(p)
