@@ -81,16 +81,12 @@ def _status(text):
         print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
 
 
-def _shape(shape):
-    return "scalar" if shape == () else "(%s, %s)" % shape
-
-
 def trace_text(derivation):
     """The right-to-left sweep as text: for each node, from the loss back to the parameters,
     its adjoint as the sum over its consumers of each consumer's VJP rule (before fusion)."""
     import sympy as sp
 
-    from .graph import placeholder
+    from .graph import placeholder, shape_str
     from .rules import LOCAL
 
     def label(node):
@@ -104,7 +100,7 @@ def trace_text(derivation):
                 {placeholder(j): sp.Symbol(a) for j, a in enumerate(args)})
             text = g if local == 1 else f"{g} * ({local})"
             shape = c.args[t.index].shape
-            return text if shape == c.shape else f"sum of {text} to shape {_shape(shape)}"
+            return text if shape == c.shape else f"sum of {text} to shape {shape_str(shape)}"
         if c.op == "matmul":
             return f"{g} @ {args[1]}^T" if t.index == 0 else f"{args[0]}^T @ {g}"
         return f"{g} through {c.op} [{LOCAL[c.op]}]"
