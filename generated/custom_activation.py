@@ -23,11 +23,16 @@ def _shape_error(name, shape, expected):
             raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
 
 
+@np.errstate(over="ignore")
 def _sigmoid(x):
-    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
-    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
+    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    s = np.negative(x)
+    if not isinstance(s, np.ndarray):     # a scalar
+        return 1 / (1 + np.exp(s))
+    np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)
 
 
 def forward(W1, b1, W2, b2, X):

@@ -23,11 +23,16 @@ def _shape_error(name, shape, expected):
             raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
 
 
+@np.errstate(over="ignore")
 def _sigmoid(x):
-    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
-    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
+    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    s = np.negative(x)
+    if not isinstance(s, np.ndarray):     # a scalar
+        return 1 / (1 + np.exp(s))
+    np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)
 
 
 def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
@@ -76,7 +81,7 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = W4 @ A3
+    Z = np.dot(W4, A3)
     del A3
     Z += b4
     AL = _sigmoid(Z)
@@ -133,7 +138,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = W4 @ A3
+    Z = np.dot(W4, A3)
     del A3
     Z += b4
     t1 = np.logaddexp(0, Z) - Y*Z
@@ -205,7 +210,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = W4 @ A3
+    Z = np.dot(W4, A3)
     Z += b4
     t1 = np.logaddexp(0, Z) - Y*Z
     cost = t1.sum()/m
@@ -215,8 +220,8 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dZ = (AL - Y)/m
     del AL
     db4 = dZ.sum(axis=1, keepdims=True)
-    dW4 = dZ @ A3.T
-    dZ3 = (W4.T @ dZ)*(A3 > 0)
+    dW4 = np.dot(dZ, A3.T)
+    dZ3 = np.dot(W4.T, dZ)*(A3 > 0)
     del A3, dZ
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW3 = dZ3 @ A2.T

@@ -23,11 +23,16 @@ def _shape_error(name, shape, expected):
             raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
 
 
+@np.errstate(over="ignore")
 def _sigmoid(x):
-    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
-    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
+    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    s = np.negative(x)
+    if not isinstance(s, np.ndarray):     # a scalar
+        return 1 / (1 + np.exp(s))
+    np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)
 
 
 def forward(w, X):
@@ -41,7 +46,7 @@ def forward(w, X):
     m = X.shape[1]
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
-    A = _sigmoid(w.T @ X)
+    A = _sigmoid(np.dot(w.T, X))
     return {'A': A}
 
 
@@ -60,7 +65,7 @@ def loss(w, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    t1 = w.T @ X
+    t1 = np.dot(w.T, X)
     t2 = np.logaddexp(0, t1) - Y*t1
     del t1
     cost = t2.sum()/m
@@ -86,7 +91,7 @@ def value_and_grad(w, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    t1 = w.T @ X
+    t1 = np.dot(w.T, X)
     t2 = np.logaddexp(0, t1) - Y*t1
     cost = t2.sum()/m
     del t2
@@ -94,7 +99,7 @@ def value_and_grad(w, X, Y):
     del t1
     t3 = (A - Y)/m
     del A
-    dw = X @ t3.T
+    dw = np.dot(X, t3.T)
     del t3
     return cost, (dw,)
 
@@ -117,12 +122,12 @@ def hessian_vector_product(w, X, Y, vw):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     if vw.shape != (n_x, 1):
         _shape_error('vw', vw.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
-    A = _sigmoid(w.T @ X)
-    A_dot = A*(vw.T @ X)*(1 - A)
+    A = _sigmoid(np.dot(w.T, X))
+    A_dot = A*np.dot(vw.T, X)*(1 - A)
     del A
     t1 = np.divide(A_dot, m, out=A_dot)
     del A_dot
-    dw_dot = X @ t1.T
+    dw_dot = np.dot(X, t1.T)
     del t1
     return (dw_dot,)
 
@@ -146,7 +151,7 @@ def hessian(w, X, Y):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
     n_seeds = n_x
     vw = np.eye(n_seeds, n_x, dtype=np.result_type(w, X, Y)).reshape(n_seeds, n_x, 1)
-    A = _sigmoid(w.T @ X)
+    A = _sigmoid(np.dot(w.T, X))
     A_dot = A*(vw.mT @ X)*(1 - A)
     del A
     t1 = A_dot/m

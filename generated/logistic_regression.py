@@ -23,11 +23,16 @@ def _shape_error(name, shape, expected):
             raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
 
 
+@np.errstate(over="ignore")
 def _sigmoid(x):
-    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
-    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
+    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    s = np.negative(x)
+    if not isinstance(s, np.ndarray):     # a scalar
+        return 1 / (1 + np.exp(s))
+    np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)
 
 
 def forward(w, b, X):
@@ -42,7 +47,7 @@ def forward(w, b, X):
     m = X.shape[1]
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
-    Z = w.T @ X
+    Z = np.dot(w.T, X)
     Z += b
     A = _sigmoid(Z)
     del Z
@@ -64,7 +69,7 @@ def loss(w, b, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z = w.T @ X
+    Z = np.dot(w.T, X)
     Z += b
     t1 = np.logaddexp(0, Z) - Y*Z
     del Z
@@ -92,7 +97,7 @@ def value_and_grad(w, b, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
     if Y.shape != (1, m):
         _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
-    Z = w.T @ X
+    Z = np.dot(w.T, X)
     Z += b
     t1 = np.logaddexp(0, Z) - Y*Z
     cost = t1.sum()/m
@@ -102,6 +107,6 @@ def value_and_grad(w, b, X, Y):
     dZ = (A - Y)/m
     del A
     db = dZ.sum()
-    dw = X @ dZ.T
+    dw = np.dot(X, dZ.T)
     del dZ
     return cost, (dw, db)

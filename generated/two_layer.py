@@ -23,11 +23,16 @@ def _shape_error(name, shape, expected):
             raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
 
 
+@np.errstate(over="ignore")
 def _sigmoid(x):
-    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
-    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
+    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
+    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    s = np.negative(x)
+    if not isinstance(s, np.ndarray):     # a scalar
+        return 1 / (1 + np.exp(s))
+    np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)
 
 
 def forward(W1, b1, W2, b2, X):
@@ -52,7 +57,7 @@ def forward(W1, b1, W2, b2, X):
     Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1
+    Z2 = np.dot(W2, A1)
     del A1
     Z2 += b2
     A2 = _sigmoid(Z2)
@@ -85,7 +90,7 @@ def loss(W1, b1, W2, b2, X, Y):
     Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1
+    Z2 = np.dot(W2, A1)
     del A1
     Z2 += b2
     t1 = np.logaddexp(0, Z2) - Y*Z2
@@ -127,7 +132,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1
+    Z2 = np.dot(W2, A1)
     Z2 += b2
     t1 = np.logaddexp(0, Z2) - Y*Z2
     cost = t1.sum()/m
@@ -137,8 +142,8 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ2 = (A2 - Y)/m
     del A2
     db2 = dZ2.sum(axis=1, keepdims=True)
-    dW2 = dZ2 @ A1.T
-    dZ1 = np.multiply(W2.T @ dZ2, np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)
+    dW2 = np.dot(dZ2, A1.T)
+    dZ1 = np.multiply(np.dot(W2.T, dZ2), np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)
     del A1, dZ2
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = dZ1 @ X.T

@@ -137,6 +137,7 @@ class LatexNodePrinter(NodePrinter):
     inline; `exprs` (id -> (expr, args)) overrides a map's own expression (a fused one)."""
 
     scalar_printer = ScalarLatexPrinter
+    math, batched = True, frozenset()     # math, of single matrices (no stacks)
 
     def __init__(self, names, exprs=None):
         self.names, self.exprs, self.helpers = names, exprs or {}, set()

@@ -13,11 +13,16 @@ from ..schedule import is_square
 
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {
-    "_sigmoid": '''def _sigmoid(x):
-    """1/(1 + exp(-x)), accurate to the last bits for every x; exp(-x) = inf, for x below
-    about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))''',
+    "_sigmoid": '''@np.errstate(over="ignore")
+def _sigmoid(x):
+    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
+    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    s = np.negative(x)
+    if not isinstance(s, np.ndarray):     # a scalar
+        return 1 / (1 + np.exp(s))
+    np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)''',
     "_shape_error": '''def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
@@ -88,13 +93,15 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
     def _print_Mul(self, expr):
         """g * H(x) as g*(x > 0): a boolean mask, many times cheaper than np.heaviside (and
         H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype.
-        A column times a row is a matrix product, (c @ r): broadcasting them would also
-        allocate the ufunc's iteration buffers."""
+        A column times a row is their product through np.einsum: broadcasting them would
+        allocate the ufunc's iteration buffers, and BLAS's matrix product with an inner
+        dimension of 1 is up to 6 times slower (its packing and threads cost more than the
+        multiplications)."""
         column = next((f for f in expr.args if _is_vector(self.shapes.get(f), 1)), None)
         row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
         if column is not None and row is not None:
             outer = sp.Symbol("_outer%d" % len(self.operands))
-            self.operands = {**self.operands, outer: ("(%s @ %s)" % (
+            self.operands = {**self.operands, outer: ("np.dot(%s, %s)" % (
                 self._print(column), self._print(row)), False)}
             return self._print(expr / (column * row) * outer)
         steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
@@ -180,7 +187,7 @@ class NodePrinter:
             text, compound = self.operand(node.args[0])
             t = self._t(node)
             return ("(%s)%s" % (text, t) if compound else text + t), False
-        return self.rhs(node), node.op == "matmul"
+        return self.rhs(node), node.op == "matmul" and self._matmul_operator(node)
 
     def _scalar(self, expr, args):
         texts = [self.operand(a) for a in args]
@@ -191,8 +198,9 @@ class NodePrinter:
 
     def _printer(self, operands, stand_ins):
         """The scalar printer for operands (stand-in -> (text, compound)); stand_ins pairs
-        each stand-in with its node."""
-        shapes = {s: a.shape for s, a in stand_ins if not isinstance(a, _Named)}
+        each stand-in with its node; a stack of matrices has no 2-d shape."""
+        shapes = {s: a.shape for s, a in stand_ins
+                  if not isinstance(a, _Named) and not self._is_batched(a)}
         return self.scalar_printer(operands, self.helpers, shapes)
 
     def lines(self, node, name, fresh):
@@ -243,6 +251,14 @@ class NodePrinter:
     def _is_batched(self, node):
         return node.id in self.batched and not self.math
 
+    def _matmul_operator(self, node):
+        """Whether a matrix product is printed as a @ b rather than np.dot(a, b).
+
+        np.dot makes the same BLAS call with a third less overhead (no generalized-ufunc
+        dispatch) but zeroes its result first: code uses it where that result is a vector
+        (a matrix times a vector), @ for a matrix result and in the math."""
+        return self.math or self._is_batched(node) or sp.S.One not in node.shape
+
     def _t(self, node):
         return ".mT" if self._is_batched(node) else ".T"
 
@@ -255,7 +271,9 @@ class NodePrinter:
         args = [self.operand(a) for a in node.args]
         wrap = ["(%s)" % t if c else t for t, c in args]
         if node.op == "matmul":
-            return "%s @ %s" % (wrap[0], wrap[1])
+            if self._matmul_operator(node):
+                return "%s @ %s" % (wrap[0], wrap[1])
+            return "np.dot(%s, %s)" % (args[0][0], args[1][0])
         if node.op == "transpose":
             return wrap[0] + self._t(node)
         if node.op in ("sum", "trace") and self._is_batched(node):
