@@ -81,17 +81,23 @@ def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
 
 
 def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]], repeats: int,
-                 min_sample_s: float, rounds: int = 5, pause_s: float = 0.2) -> dict[str, float]:
-    """Median seconds per call of each thunk over about `repeats` samples.
+                 min_sample_s: float, reference: str, rounds: int = 5,
+                 pause_s: float = 0.2) -> tuple[dict[str, float], dict[str, float]]:
+    """(median seconds per call, ratio to `reference`) of each thunk, over about `repeats`
+    samples.
 
     `groups` partitions the names of `calls` by runtime: implementations of one group share
     a library and its threads (the NumPy ones: symgrad's, hand-written, autograd). Groups
     take turns in `rounds` blocks; a block starts after a pause, so the worker threads the
     previous library left spinning go idle and no two libraries compete for the cores,
     then one untimed call of each member. Inside a block the members alternate sample by
-    sample, so drift of the machine falls on them alike and their ratios stay sharp;
-    spreading blocks over rounds does the same across groups. The garbage collector is
-    off while sampling, as in timeit.
+    sample, each sample started by the next member in turn; spreading blocks over rounds
+    spreads the machine's drift over the groups. The garbage collector is off while
+    sampling, as in timeit.
+
+    A member of the reference's group takes each sample beside one of the reference's: its
+    ratio is the median of these paired ratios, from which the machine's drift between
+    samples cancels. The ratio of any other is that of the medians.
     """
     numbers = {name: _calibrate(fn, min_sample_s) for name, fn in calls.items()}
     rounds = max(1, min(rounds, repeats))
@@ -105,13 +111,17 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
                 time.sleep(pause_s)
                 for name in group:
                     calls[name]()
-                for _ in range(per_block):
-                    for name in group:
+                for i in range(per_block):
+                    for name in group[i % len(group):] + group[:i % len(group)]:
                         samples[name].append(_sample(calls[name], numbers[name]))
     finally:
         if gc_was_enabled:
             gc.enable()
-    return {name: statistics.median(values) for name, values in samples.items()}
+    seconds = {name: statistics.median(values) for name, values in samples.items()}
+    paired = next((group for group in groups if reference in group), [])
+    ratios = {name: statistics.median(t / r for t, r in zip(samples[name], samples[reference]))
+              if name in paired else seconds[name] / seconds[reference] for name in calls}
+    return seconds, ratios
 
 
 def peak_memory(fn: Callable[[], object]) -> int:
