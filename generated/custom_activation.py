@@ -102,7 +102,7 @@ def loss(W1, b1, W2, b2, X, Y):
     Z2 += b2
     A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), out=Z2)
     del Z2
-    t3 = (A2 - Y)**2
+    t3 = np.square(np.subtract(A2, Y, out=A2), out=A2)
     del A2
     cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t3.sum(keepdims=True)/m
     del t1, t2, t3
@@ -159,11 +159,11 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t6 = t5**2
     cost = (1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True) + (1/2)*t6.sum(keepdims=True)/m
     del t1, t2, t6
-    dZ2 = t5*(1.5957691216057308*Z2*t4*(1 - t4)*(0.134145*Z2**2 + 1) + t4)/m
+    dZ2 = np.divide(np.multiply(t5, np.add(np.multiply(1.5957691216057308*Z2*t4*(1 - t4), np.add(np.multiply(0.134145, np.square(Z2, out=Z2), out=Z2), 1, out=Z2), out=Z2), t4, out=Z2), out=Z2), m, out=Z2)
     del Z2, t4, t5
     db2 = dZ2.sum(axis=1, keepdims=True)
     dA1 = W2.T @ dZ2
-    dZ1 = dA1*t3*(Z1 - Z1*t3 + 1)
+    dZ1 = np.multiply(np.multiply(dA1, t3, out=dA1), np.add(np.subtract(Z1, np.multiply(Z1, t3, out=t3), out=t3), 1, out=t3), out=dA1)
     del Z1, dA1, t3
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW2 = dZ2 @ A1.T

@@ -125,7 +125,7 @@ def hessian_vector_product(w, X, Y, vw):
     A = _sigmoid(np.dot(w.T, X))
     A_dot = A*np.dot(vw.T, X)*(1 - A)
     del A
-    t1 = np.divide(A_dot, m, out=A_dot)
+    t1 = A_dot/m
     del A_dot
     dw_dot = np.dot(X, t1.T)
     del t1

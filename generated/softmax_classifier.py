@@ -137,7 +137,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t2 = Y*(Z2 - t1)
     cost = -t2.sum()/m
     del t2
-    A2 = np.exp(Z2 - t1)
+    A2 = np.exp(np.subtract(Z2, t1, out=Z2), out=Z2)
     del Z2, t1
     dZ2 = (A2*Y.sum(axis=0, keepdims=True) - Y)/m
     del A2

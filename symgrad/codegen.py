@@ -216,7 +216,8 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=()):
     p = plan(roots)
     names = statement_names(p)
     taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
-    taken |= {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
+    dims = {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
+    taken |= dims
     batch = ("n_seeds" if "n_seeds" not in taken else _fresh(taken, "n_seeds")()) \
         if seeds else None
     fresh = _fresh(taken | {batch})
@@ -241,6 +242,8 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=()):
                                      if isinstance(n, ast.Name)}
     # a batched array (leading seed axis) never shares memory with an unbatched one
     shapes = {names[n.id]: ("batch",) * (n.id in batched) + tuple(n.shape) for n in p.order}
+    shapes |= {d: () for d in dims} | {a.name: tuple(a.shape) for a in args} \
+        | {s.name: ("batch",) + tuple(s.shape) for s in seeds}
     body = _bind_dims(args, helpers) + reuse_and_free(body, keep, shapes)
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,

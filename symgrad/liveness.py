@@ -1,12 +1,12 @@
 """Liveness over a generated function's statements: reuse and free arrays nobody reads again.
 
-An array the function computed itself, read for the last time by an elementwise
-statement of the same shape, becomes that statement's output (`np.tanh(Z1, out=Z1)`,
-`np.multiply(dA1, A1 > 0, out=dA1)`), and so does one read for the last time by a part of
-a statement computed from it and constants alone (`1 - A1**2` as
-`np.subtract(1, np.square(A1, out=A1), out=A1)`); one read for the last time otherwise is
-deleted (`del dZ2`). Peak memory then stays at what backprop by hand holds, and the allocator
-hands back warm pages.
+A matrix the function computed itself and a statement reads for the last time takes the
+results of the statement's elementwise operations from the one that reads it last on
+(`np.tanh(Z1, out=Z1)`, `1 - A1**2` as `np.subtract(1, np.square(A1, out=A1), out=A1)`,
+`dA1*t1*(Z1 - Z1*t1 + 1)` with no new array); once read for the last time it is deleted
+(`del dZ2`). Peak memory then stays below what backprop by hand holds, and the allocator
+hands back warm pages: on a machine where the heap is given back between calls, each new
+page costs a page fault, which costs more than the arithmetic on it.
 """
 import ast
 
@@ -35,12 +35,8 @@ def reuse_and_free(lines, keep, shapes):
     out = []
     for i, (line, stmt) in enumerate(zip(lines, stmts)):
         dying = sorted(n for n in reads[i] if last[n] == i and n in owned)
-        target = _target(stmt)
-        line = _into_dying(line, stmt, dying)
-        stmt = ast.parse(line).body[0]
-        reused = [n for n in dying if shapes.get(n) == shapes.get(target)]
-        # the reused name is deleted too: the statement's target now owns the array
-        out.append(reused and _with_out(line, stmt, reused) or line)
+        # a name written into is deleted too: the statement's target now owns the array
+        out.append(_into_dying(line, stmt, dying, shapes))
         if dying:
             out.append("del " + ", ".join(dying))
     return out
@@ -65,22 +61,6 @@ def _allocates(stmt):
     return isinstance(value, (ast.BinOp, ast.UnaryOp))
 
 
-def _with_out(line, stmt, candidates):
-    """The statement writing into one of the candidates, or None if it cannot."""
-    if isinstance(stmt, ast.AugAssign):
-        return None
-    ufunc = _as_ufunc(stmt.value)
-    if ufunc is None:
-        return None
-    (func, operands), target = ufunc, stmt.targets[0].id
-    names = [_holder(o) for o in operands]
-    for name in candidates:
-        if name in names:
-            args = ", ".join(_unwrapped(ast.get_source_segment(line, o)) for o in operands)
-            return f"{target} = {func}({args}, out={name})"
-    return None
-
-
 _UNARY = {ast.USub: "np.negative"}
 
 
@@ -99,21 +79,53 @@ def _as_ufunc(node):
     return None
 
 
-def _into_dying(line, stmt, dying):
-    """The line with each part of the statement's value computed from one dying array, read
-    once, and constants alone written into that array."""
+def _into_dying(line, stmt, dying, shapes):
+    """The line with each elementwise operation written into an array that dies in the
+    statement: an array an operand reads or holds, once no part of the statement evaluated
+    later reads it, when the operation's result has its shape, a matrix's.
+
+    Python evaluates operands left to right and an operation after its operands, so the
+    operations run in the post-order of the tree. A name is read when the operation taking
+    it as an operand runs; one inside anything else (x.T, np.dot(x, y)) counts as read by
+    the last operation, which NumPy lets write into its own inputs and their views.
+    """
     if isinstance(stmt, ast.AugAssign):
         return line
-    names = [n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)]
-    once = {n for n in dying if names.count(n) == 1}
-    used = set()
+    order = []                                    # the nodes, in the order they run
 
-    def scalar(node):
-        return all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator,
-                                  ast.unaryop)) for n in ast.walk(node))
+    def walk(node):
+        for child in ast.iter_child_nodes(node):
+            walk(child)
+        order.append(node)
+
+    walk(stmt.value)
+    when = {node: i for i, node in enumerate(order)}
+    ufuncs = {node: _as_ufunc(node) for node in order}
+    last = {}                                     # dying name -> when its last read runs
+    for node in order:
+        operands = (ufuncs[node] or (None, []))[1]
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Name) and child.id in dying:
+                at = when[node] if child in operands else len(order) - 1
+                last[child.id] = max(last.get(child.id, -1), at)
+    shape = {stmt.value: shapes.get(_target(stmt))}
+
+    def shape_of(node):
+        if node not in shape:
+            if isinstance(node, ast.Name):
+                shape[node] = shapes.get(node.id)
+            elif all(isinstance(n, _SCALAR) for n in ast.walk(node)):
+                shape[node] = ()
+            elif ufuncs[node] or isinstance(node, ast.Compare):
+                kids = ufuncs[node][1] if ufuncs[node] else [node.left, *node.comparators]
+                shape[node] = _broadcast([shape_of(k) for k in kids])
+            else:
+                shape[node] = None
+        return shape[node]
+
+    parts = {}                                    # node -> (new source, array holding it)
 
     def visit(node):
-        """(source of node with its parts rewritten, the array now holding its value)"""
         text = ast.get_source_segment(line, node)
         start = node.col_offset
         for child in reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]):
@@ -124,22 +136,38 @@ def _into_dying(line, stmt, dying):
                         and text[b:b + 1] == ")":
                     a, b = a - 1, b + 1             # np.f(...) needs no parentheses
                 text = text[:a] + new + text[b:]
-        held = [parts[c][1] for c in ast.iter_child_nodes(node) if c in parts]
-        if isinstance(node, ast.Name):
-            return text, node.id if node.id in once else None
-        into = [h for h in held if h]
-        ufunc = _as_ufunc(node)
-        if len(into) != 1 or ufunc is None \
-                or not all(parts[c][1] or scalar(c) for c in ufunc[1]):
+        if ufuncs[node] is None or isinstance(node, ast.Name):
             return text, None
-        func, operands = ufunc
-        args = ", ".join(_unwrapped(parts[c][0]) for c in operands)
-        used.add(into[0])
+        func, operands = ufuncs[node]
+        into = [parts[o][1] for o in operands if parts[o][1]] + [
+            o.id for o in operands if isinstance(o, ast.Name) and last.get(o.id) == when[node]]
+        into = [name for name in into if shapes.get(name) == shape_of(node) is not None
+                and 1 not in shape_of(node)]         # a vector: allocating it is cheap
+        if not into:
+            return text, None
+        args = ", ".join(_unwrapped(parts[o][0]) for o in operands)
         return f"{func}({args}, out={into[0]})", into[0]
 
-    parts = {}
     new, _ = visit(stmt.value)
-    return f"{_target(stmt)} = {new}" if used else line
+    return line if new == ast.get_source_segment(line, stmt.value) \
+        else f"{_target(stmt)} = {new}"
+
+
+_SCALAR = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
+
+
+def _broadcast(shapes):
+    """NumPy's broadcast of shapes whose dimensions may be symbols; None if unknown."""
+    if any(s is None for s in shapes):
+        return None
+    width = max(map(len, shapes), default=0)
+    out = []
+    for dims in zip(*[(1,) * (width - len(s)) + tuple(s) for s in shapes]):
+        wide = {d for d in dims if d != 1}
+        if len(wide) > 1:
+            return None
+        out.append(wide.pop() if wide else 1)
+    return tuple(out)
 
 
 def _holder(node):

@@ -92,7 +92,9 @@ def test_float32_in_gives_float32_loss_and_gradients(example, stem):
     (["T = A*2", "S = (u @ v)*(1 - T**2)"], "np.square(T, out=T)"),
     (["T = A*2", "S = B @ (T + 1)"], "np.add(T, 1, out=T)"),
     (["T = A*2", "S = np.tanh(T)"], "np.tanh(T, out=T)"),
-    (["T = A*2", "S = T*T + 1"], None),            # read twice: never overwritten early
+    (["T = A*2", "S = T*T + 1"], "np.multiply(T, T, out=T)"),   # both reads by one op
+    (["T = A*2", "S = (T + 1)*np.dot(T, B)"], None),  # read later: never overwritten early
+    (["T = A*2", "S = T*2 - np.exp(T)"], "np.subtract(T*2, np.exp(T, out=T), out=T)"),
     (["T = A*2", "S = T + B"], "np.add(T, B, out=T)"),
 ])
 def test_in_place_rewrites_compute_the_same_values(lines, reused):
