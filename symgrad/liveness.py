@@ -4,7 +4,7 @@ A matrix the function computed itself and a statement reads for the last time ta
 results of the statement's elementwise operations from the one that reads it last on
 (`np.tanh(Z1, out=Z1)`, `1 - A1**2` as `np.subtract(1, np.square(A1, out=A1), out=A1)`,
 `dA1*t1*(Z1 - Z1*t1 + 1)` with no new array); once read for the last time it is deleted
-(`del dZ2`). Peak memory then stays below what backprop by hand holds, and the allocator
+(`del dZ2`). Peak memory then stays at or below what backprop by hand holds, and the allocator
 hands back warm pages: on a machine where the heap is given back between calls, each new
 page costs a page fault, which costs more than the arithmetic on it.
 """
