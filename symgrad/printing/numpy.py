@@ -93,10 +93,9 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
     def _print_Mul(self, expr):
         """g * H(x) as g*(x > 0): a boolean mask, many times cheaper than np.heaviside (and
         H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype.
-        A column times a row is their product through np.einsum: broadcasting them would
-        allocate the ufunc's iteration buffers, and BLAS's matrix product with an inner
-        dimension of 1 is up to 6 times slower (its packing and threads cost more than the
-        multiplications)."""
+        A column times a row is np.dot(c, r): broadcasting them would allocate the ufunc's
+        iteration buffers, and c @ r, BLAS's gemm with an inner dimension of 1, is up to 6
+        times slower (its packing and threads cost more than the multiplications)."""
         column = next((f for f in expr.args if _is_vector(self.shapes.get(f), 1)), None)
         row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
         if column is not None and row is not None:
