@@ -5,9 +5,15 @@ import gc
 import statistics
 import time
 import tracemalloc
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
 
 TOLERANCE = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
 
@@ -63,28 +69,42 @@ def dtype_problems(result, names: tuple[str, ...], dtype) -> list[str]:
     return problems
 
 
-def _sample(fn: Callable[[], object], number: int) -> float:
-    """Seconds per call over `number` back-to-back calls."""
-    start = time.perf_counter()
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (0 where the OS does not say)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
+
+
+def _sample(fn: Callable[[], object], number: int) -> tuple[float, float]:
+    """(seconds, minor page faults) per call over `number` back-to-back calls."""
+    faults, start = _minor_faults(), time.perf_counter()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - start) / number
+    return (time.perf_counter() - start) / number, (_minor_faults() - faults) / number
+
+
+@dataclass
+class Timing:
+    """What median_times measured, per implementation."""
+
+    seconds: dict[str, float]  # median seconds per call
+    ratios: dict[str, float]  # time ratio to the reference
+    faults: dict[str, float]  # mean minor page faults per call (a new page of memory each)
 
 
 def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
     """Warm `fn` up, then find how many calls make one sample last `min_sample_s`."""
     fn()  # first call: JIT compilation, caches
     number = 1
-    while _sample(fn, number) * number < min_sample_s:
+    while _sample(fn, number)[0] * number < min_sample_s:
         number *= 2
     return number
 
 
 def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]], repeats: int,
                  min_sample_s: float, reference: str, rounds: int = 5,
-                 pause_s: float = 0.2) -> tuple[dict[str, float], dict[str, float]]:
-    """(median seconds per call, ratio to `reference`) of each thunk, over about `repeats`
-    samples.
+                 pause_s: float = 0.2) -> Timing:
+    """Median seconds per call, ratio to `reference` and page faults per call of each
+    thunk, over about `repeats` samples.
 
     `groups` partitions the names of `calls` by runtime: implementations of one group share
     a library and its threads (the NumPy ones: symgrad's, hand-written, autograd). Groups
@@ -102,7 +122,7 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     numbers = {name: _calibrate(fn, min_sample_s) for name, fn in calls.items()}
     rounds = max(1, min(rounds, repeats))
     per_block = -(-repeats // rounds)
-    samples = {name: [] for name in calls}
+    samples, faults = {name: [] for name in calls}, {name: [] for name in calls}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -113,7 +133,9 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
                     calls[name]()
                 for i in range(per_block):
                     for name in group[i % len(group):] + group[:i % len(group)]:
-                        samples[name].append(_sample(calls[name], numbers[name]))
+                        seconds, new_pages = _sample(calls[name], numbers[name])
+                        samples[name].append(seconds)
+                        faults[name].append(new_pages)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -121,7 +143,7 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     paired = next((group for group in groups if reference in group), [])
     ratios = {name: statistics.median(t / r for t, r in zip(samples[name], samples[reference]))
               if name in paired else seconds[name] / seconds[reference] for name in calls}
-    return seconds, ratios
+    return Timing(seconds, ratios, {name: statistics.mean(v) for name, v in faults.items()})
 
 
 def peak_memory(fn: Callable[[], object]) -> int:

@@ -25,6 +25,7 @@ class Case:
     seconds: dict[str, float]  # implementation -> median seconds per call
     ratios: dict[str, float]  # implementation -> time ratio to hand NumPy (measure.py)
     errors: dict[str, float]  # implementation -> worst relative error vs hand NumPy
+    faults: dict[str, float]  # implementation -> minor page faults per timed call
     memory: dict[str, int] = field(default_factory=dict)  # implementation -> peak bytes
     dtype_problems: dict[str, list[str]] = field(default_factory=dict)
 
@@ -198,13 +199,18 @@ def _agreement_section(cases: list[Case], tolerances: dict[str, float]) -> list[
 
 def _memory_section(cases: list[Case]) -> list[str]:
     rows = [[case.model, case.dtype, _bytes(case.memory[GENERATED]), _bytes(case.memory[HAND]),
-             f"{case.memory[GENERATED] / case.memory[HAND]:.2f}"]
+             f"{case.memory[GENERATED] / case.memory[HAND]:.2f}",
+             f"{case.faults[GENERATED]:.0f}", f"{case.faults[HAND]:.0f}"]
             for case in cases if GENERATED in case.memory]
     if not rows:
         return []
     return ["## Peak memory of one call", "",
-            "tracemalloc peak during one value_and_grad call (its results included).", "",
-            *_table(["model", "dtype", GENERATED, HAND, "ratio"], rows), ""]
+            "tracemalloc peak during one value_and_grad call (its results included), and the "
+            "minor page faults per call while timing (pages the process had to be given "
+            "again: the C allocator hands freed memory back to the OS when a call leaves "
+            "enough of it at the top of the heap, and each new page then costs a fault).", "",
+            *_table(["model", "dtype", GENERATED, HAND, "ratio", f"faults/call {GENERATED}",
+                     HAND], rows), ""]
 
 
 def _dtype_section(cases: list[Case]) -> list[str]:
