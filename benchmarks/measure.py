@@ -109,15 +109,16 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     `groups` partitions the names of `calls` by runtime: implementations of one group share
     a library and its threads (the NumPy ones: symgrad's, hand-written, autograd). Groups
     take turns in `rounds` blocks; a block starts after a pause, so the worker threads the
-    previous library left spinning go idle and no two libraries compete for the cores,
-    then one untimed call of each member. Inside a block the members alternate sample by
-    sample, each sample started by the next member in turn; spreading blocks over rounds
-    spreads the machine's drift over the groups. The garbage collector is off while
-    sampling, as in timeit.
+    previous library left spinning go idle and no two libraries compete for the cores.
+    Inside a block the members take turns, a different one first in each round; each
+    makes one untimed call, then its samples back to back, as a training loop calls it,
+    so that its own arrays are in the caches as they are for a library timed alone.
+    Spreading blocks over rounds spreads the machine's drift over the groups. The garbage
+    collector is off while sampling, as in timeit.
 
-    A member of the reference's group takes each sample beside one of the reference's: its
-    ratio is the median of these paired ratios, from which the machine's drift between
-    samples cancels. The ratio of any other is that of the medians.
+    A member of the reference's group pairs each sample with the reference's of the same
+    round and place: its ratio is the median of these paired ratios, from which the
+    machine's drift between rounds cancels. The ratio of any other is that of the medians.
     """
     numbers = {name: _calibrate(fn, min_sample_s) for name, fn in calls.items()}
     rounds = max(1, min(rounds, repeats))
@@ -126,13 +127,12 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(rounds):
+        for r in range(rounds):
             for group in groups:
                 time.sleep(pause_s)
-                for name in group:
+                for name in group[r % len(group):] + group[:r % len(group)]:
                     calls[name]()
-                for i in range(per_block):
-                    for name in group[i % len(group):] + group[:i % len(group)]:
+                    for _ in range(per_block):
                         seconds, new_pages = _sample(calls[name], numbers[name])
                         samples[name].append(seconds)
                         faults[name].append(new_pages)

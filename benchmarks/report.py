@@ -163,11 +163,11 @@ def _time_section(cases: list[Case], repeats: int) -> list[str]:
              "lasting at least a few ms. After a warm-up, the libraries take turns in blocks "
              "of samples (a short pause before each block lets the previous library's threads "
              "go idle), over several rounds; inside a block, the implementations running on "
-             "NumPy (symgrad, hand NumPy, autograd) alternate sample by sample. In brackets: "
-             "ratio to hand NumPy, lower is faster; for symgrad and autograd, the median of "
-             "the ratios of samples taken side by side with hand NumPy's (the machine's "
-             "drift between samples cancels from it), for the others the ratio of the "
-             "medians.",
+             "NumPy (symgrad, hand NumPy, autograd) take turns, each timed back to back with "
+             "itself, as every library is. In brackets: ratio to hand NumPy, lower is faster; "
+             "for symgrad and autograd, the median of the ratios of their samples to hand "
+             "NumPy's of the same round (the machine's drift between rounds cancels from it), "
+             "for the others the ratio of the medians.",
              "", *_table(["model", "dtype", *impls], rows), ""]
     summary = _ratios(cases, GENERATED)
     if summary:
