@@ -86,9 +86,18 @@ def _sample(fn: Callable[[], object], number: int) -> tuple[float, float]:
 class Timing:
     """What median_times measured, per implementation."""
 
-    seconds: dict[str, float]  # median seconds per call
-    ratios: dict[str, float]  # time ratio to the reference
+    samples: dict[str, list[float]]  # seconds per call, sample by sample, in the same order
     faults: dict[str, float]  # mean minor page faults per call (a new page of memory each)
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """Median seconds per call."""
+        return {name: statistics.median(values) for name, values in self.samples.items()}
+
+    def ratio(self, name: str, to: str) -> float:
+        """Median of the ratios of name's samples to those of `to` taken in the same round
+        at the same place: the machine's drift between rounds cancels from it."""
+        return statistics.median(a / b for a, b in zip(self.samples[name], self.samples[to]))
 
 
 def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
@@ -101,10 +110,8 @@ def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
 
 
 def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]], repeats: int,
-                 min_sample_s: float, reference: str, rounds: int = 5,
-                 pause_s: float = 0.2) -> Timing:
-    """Median seconds per call, ratio to `reference` and page faults per call of each
-    thunk, over about `repeats` samples.
+                 min_sample_s: float, rounds: int = 5, pause_s: float = 0.2) -> Timing:
+    """Seconds and page faults per call of each thunk, over about `repeats` samples.
 
     `groups` partitions the names of `calls` by runtime: implementations of one group share
     a library and its threads (the NumPy ones: symgrad's, hand-written, autograd). Groups
@@ -116,9 +123,8 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     Spreading blocks over rounds spreads the machine's drift over the groups. The garbage
     collector is off while sampling, as in timeit.
 
-    A member of the reference's group pairs each sample with the reference's of the same
-    round and place: its ratio is the median of these paired ratios, from which the
-    machine's drift between rounds cancels. The ratio of any other is that of the medians.
+    Every implementation takes as many samples, in the same rounds, so that `Timing.ratio`
+    can pair them.
     """
     numbers = {name: _calibrate(fn, min_sample_s) for name, fn in calls.items()}
     rounds = max(1, min(rounds, repeats))
@@ -139,11 +145,7 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     finally:
         if gc_was_enabled:
             gc.enable()
-    seconds = {name: statistics.median(values) for name, values in samples.items()}
-    paired = next((group for group in groups if reference in group), [])
-    ratios = {name: statistics.median(t / r for t, r in zip(samples[name], samples[reference]))
-              if name in paired else seconds[name] / seconds[reference] for name in calls}
-    return Timing(seconds, ratios, {name: statistics.mean(v) for name, v in faults.items()})
+    return Timing(samples, {name: statistics.mean(v) for name, v in faults.items()})
 
 
 def peak_memory(fn: Callable[[], object]) -> int:

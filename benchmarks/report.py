@@ -9,6 +9,7 @@ import re
 import statistics
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -22,15 +23,18 @@ class Case:
 
     model: str
     dtype: str
-    seconds: dict[str, float]  # implementation -> median seconds per call
-    ratios: dict[str, float]  # implementation -> time ratio to hand NumPy (measure.py)
+    timing: Any  # measure.Timing: samples and page faults per implementation
     errors: dict[str, float]  # implementation -> worst relative error vs hand NumPy
-    faults: dict[str, float]  # implementation -> minor page faults per timed call
     memory: dict[str, int] = field(default_factory=dict)  # implementation -> peak bytes
     dtype_problems: dict[str, list[str]] = field(default_factory=dict)
 
-    def ratio(self, impl: str) -> float:
-        return self.ratios[impl]
+    def __post_init__(self):
+        self.seconds = self.timing.seconds  # implementation -> median seconds per call
+        self.faults = self.timing.faults  # implementation -> minor page faults per call
+
+    def ratio(self, impl: str, to: str = HAND) -> float:
+        """Time of impl relative to `to`, from their samples paired by round and place."""
+        return self.timing.ratio(impl, to)
 
 
 @dataclass
@@ -164,10 +168,11 @@ def _time_section(cases: list[Case], repeats: int) -> list[str]:
              "of samples (a short pause before each block lets the previous library's threads "
              "go idle), over several rounds; inside a block, the implementations running on "
              "NumPy (symgrad, hand NumPy, autograd) take turns, each timed back to back with "
-             "itself, as every library is. In brackets: ratio to hand NumPy, lower is faster; "
-             "for symgrad and autograd, the median of the ratios of their samples to hand "
-             "NumPy's of the same round (the machine's drift between rounds cancels from it), "
-             "for the others the ratio of the medians.",
+             "itself, as every library is. In brackets: ratio to hand NumPy, lower is faster: "
+             "the median of the ratios of samples taken in the same round at the same place, "
+             "so that the machine's drift between rounds cancels (it can differ from the "
+             "ratio of the medians). The criteria below compare symgrad with PyTorch and "
+             "autograd the same way.",
              "", *_table(["model", "dtype", *impls], rows), ""]
     summary = _ratios(cases, GENERATED)
     if summary:
@@ -263,7 +268,7 @@ def _criteria_section(cases: list[Case], scale: Scale | None) -> list[str]:
 
     def beats(impl):
         versus = [case for case in timed if impl in case.seconds]
-        return bool(versus) and all(case.seconds[GENERATED] < case.seconds[impl] for case in versus)
+        return bool(versus) and all(case.ratio(GENERATED, impl) < 1 for case in versus)
 
     largest = worst.ratio(GENERATED)
     checks = [

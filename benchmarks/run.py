@@ -139,11 +139,11 @@ def run_case(spec, dtype, builders: dict, module, settings: Settings) -> report.
     for name, impl in impls.items():
         groups.setdefault(impl.runtime, []).append(name)
     timing = measure.median_times(calls, list(groups.values()), settings.repeats,
-                                  settings.min_sample_s, report.HAND, pause_s=settings.pause_s)
+                                  settings.min_sample_s, pause_s=settings.pause_s)
     print(f"{spec.name:14} {dtype.name:8} "
           + ", ".join(f"{name} {s * 1e3:.3g} ms" for name, s in timing.seconds.items()))
     return report.Case(
-        spec.name, dtype.name, timing.seconds, timing.ratios, errors, timing.faults,
+        spec.name, dtype.name, timing, errors,
         memory={name: measure.peak_memory(calls[name])
                 for name in (report.GENERATED, report.HAND) if name in calls},
         dtype_problems={name: measure.dtype_problems(result, spec.params, dtype)
