@@ -117,11 +117,12 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     a library and its threads (the NumPy ones: symgrad's, hand-written, autograd). Groups
     take turns in `rounds` blocks; a block starts after a pause, so the worker threads the
     previous library left spinning go idle and no two libraries compete for the cores.
-    Inside a block the members take turns, a different one first in each round; each
-    makes one untimed call, then its samples back to back, as a training loop calls it,
-    so that its own arrays are in the caches as they are for a library timed alone.
-    Spreading blocks over rounds spreads the machine's drift over the groups. The garbage
-    collector is off while sampling, as in timeit.
+    Inside a block the members alternate sample by sample, the next one first each time,
+    so that a burst of load from elsewhere falls on them alike; before each sample a
+    member makes one untimed call, which puts its own arrays back in the caches, as they
+    are for a library timed alone or in a training loop. Spreading blocks over rounds
+    spreads the machine's drift over the groups. The garbage collector is off while
+    sampling, as in timeit.
 
     Every implementation takes as many samples, in the same rounds, so that `Timing.ratio`
     can pair them.
@@ -133,12 +134,14 @@ def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for r in range(rounds):
+        for _ in range(rounds):
             for group in groups:
                 time.sleep(pause_s)
-                for name in group[r % len(group):] + group[:r % len(group)]:
-                    calls[name]()
-                    for _ in range(per_block):
+                calls[group[0]]()
+                for i in range(per_block):
+                    for name in group[i % len(group):] + group[:i % len(group)]:
+                        if len(group) > 1:
+                            calls[name]()
                         seconds, new_pages = _sample(calls[name], numbers[name])
                         samples[name].append(seconds)
                         faults[name].append(new_pages)

@@ -167,11 +167,12 @@ def _time_section(cases: list[Case], repeats: int) -> list[str]:
              "lasting at least a few ms. After a warm-up, the libraries take turns in blocks "
              "of samples (a short pause before each block lets the previous library's threads "
              "go idle), over several rounds; inside a block, the implementations running on "
-             "NumPy (symgrad, hand NumPy, autograd) take turns, each timed back to back with "
-             "itself, as every library is. In brackets: ratio to hand NumPy, lower is faster: "
+             "NumPy (symgrad, hand NumPy, autograd) alternate sample by sample, each sample "
+             "after one untimed call of the same implementation, so that its own arrays are "
+             "in the caches, as they are for a library timed alone. In brackets: ratio to hand NumPy, lower is faster: "
              "the median of the ratios of samples taken in the same round at the same place, "
-             "so that the machine's drift between rounds cancels (it can differ from the "
-             "ratio of the medians). The criteria below compare symgrad with PyTorch and "
+             "so that the machine's drift cancels (it can differ from the ratio of the "
+             "medians). The criteria below compare symgrad with PyTorch and "
              "autograd the same way.",
              "", *_table(["model", "dtype", *impls], rows), ""]
     summary = _ratios(cases, GENERATED)
