@@ -240,7 +240,8 @@ def _linear_fit(scale: Scale) -> tuple[float, float, float]:
 def _scale_section(scale: Scale) -> list[str]:
     lines = ["## Derivation scale", "",
              "Wall time of `symgrad derive` (a fresh interpreter: start-up and imports included) "
-             "on MLPs with symbolic widths: tanh hidden layers, sigmoid output, mean BCE.", ""]
+             "on MLPs with symbolic widths: tanh hidden layers, sigmoid output, mean BCE; the "
+             "fastest of 3 runs.", ""]
     if scale.derive:
         rows = [[str(depth), f"{seconds:.2f}"] for depth, seconds in scale.derive.items()]
         lines += _table(["depth", "derive (s)"], rows)
