@@ -71,13 +71,14 @@ def shape_str(shape):
 
 
 def broadcast_shape(shapes, what="operands"):
-    """The shape that entries of these shapes broadcast to (each axis: 1 or one size)."""
+    """The shape that entries of these shapes broadcast to (each axis, aligned from the
+    last: 1 or one size)."""
     shapes = [s for s in shapes if s != ()]
     if not shapes:
         return ()
     out = []
-    for axis in (0, 1):
-        sizes = [s[axis] for s in shapes if s[axis] != 1]
+    for axis in range(-max(map(len, shapes)), 0):
+        sizes = [s[axis] for s in shapes if len(s) >= -axis and s[axis] != 1]
         size = sizes[0] if sizes else sp.S.One
         if any(not same_dim(size, other) for other in sizes):
             raise SymgradError(f"shape mismatch in {what}: shapes "

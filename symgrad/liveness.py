@@ -12,6 +12,9 @@ import ast
 
 import numpy as np
 
+from .errors import SymgradError
+from .graph import broadcast_shape
+
 _BINARY = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply",
            ast.Div: "np.divide"}
 
@@ -157,24 +160,13 @@ _SCALAR = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
 
 
 def _broadcast(shapes):
-    """NumPy's broadcast of shapes whose dimensions may be symbols; None if unknown."""
+    """The shape these broadcast to; None if one is unknown or they do not broadcast."""
     if any(s is None for s in shapes):
         return None
-    width = max(map(len, shapes), default=0)
-    out = []
-    for dims in zip(*[(1,) * (width - len(s)) + tuple(s) for s in shapes]):
-        wide = {d for d in dims if d != 1}
-        if len(wide) > 1:
-            return None
-        out.append(wide.pop() if wide else 1)
-    return tuple(out)
-
-
-def _holder(node):
-    """The array that holds node's value: a name, or the out= of a call writing into one."""
-    if isinstance(node, ast.Call):
-        node = next((k.value for k in node.keywords if k.arg == "out"), None)
-    return node.id if isinstance(node, ast.Name) else None
+    try:
+        return broadcast_shape(shapes)
+    except SymgradError:
+        return None
 
 
 def _is_ufunc(func):
