@@ -84,7 +84,7 @@ def _sample(fn: Callable[[], object], number: int) -> tuple[float, float]:
 
 @dataclass
 class Timing:
-    """What median_times measured, per implementation."""
+    """What time_samples measured, per implementation."""
 
     samples: dict[str, list[float]]  # seconds per call, sample by sample, in the same order
     faults: dict[str, float]  # mean minor page faults per call (a new page of memory each)
@@ -109,7 +109,7 @@ def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
     return number
 
 
-def median_times(calls: dict[str, Callable[[], object]], groups: list[list[str]], repeats: int,
+def time_samples(calls: dict[str, Callable[[], object]], groups: list[list[str]], repeats: int,
                  min_sample_s: float, rounds: int = 5, pause_s: float = 0.2) -> Timing:
     """Seconds and page faults per call of each thunk, over about `repeats` samples.
 

@@ -138,7 +138,7 @@ def run_case(spec, dtype, builders: dict, module, settings: Settings) -> report.
     groups = {}
     for name, impl in impls.items():
         groups.setdefault(impl.runtime, []).append(name)
-    timing = measure.median_times(calls, list(groups.values()), settings.repeats,
+    timing = measure.time_samples(calls, list(groups.values()), settings.repeats,
                                   settings.min_sample_s, pause_s=settings.pause_s)
     print(f"{spec.name:14} {dtype.name:8} "
           + ", ".join(f"{name} {s * 1e3:.3g} ms" for name, s in timing.seconds.items()))
