@@ -18,6 +18,22 @@ def _logsumexp(x):
     return c + np.log(np.exp(x - c).sum(axis=0, keepdims=True))
 
 
+def _matmul(a, b):
+    """a @ b, a matrix. One of 2**14 entries or more with fewer rows than columns is stored
+    column-major (b.T @ a.T, written into its transpose): OpenBLAS's threads compute a
+    product up to 2 times faster that way round (python benchmarks/orientation.py), and as
+    the layout depends on the shape only, elementwise work on same-shaped results runs at
+    full speed. A column times a row is np.dot: @ would run gemm with an inner dimension
+    of 1, whose packing and threads cost up to 6 times the multiplications."""
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    rows, cols = a.shape[0], b.shape[1]
+    if rows >= cols or rows * cols < 16384:
+        return product(a, b)
+    out = np.empty((rows, cols), np.result_type(a, b), order="F")
+    product(b.T, a.T, out=out.T)
+    return out
+
+
 def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
@@ -48,11 +64,11 @@ def forward(W1, b1, W2, b2, X):
     m = X.shape[1]
     if X.shape != (n_x, m):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
-    Z1 = W1 @ X
+    Z1 = _matmul(W1, X)
     Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1
+    Z2 = _matmul(W2, A1)
     del A1
     Z2 += b2
     A2 = np.exp(Z2 - _logsumexp(Z2))
@@ -82,11 +98,11 @@ def loss(W1, b1, W2, b2, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (k, m):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X
+    Z1 = _matmul(W1, X)
     Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1
+    Z2 = _matmul(W2, A1)
     del A1
     Z2 += b2
     t1 = Y*(Z2 - _logsumexp(Z2))
@@ -127,11 +143,11 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
     if Y.shape != (k, m):
         _shape_error('Y', Y.shape, (('k', k, 'W2', 0), ('m', m, 'X', 1)))
-    Z1 = W1 @ X
+    Z1 = _matmul(W1, X)
     Z1 += b1
     A1 = np.tanh(Z1, out=Z1)
     del Z1
-    Z2 = W2 @ A1
+    Z2 = _matmul(W2, A1)
     Z2 += b2
     t1 = _logsumexp(Z2)
     t2 = Y*(Z2 - t1)
@@ -142,12 +158,12 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ2 = (A2*Y.sum(axis=0, keepdims=True) - Y)/m
     del A2
     db2 = dZ2.sum(axis=1, keepdims=True)
-    dW2 = dZ2 @ A1.T
-    dA1 = W2.T @ dZ2
+    dW2 = _matmul(dZ2, A1.T)
+    dA1 = _matmul(W2.T, dZ2)
     del dZ2
     dZ1 = np.multiply(dA1, np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)
     del A1, dA1
     db1 = dZ1.sum(axis=1, keepdims=True)
-    dW1 = dZ1 @ X.T
+    dW1 = _matmul(dZ1, X.T)
     del dZ1
     return cost, (dW1, db1, dW2, db2)

@@ -43,7 +43,7 @@ def test_sigmoid_with_cross_entropy_gives_a_minus_y_over_m(example):
     # the docstring states the formula; the code computes it in the memory of A1, which dies
     assert _statement(source, "dZ1", doc=True) == "W2.T*dZ2*(1 - A1**2)"
     assert _statement(source, "dZ1") == \
-        "np.multiply(np.dot(W2.T, dZ2), np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)"
+        "np.multiply(_matmul(W2.T, dZ2), np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)"
 
 
 def test_softmax_with_cross_entropy_gives_softmax_minus_y(example):

@@ -10,6 +10,7 @@ from conftest import EXAMPLES, derived
 import symgrad as sg
 from symgrad.codegen import module_source
 from symgrad.derive import derive
+from symgrad.printing.numpy import HELPERS
 from symgrad.testing import default_dims, load_module, random_instance
 
 m, n = sp.symbols("m n", integer=True, positive=True)
@@ -68,6 +69,28 @@ def test_relu_backward_masks_the_output_so_z_is_freed(example):
     assert "np.heaviside" not in body
     assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)" in body
     assert re.search(r"A1 = np.maximum\(0, Z1, out=Z1\)\n    del Z1\n", body)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows,inner,cols,column_major", [
+    (64, 300, 512, True),      # wide and large: computed as b.T @ a.T into its transpose
+    (64, 1, 512, True),        # a column times a row
+    (512, 300, 64, False),     # taller than wide
+    (8, 4, 32, False),         # wide but below 2**14 entries
+])
+def test_matmul_helper_lays_out_products_by_shape(dtype, rows, inner, cols, column_major):
+    namespace = {"np": np}
+    exec(HELPERS["_matmul"], namespace)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, inner)).astype(dtype)
+    b = rng.standard_normal((cols, inner)).astype(dtype).T          # a transposed operand
+    product = namespace["_matmul"](a, b)
+    reference = a.astype(np.float64) @ b.astype(np.float64)
+    assert product.dtype == dtype and product.shape == (rows, cols)
+    bound = inner * np.finfo(dtype).eps * (abs(a) @ abs(b)).max()     # rounding of the sums
+    assert np.abs(product - reference).max() <= bound
+    assert product.flags.owndata     # not a view: NumPy may reuse it for x*y in place
+    assert product.flags.f_contiguous if column_major else product.flags.c_contiguous
 
 
 def test_binary_cross_entropy_takes_one_logaddexp(example):

@@ -32,6 +32,20 @@ def _sigmoid(x):
         if got != want:
             where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
             raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")''',
+    "_matmul": '''def _matmul(a, b):
+    """a @ b, a matrix. One of 2**14 entries or more with fewer rows than columns is stored
+    column-major (b.T @ a.T, written into its transpose): OpenBLAS's threads compute a
+    product up to 2 times faster that way round (python benchmarks/orientation.py), and as
+    the layout depends on the shape only, elementwise work on same-shaped results runs at
+    full speed. A column times a row is np.dot: @ would run gemm with an inner dimension
+    of 1, whose packing and threads cost up to 6 times the multiplications."""
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    rows, cols = a.shape[0], b.shape[1]
+    if rows >= cols or rows * cols < 16384:
+        return product(a, b)
+    out = np.empty((rows, cols), np.result_type(a, b), order="F")
+    product(b.T, a.T, out=out.T)
+    return out''',
     "_logsumexp": '''def _logsumexp(x):
     """log(sum(exp(x))) over each column, with the column maximum subtracted first."""
     c = x.max(axis=0, keepdims=True)
@@ -93,14 +107,14 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
     def _print_Mul(self, expr):
         """g * H(x) as g*(x > 0): a boolean mask, many times cheaper than np.heaviside (and
         H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype.
-        A column times a row is np.dot(c, r): broadcasting them would allocate the ufunc's
-        iteration buffers, and c @ r, BLAS's gemm with an inner dimension of 1, is up to 6
-        times slower (its packing and threads cost more than the multiplications)."""
+        A column times a row is _matmul(c, r), an outer product: broadcasting them would
+        allocate the ufunc's iteration buffers."""
         column = next((f for f in expr.args if _is_vector(self.shapes.get(f), 1)), None)
         row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
         if column is not None and row is not None:
             outer = sp.Symbol("_outer%d" % len(self.operands))
-            self.operands = {**self.operands, outer: ("np.dot(%s, %s)" % (
+            self.helpers.add("_matmul")
+            self.operands = {**self.operands, outer: ("_matmul(%s, %s)" % (
                 self._print(column), self._print(row)), False)}
             return self._print(expr / (column * row) * outer)
         steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
@@ -186,7 +200,7 @@ class NodePrinter:
             text, compound = self.operand(node.args[0])
             t = self._t(node)
             return ("(%s)%s" % (text, t) if compound else text + t), False
-        return self.rhs(node), node.op == "matmul" and self._matmul_operator(node)
+        return self.rhs(node), node.op == "matmul" and self._matmul_function(node) is None
 
     def _scalar(self, expr, args):
         texts = [self.operand(a) for a in args]
@@ -250,13 +264,20 @@ class NodePrinter:
     def _is_batched(self, node):
         return node.id in self.batched and not self.math
 
-    def _matmul_operator(self, node):
-        """Whether a matrix product is printed as a @ b rather than np.dot(a, b).
+    def _matmul_function(self, node):
+        """The function a matrix product is printed with, or None for a @ b (the math, and
+        stacks of matrices).
 
-        np.dot makes the same BLAS call with a third less overhead (no generalized-ufunc
-        dispatch) but zeroes its result first: code uses it where that result is a vector
-        (a matrix times a vector), @ for a matrix result and in the math."""
-        return self.math or self._is_batched(node) or sp.S.One not in node.shape
+        A vector result is np.dot(a, b): the same BLAS call as @ with a third less overhead
+        (no generalized-ufunc dispatch); np.dot zeroes its result first, which costs more
+        than that on a matrix. A matrix result is _matmul(a, b), which picks the faster of
+        the two ways to store it."""
+        if self.math or self._is_batched(node):
+            return None
+        if sp.S.One in node.shape:
+            return "np.dot"
+        self.helpers.add("_matmul")
+        return "_matmul"
 
     def _t(self, node):
         return ".mT" if self._is_batched(node) else ".T"
@@ -270,9 +291,10 @@ class NodePrinter:
         args = [self.operand(a) for a in node.args]
         wrap = ["(%s)" % t if c else t for t, c in args]
         if node.op == "matmul":
-            if self._matmul_operator(node):
+            function = self._matmul_function(node)
+            if function is None:
                 return "%s @ %s" % (wrap[0], wrap[1])
-            return "np.dot(%s, %s)" % (args[0][0], args[1][0])
+            return "%s(%s, %s)" % (function, args[0][0], args[1][0])
         if node.op == "transpose":
             return wrap[0] + self._t(node)
         if node.op in ("sum", "trace") and self._is_batched(node):
