@@ -16,11 +16,14 @@ class Converter:
         self._cache = {}
 
     def __call__(self, expr):
-        node = self._cache.get(expr)
-        if node is None:
-            node = self._convert(expr)
-            self._cache[expr] = node
-        return node
+        if expr not in self._cache:
+            # the matrices first, deepest first: a deep network needs no deep recursion
+            for sub in _matrices_bottom_up(expr):
+                if sub not in self._cache:
+                    self._cache[sub] = self._convert(sub)
+            if expr not in self._cache:
+                self._cache[expr] = self._convert(expr)
+        return self._cache[expr]
 
     def _convert(self, expr):
         if expr in self.leaves:
@@ -65,15 +68,15 @@ class Converter:
 
     def _convert_MatAdd(self, expr):
         xs = [placeholder(i) for i in range(len(expr.args))]
-        return self._elementwise(sp.Add(*xs), expr.args, expr.shape)
+        return self._elementwise(sp.Add(*xs), expr.args)
 
     def _convert_HadamardProduct(self, expr):
         xs = [placeholder(i) for i in range(len(expr.args))]
-        return self._elementwise(sp.Mul(*xs), expr.args, expr.shape)
+        return self._elementwise(sp.Mul(*xs), expr.args)
 
     def _convert_HadamardPower(self, expr):
         base, power = expr.args
-        return self._elementwise(placeholder(0) ** placeholder(1), [base, power], expr.shape)
+        return self._elementwise(placeholder(0) ** placeholder(1), [base, power])
 
     def _convert_ElementwiseApplyFunction(self, expr):
         f, x = expr.function, placeholder(0)
@@ -81,7 +84,7 @@ class Converter:
             body = f.expr.xreplace({f.variables[0]: x})
         else:
             body = f(x)
-        return self._elementwise(body, [expr.expr], expr.shape)
+        return self._elementwise(body, [expr.expr])
 
     # -- matrix products ----------------------------------------------------------------
     def _convert_MatMul(self, expr):
@@ -183,6 +186,22 @@ class Converter:
             else:
                 terms.append(self(sp.log(f)))
         return self.graph.map(sp.Add(*[placeholder(i) for i in range(len(terms))]), terms)
+
+
+def _matrices_bottom_up(expr):
+    """The matrix subexpressions of expr, each once, children before parents, left to
+    right (the order a recursive conversion completes them in)."""
+    seen, order, stack = set(), [], [(expr, False)]
+    while stack:
+        e, children_done = stack.pop()
+        if children_done:
+            if isinstance(e, sp.MatrixExpr):
+                order.append(e)
+        elif e not in seen:
+            seen.add(e)
+            stack.append((e, True))
+            stack.extend((a, False) for a in reversed(e.args))
+    return order
 
 
 def _estimate(dim):

@@ -4,16 +4,44 @@ Matrices hold one example per column (classes along rows for softmax). Every hel
 works on a scalar expression too, where it makes sense.
 """
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .functions import sigmoid as _sigmoid, softplus as _softplus
+from .model import _Broadcasting
 
 _t = sp.Dummy("t", real=True)
 
 
+class _Elementwise(_Broadcasting, ElementwiseApplyFunction):
+    """x.applyfunc(f) that keeps its shape and adds and multiplies as Params do.
+
+    SymPy finds a shape by walking down to the leaves on every query, and its operators
+    call .doit(), which walks the whole expression: on a deep network each costs time in
+    proportion to the depth, and building the loss took time quadratic in it."""
+
+    def __new__(cls, function, x):
+        obj = super().__new__(cls, function, x)
+        if isinstance(obj, cls):
+            obj._shape = x.shape
+        return obj
+
+    @property
+    def shape(self):
+        return self._shape
+
+
 def _elementwise(f, x):
     if isinstance(x, sp.MatrixExpr):
-        return x.applyfunc(f)
+        return _Elementwise(f, x)
     return f(x)
+
+
+def _negative(x):
+    return sp.MatMul(sp.S.NegativeOne, x)       # the constructors call no .doit() (above)
+
+
+def _subtract(x, y):
+    return sp.MatAdd(x, _negative(y))
 
 
 def sigmoid(x):
@@ -59,7 +87,7 @@ def sum(x):  # noqa: A001 - the natural name; sg.sum mirrors np.sum
     if not isinstance(x, sp.MatrixExpr):
         return x
     rows, cols = x.shape
-    return sp.Trace(sp.OneMatrix(1, rows) * x * sp.OneMatrix(cols, 1))
+    return sp.Trace(sp.MatMul(sp.OneMatrix(1, rows), x, sp.OneMatrix(cols, 1)))
 
 
 def mean(x):
@@ -73,14 +101,14 @@ def mean(x):
 def logsumexp(z):
     """log(sum(exp(z))) per column: a row vector (1, m); computed with the max subtracted."""
     rows, _ = z.shape
-    return log(sp.OneMatrix(1, rows) * exp(z))
+    return log(sp.MatMul(sp.OneMatrix(1, rows), exp(z)))
 
 
 def softmax(z):
     """exp(z) / sum(exp(z)) per column; computed as exp(z - logsumexp(z))."""
     rows, _ = z.shape
     e = exp(z)
-    return sp.HadamardProduct(e, sp.HadamardPower(sp.OneMatrix(rows, rows) * e, -1))
+    return sp.HadamardProduct(e, sp.HadamardPower(sp.MatMul(sp.OneMatrix(rows, rows), e), -1))
 
 
 def log_softmax(z):
@@ -96,7 +124,8 @@ def binary_cross_entropy(a, y):
     if not isinstance(a, sp.MatrixExpr):
         return -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
     ones = sp.OneMatrix(*a.shape)
-    return -(sp.HadamardProduct(y, log(a)) + sp.HadamardProduct(ones - y, log(ones - a)))
+    return sp.MatAdd(_negative(sp.HadamardProduct(y, log(a))),
+                     _negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))))
 
 
 def cross_entropy(a, y):
@@ -106,9 +135,9 @@ def cross_entropy(a, y):
 
 def mse(a, y):
     """Mean of the squared differences over all entries (a scalar)."""
-    return mean(sp.HadamardPower(a - y, 2))
+    return mean(sp.HadamardPower(_subtract(a, y), 2))
 
 
 def dense(w, x, b):
     """w x + b with the bias column b broadcast over the columns of x."""
-    return w * x + b * sp.OneMatrix(1, x.shape[1])
+    return sp.MatAdd(sp.MatMul(w, x), sp.MatMul(b, sp.OneMatrix(1, x.shape[1])))

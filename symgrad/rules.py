@@ -146,7 +146,7 @@ def _sum_jvp(graph, node, ts):
 
 
 @defvjp("logsumexp", "logsumexp(A) per column: dA = G * softmax(A)",
-        jacobian=lambda ops, i: r"\operatorname{blockdiag}_j\left(\operatorname{softmax}(%s_{:j})^{\top}\right)" % ops[0],
+        jacobian=lambda ops, i: r"\operatorname{blockdiag}_j\left(\operatorname{softmax}({%s}_{:j})^{\top}\right)" % ops[0],
         chain=lambda ops, i, G: r"%s \odot \operatorname{softmax}\left(%s\right)" % (G, ops[0]))
 def _logsumexp(graph, node, g, i):
     x, lse, gx = placeholder(0), placeholder(1), placeholder(2)
@@ -174,7 +174,7 @@ def _trace_jvp(graph, node, ts):
 
 # ---- the Matrix Cookbook: inverse and determinants (Y = A^-1) -----------------------------
 @defvjp("inverse", "A^-1: dA = -Y^T G Y^T",
-        jacobian=lambda ops, i: r"-{%s}^{-\top} \otimes %s^{-1}" % (ops[0], ops[0]),
+        jacobian=lambda ops, i: r"-{%s}^{-\top} \otimes {%s}^{-1}" % (ops[0], ops[0]),
         chain=lambda ops, i, G: r"-{%s}^{-\top}\, %s\, {%s}^{-\top}" % (ops[0], G, ops[0]))
 def _inverse(graph, node, g, i):
     yt = graph.transpose(node)
