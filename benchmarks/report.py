@@ -42,9 +42,10 @@ class Scale:
     """Derivation-scale measurements (seconds; None where not measured)."""
 
     startup: float | None
-    derive: dict[int, float]  # depth -> seconds of `symgrad derive`
+    derive: dict[int, float]  # depth -> seconds of `symgrad derive`, the fastest of `runs`
     expansion: tuple[int, int, int, float, int] | None  # width, depth, m, seconds, entries
     notes: list[str] = field(default_factory=list)
+    runs: int = 1
 
 
 # ------------------------------------------------------------------- machine facts
@@ -241,7 +242,7 @@ def _scale_section(scale: Scale) -> list[str]:
     lines = ["## Derivation scale", "",
              "Wall time of `symgrad derive` (a fresh interpreter: start-up and imports included) "
              "on MLPs with symbolic widths: tanh hidden layers, sigmoid output, mean BCE; the "
-             "fastest of 3 runs.", ""]
+             f"fastest of {scale.runs} runs.", ""]
     if scale.derive:
         rows = [[str(depth), f"{seconds:.2f}"] for depth, seconds in scale.derive.items()]
         lines += _table(["depth", "derive (s)"], rows)

@@ -71,7 +71,7 @@ class Settings:
     output: str  # file written in benchmarks/
 
 
-FULL = Settings(25, 0.02, 0.2, (5, 10, 20, 50), (8, 2, 8), "RESULTS.md")
+FULL = Settings(25, 0.02, 0.2, (5, 10, 20, 50, 100), (8, 2, 8), "RESULTS.md")
 QUICK = Settings(3, 0.002, 0.05, (5, 10), (4, 2, 4), "RESULTS-quick.md")
 
 
@@ -153,7 +153,7 @@ def run_case(spec, dtype, builders: dict, module, settings: Settings) -> report.
 
 def measure_scale(settings: Settings, symgrad_ok: bool) -> report.Scale:
     """Derive times of deep MLPs, beside SymPy's scalar expansion of a small one."""
-    result = report.Scale(startup=None, derive={}, expansion=None)
+    result = report.Scale(startup=None, derive={}, expansion=None, runs=scale.RUNS)
     if symgrad_ok:
         result.startup = scale.time_startup().seconds
         for depth, outcome in scale.time_derivations(settings.depths).items():
