@@ -124,8 +124,8 @@ def binary_cross_entropy(a, y):
     if not isinstance(a, sp.MatrixExpr):
         return -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
     ones = sp.OneMatrix(*a.shape)
-    return sp.MatAdd(_negative(sp.HadamardProduct(y, log(a))),
-                     _negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))))
+    return sp.MatAdd(_negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))),
+                     _negative(sp.HadamardProduct(y, log(a))))
 
 
 def cross_entropy(a, y):
