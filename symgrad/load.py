@@ -29,6 +29,11 @@ def load(path):
         raise SymgradError(f"{path}:{_line_in(path)}: {e}") from e
     except sp.ShapeError as e:
         raise SymgradError(f"{path}:{_line_in(path)}: {_shape_mismatch(e)}") from e
+    except RecursionError as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: an expression nests too deep for Python's "
+                           f"recursion limit ({sys.getrecursionlimit()}; SymPy recurses once per "
+                           "level): put `import sys; sys.setrecursionlimit(20000)` at the top "
+                           "of the model file") from e
     except Exception as e:
         raise SymgradError(f"{path}:{_line_in(path)}: the model file raised "
                            f"{type(e).__name__}: {_first_line(e)}: fix the model file") from e
