@@ -264,9 +264,10 @@ class Graph:
             # the entries do not vary along the summed axes: multiply by their count
             count = sp.Mul(*[c for c, k in zip(counts, axes) if a.shape[k] != 1])
             return self.map(a.expr * count, a.args, shape)
-        if axis == 0 and a.op == "map" and a.expr == sp.exp(placeholder(0)) \
-                and a.args[0].shape == a.shape:
-            return self.map(sp.exp(placeholder(0)), [self.logsumexp(a.args[0])])
+        if axis == 0 and a.op == "map" and a.expr.func == sp.exp:
+            # however the exponent was fused in (exp(tanh(Z)) is one map of Z)
+            exponent = self.map(a.expr.args[0], a.args, a.shape)
+            return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent)])
         if axis is not None and a.shape[axis] == 1:
             return a
         return self._make("sum", (a,), shape, axis=axis)

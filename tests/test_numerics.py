@@ -93,6 +93,22 @@ def test_log_softmax_cross_entropy_finite_at_extremes():
     assert np.allclose(dz, p - y)
 
 
+def test_column_sum_of_exp_is_stable_however_the_exponent_was_fused():
+    """SymPy's * fuses 3*(W @ X) into the exp (one elementwise function of W @ X): the sum
+    over each column must still be exp(logsumexp), not an exp that overflows."""
+    k = sp.Symbol("k", integer=True, positive=True)
+    W, X = sg.Param("W", k, 2), sg.Input("X", 2, m)
+    module = _module(sg.sum(sg.log(sp.OneMatrix(1, k) * sg.exp(3 * (W @ X)))), [W], [X])
+    w = np.array([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]])
+    x = np.array([[2.0, -1.0], [1.0, 3.0]])
+    z = 3 * (w @ x)                                   # up to 1200: exp overflows
+    top = z.max(axis=0)
+    softmax = np.exp(z - top) / np.exp(z - top).sum(axis=0)
+    loss, (dw,) = module.value_and_grad(w, x)
+    assert np.isclose(loss, np.sum(top + np.log(np.exp(z - top).sum(axis=0))))
+    assert np.allclose(dw, (3 * softmax) @ x.T)
+
+
 @pytest.mark.parametrize("build", [
     lambda Z: sg.relu(Z),
     lambda Z: Z.applyfunc(sp.Lambda(t, sp.Max(t, 0))),
