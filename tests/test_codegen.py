@@ -82,7 +82,7 @@ def test_shape_mismatch_at_run_time_names_the_dimension(example, bad, message):
 
 def test_a_100_layer_network_builds_derives_and_matches_numpy():
     """Conversion walks the graph without recursion (a recursive walk needed ~15 Python
-    frames per layer and failed near 65 layers); the loss value and the last layer's
+    frames per layer and failed at 80 layers); the loss value and the last layer's
     gradient come from NumPy and central differences."""
     depth = 100
     n, m = sp.symbols("n m", integer=True, positive=True)
