@@ -9,7 +9,8 @@ Ops (`Node.op`):
   matmul     args[0] @ args[1]
   transpose  args[0].T
   sum        sum over `Node.axis` (0, 1 or None = all), keeping dims; shape () sums to a scalar
-  logsumexp  log(sum(exp(x), axis=0)) per column, computed stably
+  logsumexp  log(sum(exp(x), axis)) along `Node.axis` (0: per column, 1: per row), keeping
+             dims, computed stably
   trace      trace of a square matrix, a scalar (shape ())
   inverse    the inverse of a square matrix
   det        the determinant of a square matrix, a scalar (shape ())
@@ -17,7 +18,7 @@ Ops (`Node.op`):
 
 Identical nodes are one node (hash-consing), and the builder applies the algebra that keeps
 code lean: ones-vectors in products become sums and broadcasts, products over a dimension
-of 1 become broadcast products, `exp` summed over a column becomes `exp(logsumexp)`, and a
+of 1 become broadcast products, `exp` summed along an axis becomes `exp(logsumexp)`, and a
 `log` of a sigmoid or softmax is composed with it so the stable forms can be used.
 """
 import itertools
@@ -264,16 +265,17 @@ class Graph:
             # the entries do not vary along the summed axes: multiply by their count
             count = sp.Mul(*[c for c, k in zip(counts, axes) if a.shape[k] != 1])
             return self.map(a.expr * count, a.args, shape)
-        if axis == 0 and a.op == "map" and a.expr.func == sp.exp:
+        if axis is not None and a.op == "map" and a.expr.func == sp.exp:
             # however the exponent was fused in (exp(tanh(Z)) is one map of Z)
             exponent = self.map(a.expr.args[0], a.args, a.shape)
-            return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent)])
+            return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent, axis)])
         if axis is not None and a.shape[axis] == 1:
             return a
         return self._make("sum", (a,), shape, axis=axis)
 
-    def logsumexp(self, a):
-        return self._make("logsumexp", (a,), (sp.S.One, a.shape[1]), axis=0)
+    def logsumexp(self, a, axis=0):
+        shape = (sp.S.One, a.shape[1]) if axis == 0 else (a.shape[0], sp.S.One)
+        return self._make("logsumexp", (a,), shape, axis=axis)
 
     def trace(self, a):
         self._square("trace", a)

@@ -145,7 +145,7 @@ def _sum_jvp(graph, node, ts):
     return graph.sum(ts[0], node.axis, scalar=node.shape == ())
 
 
-@defvjp("logsumexp", "logsumexp(A) per column: dA = G * softmax(A)",
+@defvjp("logsumexp", "logsumexp(A) along an axis: dA = G * softmax(A) along it",
         jacobian=lambda ops, i: r"\operatorname{blockdiag}_j\left(\operatorname{softmax}({%s}_{:j})^{\top}\right)" % ops[0],
         chain=lambda ops, i, G: r"%s \odot \operatorname{softmax}\left(%s\right)" % (G, ops[0]))
 def _logsumexp(graph, node, g, i):
@@ -156,7 +156,7 @@ def _logsumexp(graph, node, g, i):
 @defjvp("logsumexp")
 def _logsumexp_jvp(graph, node, ts):
     x, lse, t = placeholder(0), placeholder(1), placeholder(2)
-    return graph.sum(graph.map(t * sp.exp(x - lse), [node.args[0], node, ts[0]]), 0)
+    return graph.sum(graph.map(t * sp.exp(x - lse), [node.args[0], node, ts[0]]), node.axis)
 
 
 @defvjp("trace", "tr(A): dA = G I",

@@ -166,7 +166,8 @@ class LatexNodePrinter(NodePrinter):
             under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[node.axis]
             return r"\textstyle\sum%s %s" % (under, wrap[0])
         if node.op == "logsumexp":
-            return r"\operatorname{logsumexp}_{\text{cols}}\left(%s\right)" % args[0][0]
+            per = r"_{\text{cols}}" if node.axis == 0 else r"_{\text{rows}}"
+            return r"\operatorname{logsumexp}%s\left(%s\right)" % (per, args[0][0])
         if node.op == "trace":
             return r"\operatorname{tr}\left(%s\right)" % args[0][0]
         if node.op == "eye":

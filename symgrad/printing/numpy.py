@@ -47,10 +47,11 @@ def _sigmoid(x):
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out=out.T)
     return out''',
-    "_logsumexp": '''def _logsumexp(x):
-    """log(sum(exp(x))) over each column, with the column maximum subtracted first."""
-    c = x.max(axis=0, keepdims=True)
-    return c + np.log(np.exp(x - c).sum(axis=0, keepdims=True))''',
+    "_logsumexp": '''def _logsumexp(x, axis):
+    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
+    subtracted first."""
+    c = x.max(axis=axis, keepdims=True)
+    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))''',
 }
 
 
@@ -255,8 +256,11 @@ class NodePrinter:
         return None
 
     def _broadcast(self, node, text):
-        """np.broadcast_to when a materialised map is wider than its operands."""
-        if node.shape == () or broadcast_shape([a.shape for a in node.args]) == node.shape:
+        """np.broadcast_to when a materialised map is wider than the operands its expression
+        uses (after fusion and simplification: X + b - X is b, broadcast)."""
+        expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
+        used = [a.shape for i, a in enumerate(args) if placeholder(i) in expr.free_symbols]
+        if node.shape == () or broadcast_shape(used) == node.shape:
             return text
         if self._is_batched(node):
             return "np.broadcast_to(%s, (%s, %s, %s))" % (text, self.batch, *node.shape)
@@ -318,9 +322,9 @@ class NodePrinter:
             return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
         if node.op == "logsumexp":
             if self.math:
-                return "logsumexp(%s, axis=0)" % args[0][0]
+                return "logsumexp(%s, axis=%d)" % (args[0][0], node.axis)
             self.helpers.add("_logsumexp")
-            return "_logsumexp(%s)" % args[0][0]
+            return "_logsumexp(%s, %d)" % (args[0][0], node.axis - 2)
         if node.op == "trace":
             return "%s(%s)" % ("tr" if self.math else "np.trace", args[0][0])
         if node.op in LINALG:

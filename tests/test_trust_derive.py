@@ -1,0 +1,75 @@
+"""Issue 14 (Trust), the derivation's part: shapes survive SymPy's cancellations, stable
+forms hold along either axis, and certified emission refuses what disagrees with the model.
+Expected values are written by hand in NumPy from the model's formula."""
+import numpy as np
+import sympy as sp
+
+import symgrad as sg
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.testing import load_module
+
+n, k, m = sp.symbols("n k m", integer=True, positive=True)
+RNG = np.random.default_rng(14)
+
+
+def compiled(model):
+    return load_module(module_source(derive(model)), model.name)
+
+
+def test_a_broadcast_keeps_its_count_when_sympy_cancels_the_matrix_beside_it():
+    # mse(X + b, X): X cancels, leaving b broadcast over the k columns (0.208 was given for 0.625)
+    X, b = sg.Input("X", n, k), sg.Param("b", n, 1)
+    module = compiled(sg.Model("cancel", loss=sg.mse(X + b, X), params=[b], inputs=[X]))
+    bv, Xv = np.array([[0.5], [1.0]]), RNG.standard_normal((2, 4))
+    loss, (db,) = module.value_and_grad(bv, Xv)
+    assert np.isclose(loss, np.mean((Xv + bv - Xv) ** 2))          # 0.625
+    np.testing.assert_allclose(db, 2 * bv / 2, rtol=1e-12)         # d/db mean over n*k of b^2
+
+
+def test_a_gradient_has_its_parameters_shape_when_the_rest_folds_to_a_row():
+    # d sum(s W X - W)/dW = s 1 (X 1)^T - 1, a (1, 2) row broadcast to W's (3, 2)
+    W, X, s = sg.Param("W", 3, 2), sg.Input("X", 2, 2), sg.Param("s")
+    module = compiled(sg.Model("rowfold", loss=sg.sum(s * (W @ X) - W), params=[s, W],
+                               inputs=[X]))
+    Wv, Xv = RNG.standard_normal((3, 2)), RNG.standard_normal((2, 2))
+    loss, (ds, dW) = module.value_and_grad(0.3, Wv, Xv)
+    assert np.isclose(loss, np.sum(0.3 * Wv @ Xv - Wv))
+    assert np.isclose(ds, np.sum(Wv @ Xv))
+    assert np.shape(dW) == (3, 2)
+    np.testing.assert_allclose(dW, 0.3 * np.ones((3, 1)) @ Xv.sum(axis=1)[None, :] - 1)
+
+
+def _rows_model():
+    """cs231n's layout: examples as rows, classes along columns."""
+    Xr, W, Y = sg.Input("Xr", m, n), sg.Param("W", n, k), sg.Input("Y", m, k)
+    E = sg.exp(Xr @ W)
+    P = sp.HadamardProduct(E, sp.HadamardPower(sp.MatMul(E, sp.OneMatrix(k, k)), -1))
+    cross_entropy = -sg.sum(sp.HadamardProduct(Y, sg.log(P)))
+    lse = sg.sum(sg.log(sp.MatMul(E, sp.OneMatrix(k, 1))))
+    return (sg.Model("rows_ce", loss=cross_entropy, params=[W], inputs=[Xr, Y]),
+            sg.Model("rows_lse", loss=lse, params=[W], inputs=[Xr]))
+
+
+def test_softmax_and_logsumexp_along_rows_are_stable_at_logits_of_1000():
+    ce, lse = (compiled(model) for model in _rows_model())
+    Xv, Y = np.ones((4, 2)), np.eye(3)[[0, 1, 2, 0]]
+    Wv = np.array([[0.0, 500.0, 1000.0]] * 2)          # logits 0, 1000, 2000 in every row
+    loss, (dW,) = ce.value_and_grad(Wv, Xv, Y)
+    assert loss == 2000 + 1000 + 0 + 2000                  # -log softmax, by hand
+    p = np.array([0.0, 0.0, 1.0])                          # softmax of each row, to 1e-434
+    np.testing.assert_allclose(dW, Xv.T @ (p - Y), atol=1e-12)
+    loss, (dW,) = lse.value_and_grad(Wv, Xv)
+    assert np.isclose(loss, 4 * (2000 + np.log1p(np.exp(-1000) + np.exp(-2000))))
+    np.testing.assert_allclose(dW, Xv.T @ np.tile(p, (4, 1)), atol=1e-12)
+
+
+def test_logsumexp_along_rows_is_exact_at_moderate_logits():
+    _, lse = _rows_model()
+    module = compiled(lse)
+    Xv, Wv = RNG.standard_normal((5, 2)), RNG.standard_normal((2, 3))
+    Z = Xv @ Wv
+    loss, (dW,) = module.value_and_grad(Wv, Xv)
+    assert np.isclose(loss, np.sum(np.log(np.exp(Z).sum(axis=1))), rtol=1e-14)
+    softmax = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(dW, Xv.T @ softmax, rtol=1e-13)
