@@ -2,7 +2,7 @@
 import sympy as sp
 
 from .errors import SymgradError
-from .graph import placeholder, shape_str
+from .graph import placeholder, placeholder_index, same_dim, shape_str
 
 
 class Converter:
@@ -29,7 +29,7 @@ class Converter:
         if expr in self.leaves:
             return self.leaves[expr]
         if not isinstance(expr, sp.MatrixExpr) and self._is_constant(expr):
-            return self.graph.constant(expr)
+            return self.graph.constant(_fold(expr))
         for cls in type(expr).__mro__:
             method = getattr(self, f"_convert_{cls.__name__}", None)
             if method is not None:
@@ -66,25 +66,42 @@ class Converter:
         nodes = [self(a) for a in operands]
         return self.graph.map(expr, nodes, shape)
 
-    def _convert_MatAdd(self, expr):
+    def _broadcasting(self, op, expr):
+        """op of expr's args, each broadcast to the shape SymPy states for expr; SymPy
+        gives MatAdd(b, W) and HadamardProduct(b, W) the first argument's shape."""
         xs = [placeholder(i) for i in range(len(expr.args))]
-        return self._elementwise(sp.Add(*xs), expr.args)
+        node = self._elementwise(op(*xs), expr.args)
+        if not all(same_dim(a, b) for a, b in zip(node.shape, expr.shape)):
+            raise SymgradError(
+                f"{type(expr).__name__} `{str(expr)[:60]}` is {shape_str(node.shape)} but SymPy "
+                f"gives it the shape of its first argument, {shape_str(expr.shape)}: put the "
+                f"larger matrix first, or broadcast the smaller one with OneMatrix")
+        return node
+
+    def _convert_MatAdd(self, expr):
+        return self._broadcasting(sp.Add, expr)
 
     def _convert_HadamardProduct(self, expr):
-        xs = [placeholder(i) for i in range(len(expr.args))]
-        return self._elementwise(sp.Mul(*xs), expr.args)
+        return self._broadcasting(sp.Mul, expr)
 
     def _convert_HadamardPower(self, expr):
         base, power = expr.args
         return self._elementwise(placeholder(0) ** placeholder(1), [base, power])
 
     def _convert_ElementwiseApplyFunction(self, expr):
+        """f applied to each entry; the scalar parameters and inputs in f's body (a
+        learnable swish's beta, a PReLU's alpha) are operands too, broadcast over them."""
         f, x = expr.function, placeholder(0)
-        if isinstance(f, sp.Lambda):
-            body = f.expr.xreplace({f.variables[0]: x})
-        else:
-            body = f(x)
-        return self._elementwise(body, [expr.expr])
+        body = f.expr.xreplace({f.variables[0]: x}) if isinstance(f, sp.Lambda) else f(x)
+        if body.has(sp.MatrixExpr):
+            raise SymgradError(f"a matrix inside the function applied elementwise in "
+                               f"`{str(expr)[:60]}`: only scalars can appear in its body")
+        leaves = sorted(body.free_symbols & self.scalar_leaves, key=str)
+        body = body.xreplace({s: placeholder(i + 1) for i, s in enumerate(leaves)})
+        for s in body.free_symbols - self.dims:
+            if placeholder_index(s) is None:
+                self._convert_Symbol(s)
+        return self._elementwise(body, [expr.expr, *leaves])
 
     # -- matrix products ----------------------------------------------------------------
     def _convert_MatMul(self, expr):
@@ -129,6 +146,24 @@ class Converter:
         _, (i, k, j) = best[i, j]
         return self.graph.matmul(self._build(best, i, k, nodes), self._build(best, k + 1, j, nodes))
 
+    def _convert_MatPow(self, expr):
+        """X**k for an integer k: products by repeated squaring; X**-k is (X^-1)**k."""
+        base, k = expr.args
+        if not k.is_Integer:
+            raise SymgradError(f"matrix power (MatPow) `{str(expr)[:60]}` needs an integer exponent, "
+                               f"not {k}: write the product out, or use an integer power")
+        node = self(base)
+        if k < 0:
+            node, k = self.graph.inverse(node), -k
+        return self._power(node, int(k)) if k else self.graph.eye(base.shape[0])
+
+    def _power(self, node, k):
+        if k == 1:
+            return node
+        half = self._power(node, k // 2)
+        square = self.graph.matmul(half, half)
+        return self.graph.matmul(square, node) if k % 2 else square
+
     def _convert_Transpose(self, expr):
         return self.graph.transpose(self(expr.arg))
 
@@ -141,6 +176,20 @@ class Converter:
     def _convert_Determinant(self, expr):
         return self.graph.det(self(expr.arg))
 
+    def _convert_Sum(self, expr):
+        """SymPy writes the entry of a product, (w.T @ x)[0, 0], as a Sum over a dummy
+        index of products of entries: SymPy's own from_index_summation gives the product."""
+        try:
+            product = sp.MatrixExpr.from_index_summation(expr)
+        except Exception:       # SymPy raises many kinds for sums it cannot read
+            product = None
+        if product is None or product.has(sp.Sum) or any(
+                s not in self.leaves and s not in self.dims for s in product.free_symbols):
+            raise SymgradError(f"unsupported Sum `{str(expr)[:60]}`: only a sum of products "
+                               "of matrix entries over whole dimensions (an entry of a matrix "
+                               "product) is supported; write it as a matrix product")
+        return self(product)
+
     def _convert_MatrixElement(self, expr):
         parent = expr.parent
         if parent.shape != (1, 1):
@@ -152,20 +201,18 @@ class Converter:
         xs, nodes = [], []
         for a in expr.args:
             if self._is_constant(a):
-                xs.append(a)
+                xs.append(_fold(a))
             else:
                 xs.append(placeholder(len(nodes)))
                 nodes.append(self(a))
         return self.graph.map(expr.func(*xs), nodes)
 
-    _convert_Add = _convert_Mul = _convert_Pow = _scalar
+    _convert_Add = _convert_Mul = _convert_Pow = _convert_Max = _convert_Min = _scalar
 
     def _convert_Function(self, expr):
         if isinstance(expr, sp.Function) and len(expr.args) >= 1:
             return self._scalar(expr)
         raise _unsupported(expr)
-
-    _convert_Max = _convert_Min = _convert_Abs = _convert_Function
 
     def _convert_log(self, expr):
         """log det X becomes a logdet node, computed stably with slogdet; SymPy writes
@@ -202,6 +249,18 @@ def _matrices_bottom_up(expr):
             stack.append((e, True))
             stack.extend((a, False) for a in reversed(e.args))
     return order
+
+
+def _fold(expr):
+    """A constant with constant matrices or sums in it, Trace(Identity(n)) or the sum of a
+    OneMatrix, as a number in terms of the dimensions."""
+    if not expr.has(sp.MatrixExpr, sp.Sum):
+        return expr
+    folded = expr.doit()
+    if folded.has(sp.MatrixExpr, sp.Sum):
+        raise SymgradError(f"the constant `{str(expr)[:60]}` does not fold to a number: "
+                           "write it in terms of the dimensions")
+    return folded
 
 
 def _estimate(dim):

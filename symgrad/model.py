@@ -8,8 +8,13 @@ from .graph import same_dim, shape_str
 
 
 def _broadcast(x, like):
-    """x broadcast to like's shape when x is a column (n, 1) or 1x1 and like is wider."""
-    if not isinstance(like, sp.MatrixExpr) or x.shape == like.shape:
+    """x broadcast to like's shape when x is a scalar, a column (n, 1) or 1x1 and like is
+    wider."""
+    if not isinstance(like, sp.MatrixExpr):
+        return x
+    if not isinstance(x, sp.MatrixExpr):
+        return x * sp.OneMatrix(*like.shape)
+    if x.shape == like.shape:
         return x
     rows, cols = like.shape
     if x.shape == (rows, 1) or x.shape == (1, 1) and rows == 1:
@@ -74,11 +79,22 @@ class _Scalar(sp.Symbol):
     _op_priority = 12.0
 
     def __add__(self, other):
-        if isinstance(other, sp.MatrixExpr):
-            return other + self * sp.OneMatrix(*other.shape)
-        return sp.Symbol.__add__(self, other)
+        return _plus(self, other)
 
     __radd__ = __add__
+
+    def __sub__(self, other):
+        return _plus(self, -other)
+
+    def __rsub__(self, other):
+        return _plus(-self, other)
+
+
+def _plus(scalar, other):
+    """scalar + other, the scalar broadcast over other when other is a matrix."""
+    if isinstance(other, sp.MatrixExpr):
+        return other + _broadcast(scalar, other)
+    return sp.Expr.__add__(scalar, other)
 
 
 RESERVED = {"np"}

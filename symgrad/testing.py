@@ -127,15 +127,22 @@ class _Explicit:
             self.cache[expr] = self._expand(expr)
         return self.cache[expr]
 
+    def _shape(self, e):
+        return tuple(int(sp.sympify(d).subs(self.dim_subs)) for d in e.shape)
+
     def _expand(self, e):
         if isinstance(e, (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)):
-            rows, cols = (int(sp.sympify(d).subs(self.dim_subs)) for d in e.shape)
+            rows, cols = self._shape(e)
             if isinstance(e, sp.Identity):
                 return sp.eye(rows)
             return sp.ones(rows, cols) if isinstance(e, sp.OneMatrix) else sp.zeros(rows, cols)
         if isinstance(e, (sp.MatAdd, sp.MatMul, sp.HadamardProduct)):
             parts = [self(a) for a in e.args]
-            return _combine(type(e), parts)
+            return _combine(type(e), parts, self._shape(e))
+        if isinstance(e, sp.MatPow):
+            if not e.exp.is_Integer:
+                raise NotImplementedError(f"the SymPy oracle cannot expand MatPow {e.exp}")
+            return self(e.base).pow(int(e.exp), method="multiply")
         if isinstance(e, sp.Transpose):
             return self(e.arg).T
         if isinstance(e, sp.HadamardPower):
@@ -151,6 +158,12 @@ class _Explicit:
             return self(e.arg).trace()
         if isinstance(e, MatrixElement):
             return self(e.parent)[int(e.i), int(e.j)]
+        if isinstance(e, sp.Sum):        # the last limit is the outermost
+            *inner, (i, low, high) = e.limits
+            body = sp.Sum(e.function, *inner) if inner else e.function
+            low, high = (int(sp.sympify(d).subs(self.dim_subs)) for d in (low, high))
+            return sp.Add(*[self(body.xreplace({i: sp.Integer(v)}))
+                            for v in range(low, high + 1)])
         if isinstance(e, sp.MatrixExpr):
             raise NotImplementedError(f"the SymPy oracle cannot expand {type(e).__name__}")
         if not e.args:
@@ -159,18 +172,30 @@ class _Explicit:
         return e.func(*[a[0, 0] if isinstance(a, sp.MatrixBase) else a for a in args])
 
 
-def _combine(kind, parts):
+def _combine(kind, parts, shape):
+    """The sum, product or Hadamard product of explicit parts (a MatMul may start with a
+    scalar); a Hadamard product's column, row or 1x1 part is broadcast to shape, SymPy's."""
     out = parts[0]
     for p in parts[1:]:
         if kind is sp.MatAdd:
             out = out + p
         elif kind is sp.HadamardProduct:
-            out = out.multiply_elementwise(p)
+            out = _spread(out, shape).multiply_elementwise(_spread(p, shape))
         elif not isinstance(out, sp.MatrixBase):      # a scalar coefficient
             out = p.applyfunc(lambda x, c=out: c * x)
         else:
             out = out * p
     return out
+
+
+def _spread(part, shape):
+    """An explicit column, row or 1x1 matrix repeated to shape; any other part as it is."""
+    rows, cols = shape
+    if part.shape == (rows, 1) or part.shape == (1, 1):
+        part = sp.Matrix.hstack(*[part] * cols)
+    if part.shape == (1, cols):
+        part = sp.Matrix.vstack(*[part] * rows)
+    return part
 
 
 def relative_error(a, b):
