@@ -149,7 +149,11 @@ class _Explicit:
             power = self(e.exp)
             return self(e.base).applyfunc(lambda x: x ** power)
         if isinstance(e, ElementwiseApplyFunction):
-            return self(e.expr).applyfunc(e.function)
+            f = e.function            # its body's parameters and dimensions: their values
+            if isinstance(f, sp.Lambda):
+                f = sp.Lambda(f.variables, f.expr.xreplace(
+                    {s: self(s) for s in f.expr.free_symbols - set(f.variables)}))
+            return self(e.expr).applyfunc(f)
         if isinstance(e, sp.Inverse):
             return self(e.arg).inv()
         if isinstance(e, sp.Determinant):
