@@ -178,11 +178,11 @@ class _Explicit:
 
 def _combine(kind, parts, shape):
     """The sum, product or Hadamard product of explicit parts (a MatMul may start with a
-    scalar); a Hadamard product's column, row or 1x1 part is broadcast to shape, SymPy's."""
+    scalar); a column, row or 1x1 term or factor is broadcast to shape, SymPy's."""
     out = parts[0]
     for p in parts[1:]:
         if kind is sp.MatAdd:
-            out = out + p
+            out = _spread(out, shape) + _spread(p, shape)
         elif kind is sp.HadamardProduct:
             out = _spread(out, shape).multiply_elementwise(_spread(p, shape))
         elif not isinstance(out, sp.MatrixBase):      # a scalar coefficient

@@ -171,6 +171,23 @@ def test_hadamard_product_of_a_matrix_and_a_column_broadcasts():
     assert relative_error(db, (e * W0).sum(axis=1, keepdims=True)) < 1e-14
 
 
+def test_hadamard_product_of_a_matrix_and_a_row_broadcasts():
+    r, r0 = sg.Param("r", 1, k), rng.standard_normal((1, 4))
+    module = checked(sg.sum(sg.exp(sp.HadamardProduct(W, r))), [W, r])
+    value, (dW, dr) = module.value_and_grad(W0, r0)
+    e = np.exp(W0 * r0)
+    assert np.isclose(value, e.sum(), rtol=1e-14)
+    assert relative_error(dr, (e * W0).sum(axis=0, keepdims=True)) < 1e-14
+
+
+def test_plain_matadd_of_a_matrix_and_a_column_broadcasts():
+    module = checked(sg.sum(sg.exp(sp.MatAdd(W, b))), [W, b])
+    value, (dW, db) = module.value_and_grad(W0, b0)
+    e = np.exp(W0 + b0)
+    assert np.isclose(value, e.sum(), rtol=1e-14)
+    assert relative_error(db, e.sum(axis=1, keepdims=True)) < 1e-14
+
+
 def test_column_first_is_refused_since_sympy_gives_it_the_column_shape():
     assert sp.HadamardProduct(b, W).shape == (n, 1)
     refused(sg.sum(sp.HadamardProduct(b, W)), [W, b], "HadamardProduct", "(n, k)", "first")
