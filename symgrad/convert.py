@@ -183,8 +183,7 @@ class Converter:
             product = sp.MatrixExpr.from_index_summation(expr)
         except Exception:       # SymPy raises many kinds for sums it cannot read
             product = None
-        if product is None or product.has(sp.Sum) or any(
-                s not in self.leaves and s not in self.dims for s in product.free_symbols):
+        if product is None or product.has(sp.Sum) or product.free_symbols - expr.free_symbols:
             raise SymgradError(f"unsupported Sum `{str(expr)[:60]}`: only a sum of products "
                                "of matrix entries over whole dimensions (an entry of a matrix "
                                "product) is supported; write it as a matrix product")
