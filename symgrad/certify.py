@@ -1,15 +1,151 @@
 """Certified emission: a generated module is written only once it agrees with the model.
 
 The reference shares nothing with the derivation: the model's own SymPy expression,
-expanded at tiny dimensions and differentiated by SymPy (`testing.sympy_reference`).
+expanded into scalar entries at tiny dimensions, evaluated at 40 digits and differentiated
+numerically at that precision (`testing.sympy_reference`). The module is run at two sets of
+dimensions, small ones (2 or 3) and every dimension 1, and its loss (from `value_and_grad`
+and from `loss`), every gradient and every output of `forward` are compared with the
+reference; no result may share memory with an argument, and no argument may change.
 """
+import inspect
+import warnings
+
+import numpy as np
+
 from .errors import SymgradError
+from .testing import NotFinite, Reference, default_dims, load_module, random_instance
+
+RTOL = 1e-8        # float64 code against a 40-digit reference: agreement is near 1e-15
+TRIES = 3          # points tried per set of dimensions where the model is not finite
+
+
+def cases(model):
+    """The dimension sets certified: small ones (2 or 3, fixed), and every dimension 1."""
+    small = default_dims(model, seed=0, low=2, high=3)
+    ones = {name: 1 for name in small}
+    return [small] + ([ones] if ones != small else [])
 
 
 def certify(model, source):
-    """Raise SymgradError unless the module text `source` computes model's loss and
-    gradients (checked against the SymPy expression at tiny dimensions)."""
-    del model, source      # filled in by the certification work (issue 14, point 1)
+    """Raise SymgradError unless the module text `source` computes model's loss, gradients
+    and outputs (checked against the SymPy expression at tiny dimensions)."""
+    module = load_module(source, model.name)
+    certified = 0
+    for dims in cases(model):
+        point = _reference(model, dims)
+        if point is not None:
+            _compare(model, module, dims, *point)
+            certified += 1
+    if not certified:
+        raise SymgradError(
+            f"model {model.name}: cannot certify the module: the model's loss is not real and "
+            f"finite at any of {TRIES} random points (parameters normal, inputs in (0, 1)); "
+            "check its domain, or pass --no-verify to write the module unchecked")
 
 
-__all__ = ["certify", "SymgradError"]
+def _reference(model, dims):
+    """(values, Reference) at the first of TRIES points where the model is real and finite
+    (the last with positive parameters), or None."""
+    for seed in range(TRIES):
+        values = random_instance(model, dims, seed)
+        if seed == TRIES - 1:
+            values.update({p.name: abs(values[p.name]) for p in model.params})
+        try:
+            return values, Reference(model, dims, values)
+        except (NotFinite, ZeroDivisionError):
+            continue
+        except NotImplementedError as e:
+            raise SymgradError(f"model {model.name}: cannot certify the module: {e}; pass "
+                               "--no-verify to write it unchecked") from e
+    return None
+
+
+def _refuse(model, dims, what):
+    sizes = set(dims.values())
+    where = ", ".join(f"{k}={v}" for k, v in dims.items()) if len(dims) <= 6 or len(sizes) > 1 \
+        else f"every dimension {sizes.pop()}"
+    where = where if len(where) < 80 else where[:76] + " ..."
+    return SymgradError(
+        f"model {model.name}: certification failed at {where}: {what}; symgrad got this model "
+        "wrong, please report it (--no-verify writes the module anyway)")
+
+
+def _largest(x):
+    return float(np.max(np.abs(x), initial=0))
+
+
+def _run(model, module, dims, values):
+    """value_and_grad, loss and forward at values; an exception, or an argument written,
+    is a refusal."""
+    forward = inspect.signature(module.forward).parameters
+    args = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)]
+    before = {k: np.copy(v) for k, v in values.items()}
+    calls = [lambda: module.value_and_grad(*args), lambda: module.loss(*args),
+             lambda: module.forward(**{name: values[name] for name in forward})]
+    results = []
+    for call in calls:
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                results.append(call())
+        except Exception as e:      # any failure of generated code is a refusal
+            message = str(e).splitlines()[0] if str(e) else ""
+            raise _refuse(model, dims, f"the module raises {type(e).__name__}: {message}") from e
+        for name, a in values.items():
+            if not np.array_equal(a, before[name]):
+                raise _refuse(model, dims, f"the module writes into its argument {name}")
+    (value, grads), alone, outputs = results
+    return value, grads, alone, outputs
+
+
+def _agree(model, dims, checks):
+    """Refuse unless each (what, result, reference, floor) agrees to RTOL relative (to the
+    reference's largest entry, or the floor where that is smaller)."""
+    for what, result, ref, floor in checks:
+        if np.shape(result) != np.shape(ref):
+            raise _refuse(model, dims, f"{what} has shape {np.shape(result)}, not "
+                          f"{np.shape(ref)}")
+        err = _largest(np.subtract(result, ref, dtype=float)) / max(_largest(ref), floor, 1e-300)
+        if not err <= RTOL:
+            raise _refuse(model, dims, f"{what} disagrees with the model's SymPy expression "
+                          f"(relative error {err:.1e})")
+
+
+def _along_agrees(reference, directions, grads, floor):
+    """Whether sum <g, v> over the gradients equals the model's derivative along the
+    directions v (any wrong entry shows, but for a chance cancellation of measure zero);
+    compared on the scale of |g| |v| where the dot product cancels."""
+    dot = sum(float(np.sum(np.multiply(g, v))) for g, v in zip(grads, directions.values()))
+    scale = 1e-6 * sum(float(np.linalg.norm(g) * np.linalg.norm(v))
+                       for g, v in zip(grads, directions.values()))
+    ref = reference.directional(directions)
+    return abs(dot - ref) <= RTOL * max(abs(ref), scale, floor)
+
+
+def _compare(model, module, dims, values, reference):
+    """Refuse unless the module agrees with the reference: the loss, each gradient along a
+    random direction (one central difference of the model's loss: any wrong entry shows),
+    each output; no argument written, no result sharing an argument's memory."""
+    value, grads, alone, outputs = _run(model, module, dims, values)
+    rng = np.random.default_rng(14)
+    for p, g in zip(model.params, grads):
+        if np.shape(g) != np.shape(values[p.name]):
+            raise _refuse(model, dims, f"d{p.name} has shape {np.shape(g)}, not "
+                          f"{np.shape(values[p.name])}")
+    directions = {p: rng.standard_normal(np.shape(g)) for p, g in zip(model.params, grads)}
+    # the reference's central differences are exact to about 1e-25 of the loss
+    floor = 1e-15 * max(1.0, abs(reference.loss))
+    _agree(model, dims, [("the loss", value, reference.loss, floor),
+                         ("loss()", alone, reference.loss, floor)])
+    if not _along_agrees(reference, directions, grads, floor):     # find the wrong one
+        wrong = [p for p, g in zip(model.params, grads)
+                 if not _along_agrees(reference, {p: directions[p]}, [g], floor)]
+        raise _refuse(model, dims, f"the gradient {', '.join('d' + p.name for p in wrong)} "
+                      "disagrees with the model's SymPy expression" if wrong else
+                      "the gradients disagree with the model's SymPy expression")
+    _agree(model, dims, [(f"output {name!r}", outputs[name], ref, 0.0)
+                         for name, ref in reference.outputs().items()])
+    returned = [a for a in [*grads, *outputs.values()] if isinstance(a, np.ndarray)]
+    for name, a in values.items():
+        if any(np.shares_memory(r, a) for r in returned):
+            raise _refuse(model, dims, f"the module returns memory of its argument {name}")

@@ -2,18 +2,21 @@
 
 Neither check uses symgrad's derivation: finite differences only call the module's `loss`,
 and the SymPy oracle expands the model's matrices into scalar entries (dimensions set to
-small integers) and differentiates the scalar loss with `sympy.diff`.
+small integers), evaluates the scalar loss with mpmath at 40 digits and differentiates it by
+central differences at that precision.
 """
+import re
 import types
 from dataclasses import dataclass, field
 
 import mpmath
 import numpy as np
 import sympy as sp
-
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
+from sympy.printing.pycode import MpmathPrinter
 
+from .errors import SymgradError
 from .functions import to_elementary
 
 
@@ -25,19 +28,26 @@ def load_module(source, name="generated_model"):
 
 
 def _shapes(spec):
-    """{name: shape as strings} of the parameters, then the inputs, of a Model or a module."""
+    """{name: shape} of the parameters, then the inputs, of a Model or a module, each
+    dimension a SymPy expression; and the number of parameters."""
     if hasattr(spec, "SHAPES"):
         names = list(spec.PARAMS) + list(spec.INPUTS)
-        return {n: tuple(spec.SHAPES[n]) for n in names}, len(spec.PARAMS)
-    return ({s.name: tuple(str(d) for d in getattr(s, "shape", ()))
+        return {n: tuple(dimension(d) for d in spec.SHAPES[n]) for n in names}, len(spec.PARAMS)
+    return ({s.name: tuple(sp.sympify(d) for d in getattr(s, "shape", ()))
              for s in spec.params + spec.inputs}, len(spec.params))
+
+
+def dimension(text):
+    """A dimension from its text in a module's SHAPES, its names always symbols: never
+    sympify's namespace, where N, S, I, E, Q, beta, gamma and pi mean something else."""
+    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    return sp.parse_expr(text, local_dict={name: sp.Symbol(name) for name in names})
 
 
 def default_dims(spec, seed=0, low=2, high=5):
     """Small random integer values for the dimension symbols of a Model or a module."""
     shapes, _ = _shapes(spec)
-    names = sorted({str(s) for shape in shapes.values() for d in shape
-                    for s in sp.sympify(d).free_symbols})
+    names = sorted({s.name for shape in shapes.values() for d in shape for s in d.free_symbols})
     rng = np.random.default_rng(seed)
     return {name: int(rng.integers(low, high + 1)) for name in names}
 
@@ -49,7 +59,7 @@ def random_instance(spec, dims, seed=0, dtype=np.float64):
     shapes, n_params = _shapes(spec)
     values = {}
     for k, (name, shape) in enumerate(shapes.items()):
-        shape = tuple(int(sp.sympify(d).subs(dims)) for d in shape)
+        shape = tuple(int(d.subs({s: dims[s.name] for s in d.free_symbols})) for d in shape)
         value = 0.5 * rng.standard_normal(shape) if k < n_params else rng.uniform(0.05, 0.95, shape)
         values[name] = float(value) if shape == () else value.astype(dtype)
     return values
@@ -81,38 +91,111 @@ def _replace(args, k, value):
     return args
 
 
-def sympy_reference(model, dims, values):
-    """(loss, grads) of the model at these values, by SymPy on the expanded scalar loss."""
-    dim_subs = {d: dims[d.name] for d in model.dims}
-    entries, numbers = {}, {}
-    for sym in model.params + model.inputs:
-        value = values[sym.name]
-        if isinstance(sym, sp.MatrixSymbol):
-            entries[sym] = sp.Matrix(*np.shape(value), lambda i, j: sp.Symbol(
-                f"{sym.name}_{i}_{j}", real=True))
-            numbers.update({e: float(v) for e, v in zip(entries[sym], np.ravel(value))})
-        else:
-            numbers[sym] = float(value)
-    loss = _Explicit(entries, dim_subs)(model.loss)
-    loss = to_elementary(loss[0, 0] if isinstance(loss, sp.MatrixBase) else loss)
-    wrt = []
-    for sym in model.params:
-        if isinstance(sym, sp.MatrixSymbol):
+class NotFinite(ArithmeticError):
+    """The model is not real and finite at the point it was asked to evaluate."""
+
+
+DIGITS = 40            # mpmath's working precision for the reference
+
+
+class Reference:
+    """The model at one point, from its SymPy expression alone: expanded into scalar entries
+    at these dimensions (a straight-line program, one statement per compound entry),
+    evaluated with mpmath at 40 digits, and differentiated by central differences at that
+    precision (step 1e-15: an error far below float64's for any loss smooth at the point).
+    Raises NotFinite where the loss is complex, infinite or NaN."""
+
+    def __init__(self, model, dims, values):
+        self.model, entries, numbers = model, {}, {}
+        for sym in model.params + model.inputs:   # user names never start with "_"
             shape = np.shape(values[sym.name])
-            wrt.append((shape, [sp.Symbol(f"{sym.name}_{i}_{j}", real=True)
-                                for i, j in np.ndindex(shape)]))
-        else:
-            wrt.append(((), [sym]))
-    exprs = [loss] + [sp.diff(loss, s) for _, syms in wrt for s in syms]
-    variables = list(numbers)
-    with mpmath.workdps(30):
-        f = sp.lambdify(variables, exprs, modules="mpmath", cse=True)
-        results = [float(v) for v in f(*[mpmath.mpf(numbers[v]) for v in variables])]
-    loss_value, flat, grads = results[0], iter(results[1:]), []
-    for shape, syms in wrt:
-        g = np.array([next(flat) for _ in syms]).reshape(shape)
-        grads.append(float(g) if shape == () else g)
-    return loss_value, grads
+            start, cols = len(numbers), (shape or (1, 1))[1]
+            stand_ins = sp.Matrix(*(shape or (1, 1)), lambda i, j, start=start, cols=cols:
+                                  sp.Symbol(f"_e{start + i * cols + j}", real=True))
+            entries[sym] = stand_ins if shape else stand_ins[0, 0]
+            numbers.update(zip(stand_ins, np.ravel(values[sym.name]).astype(float)))
+        self.entries, self.variables = entries, list(numbers)
+        self.explicit = _Explicit(entries, {d: dims[d.name] for d in model.dims})
+        self.point = [mpmath.mpf(numbers[v]) for v in self.variables]
+        with mpmath.workdps(DIGITS):
+            self._loss = self.compiled([model.loss])
+            self.loss = float(self._value(self.point))
+
+    def compiled(self, exprs):
+        """A function of the entries (in self.variables order) returning the explicit
+        values of exprs, as Python source of mpmath calls run by exec."""
+        values = [self.explicit(e) for e in exprs]
+        needed, stack = {}, [v for v in values]
+        while stack:
+            for symbol in stack.pop().free_symbols:
+                if symbol in self.explicit.program and symbol not in needed:
+                    needed[symbol] = self.explicit.program[symbol]
+                    stack.append(needed[symbol])
+        printer = MpmathPrinter({"fully_qualified_modules": True})
+        body = [f"    {s} = {printer.doprint(to_elementary(needed[s]))}"
+                for s in self.explicit.program if s in needed]
+        results = ", ".join(printer.doprint(sp.Matrix(v).tolist() if isinstance(
+            v, sp.MatrixBase) else v) for v in values)
+        text = "\n".join([f"def reference({', '.join(map(str, self.variables))}):", *body,
+                          f"    return [{results}]"])
+        namespace = {"mpmath": mpmath}
+        exec(compile(text, "<reference>", "exec"), namespace)
+        return namespace["reference"]
+
+    def _value(self, point):
+        return _finite(self._loss(*point)[0])
+
+    def gradient(self, param):
+        """d loss / d param, entry by entry (shaped like param; a float for a scalar)."""
+        stand_ins = self.entries[param]
+        if not isinstance(stand_ins, sp.MatrixBase):
+            return self.directional({param: 1.0})
+        return np.array([self._along({self.variables.index(x): 1}) for x in stand_ins]
+                        ).reshape(stand_ins.shape)
+
+    def directional(self, directions):
+        """sum over params of <d loss / d param, direction>, for {param: direction}: one
+        central difference along all of them at once."""
+        along = {}
+        for param, direction in directions.items():
+            stand_ins = self.entries[param]
+            syms = stand_ins if isinstance(stand_ins, sp.MatrixBase) else [stand_ins]
+            along.update({self.variables.index(x): float(v)
+                          for x, v in zip(syms, np.ravel(direction))})
+        return self._along(along)
+
+    def _along(self, direction):
+        """The loss's derivative along {entry index: component}, by central differences."""
+        with mpmath.workdps(DIGITS):
+            h = mpmath.mpf("1e-15") * max([1] + [abs(self.point[k]) for k in direction])
+            up, down = list(self.point), list(self.point)
+            for k, v in direction.items():
+                up[k] += h * v
+                down[k] -= h * v
+            return float((self._value(up) - self._value(down)) / (2 * h))
+
+    def outputs(self):
+        """{name: value} of the model's outputs, as float arrays."""
+        names = list(self.model.outputs)
+        with mpmath.workdps(DIGITS):
+            values = self.compiled([self.model.outputs[k] for k in names])(*self.point)
+            return {k: np.vectorize(lambda x: float(_finite(x)), otypes=[float])(
+                np.array(v, dtype=object)) for k, v in zip(names, values)}
+
+
+def sympy_reference(model, dims, values):
+    """(loss, grads) of the model at these values, from its SymPy expression (Reference)."""
+    reference = Reference(model, dims, values)
+    return reference.loss, [reference.gradient(p) for p in model.params]
+
+
+def _finite(x):
+    """x (the entry of a 1 x 1 matrix) as an mpf; NotFinite unless real and finite."""
+    while isinstance(x, list):       # a 1 x 1 matrix
+        x = x[0][0]
+    if isinstance(x, mpmath.mpc) or not mpmath.isfinite(x):
+        raise NotFinite(f"the model evaluates to {x}")
+    return x
 
 
 class _Explicit:
@@ -121,11 +204,24 @@ class _Explicit:
 
     def __init__(self, entries, dim_subs):
         self.cache, self.dim_subs = dict(entries), dim_subs
+        self.program = {}       # symbol -> the scalar expression it stands for, in order
 
     def __call__(self, expr):
         if expr not in self.cache:
-            self.cache[expr] = self._expand(expr)
+            self.cache[expr] = self._stage(self._expand(expr))
         return self.cache[expr]
+
+    def _stage(self, value):
+        """Each compound entry of value as a new symbol standing for it (in self.program):
+        a deep network's entries then stay short, where written out they would grow
+        exponentially with its depth."""
+        if isinstance(value, sp.MatrixBase):
+            return value.applyfunc(self._stage)
+        if value.is_Atom:
+            return value
+        symbol = sp.Symbol(f"_s{len(self.program)}", real=True)
+        self.program[symbol] = value
+        return symbol
 
     def _shape(self, e):
         return tuple(int(sp.sympify(d).subs(self.dim_subs)) for d in e.shape)
@@ -213,13 +309,15 @@ DIRECTION = "(direction)"     # Report key of the dot-product test along a rando
 
 @dataclass
 class Report:
-    """Relative errors of a module's gradients against central differences: one per
-    parameter, and one for the dot-product test along a random direction (DIRECTION)."""
+    """Relative errors of a module's results against a reference (`against`), by name: one
+    per parameter, and for central differences one for the dot-product test along a random
+    direction (DIRECTION)."""
     model: str
     dims: dict
     seed: int = 0
     errors: dict = field(default_factory=dict)
     rtol: float = 1e-6
+    against: str = "central differences"
 
     @property
     def passed(self):
@@ -230,7 +328,7 @@ class Report:
             f", seed {self.seed}"
 
     def text(self):
-        lines = [f"{self.model} ({self.where()}):"]
+        lines = [f"{self.model} ({self.where()}), against {self.against}:"]
         for name, err in self.errors.items():
             mark = "ok" if err <= self.rtol else "FAIL"
             lines.append(f"  {name:<12} relative error {err:.2e}  {mark}")
@@ -265,12 +363,28 @@ def gradient_report(module, dims=None, seed=0, rtol=1e-6):
     return report
 
 
-def check_model(model, dims=None, seed=0, names=None, rtol=1e-6):
-    """Derive model in memory, import its module, and return its gradient_report."""
+def check_model(model, dims=None, seed=0, names=None, rtol=1e-8):
+    """Derive model in memory, import its module, and compare its loss and gradients with
+    the model's own SymPy expression (Reference) at dims (the rest small random): a Report
+    with a row for the loss and one per parameter. The SymPy evaluation expands every entry:
+    keep dimensions small (up to about 10)."""
     from .codegen import module_source
     from .derive import derive
     module = load_module(module_source(derive(model, names)), model.name)
-    return gradient_report(module, dims, seed, rtol)
+    dims = {**default_dims(model, seed), **(dims or {})}
+    values = random_instance(model, dims, seed)
+    try:
+        reference = Reference(model, dims, values)
+    except NotFinite as e:
+        raise SymgradError(f"model {model.name}: {e} at seed {seed}: try another --seed") from e
+    value, grads = module.value_and_grad(*[values[x.name] for x in model.params + model.inputs])
+    report = Report(model.name, dims, seed, rtol=rtol, against="the model's SymPy expression")
+    report.errors["(loss)"] = relative_error(value, reference.loss)
+    for p, g in zip(model.params, grads):
+        ref = reference.gradient(p)
+        report.errors[p.name] = relative_error(g, ref) if np.shape(g) == np.shape(ref) \
+            else float("inf")
+    return report
 
 
 def check_grads(module, dims=None, seed=0, rtol=1e-6):

@@ -2,12 +2,18 @@
 forms hold along either axis, and certified emission refuses what disagrees with the model.
 Expected values are written by hand in NumPy from the model's formula."""
 import numpy as np
+import pytest
 import sympy as sp
+from conftest import EXAMPLES
 
 import symgrad as sg
+from symgrad import rules
+from symgrad.certify import certify
 from symgrad.codegen import module_source
 from symgrad.derive import derive
-from symgrad.testing import load_module
+from symgrad.errors import SymgradError
+from symgrad.load import load
+from symgrad.testing import check_model, load_module
 
 n, k, m = sp.symbols("n k m", integer=True, positive=True)
 RNG = np.random.default_rng(14)
@@ -73,3 +79,87 @@ def test_logsumexp_along_rows_is_exact_at_moderate_logits():
     assert np.isclose(loss, np.sum(np.log(np.exp(Z).sum(axis=1))), rtol=1e-14)
     softmax = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(dW, Xv.T @ softmax, rtol=1e-13)
+
+
+# ---- certified emission --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_is_certified(path):
+    for model, names in load(path):
+        certify(model, module_source(derive(model, names)))
+
+
+def _two_layer():
+    (model, names), = load(next(p for p in EXAMPLES if p.stem == "two_layer"))
+    return model, names
+
+
+def test_a_deliberately_broken_rule_is_refused(monkeypatch):
+    right = rules.VJP["matmul"]
+
+    def wrong(graph, node, g, i):          # dB = 2 A^T G: dA1 = 2 W2^T dZ2, so dW1, db1 wrong
+        out = right(graph, node, g, i)
+        return graph.map(2 * rules.placeholder(0), [out]) if i == 1 else out
+    monkeypatch.setitem(rules.VJP, "matmul", wrong)
+    model, names = _two_layer()
+    with pytest.raises(SymgradError, match=r"model two_layer: certification failed at .*"
+                       r"the gradient dW1, db1 disagrees with the model's SymPy expression"):
+        certify(model, module_source(derive(model, names)))
+    report = check_model(model, names=names)
+    assert not report.passed and report.errors["b1"] > 0.1 and report.errors["W2"] < 1e-12
+
+
+def _edited(source, old, new):
+    assert old in source
+    return source.replace(old, new)
+
+
+def test_a_wrong_loss_with_consistent_gradients_is_refused():
+    # twice the loss and twice every gradient: central differences of the module's own loss
+    # agree with its gradients; only the model's expression tells
+    model, names = _two_layer()
+    source = module_source(derive(model, names))
+    doubled = _edited(source, "    return cost, (dW1, db1, dW2, db2)",
+                      "    return 2*cost, (2*dW1, 2*db1, 2*dW2, 2*db2)")
+    with pytest.raises(SymgradError, match="the loss disagrees with the model's SymPy "
+                       r"expression \(relative error 1.0e\+00\)"):
+        certify(model, doubled)
+
+
+def test_a_module_that_returns_or_writes_its_argument_is_refused():
+    W, X = sg.Param("W", n, k), sg.Input("X", n, k)
+    model = sg.Model("hadamard", loss=sg.sum(sp.HadamardProduct(W, X)), params=[W],
+                     inputs=[X])
+    fake = '''
+PARAMS, INPUTS, SHAPES = ("W",), ("X",), {"W": ("n", "k"), "X": ("n", "k")}
+def forward(W, X):
+    return {}
+def loss(W, X):
+    return (W * X).sum()
+def value_and_grad(W, X):
+    return (W * X).sum(), (X,)
+'''
+    with pytest.raises(SymgradError, match="returns memory of its argument X"):
+        certify(model, fake)
+    writes = fake.replace("return (W * X).sum(), (X,)",
+                          "X *= 1.0\n    return (W * X).sum(), (X.copy(),)")
+    certify(model, writes.replace("X *= 1.0", "pass"))          # the honest variant passes
+    with pytest.raises(SymgradError, match="writes into its argument X"):
+        certify(model, writes.replace("X *= 1.0", "X *= 2.0"))
+
+
+def test_a_module_that_crashes_is_refused_not_written():
+    model, names = _two_layer()
+    source = _edited(module_source(derive(model, names)), "    return cost, (",
+                     "    return cost.sum(1), (")
+    with pytest.raises(SymgradError, match=r"the module raises \w+Error"):
+        certify(model, source)
+
+
+def test_certification_runs_where_the_model_is_finite():
+    # log(W) is complex for a negative W: the last point tried takes |parameters|
+    W, X = sg.Param("W", n, k), sg.Input("X", n, k)
+    model = sg.Model("logw", loss=sg.sum(sp.HadamardProduct(X, sg.log(W))), params=[W],
+                     inputs=[X])
+    certify(model, module_source(derive(model)))
