@@ -1,5 +1,6 @@
 """SymPy expressions (scalar or matrix) to graph nodes, one converter method per SymPy class."""
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import SymgradError
 from .graph import placeholder, placeholder_index, same_dim, shape_str
@@ -178,9 +179,13 @@ class Converter:
 
     def _convert_Sum(self, expr):
         """SymPy writes the entry of a product, (w.T @ x)[0, 0], as a Sum over a dummy
-        index of products of entries: SymPy's own from_index_summation gives the product."""
+        index of products of entries: SymPy's own from_index_summation gives the product
+        (which reads x[i, 0]*x[i, 0] but not x[i, 0]**2, how SymPy writes (x.T @ x)[0, 0])."""
+        with sp.evaluate(False):
+            products = expr.replace(lambda e: e.is_Pow and e.exp == 2 and isinstance(
+                e.base, MatrixElement), lambda e: sp.Mul(e.base, e.base))
         try:
-            product = sp.MatrixExpr.from_index_summation(expr)
+            product = sp.MatrixExpr.from_index_summation(products)
         except Exception:       # SymPy raises many kinds for sums it cannot read
             product = None
         if product is None or product.has(sp.Sum) or product.free_symbols - expr.free_symbols:

@@ -121,6 +121,15 @@ def test_entry_of_a_one_by_one_product():
     assert relative_error(dM, x0 @ x0.T) < 1e-14
 
 
+def test_squared_norm_as_the_entry_of_a_one_by_one_product():
+    loss = 3 * (w.T @ w)[0, 0] + ((M @ x).T @ (M @ x))[0, 0]
+    module = checked(loss, [w, M], [x])
+    value, (dw, dM) = module.value_and_grad(b0, X0, x0)
+    assert np.isclose(value, 3 * np.sum(b0**2) + np.sum((X0 @ x0) ** 2), rtol=1e-14)
+    assert relative_error(dw, 6 * b0) < 1e-14
+    assert relative_error(dM, 2 * X0 @ x0 @ x0.T) < 1e-14
+
+
 def test_other_sums_are_refused():
     i = sp.Symbol("i", integer=True)
     refused(sp.Sum(w[i, 0], (i, 0, n - 1)), [w], "unsupported Sum", "matrix product")
