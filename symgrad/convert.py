@@ -151,8 +151,8 @@ class Converter:
         """X**k for an integer k: products by repeated squaring; X**-k is (X^-1)**k."""
         base, k = expr.args
         if not k.is_Integer:
-            raise SymgradError(f"matrix power (MatPow) `{str(expr)[:60]}` needs an integer exponent, "
-                               f"not {k}: write the product out, or use an integer power")
+            raise SymgradError(f"matrix power (MatPow) `{str(expr)[:60]}` needs an integer "
+                               f"exponent, not {k}: write the product out")
         node = self(base)
         if k < 0:
             node, k = self.graph.inverse(node), -k
@@ -186,7 +186,7 @@ class Converter:
                 e.base, MatrixElement), lambda e: sp.Mul(e.base, e.base))
         try:
             product = sp.MatrixExpr.from_index_summation(products)
-        except Exception:       # SymPy raises many kinds for sums it cannot read
+        except (ValueError, TypeError, KeyError, IndexError, NotImplementedError):
             product = None
         if product is None or product.has(sp.Sum) or product.free_symbols - expr.free_symbols:
             raise SymgradError(f"unsupported Sum `{str(expr)[:60]}`: only a sum of products "

@@ -12,8 +12,13 @@ import symgrad as sg
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.errors import SymgradWarning
-from symgrad.testing import assert_matches_model, check_grads, load_module, relative_error
-from symgrad.testing import sympy_reference
+from symgrad.testing import (
+    assert_matches_model,
+    check_grads,
+    load_module,
+    relative_error,
+    sympy_reference,
+)
 
 n, k = sp.symbols("n k", integer=True, positive=True)
 X, M = sg.Param("X", n, n), sg.Param("M", n, n)
@@ -186,6 +191,7 @@ def test_hadamard_product_of_a_matrix_and_a_row_broadcasts():
     value, (dW, dr) = module.value_and_grad(W0, r0)
     e = np.exp(W0 * r0)
     assert np.isclose(value, e.sum(), rtol=1e-14)
+    assert relative_error(dW, e * r0) < 1e-14
     assert relative_error(dr, (e * W0).sum(axis=0, keepdims=True)) < 1e-14
 
 
@@ -194,6 +200,7 @@ def test_plain_matadd_of_a_matrix_and_a_column_broadcasts():
     value, (dW, db) = module.value_and_grad(W0, b0)
     e = np.exp(W0 + b0)
     assert np.isclose(value, e.sum(), rtol=1e-14)
+    assert relative_error(dW, e) < 1e-14
     assert relative_error(db, e.sum(axis=1, keepdims=True)) < 1e-14
 
 
