@@ -102,7 +102,7 @@ class Converter:
         for s in body.free_symbols - self.dims:
             if placeholder_index(s) is None:
                 self._convert_Symbol(s)
-        return self._elementwise(body, [expr.expr, *leaves])
+        return self._elementwise(body, [expr.expr, *leaves], expr.shape)
 
     # -- matrix products ----------------------------------------------------------------
     def _convert_MatMul(self, expr):
