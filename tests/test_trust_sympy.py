@@ -243,6 +243,14 @@ def test_learnable_temperature_in_a_lambda():
     assert relative_error(dZ, G0 * e / 1.7) < 1e-14
 
 
+def test_lambda_constant_in_the_entry_keeps_the_matrix_shape():
+    t = sg.Input("t")
+    module = checked(sg.sum(Z.applyfunc(sp.Lambda(z, t))) + sg.sum(sg.exp(Z)), [Z], [t])
+    value, (dZ,) = module.value_and_grad(W0, 0.6)
+    assert np.isclose(value, 12 * 0.6 + np.exp(W0).sum(), rtol=1e-14)
+    assert relative_error(dZ, np.exp(W0)) < 1e-14
+
+
 def test_unknown_symbol_or_matrix_in_a_lambda_is_refused():
     lam = sp.Symbol("lam")
     refused(sg.sum(Z.applyfunc(sp.Lambda(z, lam * z))), [Z], "symbol lam", "params=[...]")
