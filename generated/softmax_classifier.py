@@ -12,10 +12,11 @@ INPUTS = ('X', 'Y')
 SHAPES = {'W1': ('n_h', 'n_x'), 'b1': ('n_h', '1'), 'W2': ('k', 'n_h'), 'b2': ('k', '1'), 'X': ('n_x', 'm'), 'Y': ('k', 'm')}
 
 
-def _logsumexp(x):
-    """log(sum(exp(x))) over each column, with the column maximum subtracted first."""
-    c = x.max(axis=0, keepdims=True)
-    return c + np.log(np.exp(x - c).sum(axis=0, keepdims=True))
+def _logsumexp(x, axis):
+    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
+    subtracted first."""
+    c = x.max(axis=axis, keepdims=True)
+    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
 
 
 def _matmul(a, b):
@@ -72,7 +73,7 @@ def forward(W1, b1, W2, b2, X):
     Z2 = _matmul(W2, A1)
     del A1
     Z2 += b2
-    A2 = np.exp(Z2 - _logsumexp(Z2))
+    A2 = np.exp(Z2 - _logsumexp(Z2, -2))
     del Z2
     return {'A2': A2}
 
@@ -106,7 +107,7 @@ def loss(W1, b1, W2, b2, X, Y):
     Z2 = _matmul(W2, A1)
     del A1
     Z2 += b2
-    t1 = Y*(Z2 - _logsumexp(Z2))
+    t1 = Y*(Z2 - _logsumexp(Z2, -2))
     del Z2
     cost = -t1.sum()/m
     del t1
@@ -150,7 +151,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     del Z1
     Z2 = _matmul(W2, A1)
     Z2 += b2
-    t1 = _logsumexp(Z2)
+    t1 = _logsumexp(Z2, -2)
     t2 = Y*(Z2 - t1)
     cost = -t2.sum()/m
     del t2

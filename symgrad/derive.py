@@ -9,7 +9,7 @@ import sympy as sp
 from .convert import Converter
 from .errors import SymgradError, SymgradWarning
 from .model import RESERVED
-from .graph import Graph, placeholder
+from .graph import Graph, placeholder, shape_str
 from .rules import JVP, LOCAL, VJP
 
 
@@ -117,6 +117,10 @@ def derive(model, names=None):
     _name_from(convert, model.outputs.items(), strict=True)
     _name_from(convert, (names or {}).items(), strict=False)
     loss = convert(model.loss)
+    if loss.shape not in ((), (1, 1)):     # e.g. sp.log of a matrix, taken as a scalar
+        raise SymgradError(f"model {model.name}: the loss has shape {shape_str(loss.shape)}, "
+                           "not a scalar: reduce it with sg.sum or sg.mean, and apply functions "
+                           "elementwise with the helpers (sg.log, not sp.log, of a matrix)")
     outputs = {k: convert(v) for k, v in model.outputs.items()}
     params = [convert.leaves[p] for p in model.params]
     inputs = [convert.leaves[x] for x in model.inputs]

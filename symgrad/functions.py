@@ -22,6 +22,9 @@ class sigmoid(sp.Function):
     def _eval_is_real(self):
         return self.args[0].is_real
 
+    def _eval_is_positive(self):        # in (0, 1): Max(0, sigmoid(u)) needs no search
+        return self.args[0].is_real
+
     def _latex(self, printer, exp=None):
         arg = printer._print(self.args[0])
         base = r"\sigma\left(%s\right)" % arg
@@ -41,6 +44,8 @@ class softplus(sp.Function):
 
     def _eval_is_real(self):
         return self.args[0].is_real
+
+    _eval_is_positive = _eval_is_real   # log(1 + e^x) > 0
 
     def _latex(self, printer, exp=None):
         arg = printer._print(self.args[0])

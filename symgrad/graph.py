@@ -100,6 +100,7 @@ class Graph:
         self._table = {}
         self._ids = itertools.count()
         self.deriving = False   # set by the backward sweep: nodes made now are derived
+        self._exp = {}          # node id -> whether its inlined expression has an exp
 
     def _make(self, op, args, shape, expr=None, axis=None, symbol=None):
         key = (op, tuple(a.id for a in args), tuple(shape), expr, axis, symbol)
@@ -165,10 +166,30 @@ class Graph:
         expr, args = inline_maps(expr, args, _is_affine, recursive=False)
         if self.deriving:
             return expr, args
-        with_exp = [a for a in args if a.op == "map" and simplify.has_exp(full_expr(a))]
+        with_exp = [a for a in args if self._has_exp(a)]
         if with_exp and (len(with_exp) > 1 or simplify.has_unstable_use(expr)):
-            expr, args = inline_maps(expr, args, lambda a: simplify.has_exp(full_expr(a)))
+            expr, args = inline_maps(expr, args, self._has_exp)
         return simplify.canonical(expr), args
+
+    def _has_exp(self, node):
+        """Whether a map node's expression, its map operands inlined, has an exp or sigmoid
+        (remembered per node: asked of every operand of every new map, down a deep chain)."""
+        stack = [node]                   # operands first, without recursion
+        while stack:
+            top = stack[-1]
+            if top.op != "map" or not top.args:
+                self._exp[top.id] = False
+            if top.id in self._exp:
+                stack.pop()
+                continue
+            todo = [a for a in top.args if a.id not in self._exp]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            self._exp[top.id] = simplify.has_exp(top.expr) or any(self._exp[a.id]
+                                                                  for a in top.args)
+        return self._exp[node.id]
 
     def _reuse_forward(self, expr, args):
         """Write subexpressions that the forward pass already computes as its values."""
@@ -260,9 +281,10 @@ class Graph:
                 and not (a.expr / placeholder(0)).has(placeholder(0)):
             # sum(c * x) = c * sum(x): the constant is applied to the small result
             return self.map(a.expr, [self.sum(a.args[0], axis, scalar)])
-        if a.op == "map" and not scalar and all(x.shape == () or all(x.shape[k] == 1 for k in axes)
-                                 for x in a.args):
-            # the entries do not vary along the summed axes: multiply by their count
+        if a.op == "map" and (not scalar or not a.args) and all(
+                x.shape == () or all(x.shape[k] == 1 for k in axes) for x in a.args):
+            # the entries do not vary along the summed axes (a constant, summed to a scalar
+            # too: `(1).sum()` cannot run): multiply by their count
             count = sp.Mul(*[c for c, k in zip(counts, axes) if a.shape[k] != 1])
             return self.map(a.expr * count, a.args, shape)
         if axis is not None and a.op == "map" and a.expr.func == sp.exp:
@@ -305,14 +327,6 @@ class Graph:
         return self._make("logdet", (a.args[0] if a.op == "transpose" else a,), ())
 
 
-def full_expr(node):
-    """A map node's expression with its map operands inlined, down to non-map nodes."""
-    if node.op != "map":
-        return placeholder(0)
-    expr, _ = inline_maps(node.expr, node.args, lambda a: True)
-    return expr
-
-
 def _broadcast_along(node, axis):
     """Whether node is a map broadcast along axis (its operands have size 1 there)."""
     return node.op == "map" and bool(node.args) and node.shape[axis] != 1 and all(
@@ -350,5 +364,5 @@ def inline_maps(expr, args, want, recursive=True):
 
 def _rename(expr, subs):
     """Simultaneous substitution (placeholders may be renumbered onto each other)."""
-    tmp = {x: sp.Dummy() for x in subs}
+    tmp = {x: sp.Dummy(real=True) for x in subs}      # real, as the placeholders are
     return expr.xreplace(tmp).xreplace({tmp[x]: v for x, v in subs.items()})

@@ -54,6 +54,7 @@ def plan(roots):
                 node.derived or node.name is None) and (node.args[0].op == "leaf" or (
                 node.args[0].id not in inline and node.args[0].id not in fused)):
             inline.add(node.id)         # sum(x**2) is printed as np.vdot(x, x): no temporary
+    _fuse_within_budget(order, fused)
 
     exprs = {}
     for node in order:
@@ -66,6 +67,27 @@ def plan(roots):
                 or n.id in root_ids and n.op != "leaf"]
     _tanh_as_sigmoid(computed, exprs)
     return Plan(_hoist_shared_calls(computed, exprs), exprs, inline)
+
+
+FUSED = 100     # tree nodes of one fused expression; the examples' largest has 56
+
+
+def _fuse_within_budget(order, fused):
+    """Stop fusing where a fused expression would outgrow FUSED tree nodes, counted with
+    repeats: derivatives that repeat their operand (sigmoid' = s*(1 - s)), fused into each
+    other, grow exponentially with the nesting, and so would the time to simplify them."""
+    size = {}
+    for node in order:
+        total = 1
+        if node.op == "map" and node.args:
+            total = 0
+            for sub in sp.preorder_traversal(node.expr):
+                i = placeholder_index(sub) if sub.is_Symbol else None
+                arg = node.args[i] if i is not None else None
+                total += size[arg.id] if arg is not None and arg.id in fused else 1
+        if node.id in fused and total > FUSED:
+            fused.discard(node.id)
+        size[node.id] = total if node.id in fused else 1
 
 
 def is_square(node):
@@ -89,7 +111,8 @@ def _calls(order, exprs, kinds=sp.Function):
 
 def _by_id(call, args):
     """call with each placeholder replaced by a symbol naming its operand's node."""
-    return call.xreplace({placeholder(i): sp.Symbol(f"_n{a.id}") for i, a in enumerate(args)})
+    return call.xreplace({placeholder(i): sp.Symbol(f"_n{a.id}", real=True)
+                          for i, a in enumerate(args)})
 
 
 def _tanh_as_sigmoid(order, exprs):

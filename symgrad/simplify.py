@@ -96,13 +96,39 @@ def _ops(e):
     return sp.count_ops(e, visual=False)
 
 
+BUDGET = 120        # tree nodes and expanded terms: the examples' largest has 56 nodes
+
+
+def _small(expr):
+    """Whether expr is small enough to try rewriting it: cancelling and expanding cost time
+    exponential in the nesting (twelve nested sigmoids took 14 s), and past this size they
+    rarely shorten anything."""
+    return _terms(expr) <= BUDGET and all(
+        k <= BUDGET for k, _ in enumerate(sp.preorder_traversal(expr)))
+
+
+def _terms(e):
+    """The number of terms e has once expanded (at the top level; function arguments are
+    not expanded)."""
+    if e.is_Add:
+        return sum(_terms(a) for a in e.args)
+    if e.is_Mul:
+        n = 1
+        for a in e.args:
+            n *= _terms(a)
+        return n
+    if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+        return _terms(e.base) ** int(e.exp)
+    return 1
+
+
 @lru_cache(maxsize=4096)
 def simplify_derivative(expr):
     """A short form of a derivative: sigmoid(-u) as 1 - sigmoid(u), then the shortest of
     expr, its cancelled form and its expansion (cheap, and enough for the seeds' cases)."""
     expr = expr.replace(lambda e: isinstance(e, sigmoid) and e.args[0].could_extract_minus_sign(),
                         lambda e: 1 - sigmoid(-e.args[0]))
-    if not expr.free_symbols:
+    if not expr.free_symbols or not _small(expr):
         return expr
     candidates = [expr]
     for f in (sp.cancel, sp.expand, lambda e: sp.factor_terms(sp.cancel(e)), _one_softplus):

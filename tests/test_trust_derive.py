@@ -163,3 +163,33 @@ def test_certification_runs_where_the_model_is_finite():
     model = sg.Model("logw", loss=sg.sum(sp.HadamardProduct(X, sg.log(W))), params=[W],
                      inputs=[X])
     certify(model, module_source(derive(model)))
+
+
+def test_a_loss_term_that_folds_to_a_constant_matrix_sums_to_its_count():
+    # sg.sum(W) + sg.mse(X, X) and sg.sum(W - s): the constant parts were printed (1).sum()
+    W, X, s = sg.Param("W", n, k), sg.Input("X", n, k), sg.Param("s")
+    Wv, Xv = RNG.standard_normal((2, 3)), RNG.standard_normal((2, 3))
+    module = compiled(sg.Model("fold", loss=sg.sum(W) + sg.mse(X, X), params=[W], inputs=[X]))
+    loss, (dW,) = module.value_and_grad(Wv, Xv)
+    assert np.isclose(loss, Wv.sum()) and np.array_equal(dW, np.ones((2, 3)))
+    module = compiled(sg.Model("minus", loss=sg.sum(W - s), params=[W, s]))
+    loss, (dW, ds) = module.value_and_grad(Wv, 0.5)
+    assert np.isclose(loss, Wv.sum() - 6 * 0.5) and ds == -6 and np.array_equal(dW, np.ones((2, 3)))
+
+
+def test_twelve_nested_sigmoids_derive_right():
+    # the scalar simplification's budget keeps this linear (it took 14 s); the value is checked
+    X, W = sg.Input("X", n, k), sg.Param("W", n, n)
+    A = W @ X
+    for _ in range(12):
+        A = sg.sigmoid(A)
+    model = sg.Model("nested", loss=sg.mean(A), params=[W], inputs=[X])
+    certify(model, module_source(derive(model)))
+
+
+def test_a_scalar_function_of_a_matrix_is_not_taken_for_a_scalar_loss():
+    # sp.log of a column is SymPy's scalar log: the "loss" was a column, returned as [0, 0]
+    X, W = sg.Input("X", m, n), sg.Param("W", n, k)
+    lse = sp.log(sp.MatMul(sg.exp(X @ W), sp.OneMatrix(k, 1)))
+    with pytest.raises(SymgradError, match=r"the loss has shape \(m, 1\), not a scalar"):
+        derive(sg.Model("scalarlog", loss=sg.sum(lse), params=[W], inputs=[X]))
