@@ -234,7 +234,10 @@ class _Explicit:
             return sp.ones(rows, cols) if isinstance(e, sp.OneMatrix) else sp.zeros(rows, cols)
         if isinstance(e, (sp.MatAdd, sp.MatMul, sp.HadamardProduct)):
             parts = [self(a) for a in e.args]
-            return _combine(type(e), parts, self._shape(e))
+            shapes = {p.shape for p in parts if isinstance(p, sp.MatrixBase)}
+            # SymPy finds a shape by walking down to the leaves: only when parts broadcast
+            broadcast = len(shapes) > 1 and not isinstance(e, sp.MatMul)
+            return _combine(type(e), parts, self._shape(e) if broadcast else None)
         if isinstance(e, sp.MatPow):
             if not e.exp.is_Integer:
                 raise NotImplementedError(f"the SymPy oracle cannot expand MatPow {e.exp}")
@@ -289,7 +292,10 @@ def _combine(kind, parts, shape):
 
 
 def _spread(part, shape):
-    """An explicit column, row or 1x1 matrix repeated to shape; any other part as it is."""
+    """An explicit column, row or 1x1 matrix repeated to shape (None: no broadcasting);
+    any other part as it is."""
+    if shape is None:
+        return part
     rows, cols = shape
     if part.shape == (rows, 1) or part.shape == (1, 1):
         part = sp.Matrix.hstack(*[part] * cols)
