@@ -74,28 +74,61 @@ def _largest(x):
     return float(np.max(np.abs(x), initial=0))
 
 
+def _call(model, dims, values, function, *args, **kwargs):
+    """function(*args, **kwargs) of the module; an exception, or an argument of values
+    written, is a refusal."""
+    before = {k: np.copy(v) for k, v in values.items()}
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = function(*args, **kwargs)
+    except Exception as e:      # any failure of generated code is a refusal
+        message = str(e).splitlines()[0] if str(e) else ""
+        raise _refuse(model, dims, f"{function.__name__} raises {type(e).__name__}: "
+                      f"{message}") from e
+    for name, a in values.items():
+        if not np.array_equal(a, before[name]):
+            raise _refuse(model, dims, f"{function.__name__} writes into its argument {name}")
+    return result
+
+
 def _run(model, module, dims, values):
-    """value_and_grad, loss and forward at values; an exception, or an argument written,
-    is a refusal."""
+    """value_and_grad, loss and forward at values."""
     forward = inspect.signature(module.forward).parameters
     args = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)]
-    before = {k: np.copy(v) for k, v in values.items()}
-    calls = [lambda: module.value_and_grad(*args), lambda: module.loss(*args),
-             lambda: module.forward(**{name: values[name] for name in forward})]
-    results = []
-    for call in calls:
-        try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                results.append(call())
-        except Exception as e:      # any failure of generated code is a refusal
-            message = str(e).splitlines()[0] if str(e) else ""
-            raise _refuse(model, dims, f"the module raises {type(e).__name__}: {message}") from e
-        for name, a in values.items():
-            if not np.array_equal(a, before[name]):
-                raise _refuse(model, dims, f"the module writes into its argument {name}")
-    (value, grads), alone, outputs = results
+    value, grads = _call(model, dims, values, module.value_and_grad, *args)
+    alone = _call(model, dims, values, module.loss, *args)
+    outputs = _call(model, dims, values, module.forward,
+                    **{name: values[name] for name in forward})
     return value, grads, alone, outputs
+
+
+def _second_order(model, module, dims, values, reference, rng):
+    """Each Jacobian (both orders) along a random direction of its wrt, and the Hessian
+    (vector products and the full matrix) between two random directions, against the
+    reference's central differences."""
+    args = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)]
+    checks = []
+    for key, (output, wrt) in model.jacobians.items():
+        v = rng.standard_normal(np.shape(values[wrt.name]))
+        ref = reference.jacobian_along(output, wrt, v)
+        for mode in ("reverse", "forward"):
+            J = _call(model, dims, values, getattr(module, f"jacobian_{key}"), *args, mode=mode)
+            along = np.tensordot(J, v, axes=np.ndim(v)) if np.ndim(v) else np.multiply(J, v)
+            checks.append((f"jacobian_{key} ({mode})", np.reshape(along, np.shape(ref)), ref,
+                           1e-15 * max(1.0, _largest(ref))))
+    if model.hessian:
+        u, v = ({p: rng.standard_normal(np.shape(values[p.name])) for p in model.params}
+                for _ in range(2))
+        ref = reference.second_along(u, v)
+        hv = _call(model, dims, values, module.hessian_vector_product, *args, *v.values())
+        flat = [np.concatenate([np.ravel(x[p]) for p in model.params]) for x in (u, v)]
+        H = _call(model, dims, values, module.hessian, *args)
+        floor = 1e-12 * max(1.0, abs(ref))
+        checks += [("hessian_vector_product", sum(float(np.sum(np.multiply(u[p], x)))
+                                                  for p, x in zip(model.params, hv)), ref, floor),
+                   ("hessian", float(flat[0] @ H @ flat[1]), ref, floor)]
+    _agree(model, dims, checks)
 
 
 def _agree(model, dims, checks):
@@ -145,6 +178,7 @@ def _compare(model, module, dims, values, reference):
                       "the gradients disagree with the model's SymPy expression")
     _agree(model, dims, [(f"output {name!r}", outputs[name], ref, 0.0)
                          for name, ref in reference.outputs().items()])
+    _second_order(model, module, dims, values, reference, rng)
     returned = [a for a in [*grads, *outputs.values()] if isinstance(a, np.ndarray)]
     for name, a in values.items():
         if any(np.shares_memory(r, a) for r in returned):

@@ -156,23 +156,56 @@ class Reference:
     def directional(self, directions):
         """sum over params of <d loss / d param, direction>, for {param: direction}: one
         central difference along all of them at once."""
+        return self._along(self._indices(directions))
+
+    def _indices(self, directions):
+        """{entry index: component} for {param or input: direction shaped like it}."""
         along = {}
-        for param, direction in directions.items():
-            stand_ins = self.entries[param]
+        for leaf, direction in directions.items():
+            stand_ins = self.entries[leaf]
             syms = stand_ins if isinstance(stand_ins, sp.MatrixBase) else [stand_ins]
             along.update({self.variables.index(x): float(v)
                           for x, v in zip(syms, np.ravel(direction))})
-        return self._along(along)
+        return along
 
-    def _along(self, direction):
+    def _shifted(self, *steps):
+        """The point moved by h * component along each {index: component} of steps."""
+        point = list(self.point)
+        for h, along in steps:
+            for k, v in along.items():
+                point[k] += h * v
+        return point
+
+    def _step(self, along, size="1e-15"):
+        return mpmath.mpf(size) * max([1] + [abs(self.point[k]) for k in along])
+
+    def _along(self, along):
         """The loss's derivative along {entry index: component}, by central differences."""
         with mpmath.workdps(DIGITS):
-            h = mpmath.mpf("1e-15") * max([1] + [abs(self.point[k]) for k in direction])
-            up, down = list(self.point), list(self.point)
-            for k, v in direction.items():
-                up[k] += h * v
-                down[k] -= h * v
+            h = self._step(along)
+            up, down = self._shifted((h, along)), self._shifted((-h, along))
             return float((self._value(up) - self._value(down)) / (2 * h))
+
+    def jacobian_along(self, expr, wrt, direction):
+        """d expr / d wrt along direction (wrt a parameter or an input), as a float array
+        shaped like expr: central differences of its explicit entries."""
+        f, along = self.compiled([expr]), self._indices({wrt: direction})
+        with mpmath.workdps(DIGITS):
+            h = self._step(along)
+            up, down = (np.array(f(*self._shifted((s, along)))[0], dtype=object)
+                        for s in (h, -h))
+            return np.vectorize(lambda x: float(_finite(x)), otypes=[float])(
+                (up - down) / (2 * h))
+
+    def second_along(self, u, v):
+        """u^T H v for {param: direction} u and v, H the loss's Hessian: a four-point
+        central difference (step 1e-12: truncation and rounding both near 1e-24)."""
+        a, b = self._indices(u), self._indices(v)
+        with mpmath.workdps(DIGITS):
+            h = self._step({**a, **b}, "1e-12")
+            f = [self._value(self._shifted((s * h, a), (t * h, b)))
+                 for s, t in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+            return float((f[0] - f[1] - f[2] + f[3]) / (4 * h * h))
 
     def outputs(self):
         """{name: value} of the model's outputs, as float arrays."""
