@@ -12,6 +12,32 @@ INPUTS = ('X',)
 SHAPES = {'mu': ('n', '1'), 'L': ('n', 'n'), 'X': ('n', 'm')}
 
 
+def _arrays(values, names, shapes):
+    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
+    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
+    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    out = []
+    for value, name in zip(values, names):
+        want = shapes[name]
+        if type(value) is np.ndarray and value.ndim == len(want) == 2 \
+                and value.dtype.kind == "f" or type(value) is float and not want:
+            out.append(value)                 # the common cases, at a few ns each
+            continue
+        array = np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in "fbiu":
+            raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
+                            + " (complex numbers are not supported)" * (kind == "c"))
+        if array.ndim != len(want):
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+        if want:
+            out.append(array if kind == "f" else array.astype(np.float64))
+        else:        # a Python float adds to a float32 array without making it float64
+            out.append(array[()] if kind == "f" and type(value) is not float else float(array))
+    return out
+
+
 def _matmul(a, b):
     """a @ b, a matrix. One of 2**14 entries or more with fewer rows than columns is stored
     column-major (b.T @ a.T, written into its transpose): that way round, OpenBLAS's
@@ -32,8 +58,6 @@ def _matmul(a, b):
 def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
-    if len(shape) != len(expected):
-        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
     for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
         if got != want:
             where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
@@ -45,6 +69,7 @@ def forward(mu, L):
 
     covariance = inv(L.T) @ inv(L)
     """
+    mu, L = _arrays((mu, L), ('mu', 'L'), SHAPES)
     n = mu.shape[0]
     if mu.shape != (n, 1):
         _shape_error('mu', mu.shape, (('n', n, 'mu', 0), ('1', 1, None, 0)))
@@ -62,6 +87,7 @@ def loss(mu, L, X):
     t2 = (L.T @ (D @ t1)).T*L
     nll = -log|det(L)| + sum(t2)/(2*m)
     """
+    mu, L, X = _arrays((mu, L, X), ('mu', 'L', 'X'), SHAPES)
     n = mu.shape[0]
     if mu.shape != (n, 1):
         _shape_error('mu', mu.shape, (('n', n, 'mu', 0), ('1', 1, None, 0)))
@@ -95,6 +121,7 @@ def value_and_grad(mu, L, X):
     t7 = L/(2*m)
     dL = -inv(L).T + t2 @ t7 + t3.T/(2*m)
     """
+    mu, L, X = _arrays((mu, L, X), ('mu', 'L', 'X'), SHAPES)
     n = mu.shape[0]
     if mu.shape != (n, 1):
         _shape_error('mu', mu.shape, (('n', n, 'mu', 0), ('1', 1, None, 0)))
@@ -132,6 +159,7 @@ def jacobian_dcov_dL(mu, L, X, mode="auto"):
     mode 'forward': one Jacobian-vector product per entry of L (n**2)
     mode 'auto': the order with fewer products
     """
+    mu, L, X = _arrays((mu, L, X), ('mu', 'L', 'X'), SHAPES)
     n = mu.shape[0]
     if mu.shape != (n, 1):
         _shape_error('mu', mu.shape, (('n', n, 'mu', 0), ('1', 1, None, 0)))

@@ -12,6 +12,32 @@ INPUTS = ('X', 'Y')
 SHAPES = {'W1': ('n1', 'n0'), 'b1': ('n1', '1'), 'W2': ('n2', 'n1'), 'b2': ('n2', '1'), 'W3': ('n3', 'n2'), 'b3': ('n3', '1'), 'W4': ('1', 'n3'), 'b4': ('1', '1'), 'X': ('n0', 'm'), 'Y': ('1', 'm')}
 
 
+def _arrays(values, names, shapes):
+    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
+    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
+    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    out = []
+    for value, name in zip(values, names):
+        want = shapes[name]
+        if type(value) is np.ndarray and value.ndim == len(want) == 2 \
+                and value.dtype.kind == "f" or type(value) is float and not want:
+            out.append(value)                 # the common cases, at a few ns each
+            continue
+        array = np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in "fbiu":
+            raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
+                            + " (complex numbers are not supported)" * (kind == "c"))
+        if array.ndim != len(want):
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+        if want:
+            out.append(array if kind == "f" else array.astype(np.float64))
+        else:        # a Python float adds to a float32 array without making it float64
+            out.append(array[()] if kind == "f" and type(value) is not float else float(array))
+    return out
+
+
 def _matmul(a, b):
     """a @ b, a matrix. One of 2**14 entries or more with fewer rows than columns is stored
     column-major (b.T @ a.T, written into its transpose): that way round, OpenBLAS's
@@ -32,8 +58,6 @@ def _matmul(a, b):
 def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
-    if len(shape) != len(expected):
-        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
     for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
         if got != want:
             where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
@@ -64,6 +88,9 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     Z = W4 @ A3 + b4
     AL = sigmoid(Z)
     """
+    W1, b1, W2, b2, W3, b3, W4, b4, X = _arrays(
+        (W1, b1, W2, b2, W3, b3, W4, b4, X), ('W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4',
+        'X'), SHAPES)
     n1, n0 = W1.shape
     if b1.shape != (n1, 1):
         _shape_error('b1', b1.shape, (('n1', n1, 'W1', 0), ('1', 1, None, 0)))
@@ -119,6 +146,9 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     """
+    W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays(
+        (W1, b1, W2, b2, W3, b3, W4, b4, X, Y), ('W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4',
+        'X', 'Y'), SHAPES)
     n1, n0 = W1.shape
     if b1.shape != (n1, 1):
         _shape_error('b1', b1.shape, (('n1', n1, 'W1', 0), ('1', 1, None, 0)))
@@ -193,6 +223,9 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """
+    W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays(
+        (W1, b1, W2, b2, W3, b3, W4, b4, X, Y), ('W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4',
+        'X', 'Y'), SHAPES)
     n1, n0 = W1.shape
     if b1.shape != (n1, 1):
         _shape_error('b1', b1.shape, (('n1', n1, 'W1', 0), ('1', 1, None, 0)))

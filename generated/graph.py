@@ -12,6 +12,32 @@ INPUTS = ()
 SHAPES = {'a': (), 'b': (), 'c': ()}
 
 
+def _arrays(values, names, shapes):
+    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
+    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
+    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    out = []
+    for value, name in zip(values, names):
+        want = shapes[name]
+        if type(value) is np.ndarray and value.ndim == len(want) == 2 \
+                and value.dtype.kind == "f" or type(value) is float and not want:
+            out.append(value)                 # the common cases, at a few ns each
+            continue
+        array = np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in "fbiu":
+            raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
+                            + " (complex numbers are not supported)" * (kind == "c"))
+        if array.ndim != len(want):
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+        if want:
+            out.append(array if kind == "f" else array.astype(np.float64))
+        else:        # a Python float adds to a float32 array without making it float64
+            out.append(array[()] if kind == "f" and type(value) is not float else float(array))
+    return out
+
+
 def forward(a, b, c):
     """The model's outputs loss, in a dict.
 
@@ -19,6 +45,7 @@ def forward(a, b, c):
     v = a + u
     J = 3*v
     """
+    a, b, c = _arrays((a, b, c), ('a', 'b', 'c'), SHAPES)
     u = b*c
     v = a + u
     J = 3*v
@@ -32,6 +59,7 @@ def loss(a, b, c):
     v = a + u
     J = 3*v
     """
+    a, b, c = _arrays((a, b, c), ('a', 'b', 'c'), SHAPES)
     u = b*c
     v = a + u
     J = 3*v
@@ -48,6 +76,7 @@ def value_and_grad(a, b, c):
     db = 3*c
     dc = 3*b
     """
+    a, b, c = _arrays((a, b, c), ('a', 'b', 'c'), SHAPES)
     u = b*c
     v = a + u
     J = 3*v

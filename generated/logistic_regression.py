@@ -12,11 +12,35 @@ INPUTS = ('X', 'Y')
 SHAPES = {'w': ('n_x', '1'), 'b': (), 'X': ('n_x', 'm'), 'Y': ('1', 'm')}
 
 
+def _arrays(values, names, shapes):
+    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
+    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
+    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    out = []
+    for value, name in zip(values, names):
+        want = shapes[name]
+        if type(value) is np.ndarray and value.ndim == len(want) == 2 \
+                and value.dtype.kind == "f" or type(value) is float and not want:
+            out.append(value)                 # the common cases, at a few ns each
+            continue
+        array = np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in "fbiu":
+            raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
+                            + " (complex numbers are not supported)" * (kind == "c"))
+        if array.ndim != len(want):
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+        if want:
+            out.append(array if kind == "f" else array.astype(np.float64))
+        else:        # a Python float adds to a float32 array without making it float64
+            out.append(array[()] if kind == "f" and type(value) is not float else float(array))
+    return out
+
+
 def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
-    if len(shape) != len(expected):
-        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
     for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
         if got != want:
             where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
@@ -41,6 +65,7 @@ def forward(w, b, X):
     Z = b + w.T @ X
     A = sigmoid(Z)
     """
+    w, b, X = _arrays((w, b, X), ('w', 'b', 'X'), SHAPES)
     n_x = w.shape[0]
     if w.shape != (n_x, 1):
         _shape_error('w', w.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
@@ -61,6 +86,7 @@ def loss(w, b, X, Y):
     t1 = -Y*Z + softplus(Z)
     cost = sum(t1)/m
     """
+    w, b, X, Y = _arrays((w, b, X, Y), ('w', 'b', 'X', 'Y'), SHAPES)
     n_x = w.shape[0]
     if w.shape != (n_x, 1):
         _shape_error('w', w.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
@@ -89,6 +115,7 @@ def value_and_grad(w, b, X, Y):
     db = sum(dZ)
     dw = X @ dZ.T
     """
+    w, b, X, Y = _arrays((w, b, X, Y), ('w', 'b', 'X', 'Y'), SHAPES)
     n_x = w.shape[0]
     if w.shape != (n_x, 1):
         _shape_error('w', w.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))

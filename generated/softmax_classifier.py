@@ -12,6 +12,32 @@ INPUTS = ('X', 'Y')
 SHAPES = {'W1': ('n_h', 'n_x'), 'b1': ('n_h', '1'), 'W2': ('k', 'n_h'), 'b2': ('k', '1'), 'X': ('n_x', 'm'), 'Y': ('k', 'm')}
 
 
+def _arrays(values, names, shapes):
+    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
+    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
+    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    out = []
+    for value, name in zip(values, names):
+        want = shapes[name]
+        if type(value) is np.ndarray and value.ndim == len(want) == 2 \
+                and value.dtype.kind == "f" or type(value) is float and not want:
+            out.append(value)                 # the common cases, at a few ns each
+            continue
+        array = np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in "fbiu":
+            raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
+                            + " (complex numbers are not supported)" * (kind == "c"))
+        if array.ndim != len(want):
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+        if want:
+            out.append(array if kind == "f" else array.astype(np.float64))
+        else:        # a Python float adds to a float32 array without making it float64
+            out.append(array[()] if kind == "f" and type(value) is not float else float(array))
+    return out
+
+
 def _logsumexp(x, axis):
     """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
     subtracted first."""
@@ -39,8 +65,6 @@ def _matmul(a, b):
 def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
-    if len(shape) != len(expected):
-        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
     for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
         if got != want:
             where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
@@ -55,6 +79,7 @@ def forward(W1, b1, W2, b2, X):
     Z2 = W2 @ A1 + b2
     A2 = exp(Z2 - logsumexp(Z2, axis=0))
     """
+    W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), ('W1', 'b1', 'W2', 'b2', 'X'), SHAPES)
     n_h, n_x = W1.shape
     if b1.shape != (n_h, 1):
         _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
@@ -87,6 +112,8 @@ def loss(W1, b1, W2, b2, X, Y):
     t1 = Y*(Z2 - logsumexp(Z2, axis=0))
     cost = -sum(t1)/m
     """
+    W1, b1, W2, b2, X, Y = _arrays(
+        (W1, b1, W2, b2, X, Y), ('W1', 'b1', 'W2', 'b2', 'X', 'Y'), SHAPES)
     n_h, n_x = W1.shape
     if b1.shape != (n_h, 1):
         _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
@@ -132,6 +159,8 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """
+    W1, b1, W2, b2, X, Y = _arrays(
+        (W1, b1, W2, b2, X, Y), ('W1', 'b1', 'W2', 'b2', 'X', 'Y'), SHAPES)
     n_h, n_x = W1.shape
     if b1.shape != (n_h, 1):
         _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))

@@ -2,9 +2,11 @@
 import ast
 import functools
 import os
+import textwrap
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
@@ -38,14 +40,15 @@ def module_source(derivation):
     specs = [
         ("forward", d.params + fwd_inputs, list(outputs.values()),
          "The model's outputs " + ", ".join(outputs) + ", in a dict.",
-         lambda names: "{%s}" % ", ".join("%r: %s" % (k, names[n.id])
-                                          for k, n in outputs.items())),
+         lambda names, array: "{%s}" % ", ".join("%r: %s" % (k, array(n))
+                                                 for k, n in outputs.items())),
         ("loss", d.params + d.inputs, [d.loss], "The loss, a scalar.",
-         lambda names: scalar(d.loss, names)),
+         lambda names, array: scalar(d.loss, names)),
         ("value_and_grad", d.params + d.inputs, [d.loss] + _backprop_order(d),
          "(loss, grads): grads in PARAMS order, each shaped like its parameter.",
-         lambda names: "%s, %s" % (scalar(d.loss, names), _tuple(
-             [_grad(p, g, names, arrays) for p, g in zip(d.params, d.grads)], quote=False))),
+         lambda names, array: "%s, %s" % (scalar(d.loss, names), _tuple(
+             [_grad(p, g, names, arrays, array) for p, g in zip(d.params, d.grads)],
+             quote=False))),
     ]
     for name, args, roots, summary, returns in specs:
         functions.append(_function(d, name, args, roots, summary, returns, helpers))
@@ -117,7 +120,7 @@ def _jacobian(d, jac, helpers):
         doc=[f"mode 'reverse': one vector-Jacobian product per entry of {label} ({n_out})",
              f"mode 'forward': one Jacobian-vector product per entry of {wrt.name} ({n_wrt})",
              "mode 'auto': the order with fewer products"],
-        body=_bind_dims(args, helpers) + [
+        body=_validate(args, helpers, d) + _bind_dims(args, helpers) + [
             'if mode == "auto":',
             f'    mode = "reverse" if {n_out} <= {n_wrt} else "forward"',
             'if mode not in ("reverse", "forward"):',
@@ -128,13 +131,15 @@ def _jacobian(d, jac, helpers):
         d, private + "reverse", args, [jac.reverse],
         f"d {label} / d {wrt.name} right to left: the adjoint of {wrt.name} for every seed "
         f"{jac.seed.name}[k] = e_k at once (a leading batch axis).",
-        lambda names: f"{names[jac.reverse.id]}.reshape{shape}", helpers, [jac.seed])
+        lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, [jac.seed],
+        public=False)
     forward = _function(
         d, private + "forward", args, [jac.forward],
         f"d {label} / d {wrt.name} left to right: the tangent of {label} for every seed "
         f"{jac.tangent.name}[k] = e_k at once (a leading batch axis).",
-        lambda names: f"{names[jac.forward.id]}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
-        helpers, [jac.tangent])
+        lambda names, array:
+        f"{array(jac.forward)}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
+        helpers, [jac.tangent], public=False)
     return [dispatch, reverse, forward]
 
 
@@ -144,8 +149,8 @@ def _hessian(d, helpers, arrays):
     h, args = d.hessian, d.params + d.inputs
     roots = [t for t in h.products if t is not None]
 
-    def products(names):
-        return _tuple([_grad(p, t, names, arrays) if t is not None else _zero(p)
+    def products(names, array):
+        return _tuple([_grad(p, t, names, arrays, array) if t is not None else _zero(p)
                        for p, t in zip(d.params, h.products)], quote=False)
     hvp = _function(
         d, "hessian_vector_product", args + h.tangents, roots,
@@ -154,10 +159,11 @@ def _hessian(d, helpers, arrays):
     sizes = [sp.Mul(*p.shape) for p in d.params]
     total = str(sp.Add(*sizes))
 
-    def blocks(names):
+    def blocks(names, array):        # a new array: np.concatenate copies
+        dtype = f", dtype={arrays[0]}.dtype" if arrays else ""
         return "np.concatenate(%s, axis=1)" % _tuple([
             f"{names[t.id]}.reshape(-1, {size})" if t is not None
-            else f"np.zeros(({total}, {size}))" for t, size in zip(h.products, sizes)],
+            else f"np.zeros(({total}, {size}){dtype})" for t, size in zip(h.products, sizes)],
             quote=False)
     full = _function(
         d, "hessian", args, roots,
@@ -185,12 +191,12 @@ def _scalar(node, names, arrays):
     return f"{arrays[0]}.dtype.type({text})" if node.is_constant else text
 
 
-def _grad(param, grad, names, arrays):
+def _grad(param, grad, names, arrays, array):
     if param.shape == ():
         return _scalar(grad, names, arrays)
     if grad.is_constant:
         return f"np.full_like({param.name}, {names[grad.id]})"
-    return names[grad.id]
+    return array(grad)
 
 
 def _backprop_order(d):
@@ -206,13 +212,28 @@ def _backprop_order(d):
 
 
 def _needed_inputs(d, roots):
-    reached = {n.id for n in topo(roots)}
-    return [x for x in d.inputs if x.id in reached]
+    """The inputs the roots read, and those that bind a dimension the roots use but no
+    parameter nor read input has (an output sum(W)*log(m), m the examples' count)."""
+    nodes = topo(roots)
+    reached = {n.id for n in nodes}
+    used = {s for n in nodes for x in (*n.shape, n.expr) if isinstance(x, sp.Basic)
+            for s in x.free_symbols}
+    bound = {s for x in d.params + d.inputs if x.id in reached or x in d.params
+             for dim in x.shape for s in sp.sympify(dim).free_symbols}
+    needed = []
+    for x in d.inputs:
+        dims = {s for dim in x.shape for s in sp.sympify(dim).free_symbols}
+        if x.id in reached or dims & used - bound:
+            needed.append(x)
+            bound |= dims
+    return needed
 
 
-def _function(d, name, args, roots, summary, returns, helpers, seeds=()):
+def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=True):
     """One generated function; seeds are leaves it sets to identity rows, one per entry (in
-    order), so that the nodes depending on them carry a leading batch axis."""
+    order), so that the nodes depending on them carry a leading batch axis. returns(names,
+    array) gives the returned expression (array(node): node returned as an array of its own);
+    a public function checks and converts its arguments first."""
     p = plan(roots)
     names = statement_names(p)
     taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
@@ -222,32 +243,114 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=()):
         if seeds else None
     fresh = _fresh(taken | {batch})
     batched = _depending(roots, seeds)
-    code = NodePrinter(p, names, batched=batched, batch=batch)
+    arrays = [a.name for a in args if a.shape != ()]
+    dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
+    code = NodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
     math = NodePrinter(p, names, ScalarMathPrinter, math=True)
     body, doc = _identity_seeds(seeds, args, batch), []
+    known = {a.name for a in args} | dims | {s.name for s in seeds} | {batch}
     for node in p.order:
         if node.op == "leaf":
             continue
         try:
-            body.extend(code.lines(node, names[node.id], fresh))
+            lines = code.lines(node, names[node.id], fresh)
         except PrintMethodNotImplementedError as e:
-            raise _unprintable(e, node) from e
+            raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
+                               node) from e
+        _check_names(lines, node, known | code.helpers)
+        known.add(names[node.id])
+        body.extend(lines)
         doc.append(f"{names[node.id]} = {math.rhs(node)}")
     for node in roots:
         if node.id not in names:
             names[node.id] = code.operand(node)[0]
     helpers |= code.helpers
-    returned = returns(names)
-    keep = {a.name for a in args} | {n.id for n in ast.walk(ast.parse(returned))
-                                     if isinstance(n, ast.Name)}
+    keep = {a.name for a in args} | {n.id for r in roots for n in ast.walk(
+        ast.parse(names[r.id])) if isinstance(n, ast.Name)}
     # a batched array (leading seed axis) never shares memory with an unbatched one
     shapes = {names[n.id]: ("batch",) * (n.id in batched) + tuple(n.shape) for n in p.order}
     shapes |= {d: () for d in dims} | {a.name: tuple(a.shape) for a in args} \
         | {s.name: ("batch",) + tuple(s.shape) for s in seeds}
-    body = _bind_dims(args, helpers) + reuse_and_free(body, keep, shapes)
+    body = reuse_and_free(body, keep, shapes)
+    returned = returns(names, _owned(body, names, args, p))
+    entry = _validate(args, helpers, d) if public else []
+    body = entry + _bind_dims(args, helpers) + body
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returned)
+
+
+def _owned(body, names, args, p):
+    """array(node): the text returning node as an array of its own: a copy where its value
+    is an argument, a view of one, a read-only broadcast or shares memory with an array
+    returned before it (the caller may write into what it gets back)."""
+    shares = {a.name: {a.name} for a in args}
+    for line in body:
+        stmt = ast.parse(line).body[0]
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+            target = stmt.targets[0].id
+            shares[target] = _sharing(stmt.value, shares, target)
+    handed = {a.name for a in args} | {"<read-only>"}
+
+    def array(node):
+        text = names[node.id]
+        if node.shape == ():
+            return text
+        value = ast.parse(text, mode="eval").body
+        memory = shares[text] if text in shares else _sharing(value, shares, None)
+        copy = bool(memory & handed)
+        handed.update(memory)
+        if not copy:
+            return text
+        return f"{text}.copy()" if isinstance(value, (ast.Name, ast.Attribute)) \
+            else f"np.array({text})"
+    return array
+
+
+_VIEWS = {"T", "mT", "reshape"}      # attributes and methods that may give a view
+
+
+def _sharing(value, shares, target):
+    """The names of the arrays whose memory an expression's value may share: its own target's
+    for a new array, "<read-only>" for a broadcast."""
+    if isinstance(value, ast.Name):
+        return shares.get(value.id, {value.id})
+    if isinstance(value, ast.Subscript):
+        return _sharing(value.value, shares, target)
+    if isinstance(value, ast.Attribute) and value.attr in _VIEWS:
+        return _sharing(value.value, shares, target)
+    if isinstance(value, ast.Call):
+        out = [k.value for k in value.keywords if k.arg == "out"]
+        func = value.func
+        if out:
+            return _sharing(out[0], shares, target)
+        if ast.unparse(func) == "np.broadcast_to":
+            return _sharing(value.args[0], shares, target) | {"<read-only>"}
+        if isinstance(func, ast.Attribute) and func.attr in _VIEWS:
+            return _sharing(func.value, shares, target)
+    return {target} if target else set()
+
+
+def _validate(args, helpers, d):
+    """The statement checking and converting the arguments at entry (_arrays); a Hessian's
+    tangents, not in SHAPES, have the shapes of their parameters."""
+    helpers.add("_arrays")
+    tangents = [a for a in args if a not in d.params + d.inputs]
+    shapes = "{**SHAPES, %s}" % ", ".join("%r: %s" % (a.name, _tuple(
+        [str(s) for s in a.shape]) if a.shape else "()") for a in tangents) \
+        if tangents else "SHAPES"
+    targets = ", ".join(a.name for a in args) + ("," if len(args) == 1 else "")
+    values = _tuple([a.name for a in args], quote=False)
+    line = f"{targets} = _arrays({values}, {_tuple([a.name for a in args])}, {shapes})"
+    if len(line) <= 96:
+        return [line]
+    nobreak = "\xa0"                 # textwrap breaks at spaces, not at these
+    head = textwrap.wrap(f"({targets}){nobreak}={nobreak}_arrays(" if len(targets) > 84
+                         else f"{targets}{nobreak}={nobreak}_arrays(", 96,
+                         subsequent_indent="    ")
+    tail = textwrap.wrap(f"{values}, {_tuple([a.name for a in args])}, {shapes})", 92,
+                         initial_indent="    ", subsequent_indent="    ")
+    return [x.replace(nobreak, " ") for x in head + tail]
 
 
 def _depending(roots, seeds):
@@ -276,8 +379,30 @@ def _identity_seeds(seeds, args, batch):
     return lines
 
 
-def _unprintable(error, node):
-    what = str(error).strip().splitlines()[0].rsplit(": ", 1)[-1].split("(")[0]
+def _check_names(lines, node, known):
+    """Refuse statements reading what a generated module does not have: every name must be
+    known (an argument, a dimension, a variable, a helper), a builtin or np with an
+    attribute NumPy has (math.erf or gamma(x) name the function SymPy could not print)."""
+    for line in lines:
+        tree = ast.parse(line)
+        for sub in ast.walk(tree):
+            if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) \
+                    and sub.value.id == "np" and not hasattr(np, sub.attr):
+                raise _unprintable(sub.attr, node)
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) \
+                    and sub.id not in known and sub.id not in _BUILTINS:
+                called = [c for c in ast.walk(tree) if isinstance(c, ast.Attribute)
+                          and c.value is sub]
+                raise _unprintable(called[0].attr if called else sub.id, node)
+        known.update(n.id for n in ast.walk(tree)
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+
+
+_BUILTINS = {"np", "float", "True", "False", "None"}
+
+
+def _unprintable(what, node):
+    what = what.split("(")[0]
     return SymgradError(
         f"unsupported function {what} (needed for {node.name or 'an intermediate'}): NumPy has "
         f"no equivalent; rewrite the model without it, or add _print_{what} to "

@@ -127,6 +127,9 @@ def _into_dying(line, stmt, dying, shapes):
         return shape[node]
 
     parts = {}                                    # node -> (new source, array holding it)
+    conditions = {sub for call in order if isinstance(call, ast.Call)   # np.select's masks
+                  and ast.unparse(call.func) == "np.select" and call.args
+                  for sub in ast.walk(call.args[0])}
 
     def visit(node):
         text = ast.get_source_segment(line, node)
@@ -139,7 +142,7 @@ def _into_dying(line, stmt, dying, shapes):
                         and text[b:b + 1] == ")":
                     a, b = a - 1, b + 1             # np.f(...) needs no parentheses
                 text = text[:a] + new + text[b:]
-        if ufuncs[node] is None or isinstance(node, ast.Name):
+        if ufuncs[node] is None or isinstance(node, ast.Name) or node in conditions:
             return text, None
         func, operands = ufuncs[node]
         into = [parts[o][1] for o in operands if parts[o][1]] + [
@@ -170,8 +173,11 @@ def _broadcast(shapes):
 
 
 def _is_ufunc(func):
+    """Whether func is a NumPy ufunc with a float result: never a comparison or a logical
+    one (np.greater, np.isfinite), whose boolean result must not go into a float array."""
     text = ast.unparse(func)
-    return text.startswith("np.") and isinstance(getattr(np, text[3:], None), np.ufunc)
+    ufunc = getattr(np, text[3:], None) if text.startswith("np.") else None
+    return isinstance(ufunc, np.ufunc) and "d" * ufunc.nin + "->d" in ufunc.types
 
 
 def _unwrapped(text):

@@ -3,6 +3,8 @@
 Scalar expressions print through SymPy printers that dispatch on the class
 (`_print_sigmoid`, ...); array operations (products, sums) print in `NodePrinter`.
 """
+import inspect
+
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
@@ -10,49 +12,12 @@ from sympy.printing.str import StrPrinter
 
 from ..graph import broadcast_shape, placeholder
 from ..schedule import is_square
+from . import runtime
 
 # helper functions a generated module may need: name -> source (emitted only when used)
-HELPERS = {
-    "_sigmoid": '''@np.errstate(over="ignore")
-def _sigmoid(x):
-    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
-    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    s = np.negative(x)
-    if not isinstance(s, np.ndarray):     # a scalar
-        return 1 / (1 + np.exp(s))
-    np.exp(s, out=s)
-    s += 1
-    return np.divide(1, s, out=s)''',
-    "_shape_error": '''def _shape_error(name, shape, expected):
-    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
-    axes = ("rows", "columns")
-    if len(shape) != len(expected):
-        raise ValueError(f"{name} must be a 2-d array, not of shape {shape}")
-    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
-        if got != want:
-            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
-            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")''',
-    "_matmul": '''def _matmul(a, b):
-    """a @ b, a matrix. One of 2**14 entries or more with fewer rows than columns is stored
-    column-major (b.T @ a.T, written into its transpose): that way round, OpenBLAS's
-    threads compute it up to a quarter faster, and on freshly mapped pages fault half as
-    often (python benchmarks/orientation.py [--fresh-pages]). As the layout depends on
-    the shape only, elementwise work on same-shaped results reads them in one order. A
-    column times a row is np.dot: @ would run gemm with an inner dimension of 1, whose
-    packing and threads cost up to 6 times the multiplications."""
-    product = np.dot if a.shape[1] == 1 else np.matmul
-    rows, cols = a.shape[0], b.shape[1]
-    if rows >= cols or rows * cols < 16384:
-        return product(a, b)
-    out = np.empty((rows, cols), np.result_type(a, b), order="F")
-    product(b.T, a.T, out=out.T)
-    return out''',
-    "_logsumexp": '''def _logsumexp(x, axis):
-    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
-    subtracted first."""
-    c = x.max(axis=axis, keepdims=True)
-    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))''',
-}
+HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
+    runtime._arrays, runtime._shape_error, runtime._sigmoid, runtime._matmul,
+    runtime._logsumexp, runtime._erf)}
 
 
 # linear-algebra ops: op -> (NumPy code, docstring math); slogdet is stable where det
@@ -95,6 +60,34 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         terms = super()._as_ordered_terms(expr, order)
         first = next((i for i, t in enumerate(terms) if not t.could_extract_minus_sign()), 0)
         return [terms[first]] + terms[:first] + terms[first + 1:]
+
+    def _print(self, expr, **kwargs):
+        """A function of the dimensions alone (log(n), sqrt(m)) as a Python float, which
+        keeps a float32 array float32 (NumPy's own float64 scalar would not)."""
+        text = super()._print(expr, **kwargs)
+        if isinstance(expr, (sp.Function, sp.Pow)) and not expr.is_Rational \
+                and expr.free_symbols and not expr.free_symbols & set(self.operands) \
+                and not (expr.is_Pow and expr.exp.is_Integer):
+            return "float(%s)" % text
+        return text
+
+    def _print_erf(self, expr):
+        self.helpers.add("_erf")
+        return "_erf(%s)" % self._print(expr.args[0])
+
+    def _print_erfc(self, expr):
+        self.helpers.add("_erf")
+        return "_erf(%s, complement=True)" % self._print(expr.args[0])
+
+    def _print_log(self, expr):
+        """log(c + exp(u)) for a number c > 0 as np.logaddexp(log(c), u): no overflow of
+        exp(u) past 709 (softplus(softplus(x)) is log(2 + exp(x)))."""
+        u = expr.args[0]
+        if u.is_Add and len(u.args) == 2:
+            c, e = sorted(u.args, key=lambda a: not a.is_number)
+            if c.is_number and c.is_positive and isinstance(e, sp.exp):
+                return "np.logaddexp(%r, %s)" % (float(sp.log(c)), self._print(e.args[0]))
+        return super()._print_log(expr)
 
     def _print_sigmoid(self, expr):
         self.helpers.add("_sigmoid")
@@ -181,8 +174,8 @@ class NodePrinter:
     """
 
     def __init__(self, plan, names, scalar_printer=ScalarNumPyPrinter, math=False,
-                 batched=frozenset(), batch=None):
-        self.plan, self.names, self.math = plan, names, math
+                 batched=frozenset(), batch=None, dtype="np.float64"):
+        self.plan, self.names, self.math, self.dtype = plan, names, math, dtype
         self.batched, self.batch = batched, batch
         self.scalar_printer = scalar_printer
         self.helpers = set()
@@ -200,6 +193,8 @@ class NodePrinter:
             return self._scalar(node.expr, []), True
         if node.op == "transpose":
             text, compound = self.operand(node.args[0])
+            if node.args[0].is_constant:        # a number: its own transpose
+                return text, compound
             t = self._t(node)
             return ("(%s)%s" % (text, t) if compound else text + t), False
         return self.rhs(node), node.op == "matmul" and self._matmul_function(node) is None
@@ -293,6 +288,8 @@ class NodePrinter:
             expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
             text = self._scalar(expr, args)
             return text if self.math else self._broadcast(node, text)
+        if node.op in ("sum", "trace") and node.args[0].is_constant:
+            return self._constant_sum(node)
         args = [self.operand(a) for a in node.args]
         wrap = ["(%s)" % t if c else t for t, c in args]
         if node.op == "matmul":
@@ -330,8 +327,20 @@ class NodePrinter:
         if node.op in LINALG:
             return LINALG[node.op][self.math] % args[0][0]
         if node.op == "eye":
-            return "I(%s)" % node.shape[0] if self.math else "np.eye(%s)" % node.shape[0]
+            n = node.shape[0]
+            return "I(%s)" % n if self.math else "np.eye(%s, dtype=%s)" % (n, self.dtype)
         raise NotImplementedError(node.op)
+
+    def _constant_sum(self, node):
+        """A sum or trace of a constant matrix: the constant times the number of entries it
+        adds up, an array of it for a sum along one axis."""
+        a = node.args[0]
+        counts = a.shape[:1] if node.op == "trace" else a.shape if node.axis is None \
+            else a.shape[node.axis:node.axis + 1]
+        value = self._scalar(a.expr * sp.Mul(*counts), [])
+        if node.shape == () or self.math:
+            return value
+        return "np.full((%s, %s), %s, dtype=%s)" % (*node.shape, value, self.dtype)
 
 
 class _Named:

@@ -1,0 +1,114 @@
+"""The helpers a generated module may need, as real functions: each is emitted with its source
+(inspect.getsource) when the module uses it, and linted and tested here."""
+import numpy as np
+
+
+def _arrays(values, names, shapes):
+    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
+    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
+    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    out = []
+    for value, name in zip(values, names):
+        want = shapes[name]
+        if type(value) is np.ndarray and value.ndim == len(want) == 2 \
+                and value.dtype.kind == "f" or type(value) is float and not want:
+            out.append(value)                 # the common cases, at a few ns each
+            continue
+        array = np.asarray(value)
+        kind = array.dtype.kind
+        if kind not in "fbiu":
+            raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
+                            + " (complex numbers are not supported)" * (kind == "c"))
+        if array.ndim != len(want):
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+        if want:
+            out.append(array if kind == "f" else array.astype(np.float64))
+        else:        # a Python float adds to a float32 array without making it float64
+            out.append(array[()] if kind == "f" and type(value) is not float else float(array))
+    return out
+
+
+def _shape_error(name, shape, expected):
+    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
+    axes = ("rows", "columns")
+    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
+        if got != want:
+            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
+            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+
+
+@np.errstate(over="ignore")
+def _sigmoid(x):
+    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
+    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
+    s = np.negative(x)
+    if not isinstance(s, np.ndarray):     # a scalar
+        return 1 / (1 + np.exp(s))
+    np.exp(s, out=s)
+    s += 1
+    return np.divide(1, s, out=s)
+
+
+def _matmul(a, b):
+    """a @ b, a matrix. One of 2**14 entries or more with fewer rows than columns is stored
+    column-major (b.T @ a.T, written into its transpose): that way round, OpenBLAS's
+    threads compute it up to a quarter faster, and on freshly mapped pages fault half as
+    often (python benchmarks/orientation.py [--fresh-pages]). As the layout depends on
+    the shape only, elementwise work on same-shaped results reads them in one order. A
+    column times a row is np.dot: @ would run gemm with an inner dimension of 1, whose
+    packing and threads cost up to 6 times the multiplications."""
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    rows, cols = a.shape[0], b.shape[1]
+    if rows >= cols or rows * cols < 16384:
+        return product(a, b)
+    out = np.empty((rows, cols), np.result_type(a, b), order="F")
+    product(b.T, a.T, out=out.T)
+    return out
+
+
+def _logsumexp(x, axis):
+    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
+    subtracted first."""
+    c = x.max(axis=axis, keepdims=True)
+    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
+
+
+@np.errstate(all="ignore")
+def _erf(x, complement=False):
+    """erf(x), or erfc(x) with complement, elementwise, within 1e-15 relative of math.erf:
+    W. J. Cody's rational approximations (netlib specfun CALERF), on |x| <= 0.46875, up to
+    4 and beyond; exp(-x**2) is exp(-t**2)*exp(-(|x| - t)*(|x| + t)), t = |x| rounded down
+    to a sixteenth, so that rounding x**2 loses no digits of erfc."""
+    y = np.abs(x)
+    z = y * y
+    num, den = 1.85777706184603153e-1 * z, z
+    for a, b in ((3.16112374387056560e00, 2.36012909523441209e01),
+                 (1.13864154151050156e02, 2.44024637934444173e02),
+                 (3.77485237685302021e02, 1.28261652607737228e03)):
+        num, den = (num + a) * z, (den + b) * z
+    small = x * (num + 3.20937758913846947e03) / (den + 2.84423683343917062e03)
+    num, den = 2.15311535474403846e-8 * y, y
+    for c, d in ((5.64188496988670089e-1, 1.57449261107098347e01),
+                 (8.88314979438837594e00, 1.17693950891312499e02),
+                 (6.61191906371416295e01, 5.37181101862009858e02),
+                 (2.98635138197400131e02, 1.62138957456669019e03),
+                 (8.81952221241769090e02, 3.29079923573345963e03),
+                 (1.71204761263407058e03, 4.36261909014324716e03),
+                 (2.05107837782607147e03, 3.43936767414372164e03)):
+        num, den = (num + c) * y, (den + d) * y
+    middle = (num + 1.23033935479799725e03) / (den + 1.23033935480374942e03)
+    r = 1 / z
+    num, den = 1.63153871373020978e-2 * r, r
+    for p, q in ((3.05326634961232344e-1, 2.56852019228982242e00),
+                 (3.60344899949804439e-1, 1.87295284992346047e00),
+                 (1.25781726111229246e-1, 5.27905102951428412e-1),
+                 (1.60837851487422766e-2, 6.05183413124413191e-2)):
+        num, den = (num + p) * r, (den + q) * r
+    large = (0.5641895835477562869 - r * (num + 6.58749161529837803e-4)
+             / (den + 2.33520497626869185e-3)) / y
+    t = np.trunc(np.minimum(y, 30) * 16) / 16              # erfc(30) underflows to 0
+    tail = np.exp(-t * t) * np.exp(-(y - t) * (y + t)) * np.where(y <= 4, middle, large)
+    if complement:
+        return np.where(y <= 0.46875, 1 - small, np.where(x < 0, 2 - tail, tail))
+    return np.where(y <= 0.46875, small, np.copysign((0.5 - tail) + 0.5, x))
