@@ -53,7 +53,8 @@ def _rows_model():
     P = sp.HadamardProduct(E, sp.HadamardPower(sp.MatMul(E, sp.OneMatrix(k, k)), -1))
     cross_entropy = -sg.sum(sp.HadamardProduct(Y, sg.log(P)))
     lse = sg.sum(sg.log(sp.MatMul(E, sp.OneMatrix(k, 1))))
-    return (sg.Model("rows_ce", loss=cross_entropy, params=[W], inputs=[Xr, Y]),
+    return (sg.Model("rows_ce", loss=cross_entropy, params=[W], inputs=[Xr, Y],
+                     outputs={"P": P}),
             sg.Model("rows_lse", loss=lse, params=[W], inputs=[Xr]))
 
 
@@ -65,6 +66,7 @@ def test_softmax_and_logsumexp_along_rows_are_stable_at_logits_of_1000():
     assert loss == 2000 + 1000 + 0 + 2000                  # -log softmax, by hand
     p = np.array([0.0, 0.0, 1.0])                          # softmax of each row, to 1e-434
     np.testing.assert_allclose(dW, Xv.T @ (p - Y), atol=1e-12)
+    np.testing.assert_allclose(ce.forward(Wv, Xv)["P"], np.tile(p, (4, 1)), atol=1e-300)
     loss, (dW,) = lse.value_and_grad(Wv, Xv)
     assert np.isclose(loss, 4 * (2000 + np.log1p(np.exp(-1000) + np.exp(-2000))))
     np.testing.assert_allclose(dW, Xv.T @ np.tile(p, (4, 1)), atol=1e-12)
