@@ -13,7 +13,7 @@ from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.errors import SymgradError
 from symgrad.load import load
-from symgrad.testing import check_model, load_module
+from symgrad.testing import check_model, default_dims, load_module, random_instance
 
 n, k, m = sp.symbols("n k m", integer=True, positive=True)
 RNG = np.random.default_rng(14)
@@ -219,3 +219,22 @@ def test_jacobians_and_hessians_are_certified_and_a_wrong_tangent_rule_is_refuse
     monkeypatch.setitem(rules.JVP, "matmul", wrong)
     with pytest.raises(SymgradError, match=r"jacobian_dA2_dW1 \(forward\) disagrees|hessian"):
         certify(model, module_source(derive(model)))
+
+
+def test_dimensions_named_like_sympys_namespace_are_plain_dimensions():
+    # N (cs231n's batch size), S, I, E, Q, beta, gamma, pi: sympify took them for SymPy's own
+    N, S, I, E, Q, beta, gamma, pi = sp.symbols("N S I E Q beta gamma pi", integer=True,
+                                                 positive=True)
+    X, W = sg.Input("X", N, S), sg.Param("W", S, I)
+    V, U = sg.Param("V", E, Q), sg.Param("U", beta, gamma)
+    P = sg.Param("P", pi, N)
+    loss = sg.sum(sg.tanh(P @ X @ W)) + sg.sum(sp.HadamardPower(V, 2)) + sg.sum(sg.exp(U))
+    model = sg.Model("namespace", loss=loss, params=[W, V, U, P], inputs=[X])
+    source = module_source(derive(model))
+    certify(model, source)
+    module = load_module(source)
+    dims = default_dims(module, seed=1)
+    assert sorted(dims) == sorted(["N", "S", "I", "E", "Q", "beta", "gamma", "pi"])
+    values = random_instance(module, dims)
+    assert values["X"].shape == (dims["N"], dims["S"])
+    assert check_model(model, dims={"N": 2, "E": 3}).passed
