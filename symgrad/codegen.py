@@ -2,6 +2,7 @@
 import ast
 import functools
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from . import __version__
 from .derive import topo
 from .errors import SymgradError
 from .liveness import reuse_and_free
-from .printing.numpy import HELPERS, NodePrinter, ScalarMathPrinter
+from .printing.numpy import HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter
 from .schedule import plan
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -257,7 +258,8 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
         except PrintMethodNotImplementedError as e:
             raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
                                node) from e
-        _check_names(lines, node, known | code.helpers)
+        expr = p.exprs.get(node.id, [node.expr])[0]
+        _check_names(lines, node, known | code.helpers, expr)
         known.add(names[node.id])
         body.extend(lines)
         doc.append(f"{names[node.id]} = {math.rhs(node)}")
@@ -268,9 +270,12 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
     keep = {a.name for a in args} | {n.id for r in roots for n in ast.walk(
         ast.parse(names[r.id])) if isinstance(n, ast.Name)}
     # a batched array (leading seed axis) never shares memory with an unbatched one
-    shapes = {names[n.id]: ("batch",) * (n.id in batched) + tuple(n.shape) for n in p.order}
+    # (a batched scalar is a stack of 1 x 1 matrices)
+    axis = sp.Dummy("batch")
+    shapes = {names[n.id]: (axis, *(n.shape or (1, 1))) if n.id in batched else tuple(n.shape)
+              for n in p.order}
     shapes |= {d: () for d in dims} | {a.name: tuple(a.shape) for a in args} \
-        | {s.name: ("batch",) + tuple(s.shape) for s in seeds}
+        | {s.name: (axis, *(s.shape or (1, 1))) for s in seeds}
     body = reuse_and_free(body, keep, shapes)
     returned = returns(names, _owned(body, names, args, p))
     entry = _validate(args, helpers, d) if public else []
@@ -379,7 +384,7 @@ def _identity_seeds(seeds, args, batch):
     return lines
 
 
-def _check_names(lines, node, known):
+def _check_names(lines, node, known, expr):
     """Refuse statements reading what a generated module does not have: every name must be
     known (an argument, a dimension, a variable, a helper), a builtin or np with an
     attribute NumPy has (math.erf or gamma(x) name the function SymPy could not print)."""
@@ -388,12 +393,12 @@ def _check_names(lines, node, known):
         for sub in ast.walk(tree):
             if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) \
                     and sub.value.id == "np" and not hasattr(np, sub.attr):
-                raise _unprintable(sub.attr, node)
+                raise _unprintable(sub.attr, node, expr)
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) \
                     and sub.id not in known and sub.id not in _BUILTINS:
                 called = [c for c in ast.walk(tree) if isinstance(c, ast.Attribute)
                           and c.value is sub]
-                raise _unprintable(called[0].attr if called else sub.id, node)
+                raise _unprintable(called[0].attr if called else sub.id, node, expr)
         known.update(n.id for n in ast.walk(tree)
                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
 
@@ -401,8 +406,19 @@ def _check_names(lines, node, known):
 _BUILTINS = {"np", "float", "True", "False", "None"}
 
 
-def _unprintable(what, node):
+def _unprintable(what, node, expr=None):
+    """The error for a function NumPy lacks: SymPy's name for it, where one of the functions
+    in expr prints as what (loggamma as math.lgamma)."""
     what = what.split("(")[0]
+    calls = expr.atoms(sp.Function) if isinstance(expr, sp.Basic) else ()
+    for call in sorted(calls, key=sp.default_sort_key):
+        try:
+            text = ScalarNumPyPrinter({}).doprint(call)
+        except PrintMethodNotImplementedError:
+            continue
+        if re.search(rf"\b{re.escape(what)}\b", text):
+            what = type(call).__name__
+            break
     return SymgradError(
         f"unsupported function {what} (needed for {node.name or 'an intermediate'}): NumPy has "
         f"no equivalent; rewrite the model without it, or add _print_{what} to "
