@@ -11,7 +11,7 @@ import sympy as sp
 from .codegen import statement_names
 from .errors import SymgradError
 from .graph import placeholder
-from .printing.latex import LatexNodePrinter, breaks, name_tex, shape_tex, width
+from .printing.latex import LatexNodePrinter, breaks, name_tex, shape_tex, unicode_tex, width
 from .rules import LOCAL, map_partial
 from .schedule import plan
 
@@ -273,6 +273,7 @@ def render(derivations, fmt="tex", at=None):
                            item + "\n")
     if fmt == "tex":
         out.append(r"\end{document}")
+        return unicode_tex("\n".join(out)) + "\n"       # pdflatex sets ASCII only
     return "\n".join(out) + "\n"
 
 

@@ -18,25 +18,18 @@ def load(path):
     if not path.is_file():
         raise SymgradError(f"{path}: no such file: give the path of a model file (e.g. "
                            "examples/two_layer.py)")
-    text = path.read_bytes()
+    if not path.name.isprintable():
+        raise SymgradError(f"model file name {path.name!r} contains a control character or a "
+                           "line break (it is written into generated files): rename the file")
+    try:
+        text = path.read_bytes()
+    except OSError as e:
+        raise SymgradError(f"{path}: cannot read it ({e.strerror}): check its permissions") from e
     try:
         compile(text, str(path), "exec")
     except SyntaxError as e:
         raise SymgradError(f"{path}:{e.lineno}: syntax error: {e.msg}: fix the model file") from e
-    try:
-        namespace = runpy.run_path(str(path), run_name=f"symgrad_model_{path.stem}")
-    except SymgradError as e:
-        raise SymgradError(f"{path}:{_line_in(path)}: {e}") from e
-    except sp.ShapeError as e:
-        raise SymgradError(f"{path}:{_line_in(path)}: {_shape_mismatch(e)}") from e
-    except RecursionError as e:
-        raise SymgradError(f"{path}:{_line_in(path)}: an expression nests too deep for Python's "
-                           f"recursion limit ({sys.getrecursionlimit()}; SymPy recurses once per "
-                           "level): put `import sys; sys.setrecursionlimit(20000)` at the top "
-                           "of the model file") from e
-    except Exception as e:
-        raise SymgradError(f"{path}:{_line_in(path)}: the model file raised "
-                           f"{type(e).__name__}: {_first_line(e)}: fix the model file") from e
+    namespace = _run(path)
     models = [v for v in namespace.values() if isinstance(v, Model)]
     if not models:
         raise SymgradError(f"{path}: no symgrad Model found: define one at module level, e.g. "
@@ -55,6 +48,34 @@ def load(path):
     for model in unique:
         model.source = (path.name, digest)
     return [(model, names) for model in unique]
+
+
+def _run(path):
+    """Run the model file as Python runs a script: its own folder importable (a sibling
+    layers.py), for the duration of the run."""
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        return runpy.run_path(str(path), run_name=f"symgrad_model_{path.stem}")
+    except SymgradError as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: {e}") from e
+    except sp.ShapeError as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: {_shape_mismatch(e)}") from e
+    except RecursionError as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: an expression nests too deep for Python's "
+                           f"recursion limit ({sys.getrecursionlimit()}; SymPy recurses once per "
+                           "level): put `import sys; sys.setrecursionlimit(20000)` at the top "
+                           "of the model file") from e
+    except SystemExit as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: the model file called sys.exit({e.code!r}) "
+                           "(symgrad runs it to find its Models): remove the call, or guard it "
+                           "with if __name__ == '__main__'") from e
+    except Exception as e:
+        raise SymgradError(f"{path}:{_line_in(path)}: the model file raised "
+                           f"{type(e).__name__}: {_first_line(e)}: fix the model file") from e
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
 
 
 def _shape_mismatch(e):

@@ -1,4 +1,5 @@
 """What a user writes: Input, Param and Model."""
+import builtins
 import keyword
 
 import sympy as sp
@@ -97,16 +98,24 @@ def _plus(scalar, other):
     return sp.Expr.__add__(scalar, other)
 
 
-RESERVED = {"np"}
+RESERVED = {"np", "mode"} | set(dir(builtins))    # the generated code's own names
 
 
 def check_name(name, what="symbol"):
-    """Names become Python variables in generated code: only plain identifiers pass."""
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) \
-            or name in RESERVED or name.startswith("_"):
-        raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: "
-                           "use letters, digits and underscores (not a keyword, 'np', or a "
-                           "leading underscore), e.g. 'W1'")
+    """Names become Python variables in generated code: only plain identifiers that shadow
+    nothing the code uses (NumPy as np, the Jacobians' mode=, Python's builtins) pass."""
+    why = ("is not a string" if not isinstance(name, str) else
+           "is not a Python identifier" if not name.isidentifier() else
+           "is a Python keyword" if keyword.iskeyword(name) else
+           "starts with an underscore (kept for symgrad's helpers)" if name.startswith("_") else
+           f"is a name the generated code uses ({_USE.get(name, 'a Python builtin')})"
+           if name in RESERVED else None)
+    if why:
+        raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: it "
+                           f"{why}: rename it, using letters, digits and underscores, e.g. 'W1'")
+
+
+_USE = {"np": "NumPy", "mode": "the mode= argument of jacobian_<name>"}
 
 
 def _symbol(name, rows, cols):
@@ -149,6 +158,9 @@ class Model:
                  hessian=False):
         check_name(name, "model")
         self.name = name
+        if not isinstance(loss, (sp.Basic, int, float)):
+            raise SymgradError(f"model {name}: the loss is {type(loss).__name__}, not a SymPy "
+                               "expression: pass loss=<the expression>, e.g. sg.mse(A, Y)")
         self.loss = sp.sympify(loss)
         self.params = list(params)
         self.inputs = list(inputs)
@@ -162,23 +174,41 @@ class Model:
     def _check(self):
         if not self.params:
             raise SymgradError(f"model {self.name}: no parameters: pass params=[...]")
-        seen = set()
+        seen = {}
         for x in self.params + self.inputs:
             if not _is_leaf(x):
                 raise SymgradError(f"model {self.name}: {x} is not a symbol: params and inputs "
                                    "must be sg.Param/sg.Input, sp.Symbol or sp.MatrixSymbol")
-            check_name(x.name, "parameter" if x in self.params else "input")
+            what = "parameter" if x in self.params else "input"
+            check_name(x.name, what)
             if x.name in seen:
                 raise SymgradError(f"model {self.name}: {x.name} is listed twice in params/inputs")
-            seen.add(x.name)
+            seen[x.name] = what
+        dims = set()
         for d in self.dims:
             check_name(d.name, "dimension")
+            if d.name in seen or d.name in dims:
+                other = f"a {seen[d.name]}" if d.name in seen else "another dimension"
+                raise SymgradError(f"model {self.name}: {d.name} names both a dimension and "
+                                   f"{other}, which would be one variable in the generated code: "
+                                   "rename one of them")
+            dims.add(d.name)
         for key, pair in self.jacobians.items():
             check_name(f"jacobian_{key}", "jacobian")
             if not (isinstance(pair, tuple) and len(pair) == 2 and _is_leaf(pair[1])
                     and pair[1] in self.params + self.inputs):
                 raise SymgradError(f"model {self.name}: jacobian {key!r} must be a pair "
                                    "(output expression, parameter or input), e.g. (A2, W2)")
+        for key in self.outputs:
+            if not (isinstance(key, str) and key.isidentifier()):
+                raise SymgradError(f"model {self.name}: output name {key!r} is not a Python "
+                                   "identifier: name it with letters, digits and underscores, "
+                                   "e.g. outputs={'probs': A2}")
+        for key, value in self.names.items():
+            if not (isinstance(key, str) and isinstance(value, str)):
+                raise SymgradError(f"model {self.name}: names={{{key!r}: {value!r}}}: names "
+                                   "maps a name to its display text, both strings: write e.g. "
+                                   "names={'W1': 'W'}, or sg.tex(r'\\mathbf{W}') for LaTeX")
         shape = getattr(self.loss, "shape", (1, 1))
         if shape != (1, 1):
             raise SymgradError(f"model {self.name}: the loss has shape {shape}, not a scalar: "
@@ -197,3 +227,8 @@ class Model:
 
     def __repr__(self):
         return f"Model({self.name!r}, params={[p.name for p in self.params]})"
+
+
+class tex(str):
+    r"""Raw LaTeX for Model(names={...}): sg.tex(r"\mathbf{W}") is set as written; a plain
+    string is set as text, with LaTeX's special characters escaped."""

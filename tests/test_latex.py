@@ -110,7 +110,7 @@ def test_a_names_mapping_on_the_model_overrides_layer_superscripts():
     n, m = sp.symbols("n m", integer=True, positive=True)
     W1, X = sg.Param("W1", 1, n), sg.Input("X", n, m)
     model = sg.Model("named", sg.mean(sg.tanh(W1 @ X)), [W1], [X],
-                     names={"W1": r"\mathbf{W}_{\mathrm{in}}"})
+                     names={"W1": sg.tex(r"\mathbf{W}_{\mathrm{in}}")})
     text = model.derivation().latex()
     assert r"\mathbf{W}_{\mathrm{in}}" in text and "W^{[1]}" not in text
 

@@ -4,20 +4,28 @@ Names read as in the notes: W1 -> W^{[1]}, dZ2 -> dZ^{[2]}. Elementwise products
 matrices print as Hadamard products (\\odot); a bias broadcast is implicit, as on paper.
 """
 import re
+import unicodedata
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from ..model import tex
 from .numpy import NodePrinter, _Operands
 
 _LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
+_TEXT = re.compile(r"[A-Za-z0-9 .,;:!?'()\[\]+\-*/=@\u00a0-\U0010ffff]+")
+_SPECIAL = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+            "^": r"\hat{}", "_": r"\_", "%": r"\%", "~": r"\sim ", "<": "{<}", ">": "{>}",
+            "|": "|", '"': "{''}", "`": "{`}"}
 
 
 def name_tex(name, overrides=None):
-    """The LaTeX of a symbol name: a mapping's entry, W1 -> W^{[1]}, else SymPy's (n_x, alpha)."""
+    """The LaTeX of a symbol name: a mapping's entry (sg.tex as written, any other text
+    escaped), W1 -> W^{[1]}, else SymPy's (n_x, alpha)."""
     if overrides and name in overrides:
-        return overrides[name]
+        value = overrides[name]
+        return value if isinstance(value, tex) else text_tex(value)
     layer = _LAYER.fullmatch(name)
     if layer:
         return "%s%s^{[%s]}" % layer.groups()
@@ -25,6 +33,33 @@ def name_tex(name, overrides=None):
             and sp.latex(sp.Symbol(name)) == name:
         return r"\mathit{%s}" % name
     return sp.latex(sp.Symbol(name))
+
+
+def text_tex(text):
+    """text as it reads, in math mode: a single letter as is, else runs of letters, digits and
+    punctuation in \\text{...} and every other character as the symbol it shows, so that
+    no text can be a LaTeX command (\\input{/etc/passwd} prints as those characters)."""
+    if re.fullmatch(r"[A-Za-z]", text):
+        return text
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return "".join(r"\text{%s}" % run[0] if _TEXT.fullmatch(run[0]) else _SPECIAL[run[0]]
+                   for run in re.finditer(_TEXT.pattern + "|.", text))
+
+
+def unicode_tex(text):
+    """text with every non-ASCII character replaced by LaTeX that pdflatex sets without
+    a Unicode set-up: Greek letters by their commands, accented letters by the plain letter,
+    anything else by ?."""
+    return re.sub(r"[^\x00-\x7f]", lambda m: _unicode_char(m[0]), text)
+
+
+def _unicode_char(ch):
+    greek = re.fullmatch(r"GREEK (SMALL|CAPITAL) LETTER (\w+)", unicodedata.name(ch, ""))
+    if greek:
+        word = greek[2].lower() if greek[1] == "SMALL" else greek[2].title()
+        return r"\ensuremath{%s}" % sp.latex(sp.Symbol(word))
+    plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+    return plain if re.fullmatch(r"[A-Za-z0-9]+", plain) else "?"
 
 
 def shape_tex(shape):

@@ -1,0 +1,342 @@
+"""Issue 14, the command line's side: every failure is one line, writes are atomic and get
+the user's umask, a model file's folder is importable, and nothing written from a user's
+text (file names, names=, output names) can run code or read files."""
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import sympy as sp
+
+import symgrad as sg
+import symgrad.certify
+from symgrad import cli
+from symgrad.errors import SymgradError
+
+HEADER = ("import sympy as sp\nimport symgrad as sg\n"
+          "n, m = sp.symbols('n m', integer=True, positive=True)\n")
+PLAIN = """
+    W, X = sg.Param('W', 1, n), sg.Input('X', n, m)
+    model = sg.Model('plain', sg.sum(sg.tanh(W @ X)), [W], [X])
+"""
+
+
+@pytest.fixture(autouse=True)
+def here(tmp_path, monkeypatch):
+    """Run in tmp_path, with certification (another part of issue 14) a no-op."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(symgrad.certify, "certify", lambda model, source: None)
+    return tmp_path
+
+
+def model_file(tmp_path, body=PLAIN, name="model.py"):
+    path = tmp_path / name
+    path.write_text(HEADER + textwrap.dedent(body))
+    return path
+
+
+def one_line_error(capsys, *argv):
+    """Run symgrad in-process; the single stderr line of its failure (exit code 1)."""
+    assert cli.main([str(a) for a in argv]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("symgrad: error: "), lines
+    return lines[0]
+
+
+def leftovers(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_before_or_after_the_subcommand_shows_the_traceback(where):
+    argv = ["derive", "missing.py"]
+    argv = ["--debug"] + argv if where == "before" else argv + ["--debug"]
+    with pytest.raises(SymgradError, match="no such file"):
+        cli.main(argv)
+
+
+def test_an_output_folder_that_is_a_file(tmp_path, capsys):
+    model_file(tmp_path)
+    (tmp_path / "out").write_text("a file\n")
+    line = one_line_error(capsys, "derive", "model.py", "-o", "out")
+    assert "out is a file, not a folder" in line
+    assert (tmp_path / "out").read_text() == "a file\n"
+
+
+def test_a_target_that_is_a_folder(tmp_path, capsys):
+    model_file(tmp_path)
+    (tmp_path / "generated" / "plain.py").mkdir(parents=True)
+    line = one_line_error(capsys, "derive", "model.py")
+    assert "generated/plain.py: it is a folder" in line
+    assert one_line_error(capsys, "derive", "model.py", "--check") == line
+
+
+def test_tests_into_a_file(tmp_path, capsys):
+    model_file(tmp_path)
+    (tmp_path / "tests").write_text("a file\n")
+    line = one_line_error(capsys, "derive", "model.py", "--tests", "tests")
+    assert "tests is a file, not a folder" in line
+    assert not (tmp_path / "generated").exists()        # refused before writing anything
+
+
+def test_an_unwritable_folder(tmp_path, capsys, monkeypatch):
+    model_file(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(cli.tempfile, "mkstemp", refuse)
+    line = one_line_error(capsys, "derive", "model.py")
+    assert "cannot write generated/plain.py: Permission denied: choose a folder you can " \
+           "write" in line
+
+
+def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypatch):
+    model_file(tmp_path)
+    fdopen = os.fdopen
+
+    def full(fd, *args, **kwargs):
+        f = fdopen(fd, *args, **kwargs)
+
+        def write(text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        f.write = write
+        return f
+    monkeypatch.setattr(cli.os, "fdopen", full)
+    line = one_line_error(capsys, "derive", "model.py")
+    assert "No space left on device: free some disk space" in line
+    assert leftovers(tmp_path) == [] and not (tmp_path / "generated" / "plain.py").exists()
+
+
+@pytest.mark.parametrize("body,expected", [
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', loss=None, params=[W])\n",
+     "model x: the loss is NoneType, not a SymPy expression"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], names={'W': 1})\n",
+     "names={'W': 1}: names maps a name to its display text, both strings"),
+    ("import sys\nsys.exit(3)\n", "model.py:5: the model file called sys.exit(3)"),
+    ("a, mode = sp.symbols('a mode', real=True)\nW = sg.Param('W', 1, n)\n"
+     "model = sg.Model('x', sg.sum(a * W) + mode, [a, mode, W], jacobians={'J': (a * W, W)})\n",
+     "parameter name 'mode' cannot be a variable in generated code: it is a name the generated "
+     "code uses (the mode= argument"),
+    ("W, s = sg.Param('W', 1, n), sp.Symbol('float', real=True)\n"
+     "model = sg.Model('x', sg.sum(s * W), [W, s])\n",
+     "parameter name 'float' cannot be a variable in generated code: it is a name the generated "
+     "code uses (a Python builtin): rename it"),
+    ("X, s = sg.Input('X', n, m), sg.Param('m')\nmodel = sg.Model('x', s * sg.sum(X), [s], [X])\n",
+     "m names both a dimension and a parameter"),
+    ("W, V = sg.Param('W', 1, n), sg.Param('V', 1, sp.Symbol('n'))\n"
+     "model = sg.Model('x', sg.sum(W) + sg.sum(V), [W, V])\n",
+     "n names both a dimension and another dimension"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a\"\"\"b': W})\n",
+     "output name 'a\"\"\"b' is not a Python identifier"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a b': W})\n",
+     "output name 'a b' is not a Python identifier"),
+])
+def test_bad_models_are_one_line_errors(tmp_path, capsys, body, expected):
+    model_file(tmp_path, body)
+    assert expected in one_line_error(capsys, "derive", "model.py")
+    assert not (tmp_path / "generated").exists()
+
+
+def test_an_internal_error_is_one_line_asking_for_a_report(tmp_path, capsys, monkeypatch):
+    import symgrad.derive
+
+    def broken(model, names=None):
+        raise ZeroDivisionError("boom")
+    monkeypatch.setattr(symgrad.derive, "derive", broken)
+    model_file(tmp_path)
+    line = one_line_error(capsys, "derive", "model.py")
+    assert line == ("symgrad: error: internal error: ZeroDivisionError: boom; please report it "
+                    "(rerun with --debug for the traceback)")
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["--debug", "derive", "model.py"])
+
+
+def test_unknown_dims_name_the_known_ones(tmp_path, capsys):
+    model_file(tmp_path, """
+        N, E, beta = sp.symbols('N E beta', integer=True, positive=True)
+        W, X = sg.Param('W', beta, E), sg.Input('X', E, N)
+        model = sg.Model('sympy_names', sg.sum(sg.tanh(W @ X)), [W], [X])
+    """)
+    line = one_line_error(capsys, "check", "model.py", "--dims", "N=3,k=2")
+    assert "--dims: k is not a dimension of the model in model.py: use E, N, beta" in line
+
+
+def test_dimension_names_sympy_knows_work_in_check(tmp_path, capsys):
+    model_file(tmp_path, """
+        N, S, I, E, Q = sp.symbols('N S I E Q', integer=True, positive=True)
+        beta, gamma, pi = sp.symbols('beta gamma pi', integer=True, positive=True)
+        W, X = sg.Param('W', I, E), sg.Input('X', E, N)
+        V, Y = sg.Param('V', Q, S), sg.Input('Y', S, beta)
+        U = sg.Param('U', gamma, pi)
+        model = sg.Model('sympy_names', sg.sum(sg.tanh(W @ X)) + sg.sum(sg.tanh(V @ Y))
+                         + sg.sum(U), [W, V, U], [X, Y])
+    """)
+    assert cli.main(["check", "model.py", "--dims", "N=3,S=2,I=2,E=3,Q=2,beta=2,gamma=2,pi=3"]) \
+        == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "N=3" in out and "E=3" in out and "pi=3" in out
+
+
+def test_write_atomic_removes_its_temporary_on_an_interrupt(tmp_path, monkeypatch):
+    fdopen = os.fdopen
+
+    def interrupted(fd, *args, **kwargs):
+        f = fdopen(fd, *args, **kwargs)
+
+        def write(text):
+            raise KeyboardInterrupt
+        f.write = write
+        return f
+    monkeypatch.setattr(cli.os, "fdopen", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli.write_atomic(tmp_path / "out" / "m.py", "# Generated by symgrad\n")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+SLOW_WRITE = """
+import os, sys, time
+from symgrad import cli
+import symgrad.certify
+symgrad.certify.certify = lambda model, source: None
+
+def replace(src, dst):          # the temporary is written: now wait to be killed
+    print("writing", flush=True)
+    time.sleep(60)
+cli.os.replace = replace
+sys.exit(cli.main(["derive", "model.py"]))
+"""
+
+
+@pytest.mark.parametrize("signum,code,said", [(signal.SIGTERM, 143, "terminated"),
+                                              (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_during_the_write_leaves_no_temporary(tmp_path, signum, code, said):
+    model_file(tmp_path)
+    (tmp_path / "slow.py").write_text(SLOW_WRITE)
+    proc = subprocess.Popen([sys.executable, "slow.py"], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == "writing\n", proc.stderr.read()
+        assert leftovers(tmp_path) != []                  # the temporary exists now
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert err.strip() == f"symgrad: {said}; no file was left half-written"
+    assert leftovers(tmp_path) == [] and not (tmp_path / "generated" / "plain.py").exists()
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_generated_files_get_the_mode_of_a_plain_write(tmp_path, capsys, umask, mode):
+    model_file(tmp_path)
+    old = os.umask(umask)
+    try:
+        assert cli.main(["derive", "model.py", "--tests", "tests"]) == 0
+        assert cli.main(["latex", "model.py", "-o", "d.tex"]) == 0
+    finally:
+        os.umask(old)
+    for path in ["generated/plain.py", "tests/test_plain.py", "d.tex"]:
+        assert (tmp_path / path).stat().st_mode & 0o777 == mode, path
+
+
+def test_an_existing_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "m.py"
+    target.write_text("# Generated by symgrad old\n")
+    target.chmod(0o640)
+    cli.write_atomic(target, "# Generated by symgrad new\n")
+    assert target.stat().st_mode & 0o777 == 0o640 and target.read_text().endswith("new\n")
+
+
+def test_a_model_file_imports_from_its_own_folder(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "layers_for_symgrad_test.py").write_text(
+        "import symgrad as sg\n\ndef hidden(W, X):\n    return sg.tanh(W @ X)\n")
+    model_file(folder, """
+        from layers_for_symgrad_test import hidden
+        W, X = sg.Param('W', 1, n), sg.Input('X', n, m)
+        model = sg.Model('layered', sg.sum(hidden(W, X)), [W], [X])
+    """)
+    monkeypatch.delitem(sys.modules, "layers_for_symgrad_test", raising=False)
+    path = list(sys.path)
+    assert cli.main(["derive", "project/model.py"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "generated" / "layered.py").exists()
+    assert sys.path == path                               # the folder is removed again
+    sys.modules.pop("layers_for_symgrad_test", None)
+
+
+@pytest.mark.parametrize("name", ["a\nimport os.py", "a\rb.py", "a\u2028b.py", "a\x1bb.py"])
+def test_a_file_name_with_a_line_break_is_refused(tmp_path, capsys, name):
+    model_file(tmp_path, name=name)
+    for command in (["derive"], ["latex"], ["check"]):
+        line = one_line_error(capsys, *command, name)
+        assert "contains a control character or a line break" in line and "rename" in line
+    assert not (tmp_path / "generated").exists()
+
+
+def test_a_file_name_with_quotes_stays_in_the_header_comment(tmp_path, capsys):
+    name = 'q"""; import os; """.py'
+    model_file(tmp_path, name=name)
+    assert cli.main(["derive", name]) == 0, capsys.readouterr().err
+    text = (tmp_path / "generated" / "plain.py").read_text()
+    assert text.splitlines()[0].startswith("# Generated by symgrad ") and name in \
+        text.splitlines()[0]
+    compile(text, "plain.py", "exec")
+    assert '"""; import os' not in "\n".join(text.splitlines()[2:])
+    line = one_line_error(capsys, "derive", name, "--tests", "tests", "--force")
+    assert "contains a quote, a backslash or a control character" in line
+    assert not (tmp_path / "tests").exists()
+
+
+def test_markdown_header_cannot_close_its_comment(tmp_path, capsys):
+    name = "x --><img src=a onerror=alert(1)>.py"
+    model_file(tmp_path, name=name)
+    assert cli.main(["latex", name, "-o", "d.md"]) == 0, capsys.readouterr().err
+    first = (tmp_path / "d.md").read_text().splitlines()[0]
+    assert first.startswith("<!-- Generated by symgrad ") and first.endswith(" -->")
+    assert first.count("-->") == 1 and "<img" not in first
+
+
+def test_certification_runs_before_writing_unless_no_verify(tmp_path, capsys, monkeypatch):
+    model_file(tmp_path)
+    seen = []
+
+    def wrong(model, source):
+        seen.append((model.name, "def value_and_grad" in source))
+        raise SymgradError(f"model {model.name}: dW differs from the model's SymPy expression")
+    monkeypatch.setattr(symgrad.certify, "certify", wrong)
+    line = one_line_error(capsys, "derive", "model.py")
+    assert "dW differs" in line and seen == [("plain", True)]
+    assert not (tmp_path / "generated").exists()
+    assert cli.main(["derive", "model.py", "--no-verify"]) == 0
+    assert (tmp_path / "generated" / "plain.py").exists() and len(seen) == 1
+
+
+def latex_of(param, names):
+    """The .tex and .md derivation of a one-layer model whose weight is named param."""
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    W, X = sg.Param(param, 1, n), sg.Input("X", n, m)
+    derivation = sg.Model("named", sg.mean(sg.tanh(W @ X)), [W], [X], names=names).derivation()
+    return derivation.latex(), derivation.latex(fmt="md")
+
+
+def test_names_values_are_text_unless_marked_as_latex():
+    tex, md = latex_of("W1", names={"W1": r"\input{/etc/passwd}"})
+    for text in (tex, md):
+        assert r"\input" not in text and r"\backslash \text{input}\{" in text
+    tex, _ = latex_of("W1", names={"W1": "a_b^c ~%$#&<x>"})
+    assert r"\text{a}\_\text{b}\hat{}\text{c }\sim \%\$\#\&{<}\text{x}{>}" in tex
+    tex, _ = latex_of("W1", names={"W1": sg.tex(r"\mathbf{W}")})
+    assert r"\mathbf{W}" in tex and r"\backslash" not in tex
+
+
+def test_unicode_names_become_ascii_latex():
+    tex, md = latex_of("α", names={})
+    assert tex.isascii() and r"\ensuremath{\alpha}" in tex
+    assert "α" in md                                  # Markdown viewers set Unicode
+    tex, _ = latex_of("W", names={"W": "Wé λ"})
+    assert tex.isascii() and r"\text{We \ensuremath{\lambda}}" in tex
