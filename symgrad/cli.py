@@ -93,7 +93,7 @@ def _derive(args):
         derived = time.perf_counter()
         _status(f"{model.name}: derived in {derived - start:.2f} s; emitting ...")
         files = [(target, module_source(derivation))]
-        if not args.no_verify:
+        if not (args.no_verify or args.check):      # --check writes nothing
             _status(f"{model.name}: certifying ...")
             certify(model, files[0][1])
         _status("")
@@ -174,7 +174,7 @@ def _parse_dims(text):
     dims = {}
     for item in filter(None, (text or "").split(",")):
         name, _, value = item.partition("=")
-        if not value.strip().isdigit() or int(value) < 1:
+        if not name.strip() or not value.strip().isdigit() or int(value) < 1:
             raise SymgradError(f"--dims: {item!r} is not NAME=POSITIVE_INT, e.g. --dims n_x=3,m=5")
         dims[name.strip()] = int(value)
     return dims
@@ -188,9 +188,9 @@ def _check(args):
     known = sorted({d.name for model, _ in models for d in model.dims})
     unknown = [name for name in dims if name not in known]
     if unknown:
-        raise SymgradError(f"--dims: {', '.join(unknown)} is not a dimension of the model"
-                           f"{'s' if len(models) > 1 else ''} in {args.file}: use "
-                           f"{', '.join(known) if known else 'no --dims (every shape is fixed)'}")
+        raise SymgradError(f"--dims: no dimension named {', '.join(unknown)} in {args.file}: "
+                           + (f"its dimensions are {', '.join(known)}" if known else
+                              "drop --dims (every shape there is fixed)"))
     for model, names in models:
         own = {d.name for d in model.dims}
         report = check_model(model, dims={k: v for k, v in dims.items() if k in own},

@@ -162,7 +162,7 @@ def test_unknown_dims_name_the_known_ones(tmp_path, capsys):
         model = sg.Model('sympy_names', sg.sum(sg.tanh(W @ X)), [W], [X])
     """)
     line = one_line_error(capsys, "check", "model.py", "--dims", "N=3,k=2")
-    assert "--dims: k is not a dimension of the model in model.py: use E, N, beta" in line
+    assert "--dims: no dimension named k in model.py: its dimensions are E, N, beta" in line
 
 
 def test_dimension_names_sympy_knows_work_in_check(tmp_path, capsys):
