@@ -158,10 +158,12 @@ class Model:
                  hessian=False):
         check_name(name, "model")
         self.name = name
-        if not isinstance(loss, (sp.Basic, int, float)):
+        try:
+            self.loss = sp.sympify(loss, strict=True)       # strict: no strings parsed
+        except sp.SympifyError:
             raise SymgradError(f"model {name}: the loss is {type(loss).__name__}, not a SymPy "
-                               "expression: pass loss=<the expression>, e.g. sg.mse(A, Y)")
-        self.loss = sp.sympify(loss)
+                               "expression: pass loss=<the expression>, e.g. sg.mse(A, Y)") \
+                from None
         self.params = list(params)
         self.inputs = list(inputs)
         self.outputs = dict(outputs or {})

@@ -114,6 +114,8 @@ def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypat
 @pytest.mark.parametrize("body,expected", [
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', loss=None, params=[W])\n",
      "model x: the loss is NoneType, not a SymPy expression"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', loss='W[0, 0]', params=[W])\n",
+     "model x: the loss is str, not a SymPy expression"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], names={'W': 1})\n",
      "names={'W': 1}: names maps a name to its display text, both strings"),
     ("import sys\nsys.exit(3)\n", "model.py:5: the model file called sys.exit(3)"),
