@@ -183,6 +183,8 @@ def _parse_dims(text):
 def _check(args):
     from .load import load
     from .testing import check_model
+    if args.seed < 0:
+        raise SymgradError(f"--seed {args.seed}: give a non-negative integer, e.g. --seed 0")
     ok = True
     dims, models = _parse_dims(args.dims), load(args.file)
     known = sorted({d.name for model, _ in models for d in model.dims})

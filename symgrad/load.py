@@ -16,8 +16,8 @@ def load(path):
     global variable names to the SymPy expressions they hold (to name graph nodes)."""
     path = Path(path)
     if not path.is_file():
-        raise SymgradError(f"{path}: no such file: give the path of a model file (e.g. "
-                           "examples/two_layer.py)")
+        raise SymgradError(f"{path}: {'a folder' if path.is_dir() else 'no such file'}: give "
+                           "the path of a model file (e.g. examples/two_layer.py)")
     if not path.name.isprintable():
         raise SymgradError(f"model file name {path.name!r} contains a control character or a "
                            "line break (it is written into generated files): rename the file")
@@ -28,7 +28,8 @@ def load(path):
     try:
         compile(text, str(path), "exec")
     except SyntaxError as e:
-        raise SymgradError(f"{path}:{e.lineno}: syntax error: {e.msg}: fix the model file") from e
+        raise SymgradError(f"{path}:{e.lineno or 1}: syntax error: {e.msg}: fix the model "
+                           "file") from e
     namespace = _run(path)
     models = [v for v in namespace.values() if isinstance(v, Model)]
     if not models:

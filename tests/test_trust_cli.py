@@ -167,6 +167,17 @@ def test_unknown_dims_name_the_known_ones(tmp_path, capsys):
     assert "--dims: no dimension named k in model.py: its dimensions are E, N, beta" in line
 
 
+def test_odd_command_lines_are_one_line_errors(tmp_path, capsys):
+    model_file(tmp_path)
+    (tmp_path / "nul.py").write_bytes(b"x = 1\0\n")
+    (tmp_path / "folder").mkdir()
+    assert "nul.py:1: syntax error" in one_line_error(capsys, "derive", "nul.py")
+    assert "folder: a folder: give the path of a model file" in one_line_error(
+        capsys, "derive", "folder")
+    assert "--seed -1: give a non-negative integer" in one_line_error(
+        capsys, "check", "model.py", "--seed", "-1")
+
+
 def test_dimension_names_sympy_knows_work_in_check(tmp_path, capsys):
     model_file(tmp_path, """
         N, S, I, E, Q = sp.symbols('N S I E Q', integer=True, positive=True)
