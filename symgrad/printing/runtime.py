@@ -7,13 +7,15 @@ def _arrays(values, names, shapes):
     """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
     and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
     give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    for value, name in zip(values, names):      # the common case first, at ~0.3 us each
+        if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
+                and shapes[name] or type(value) is float and not shapes[name]):
+            break
+    else:
+        return values
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
-        if type(value) is np.ndarray and value.ndim == len(want) == 2 \
-                and value.dtype.kind == "f" or type(value) is float and not want:
-            out.append(value)                 # the common cases, at a few ns each
-            continue
         array = np.asarray(value)
         kind = array.dtype.kind
         if kind not in "fbiu":
