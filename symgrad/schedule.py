@@ -13,7 +13,7 @@ import sympy as sp
 
 from .derive import topo
 from .graph import Node, broadcast_shape, inline_maps, placeholder, placeholder_index
-from .functions import sigmoid
+from .functions import sigmoid, softplus
 from .simplify import simplify_derivative
 
 
@@ -62,7 +62,7 @@ def plan(roots):
             expr, args = inline_maps(node.expr, node.args, lambda a: a.id in fused)
             if len(args) != len(node.args) or any(a is not b for a, b in zip(args, node.args)):
                 expr = simplify_derivative(expr)
-            exprs[node.id] = (expr, args)
+            exprs[node.id] = (_stable_exp_sums(expr), args)
     computed = [n for n in order if n.id not in fused and n.id not in inline
                 or n.id in root_ids and n.op != "leaf"]
     _tanh_as_sigmoid(computed, exprs)
@@ -88,6 +88,31 @@ def _fuse_within_budget(order, fused):
         if node.id in fused and total > FUSED:
             fused.discard(node.id)
         size[node.id] = total if node.id in fused else 1
+
+
+def _stable_exp_sums(expr):
+    """log(c + exp(u)) as log(c) + softplus(u - log(c)) and exp(u)/(c + exp(u)) as
+    sigmoid(u - log(c)), c > 0 a number: no overflow of exp(u) past 709. SymPy makes them of
+    softplus(softplus(u)) = log(2 + exp(u)) and its derivative."""
+    def shifted(e):
+        """(c, u) for e = c + exp(u), else None."""
+        if e.is_Add and len(e.args) == 2:
+            c, x = sorted(e.args, key=lambda a: not a.is_number)
+            if c.is_number and c.is_positive and isinstance(x, sp.exp):
+                return c, x.args[0]
+        return None
+
+    def rule(e):
+        if isinstance(e, sp.log) and shifted(e.args[0]):
+            c, u = shifted(e.args[0])
+            return sp.log(c) + softplus(u - sp.log(c))
+        for f in e.args if e.is_Mul else ():
+            if f.is_Pow and f.exp == -1 and shifted(f.base) \
+                    and sp.exp(shifted(f.base)[1]) in e.args:
+                c, u = shifted(f.base)
+                return e / (f * sp.exp(u)) * sigmoid(u - sp.log(c))
+        return e
+    return expr.replace(lambda e: isinstance(e, sp.log) or e.is_Mul, rule)
 
 
 def is_square(node):
@@ -154,7 +179,7 @@ def _hoist_shared_calls(order, exprs):
     users = _calls(order, exprs)
     # outer calls first: hoisting tanh(exp(x)) leaves no exp(x) to share
     for shared in sorted(users, key=lambda k: (-sp.count_ops(k), sp.default_sort_key(k))):
-        if isinstance(shared, _CHEAP):
+        if isinstance(shared, _CHEAP) or not shared.free_symbols:   # log(2) is a number
             continue
         found = []
         for node, _ in users[shared]:

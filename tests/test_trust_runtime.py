@@ -306,3 +306,15 @@ def test_nested_softplus_does_not_overflow():
     # by hand: softplus(softplus(x)) = log(1 + 1 + e^x) = logaddexp(log 2, x)
     expected = 2 * np.sum(np.logaddexp(np.log(2), x)) + 3.0
     assert np.isclose(module.loss(np.ones((1, 3)), x), expected, rtol=1e-15)
+
+
+def test_nested_softplus_gradient_is_finite():
+    softplus = sp.Lambda(z, sp.log(1 + sp.exp(z)))
+    module = _module("softplus2_grad", loss=sg.sum(2 * W.applyfunc(softplus).applyfunc(softplus)),
+                     params=[W])
+    w = np.array([[710.0, -710.0, 0.0, 3.0]])
+    loss, (dw,) = module.value_and_grad(w)
+    # by hand: d/dw 2 log(2 + e^w) = 2 e^w/(2 + e^w) = 2 sigmoid(w - log 2)
+    assert np.isclose(loss, 2 * np.sum(np.logaddexp(np.log(2), w)), rtol=1e-15)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(dw, 2 / (1 + 2 * np.exp(-w)), rtol=1e-15)

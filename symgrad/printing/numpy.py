@@ -79,16 +79,6 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         self.helpers.add("_erf")
         return "_erf(%s, complement=True)" % self._print(expr.args[0])
 
-    def _print_log(self, expr):
-        """log(c + exp(u)) for a number c > 0 as np.logaddexp(log(c), u): no overflow of
-        exp(u) past 709 (softplus(softplus(x)) is log(2 + exp(x)))."""
-        u = expr.args[0]
-        if u.is_Add and len(u.args) == 2:
-            c, e = sorted(u.args, key=lambda a: not a.is_number)
-            if c.is_number and c.is_positive and isinstance(e, sp.exp):
-                return "np.logaddexp(%r, %s)" % (float(sp.log(c)), self._print(e.args[0]))
-        return super()._print_log(expr)
-
     def _print_sigmoid(self, expr):
         self.helpers.add("_sigmoid")
         return "_sigmoid(%s)" % self._print(expr.args[0])
