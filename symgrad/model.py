@@ -124,7 +124,13 @@ def _symbol(name, rows, cols):
         return _Scalar(name, real=True)
     if rows is None or cols is None:
         raise SymgradError(f"{name}: give both dimensions (rows, cols), or neither for a scalar")
-    return _Matrix(name, sp.sympify(rows), sp.sympify(cols))
+    return _Matrix(name, _dim(rows), _dim(cols))
+
+
+def _dim(d):
+    """A dimension: a string is a symbol's name, never parsed (N, E and beta are names, not
+    SymPy's N, e and beta function), else a SymPy expression or an integer."""
+    return sp.Symbol(d, integer=True, positive=True) if isinstance(d, str) else sp.sympify(d)
 
 
 def Input(name, rows=None, cols=None):

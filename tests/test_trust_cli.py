@@ -194,6 +194,16 @@ def test_dimension_names_sympy_knows_work_in_check(tmp_path, capsys):
     assert "N=3" in out and "E=3" in out and "pi=3" in out
 
 
+def test_dimension_names_given_as_strings_are_names(tmp_path, capsys):
+    model_file(tmp_path, """
+        W, X = sg.Param('W', 'gamma', 'E'), sg.Input('X', 'E', 'N')
+        model = sg.Model('strings', sg.sum(sg.tanh(W @ X)), [W], [X])
+    """)
+    assert cli.main(["check", "model.py", "--dims", "E=3,N=2,gamma=2"]) == 0, \
+        capsys.readouterr().err
+    assert "E=3" in capsys.readouterr().out
+
+
 def test_write_atomic_removes_its_temporary_on_an_interrupt(tmp_path, monkeypatch):
     fdopen = os.fdopen
 
