@@ -54,12 +54,13 @@ def unicode_tex(text):
 
 
 def _unicode_char(ch):
-    greek = re.fullmatch(r"GREEK (SMALL|CAPITAL) LETTER (\w+)", unicodedata.name(ch, ""))
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    name = unicodedata.name(base, "") if len(base) == 1 else ""
+    greek = re.fullmatch(r"GREEK (SMALL|CAPITAL) LETTER (\w+)", name)
     if greek:
         word = greek[2].lower() if greek[1] == "SMALL" else greek[2].title()
         return r"\ensuremath{%s}" % sp.latex(sp.Symbol(word))
-    plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-    return plain if re.fullmatch(r"[A-Za-z0-9]+", plain) else "?"
+    return base if base.isascii() and base.isalnum() else "?"
 
 
 def shape_tex(shape):
