@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import sympy as sp
@@ -119,18 +118,18 @@ def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypat
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], names={'W': 1})\n",
      "names={'W': 1}: names maps a name to its display text, both strings"),
     ("import sys\nsys.exit(3)\n", "model.py:5: the model file called sys.exit(3)"),
-    ("a, mode = sp.symbols('a mode', real=True)\nW = sg.Param('W', 1, n)\n"
-     "model = sg.Model('x', sg.sum(a * W) + mode, [a, mode, W], jacobians={'J': (a * W, W)})\n",
-     "parameter name 'mode' cannot be a variable in generated code: it is a name the generated "
-     "code uses (the mode= argument"),
-    ("W, s = sg.Param('W', 1, n), sp.Symbol('float', real=True)\n"
-     "model = sg.Model('x', sg.sum(s * W), [W, s])\n",
-     "parameter name 'float' cannot be a variable in generated code: it is a name the generated "
-     "code uses (a Python builtin): rename it"),
+    (("a, mode = sp.symbols('a mode', real=True)\nW = sg.Param('W', 1, n)\n"
+      "model = sg.Model('x', sg.sum(a * W) + mode, [a, mode, W], jacobians={'J': (a * W, W)})\n"),
+     ("parameter name 'mode' cannot be a variable in generated code: it is a name the "
+      "generated code uses (the mode= argument")),
+    (("W, s = sg.Param('W', 1, n), sp.Symbol('float', real=True)\n"
+      "model = sg.Model('x', sg.sum(s * W), [W, s])\n"),
+     ("parameter name 'float' cannot be a variable in generated code: it is a name the "
+      "generated code uses (a Python builtin): rename it")),
     ("X, s = sg.Input('X', n, m), sg.Param('m')\nmodel = sg.Model('x', s * sg.sum(X), [s], [X])\n",
      "m names both a dimension and a parameter"),
-    ("W, V = sg.Param('W', 1, n), sg.Param('V', 1, sp.Symbol('n'))\n"
-     "model = sg.Model('x', sg.sum(W) + sg.sum(V), [W, V])\n",
+    (("W, V = sg.Param('W', 1, n), sg.Param('V', 1, sp.Symbol('n'))\n"
+      "model = sg.Model('x', sg.sum(W) + sg.sum(V), [W, V])\n"),
      "n names both a dimension and another dimension"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a\"\"\"b': W})\n",
      "output name 'a\"\"\"b' is not a Python identifier"),
