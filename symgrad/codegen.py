@@ -257,9 +257,11 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
             lines = code.lines(node, names[node.id], fresh)
         except PrintMethodNotImplementedError as e:
             raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
-                               node) from e
+                               _needed_for(d, node, roots)) from e
         expr = p.exprs.get(node.id, [node.expr])[0]
-        _check_names(lines, node, known | code.helpers, expr)
+        unknown = _unresolved(lines, known | code.helpers)
+        if unknown:
+            raise _unprintable(unknown, _needed_for(d, node, roots), expr)
         known.add(names[node.id])
         body.extend(lines)
         doc.append(f"{names[node.id]} = {math.rhs(node)}")
@@ -384,29 +386,40 @@ def _identity_seeds(seeds, args, batch):
     return lines
 
 
-def _check_names(lines, node, known, expr):
-    """Refuse statements reading what a generated module does not have: every name must be
-    known (an argument, a dimension, a variable, a helper), a builtin or np with an
-    attribute NumPy has (math.erf or gamma(x) name the function SymPy could not print)."""
+def _needed_for(d, node, roots):
+    """What a node is computed for, for messages: its name, else the first returned value
+    that needs it."""
+    if node.name:
+        return node.name
+    root = next((r for r in roots if node.id in {n.id for n in topo([r])}), None)
+    return "the loss" if root is d.loss else root.name if root is not None and root.name \
+        else "an intermediate"
+
+
+def _unresolved(lines, known):
+    """The first thing statements read that a generated module does not have, else None:
+    every name must be known (an argument, a dimension, a variable, a helper), a builtin or
+    np with an attribute NumPy has (so math.erf gives erf, gamma(x) gives gamma)."""
     for line in lines:
         tree = ast.parse(line)
         for sub in ast.walk(tree):
             if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) \
                     and sub.value.id == "np" and not hasattr(np, sub.attr):
-                raise _unprintable(sub.attr, node, expr)
+                return sub.attr
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) \
                     and sub.id not in known and sub.id not in _BUILTINS:
                 called = [c for c in ast.walk(tree) if isinstance(c, ast.Attribute)
                           and c.value is sub]
-                raise _unprintable(called[0].attr if called else sub.id, node, expr)
-        known.update(n.id for n in ast.walk(tree)
-                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+                return called[0].attr if called else sub.id
+        known = known | {n.id for n in ast.walk(tree)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return None
 
 
 _BUILTINS = {"np", "float", "True", "False", "None"}
 
 
-def _unprintable(what, node, expr=None):
+def _unprintable(what, needed_for, expr=None):
     """The error for a function NumPy lacks: SymPy's name for it, where one of the functions
     in expr prints as what (loggamma as math.lgamma)."""
     what = what.split("(")[0]
@@ -420,7 +433,7 @@ def _unprintable(what, node, expr=None):
             what = type(call).__name__
             break
     return SymgradError(
-        f"unsupported function {what} (needed for {node.name or 'an intermediate'}): NumPy has "
+        f"unsupported function {what} (needed for {needed_for}): NumPy has "
         f"no equivalent; rewrite the model without it, or add _print_{what} to "
         "symgrad/printing/numpy.py")
 
