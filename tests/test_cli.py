@@ -82,9 +82,9 @@ def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
      "B = sp.MatrixSymbol('B', 3, 5)\nZ = W * X + B\n",
      "model.py:6: shape mismatch in a sum or elementwise product: W*X is (2, 5) but B is (3, 5)"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('bad', sg.sum(W.applyfunc(sp.gamma)), [W])\n",
-     "unsupported function polygamma (needed for dW)"),
-    ("W = sg.Param('W', n, n)\nmodel = sg.Model('bad', sg.sum(W**2), [W])\n",
-     "unsupported operation MatPow"),
+     "unsupported function gamma"),
+    ("W = sg.Param('W', n, n)\nmodel = sg.Model('bad', sg.sum(W[:1, :]), [W])\n",
+     "unsupported operation MatrixSlice"),
     ("W = sg.Param('W', 2, n)\nmodel = sg.Model('bad', W, [W])\n", "not a scalar"),
 ])
 def test_bad_input_gives_one_line_error_and_writes_nothing(tmp_path, body, expected):
