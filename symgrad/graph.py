@@ -365,4 +365,23 @@ def inline_maps(expr, args, want, recursive=True):
 def _rename(expr, subs):
     """Simultaneous substitution (placeholders may be renumbered onto each other)."""
     tmp = {x: sp.Dummy(real=True) for x in subs}      # real, as the placeholders are
-    return expr.xreplace(tmp).xreplace({tmp[x]: v for x, v in subs.items()})
+    return _replace(_replace(expr, tmp, {}), {tmp[x]: v for x, v in subs.items()}, {})
+
+
+def _replace(expr, subs, memo):
+    """expr.xreplace(subs), each shared subtree rebuilt once, and Max and Min of an
+    expression rebuilt as they are: evaluating them compares their arguments by factoring
+    their difference, which on a deep composition cost seconds per statement."""
+    if expr in subs:
+        return subs[expr]
+    if not expr.args or expr in memo:
+        return memo.get(expr, expr)
+    args = [_replace(a, subs, memo) for a in expr.args]
+    if all(a is b for a, b in zip(args, expr.args)):
+        out = expr
+    elif isinstance(expr, (sp.Max, sp.Min)) and not all(a.is_number for a in args):
+        out = expr.func(*args, evaluate=False)
+    else:
+        out = expr.func(*args)
+    memo[expr] = out
+    return out
