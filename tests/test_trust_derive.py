@@ -223,8 +223,8 @@ def test_jacobians_and_hessians_are_certified_and_a_wrong_tangent_rule_is_refuse
 
 def test_dimensions_named_like_sympys_namespace_are_plain_dimensions():
     # N (cs231n's batch size), S, I, E, Q, beta, gamma, pi: sympify took them for SymPy's own
-    N, S, I, E, Q, beta, gamma, pi = sp.symbols(  # noqa: E741 - the names under test"N S I E Q beta gamma pi", integer=True,
-                                                 positive=True)
+    names = "N S I E Q beta gamma pi"
+    N, S, I, E, Q, beta, gamma, pi = sp.symbols(names, integer=True, positive=True)  # noqa: E741
     X, W = sg.Input("X", N, S), sg.Param("W", S, I)
     V, U = sg.Param("V", E, Q), sg.Param("U", beta, gamma)
     P = sg.Param("P", pi, N)
