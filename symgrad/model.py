@@ -101,15 +101,16 @@ def _plus(scalar, other):
 RESERVED = {"np", "mode"} | set(dir(builtins))    # the generated code's own names
 
 
-def check_name(name, what="symbol"):
+def check_name(name, what="symbol", reserved=RESERVED):
     """Names become Python variables in generated code: only plain identifiers that shadow
-    nothing the code uses (NumPy as np, the Jacobians' mode=, Python's builtins) pass."""
+    nothing the code uses (NumPy as np, the Jacobians' mode=, Python's builtins) pass; a
+    model's name only names a module (reserved=())."""
     why = ("is not a string" if not isinstance(name, str) else
            "is not a Python identifier" if not name.isidentifier() else
            "is a Python keyword" if keyword.iskeyword(name) else
            "starts with an underscore (kept for symgrad's helpers)" if name.startswith("_") else
            f"is a name the generated code uses ({_USE.get(name, 'a Python builtin')})"
-           if name in RESERVED else None)
+           if name in reserved else None)
     if why:
         raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: it "
                            f"{why}: rename it, using letters, digits and underscores, e.g. 'W1'")
@@ -162,7 +163,7 @@ class Model:
 
     def __init__(self, name, loss, params, inputs=(), outputs=None, names=None, jacobians=None,
                  hessian=False):
-        check_name(name, "model")
+        check_name(name, "model", reserved=())
         self.name = name
         try:
             self.loss = sp.sympify(loss, strict=True)       # strict: no strings parsed

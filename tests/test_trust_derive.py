@@ -238,3 +238,9 @@ def test_dimensions_named_like_sympys_namespace_are_plain_dimensions():
     values = random_instance(module, dims)
     assert values["X"].shape == (dims["N"], dims["S"])
     assert check_model(model, dims={"N": 2, "E": 3}).passed
+
+
+def test_a_model_may_be_named_like_a_builtin_which_only_names_its_module():
+    W, X = sg.Param("W", n, k), sg.Input("X", n, k)
+    model = sg.Model("abs", loss=sg.sum((W @ X.T).applyfunc(sp.Abs)), params=[W], inputs=[X])
+    certify(model, module_source(derive(model)))
