@@ -235,7 +235,7 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
     order), so that the nodes depending on them carry a leading batch axis. returns(names,
     array) gives the returned expression (array(node): node returned as an array of its own);
     a public function checks and converts its arguments first."""
-    p = plan(roots)
+    p = _plan(tuple(roots))
     names = statement_names(p)
     taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
     dims = {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
@@ -358,6 +358,13 @@ def _validate(args, helpers, d):
     tail = textwrap.wrap(f"{values}, {_tuple([a.name for a in args])}, {shapes})", 92,
                          initial_indent="    ", subsequent_indent="    ")
     return [x.replace(nobreak, " ") for x in head + tail]
+
+
+@functools.lru_cache(maxsize=4)
+def _plan(roots):
+    """plan(roots), once for functions with the same roots (forward and loss, when the
+    model names no outputs, or value_and_grad and the Hessian's products)."""
+    return plan(list(roots))
 
 
 def _depending(roots, seeds):
