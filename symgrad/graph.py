@@ -301,8 +301,11 @@ class Graph:
 
     def trace(self, a):
         self._square("trace", a)
-        if a.shape == (1, 1):
-            return self.sum(a, scalar=True)
+        if a.shape == (1, 1) or a.is_constant:     # a constant c: n c
+            return self.sum(a, scalar=True) if a.shape == (1, 1) \
+                else self.constant(a.expr * a.shape[0])
+        if a.op == "eye":
+            return self.constant(a.shape[0])
         if a.op == "matmul":       # tr(P Q) = sum(P * Q^T): no product is formed
             p, q = a.args
             prod = self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)])

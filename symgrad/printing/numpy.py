@@ -278,8 +278,6 @@ class NodePrinter:
             expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
             text = self._scalar(expr, args)
             return text if self.math else self._broadcast(node, text)
-        if node.op in ("sum", "trace") and node.args[0].is_constant:
-            return self._constant_sum(node)
         args = [self.operand(a) for a in node.args]
         wrap = ["(%s)" % t if c else t for t, c in args]
         if node.op == "matmul":
@@ -320,17 +318,6 @@ class NodePrinter:
             n = node.shape[0]
             return "I(%s)" % n if self.math else "np.eye(%s, dtype=%s)" % (n, self.dtype)
         raise NotImplementedError(node.op)
-
-    def _constant_sum(self, node):
-        """A sum or trace of a constant matrix: the constant times the number of entries it
-        adds up, an array of it for a sum along one axis."""
-        a = node.args[0]
-        counts = a.shape[:1] if node.op == "trace" else a.shape if node.axis is None \
-            else a.shape[node.axis:node.axis + 1]
-        value = self._scalar(a.expr * sp.Mul(*counts), [])
-        if node.shape == () or self.math:
-            return value
-        return "np.full((%s, %s), %s, dtype=%s)" % (*node.shape, value, self.dtype)
 
 
 class _Named:
