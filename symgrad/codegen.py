@@ -31,6 +31,7 @@ def _environment():
 
 def module_source(derivation):
     """The generated module's text for one derivation (deterministic: same model, same bytes)."""
+    _plan.cache_clear()
     d = derivation
     model = d.model
     functions, helpers = [], set()
@@ -363,7 +364,8 @@ def _validate(args, helpers, d):
 @functools.lru_cache(maxsize=4)
 def _plan(roots):
     """plan(roots), once for functions with the same roots (forward and loss, when the
-    model names no outputs, or value_and_grad and the Hessian's products)."""
+    model names no outputs, or value_and_grad and the Hessian's products); module_source
+    empties the cache first, so that it holds one derivation's plans at most."""
     return plan(list(roots))
 
 

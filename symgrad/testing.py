@@ -115,6 +115,7 @@ class Reference:
             entries[sym] = stand_ins if shape else stand_ins[0, 0]
             numbers.update(zip(stand_ins, np.ravel(values[sym.name]).astype(float)))
         self.entries, self.variables = entries, list(numbers)
+        self.position = {v: k for k, v in enumerate(self.variables)}
         self.explicit = _Explicit(entries, {d: dims[d.name] for d in model.dims})
         self.point = [mpmath.mpf(numbers[v]) for v in self.variables]
         with mpmath.workdps(DIGITS):
@@ -150,7 +151,7 @@ class Reference:
         stand_ins = self.entries[param]
         if not isinstance(stand_ins, sp.MatrixBase):
             return self.directional({param: 1.0})
-        return np.array([self._along({self.variables.index(x): 1}) for x in stand_ins]
+        return np.array([self._along({self.position[x]: 1}) for x in stand_ins]
                         ).reshape(stand_ins.shape)
 
     def directional(self, directions):
@@ -164,7 +165,7 @@ class Reference:
         for leaf, direction in directions.items():
             stand_ins = self.entries[leaf]
             syms = stand_ins if isinstance(stand_ins, sp.MatrixBase) else [stand_ins]
-            along.update({self.variables.index(x): float(v)
+            along.update({self.position[x]: float(v)
                           for x, v in zip(syms, np.ravel(direction))})
         return along
 
@@ -337,10 +338,11 @@ def _spread(part, shape):
     return part
 
 
-def relative_error(a, b):
-    """max |a - b| / max(max |b|, tiny): one number per array, scale-aware."""
+def relative_error(a, b, floor=1e-300):
+    """max |a - b| / max(max |b|, floor): one number per array, scale-aware (floor: the
+    scale below which b counts as 0)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b), initial=0.0) / max(np.max(np.abs(b), initial=0.0), 1e-300))
+    return float(np.max(np.abs(a - b), initial=0.0) / max(np.max(np.abs(b), initial=0.0), floor))
 
 
 DIRECTION = "(direction)"     # Report key of the dot-product test along a random direction
