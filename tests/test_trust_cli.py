@@ -238,8 +238,11 @@ sys.exit(cli.main(["derive", "model.py"]))
 def test_a_signal_during_the_write_leaves_no_temporary(tmp_path, signum, code, said):
     model_file(tmp_path)
     (tmp_path / "slow.py").write_text(SLOW_WRITE)
+    # a shell's background job inherits SIGINT ignored: give the child the default, as a
+    # terminal does, so the test does not depend on how pytest was started
     proc = subprocess.Popen([sys.executable, "slow.py"], cwd=tmp_path, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline() == "writing\n", proc.stderr.read()
         assert leftovers(tmp_path) != []                  # the temporary exists now
