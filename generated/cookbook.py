@@ -69,7 +69,8 @@ def _shape_error(name, shape, expected):
 def forward(mu, L):
     """The model's outputs covariance, in a dict.
 
-    covariance = inv(L.T) @ inv(L)
+    P = L @ L.T
+    covariance = inv(P)
     """
     mu, L = _arrays((mu, L), ('mu', 'L'), SHAPES)
     n = mu.shape[0]
@@ -77,7 +78,9 @@ def forward(mu, L):
         _shape_error('mu', mu.shape, (('n', n, 'mu', 0), ('1', 1, None, 0)))
     if L.shape != (n, n):
         _shape_error('L', L.shape, (('n', n, 'mu', 0), ('n', n, 'mu', 0)))
-    covariance = _matmul(np.linalg.inv(L.T), np.linalg.inv(L))
+    P = _matmul(L, L.T)
+    covariance = np.linalg.inv(P)
+    del P
     return {'covariance': covariance}
 
 
@@ -85,9 +88,9 @@ def loss(mu, L, X):
     """The loss, a scalar.
 
     D = X - mu
-    t1 = X.T - mu.T
-    t2 = (L.T @ (D @ t1)).T*L
-    nll = -log|det(L)| + sum(t2)/(2*m)
+    P = L @ L.T
+    t1 = D*(P @ D)
+    nll = -log|det(L)| + sum(t1)/(2*m)
     """
     mu, L, X = _arrays((mu, L, X), ('mu', 'L', 'X'), SHAPES)
     n = mu.shape[0]
@@ -99,11 +102,11 @@ def loss(mu, L, X):
     if X.shape != (n, m):
         _shape_error('X', X.shape, (('n', n, 'mu', 0), ('m', m, 'X', 1)))
     D = X - mu
-    t1 = X.T - mu.T
-    t2 = L*_matmul(L.T, _matmul(D, t1)).T
-    del D, t1
-    nll = (1/2)*t2.sum()/m - np.linalg.slogdet(L).logabsdet
-    del t2
+    P = _matmul(L, L.T)
+    t1 = np.multiply(D, _matmul(P, D), out=D)
+    del D, P
+    nll = (1/2)*t1.sum()/m - np.linalg.slogdet(L).logabsdet
+    del t1
     return nll
 
 
@@ -111,17 +114,15 @@ def value_and_grad(mu, L, X):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     D = X - mu
-    t1 = X.T - mu.T
-    t2 = D @ t1
-    t3 = L.T @ t2
-    t4 = L*t3.T
-    nll = -log|det(L)| + sum(t4)/(2*m)
-    t5 = L.T/(2*m)
-    t6 = L @ t5
-    dD = t6 @ t1.T
-    dmu = -sum(D.T @ t6, axis=0).T - sum(dD, axis=1)
-    t7 = L/(2*m)
-    dL = -inv(L).T + t2 @ t7 + t3.T/(2*m)
+    P = L @ L.T
+    t1 = P @ D
+    t2 = D*t1
+    nll = -log|det(L)| + sum(t2)/(2*m)
+    t3 = D/(2*m)
+    dD = P.T @ t3 + t1/(2*m)
+    dmu = -sum(dD, axis=1)
+    dP = t3 @ D.T
+    dL = dP @ L + dP.T @ L - inv(L).T
     """
     mu, L, X = _arrays((mu, L, X), ('mu', 'L', 'X'), SHAPES)
     n = mu.shape[0]
@@ -133,24 +134,23 @@ def value_and_grad(mu, L, X):
     if X.shape != (n, m):
         _shape_error('X', X.shape, (('n', n, 'mu', 0), ('m', m, 'X', 1)))
     D = X - mu
-    t1 = X.T - mu.T
-    t2 = _matmul(D, t1)
-    t3 = _matmul(L.T, t2)
-    t4 = L*t3.T
-    nll = (1/2)*t4.sum()/m - np.linalg.slogdet(L).logabsdet
-    del t4
-    t5 = (1/2)*L.T/m
-    t6 = _matmul(L, t5)
-    del t5
-    dD = _matmul(t6, t1.T)
+    P = _matmul(L, L.T)
+    t1 = _matmul(P, D)
+    t2 = D*t1
+    nll = (1/2)*t2.sum()/m - np.linalg.slogdet(L).logabsdet
+    del t2
+    t3 = (1/2)*D/m
+    dD = _matmul(P.T, t3)
+    del P
+    dD += (1/2)*t1/m
     del t1
-    dmu = -_matmul(D.T, t6).sum(axis=0, keepdims=True).T - dD.sum(axis=1, keepdims=True)
-    del D, dD, t6
-    t7 = (1/2)*L/m
-    dL = _matmul(t2, t7)
-    del t2, t7
-    dL += (1/2)*t3.T/m - np.linalg.inv(L).T
-    del t3
+    dmu = -dD.sum(axis=1, keepdims=True)
+    del dD
+    dP = _matmul(t3, D.T)
+    del D, t3
+    dL = _matmul(dP, L)
+    dL += _matmul(dP.T, L) - np.linalg.inv(L).T
+    del dP
     return nll, (dmu, dL)
 
 
@@ -181,9 +181,12 @@ def _jacobian_dcov_dL_reverse(mu, L, X):
     """d covariance / d L right to left: the adjoint of L for every seed covariance_bar[k] = e_k at once (a leading batch axis).
 
     covariance_bar[k] = e_k, the k-th of n_seeds unit seeds
-    t1 = inv(L)
-    t2 = inv(L.T)
-    dL_2 = -((t1.T @ (t2.T @ covariance_bar)) @ t1.T) - (t2 @ (t2.T @ (covariance_bar @ t1.T)).T)
+    P = L @ L.T
+    covariance = inv(P)
+    t1 = (covariance.T @ covariance_bar) @ covariance.T
+    dP_2 = -t1
+    t2 = -t1.T
+    dL_2 = dP_2 @ L + t2 @ L
     """
     n = mu.shape[0]
     if mu.shape != (n, 1):
@@ -195,10 +198,15 @@ def _jacobian_dcov_dL_reverse(mu, L, X):
         _shape_error('X', X.shape, (('n', n, 'mu', 0), ('m', m, 'X', 1)))
     n_seeds = n**2
     covariance_bar = np.eye(n_seeds, n**2, dtype=np.result_type(mu, L, X)).reshape(n_seeds, n, n)
-    t1 = np.linalg.inv(L)
-    t2 = np.linalg.inv(L.T)
-    dL_2 = -((t1.T @ (t2.T @ covariance_bar)) @ t1.T) - (t2 @ (t2.T @ (covariance_bar @ t1.T)).mT)
-    del t1, t2
+    P = _matmul(L, L.T)
+    covariance = np.linalg.inv(P)
+    del P
+    t1 = (covariance.T @ covariance_bar) @ covariance.T
+    del covariance
+    dP_2 = -t1
+    t2 = -t1.mT
+    dL_2 = dP_2 @ L
+    dL_2 += t2 @ L
     return dL_2.reshape(n, n, n, n)
 
 
@@ -206,11 +214,10 @@ def _jacobian_dcov_dL_forward(mu, L, X):
     """d covariance / d L left to right: the tangent of covariance for every seed L_dot[k] = e_k at once (a leading batch axis).
 
     L_dot[k] = e_k, the k-th of n_seeds unit seeds
-    t1 = inv(L.T)
-    t2 = -((t1 @ L_dot.T) @ t1)
-    t3 = inv(L)
-    t4 = -((t3 @ L_dot) @ t3)
-    covariance_dot = t1 @ t4 + t2 @ t3
+    P = L @ L.T
+    covariance = inv(P)
+    P_dot = L @ L_dot.T + L_dot @ L.T
+    covariance_dot = -((covariance @ P_dot) @ covariance)
     """
     n = mu.shape[0]
     if mu.shape != (n, 1):
@@ -222,12 +229,11 @@ def _jacobian_dcov_dL_forward(mu, L, X):
         _shape_error('X', X.shape, (('n', n, 'mu', 0), ('m', m, 'X', 1)))
     n_seeds = n**2
     L_dot = np.eye(n_seeds, n**2, dtype=np.result_type(mu, L, X)).reshape(n_seeds, n, n)
-    t1 = np.linalg.inv(L.T)
-    t2 = -((t1 @ L_dot.mT) @ t1)
-    t3 = np.linalg.inv(L)
-    t4 = -((t3 @ L_dot) @ t3)
-    covariance_dot = t2 @ t3
-    del t3
-    covariance_dot += t1 @ t4
-    del t1
+    P = _matmul(L, L.T)
+    covariance = np.linalg.inv(P)
+    del P
+    P_dot = L_dot @ L.T
+    P_dot += L @ L_dot.mT
+    covariance_dot = -((covariance @ P_dot) @ covariance)
+    del covariance
     return covariance_dot.reshape(n**2, n**2).T.reshape(n, n, n, n)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from .array import plain
 from .errors import SymgradError
 from .model import Model
 
@@ -42,7 +43,7 @@ def load(path):
                                "Model a distinct name (it names the generated module)")
         seen[model.name] = model
     digest = hashlib.sha256(text).hexdigest()
-    names = {k: v for k, v in namespace.items()
+    names = {k: plain(v) for k, v in namespace.items()
              if not k.startswith("_") and isinstance(v, (sp.Expr, sp.MatrixExpr))
              and not isinstance(v, (sp.Symbol, sp.MatrixSymbol))}
     unique = list(dict.fromkeys(models))

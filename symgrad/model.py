@@ -5,97 +5,55 @@ import keyword
 import sympy as sp
 
 from .errors import SymgradError
-from .graph import same_dim, shape_str
+from . import array
+from .array import Array
 
 
-def _broadcast(x, like):
-    """x broadcast to like's shape when x is a scalar, a column (n, 1) or 1x1 and like is
-    wider."""
-    if not isinstance(like, sp.MatrixExpr):
-        return x
-    if not isinstance(x, sp.MatrixExpr):
-        return x * sp.OneMatrix(*like.shape)
-    if x.shape == like.shape:
-        return x
-    rows, cols = like.shape
-    if x.shape == (rows, 1) or x.shape == (1, 1) and rows == 1:
-        return x * sp.OneMatrix(1, cols)
-    if x.shape == (1, 1):
-        return sp.OneMatrix(rows, 1) * x * sp.OneMatrix(1, cols)
-    return x
-
-
-def _mismatch(what, a, b):
-    return SymgradError(f"shape mismatch in {what}: {str(a)[:40]} is {shape_str(a.shape)} but "
-                        f"{str(b)[:40]} is {shape_str(b.shape)}; fix the dimensions in the model")
-
-
-def _matadd(a, b):
-    if not isinstance(a, sp.MatrixExpr) or not isinstance(b, sp.MatrixExpr):
-        return sp.MatrixExpr.__add__(a, b) if isinstance(a, sp.MatrixExpr) else NotImplemented
-    if not all(same_dim(x, y) for x, y in zip(a.shape, b.shape)):
-        raise _mismatch("a sum", a, b)
-    return sp.MatAdd(a, b)
-
-
-def _matmul(a, b):
-    if not same_dim(a.shape[1], b.shape[0]):
-        raise _mismatch("a matrix product", a, b)
-    return sp.MatMul(a, b)
-
-
-class _Broadcasting:
-    """Mixin: `W @ X + b` broadcasts a bias column b of shape (n, 1) over the m columns."""
-
-    _op_priority = 12.0     # above MatrixExpr's 11, so W @ X + b reaches our __radd__
-
-    # SymPy's own operators call .doit(), which walks the whole expression: built layer by
-    # layer that is quadratic in depth. The shape-checked constructors alone are linear.
-    def __add__(self, other):
-        return _matadd(_broadcast(self, other), _broadcast(other, self))
-
-    def __radd__(self, other):
-        return _matadd(_broadcast(other, self), _broadcast(self, other))
-
-    def __matmul__(self, other):
-        return _matmul(self, other) if isinstance(other, sp.MatrixExpr) else NotImplemented
-
-    def __rmatmul__(self, other):
-        return _matmul(other, self) if isinstance(other, sp.MatrixExpr) else NotImplemented
-
-    def __sub__(self, other):
-        return self + (-other)
-
-    def __rsub__(self, other):
-        return other + (-self)
-
-
-class _Matrix(_Broadcasting, sp.MatrixSymbol):
-    """A MatrixSymbol that broadcasts a bias column when added."""
+class _Matrix(Array, sp.MatrixSymbol):
+    """A MatrixSymbol with NumPy's operators (symgrad/array.py)."""
 
 
 class _Scalar(sp.Symbol):
-    """A real scalar Symbol that broadcasts over a matrix when added to one."""
+    """A real scalar Symbol that broadcasts over a symgrad array in NumPy's operators."""
 
     _op_priority = 12.0
 
     def __add__(self, other):
-        return _plus(self, other)
+        return _scalar_op(array.add, self, other, sp.Expr.__add__)
 
-    __radd__ = __add__
+    def __radd__(self, other):
+        return _scalar_op(array.add, other, self, sp.Expr.__radd__)
 
     def __sub__(self, other):
-        return _plus(self, -other)
+        return _scalar_op(array.subtract, self, other, sp.Expr.__sub__)
 
     def __rsub__(self, other):
-        return _plus(-self, other)
+        return _scalar_op(array.subtract, other, self, sp.Expr.__rsub__)
+
+    def __mul__(self, other):
+        return _scalar_op(array.multiply, self, other, sp.Expr.__mul__)
+
+    def __rmul__(self, other):
+        return _scalar_op(array.multiply, other, self, sp.Expr.__rmul__)
+
+    def __truediv__(self, other):
+        return _scalar_op(array.divide, self, other, sp.Expr.__truediv__)
+
+    def __rtruediv__(self, other):
+        return _scalar_op(array.divide, other, self, sp.Expr.__rtruediv__)
+
+    def __pow__(self, other):
+        return _scalar_op(array.power, self, other, sp.Expr.__pow__)
+
+    def __rpow__(self, other):
+        return _scalar_op(array.power, other, self, sp.Expr.__rpow__)
 
 
-def _plus(scalar, other):
-    """scalar + other, the scalar broadcast over other when other is a matrix."""
-    if isinstance(other, sp.MatrixExpr):
-        return other + _broadcast(scalar, other)
-    return sp.Expr.__add__(scalar, other)
+def _scalar_op(op, a, b, scalar):
+    """op(a, b) where either is a matrix, else SymPy's scalar operator."""
+    if isinstance(a, sp.MatrixExpr) or isinstance(b, sp.MatrixExpr):
+        return op(a, b)
+    return scalar(*((a, b) if isinstance(a, _Scalar) else (b, a)))
 
 
 RESERVED = {"np", "mode"} | set(dir(builtins))    # the generated code's own names
@@ -165,17 +123,18 @@ class Model:
                  hessian=False):
         check_name(name, "model", reserved=())
         self.name = name
-        try:
-            self.loss = sp.sympify(loss, strict=True)       # strict: no strings parsed
+        try:        # strict: no strings parsed; plain: SymPy's meaning from here on
+            self.loss = array.plain(sp.sympify(loss, strict=True))
         except sp.SympifyError:
             raise SymgradError(f"model {name}: the loss is {type(loss).__name__}, not a SymPy "
                                "expression: pass loss=<the expression>, e.g. sg.mse(A, Y)") \
                 from None
-        self.params = list(params)
-        self.inputs = list(inputs)
-        self.outputs = dict(outputs or {})
+        self.params = [array.plain(p) for p in params]
+        self.inputs = [array.plain(x) for x in inputs]
+        self.outputs = {k: array.plain(v) for k, v in (outputs or {}).items()}
         self.names = dict(names or {})
-        self.jacobians = dict(jacobians or {})
+        self.jacobians = {k: tuple(array.plain(x) for x in pair) if isinstance(pair, tuple)
+                          else pair for k, pair in (jacobians or {}).items()}
         self.hessian = bool(hessian)
         self.source = None          # set by the loader: (path, sha256) of the model file
         self._check()

@@ -7,32 +7,14 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .functions import sigmoid as _sigmoid, softplus as _softplus
-from .model import _Broadcasting
+from .array import reduce_mean, reduce_sum, wrap
 
 _t = sp.Dummy("t", real=True)
 
 
-class _Elementwise(_Broadcasting, ElementwiseApplyFunction):
-    """x.applyfunc(f) that keeps its shape and adds and multiplies as Params do.
-
-    SymPy finds a shape by walking down to the leaves on every query, and its operators
-    call .doit(), which walks the whole expression: on a deep network each costs time in
-    proportion to the depth, and building the loss took time quadratic in it."""
-
-    def __new__(cls, function, x):
-        obj = super().__new__(cls, function, x)
-        if isinstance(obj, cls):
-            obj._shape = x.shape
-        return obj
-
-    @property
-    def shape(self):
-        return self._shape
-
-
 def _elementwise(f, x):
     if isinstance(x, sp.MatrixExpr):
-        return _Elementwise(f, x)
+        return wrap(ElementwiseApplyFunction(f, x))
     return f(x)
 
 
@@ -79,23 +61,17 @@ def log(x):
     return _elementwise(sp.log, x)
 
 
-def sum(x):  # noqa: A001 - the natural name; sg.sum mirrors np.sum
-    """Sum of all entries, a scalar: tr(1^T x 1) (no ones are materialised in code).
-
-    A scalar, so that losses add up: sg.mean(...) + lam * sp.Trace(W.T @ W).
-    """
-    if not isinstance(x, sp.MatrixExpr):
-        return x
-    rows, cols = x.shape
-    return sp.Trace(sp.MatMul(sp.OneMatrix(1, rows), x, sp.OneMatrix(cols, 1)))
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - the natural name; sg.sum mirrors np.sum
+    """np.sum: of all entries a scalar, tr(1^T x 1) (no ones are materialised in code), so that
+    losses add up (sg.mean(...) + lam * sg.sum(W ** 2)); axis=0 sums down the rows to a row
+    (1, m); axis=1 along the columns, to a column (n, 1) with keepdims=True (as NumPy, a row
+    (1, n) without: NumPy's (n,) broadcasts as a row)."""
+    return reduce_sum(x, axis, keepdims)
 
 
-def mean(x):
-    """Mean of all entries, a scalar."""
-    if not isinstance(x, sp.MatrixExpr):
-        return x
-    rows, cols = x.shape
-    return sum(x) / (rows * cols)
+def mean(x, axis=None, keepdims=False):
+    """np.mean: the mean over the entries sg.sum(x, axis, keepdims) adds up."""
+    return reduce_mean(x, axis, keepdims)
 
 
 def logsumexp(z):
@@ -108,7 +84,8 @@ def softmax(z):
     """exp(z) / sum(exp(z)) per column; computed as exp(z - logsumexp(z))."""
     rows, _ = z.shape
     e = exp(z)
-    return sp.HadamardProduct(e, sp.HadamardPower(sp.MatMul(sp.OneMatrix(rows, rows), e), -1))
+    return wrap(sp.HadamardProduct(e, sp.HadamardPower(sp.MatMul(sp.OneMatrix(rows, rows), e),
+                                                       -1)))
 
 
 def log_softmax(z):
@@ -124,8 +101,9 @@ def binary_cross_entropy(a, y):
     if not isinstance(a, sp.MatrixExpr):
         return -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
     ones = sp.OneMatrix(*a.shape)
-    return sp.MatAdd(_negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))),
-                     _negative(sp.HadamardProduct(y, log(a))))
+    return wrap(sp.MatAdd(
+        _negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))),
+        _negative(sp.HadamardProduct(y, log(a)))))
 
 
 def cross_entropy(a, y):
@@ -140,4 +118,4 @@ def mse(a, y):
 
 def dense(w, x, b):
     """w x + b with the bias column b broadcast over the columns of x."""
-    return sp.MatAdd(sp.MatMul(w, x), sp.MatMul(b, sp.OneMatrix(1, x.shape[1])))
+    return wrap(sp.MatAdd(sp.MatMul(w, x), sp.MatMul(b, sp.OneMatrix(1, x.shape[1]))))

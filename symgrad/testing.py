@@ -271,7 +271,8 @@ class _Explicit:
             shapes = {p.shape for p in parts if isinstance(p, sp.MatrixBase)}
             # SymPy finds a shape by walking down to the leaves: only when parts broadcast
             broadcast = len(shapes) > 1 and not isinstance(e, sp.MatMul)
-            return _combine(type(e), parts, self._shape(e) if broadcast else None)
+            kind = next(k for k in (sp.MatAdd, sp.MatMul, sp.HadamardProduct) if isinstance(e, k))
+            return _combine(kind, parts, self._shape(e) if broadcast else None)
         if isinstance(e, sp.MatPow):
             if not e.exp.is_Integer:
                 raise NotImplementedError(f"the SymPy oracle cannot expand MatPow {e.exp}")

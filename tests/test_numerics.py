@@ -98,7 +98,7 @@ def test_column_sum_of_exp_is_stable_however_the_exponent_was_fused():
     over each column must still be exp(logsumexp), not an exp that overflows."""
     k = sp.Symbol("k", integer=True, positive=True)
     W, X = sg.Param("W", k, 2), sg.Input("X", 2, m)
-    module = _module(sg.sum(sg.log(sp.OneMatrix(1, k) * sg.exp(3 * (W @ X)))), [W], [X])
+    module = _module(sg.sum(sg.log(sp.OneMatrix(1, k) @ sg.exp(3 * (W @ X)))), [W], [X])
     w = np.array([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]])
     x = np.array([[2.0, -1.0], [1.0, 3.0]])
     z = 3 * (w @ x)                                   # up to 1200: exp overflows

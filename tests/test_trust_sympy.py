@@ -21,7 +21,7 @@ from symgrad.testing import (
 )
 
 n, k = sp.symbols("n k", integer=True, positive=True)
-X, M = sg.Param("X", n, n), sg.Param("M", n, n)
+X, M = sp.MatrixSymbol("X", n, n), sp.MatrixSymbol("M", n, n)   # SymPy's `*` and `**`
 W, Z, b = sg.Param("W", n, k), sg.Param("Z", n, k), sg.Param("b", n, 1)
 w, x, G = sg.Param("w", n, 1), sg.Input("x", n, 1), sg.Input("G", n, k)
 a, c, s, beta, T = (sg.Param(name) for name in ("a", "c", "s", "beta", "T"))

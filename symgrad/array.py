@@ -1,0 +1,372 @@
+"""symgrad arrays: SymPy matrix expressions with NumPy's operators.
+
+What `sg.Input`, `sg.Param` and the helpers return is an ordinary SymPy matrix expression
+whose class also has this module's `Array` mixin. Its operators follow NumPy's: `@` is the
+matrix product; `*`, `/`, `**`, `+` and `-` are elementwise, broadcasting (n, 1), (1, m),
+(1, 1) and scalars in both directions, as NumPy does. The results are SymPy again
+(HadamardProduct, HadamardPower, MatAdd, and `OneMatrix` products for a broadcast), so
+everything after the model file sees plain SymPy.
+
+Plain `sp.MatrixSymbol` expressions keep SymPy's meaning (`*` a matrix product, `**` a
+matrix power). Where the two meanings differ (`*`, `/`, `**`) an operation between a plain
+SymPy matrix and a symgrad array is refused: it would silently take one meaning or the other.
+"""
+import sys
+from functools import lru_cache
+
+import sympy as sp
+from sympy.core.basic import Basic
+
+from .errors import SymgradError
+from .graph import broadcast_shape, same_dim, shape_str
+
+_NUMPY_HINT = {"dot": "A @ B", "matmul": "A @ B", "transpose": "A.T", "sum": "sg.sum(A, axis)",
+               "mean": "sg.mean(A, axis)", "power": "A ** k", "square": "A ** 2",
+               "multiply": "A * B", "divide": "A / B", "true_divide": "A / B",
+               "add": "A + B", "subtract": "A - B", "negative": "-A", "outer": "u @ v.T"}
+
+
+class Array:
+    """The NumPy operators of a symgrad array (a mixin before a SymPy MatrixExpr class)."""
+
+    _op_priority = 12.0     # above MatrixExpr's 11: `X @ W + b` reaches our __radd__
+    __array_priority__ = 1000
+
+    # SymPy's own operators call .doit(), which walks the whole expression: built layer by
+    # layer that is quadratic in depth. The constructors below are linear.
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(other, self)
+
+    def __sub__(self, other):
+        return subtract(self, other)
+
+    def __rsub__(self, other):
+        return subtract(other, self)
+
+    def __neg__(self):
+        return negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __mul__(self, other):
+        return multiply(self, other)
+
+    def __rmul__(self, other):
+        if isinstance(other, sp.MatrixExpr) and _from_sympy_matmul():
+            return matmul(other, self)
+        return multiply(other, self)
+
+    def __truediv__(self, other):
+        return divide(self, other)
+
+    def __rtruediv__(self, other):
+        return divide(other, self)
+
+    def __pow__(self, other):
+        return power(self, other)
+
+    def __rpow__(self, other):
+        return power(other, self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    @property
+    def T(self):
+        return wrap(sp.Transpose(self))
+
+    def transpose(self):
+        return self.T
+
+    @property
+    def I(self):  # noqa: E743 - SymPy's name for the inverse
+        return wrap(sp.Inverse(self))
+
+    def inverse(self):
+        return self.I
+
+    def __getitem__(self, key):
+        return wrap(super().__getitem__(key))
+
+    def applyfunc(self, func):
+        return wrap(super().applyfunc(func))
+
+    def sum(self, axis=None, keepdims=False):
+        """A.sum(axis, keepdims) as NumPy's; see sg.sum."""
+        return reduce_sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        """A.mean(axis, keepdims) as NumPy's; see sg.mean."""
+        return reduce_mean(self, axis, keepdims)
+
+    @property
+    def shape(self):        # found once (SymPy walks to the leaves on every query)
+        shape = self.__dict__.get("_array_shape")
+        if shape is None:
+            shape = self.__dict__["_array_shape"] = super().shape
+        return shape
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy's functions (np.tanh(Z), np.log, np.exp) cannot build a symbolic expression;
+        a NumPy scalar in an operator (np.float64(0.5) * A) is taken as a number."""
+        ops = {"add": add, "subtract": subtract, "multiply": multiply,
+               "true_divide": divide, "divide": divide, "power": power, "matmul": matmul}
+        if method == "__call__" and ufunc.__name__ in ops and not kwargs and len(inputs) == 2:
+            return ops[ufunc.__name__](*[_number(x) for x in inputs])
+        raise _numpy_function(f"np.{ufunc.__name__}", self)
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise _numpy_function(f"np.{func.__name__}", self)
+
+
+def _from_sympy_matmul():
+    """Whether SymPy's `plain @ array` called Array.__rmul__: its MatrixExpr.__matmul__
+    defers to the other operand's __rmul__ (sympy.core.decorators.call_highest_priority
+    is given '__rmul__'), so the wrapper's frame is asked which operator it wraps."""
+    caller = sys._getframe(2).f_locals.get("func")
+    return getattr(caller, "__name__", None) == "__matmul__"
+
+
+def _numpy_function(name, x):
+    base = name.split(".")[-1]
+    fix = _NUMPY_HINT.get(base, f"sg.{base}({_short(x)})")
+    return SymgradError(f"{name} applied to the symgrad array {_short(x)}: NumPy functions "
+                        f"compute numbers, not the symbolic model: write {fix} (symgrad's "
+                        f"helpers and operators build the expression)")
+
+
+def _number(x):
+    """A NumPy scalar or 0-d array as a SymPy number; anything else unchanged."""
+    if hasattr(x, "dtype") and getattr(x, "shape", None) == ():
+        return sp.sympify(x.item())
+    if hasattr(x, "dtype"):
+        raise SymgradError(f"a NumPy array of shape {x.shape} in a symgrad expression: "
+                           "the model is symbolic; make it an sg.Input (or an sg.Param) and pass "
+                           "its values to the generated module")
+    return x
+
+
+@lru_cache(maxsize=None)
+def _array_class(cls):
+    return type(cls.__name__, (Array, cls), {"__module__": __name__})
+
+
+def wrap(expr):
+    """expr with NumPy's operators: the same SymPy node, of its class with the Array mixin."""
+    if not isinstance(expr, sp.MatrixExpr) or isinstance(expr, Array):
+        return expr
+    return Basic.__new__(_array_class(type(expr)), *expr.args)
+
+
+def plain(expr):
+    """expr with every node of its SymPy class alone: what symgrad hands on from the model
+    file. SymPy's own methods (entries of products, doit) write matrix products with `*`,
+    which an array would take as elementwise; plain SymPy means what SymPy means."""
+    if not isinstance(expr, Basic):
+        return expr
+    memo, stack = {}, [expr]
+    while stack:                    # children first, without recursion (deep networks)
+        e = stack[-1]
+        if e in memo:
+            stack.pop()
+            continue
+        todo = [a for a in e.args if isinstance(a, Basic) and a not in memo]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        args = [memo.get(a, a) for a in e.args]
+        if isinstance(e, Array):
+            base = type(e).__mro__[type(e).__mro__.index(Array) + 1]
+            memo[e] = Basic.__new__(base, *args)
+        elif any(a is not b for a, b in zip(args, e.args)):
+            memo[e] = Basic.__new__(type(e), *args) if isinstance(e, sp.MatrixExpr) \
+                else e.func(*args)
+        else:
+            memo[e] = e
+    return memo[expr]
+
+
+def is_array(x):
+    return isinstance(x, Array)
+
+
+def _short(expr, limit=40):
+    text = str(expr)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _scalar(x):
+    """x as a SymPy scalar, or None when it is a matrix."""
+    x = _number(x)
+    if isinstance(x, sp.MatrixExpr):
+        return None
+    try:
+        return sp.sympify(x, strict=True)
+    except sp.SympifyError:
+        raise SymgradError(f"{type(x).__name__} {_short(x)!r} in a symgrad expression: only "
+                           "SymPy expressions, numbers and symgrad arrays combine with symgrad "
+                           "arrays") from None
+
+
+def _refuse_plain(op, a, b):
+    """`*`, `/` and `**` mean one thing in NumPy and another in SymPy: between a plain SymPy
+    matrix and a symgrad array, say so rather than pick one."""
+    for x, y in ((a, b), (b, a)):
+        if isinstance(x, sp.MatrixExpr) and not is_array(x) and is_array(y):
+            fix = {"*": "use @ for the matrix product", "/": "multiply by the inverse (X.I) for "
+                   "a matrix quotient", "**": "use sg.matrix_power for a matrix power"}[op]
+            raise SymgradError(
+                f"`{op}` between the plain SymPy matrix {_short(x)} and the symgrad array "
+                f"{_short(y)}: SymPy and NumPy give it different meanings: {fix}, or make "
+                f"both symgrad arrays (sg.Input/sg.Param) for the elementwise `{op}`")
+
+
+def _result(expr, *operands):
+    """expr as a symgrad array when any matrix operand is one, else as SymPy left it."""
+    return wrap(expr) if any(is_array(x) for x in operands) else expr
+
+
+def _broadcast(operands, what):
+    """The matrix operands broadcast to their common shape (NumPy's rule: each dimension
+    equal, or 1), with OneMatrix products; scalars are left to the caller."""
+    shapes = [x.shape for x in operands]
+    try:
+        rows, cols = broadcast_shape(shapes, what)
+    except SymgradError:
+        sizes = " and ".join(f"{_short(x, 30)} is {shape_str(x.shape)}" for x in operands)
+        raise SymgradError(f"shape mismatch in {what}: {sizes}; they do not broadcast "
+                           "(NumPy's rule: each dimension equal, or 1): fix the dimensions, or "
+                           "reduce one with sg.sum(..., axis, keepdims=True)") from None
+    out = []
+    for x in operands:
+        if x.shape[0] == 1 and not same_dim(rows, 1):
+            x = sp.MatMul(sp.OneMatrix(rows, 1), x)
+        if x.shape[1] == 1 and not same_dim(cols, 1):
+            x = sp.MatMul(x, sp.OneMatrix(1, cols))
+        out.append(x)
+    return out, (rows, cols)
+
+
+def add(a, b):
+    """a + b elementwise, NumPy's broadcasting."""
+    sa, sb = _scalar(a), _scalar(b)
+    if sa is not None and sb is not None:
+        return sa + sb
+    if sa is not None or sb is not None:
+        s, x = (sa, b) if sa is not None else (sb, a)
+        if s == 0:
+            return x
+        ones = sp.OneMatrix(*x.shape)
+        fill = ones if s == 1 else sp.MatMul(s, ones)
+        terms = [fill, x] if sa is not None else [x, fill]
+        return _result(sp.MatAdd(*terms), x)
+    (x, y), _ = _broadcast([a, b], "a sum")
+    return _result(sp.MatAdd(x, y), a, b)
+
+
+def subtract(a, b):
+    """a - b elementwise, NumPy's broadcasting."""
+    return add(a, negative(b))
+
+
+def negative(a):
+    s = _scalar(a)
+    if s is not None:
+        return -s
+    return _result(sp.MatMul(sp.S.NegativeOne, a), a)
+
+
+def multiply(a, b):
+    """a * b elementwise, NumPy's broadcasting; a scalar scales."""
+    _refuse_plain("*", a, b)
+    sa, sb = _scalar(a), _scalar(b)
+    if sa is not None and sb is not None:
+        return sa * sb
+    if sa is not None or sb is not None:
+        s, x = (sa, b) if sa is not None else (sb, a)
+        return _result(x if s == 1 else sp.MatMul(s, x), x)
+    (x, y), _ = _broadcast([a, b], "an elementwise product")
+    return _result(sp.HadamardProduct(x, y), a, b)
+
+
+def divide(a, b):
+    """a / b elementwise, NumPy's broadcasting."""
+    _refuse_plain("/", a, b)
+    sb = _scalar(b)
+    if sb is not None:
+        if sb == 0:
+            raise SymgradError(f"division of {_short(a)} by zero in the model")
+        return multiply(a, 1 / sb)
+    return multiply(a, power(b, -1))
+
+
+def power(a, b):
+    """a ** b elementwise (a scalar exponent or base, or a matrix of either)."""
+    _refuse_plain("**", a, b)
+    sa, sb = _scalar(a), _scalar(b)
+    if sa is not None and sb is not None:
+        return sa ** sb
+    if sb is not None:
+        return _result(a if sb == 1 else sp.HadamardPower(a, sb), a)
+    if sa is not None:
+        return _result(sp.HadamardPower(sa, b), b)
+    (x, y), _ = _broadcast([a, b], "an elementwise power")
+    return _result(sp.HadamardPower(x, y), a, b)
+
+
+def matmul(a, b):
+    """a @ b, the matrix product (both matrices, inner dimensions equal)."""
+    a, b = _number(a), _number(b)
+    for x in (a, b):
+        if not isinstance(x, sp.MatrixExpr):
+            raise SymgradError(f"`@` with the scalar {_short(x)}: a matrix product needs two "
+                               "matrices: use `*` to scale")
+    if not same_dim(a.shape[1], b.shape[0]):
+        raise SymgradError(f"shape mismatch in a matrix product: {_short(a)} is "
+                           f"{shape_str(a.shape)} but {_short(b)} is {shape_str(b.shape)}; the "
+                           "inner dimensions must agree (for an elementwise product write `*`)")
+    return _result(sp.MatMul(a, b), a, b)
+
+
+def _axis(axis, x):
+    if axis is None:
+        return None
+    if axis in (0, 1, -1, -2) and not isinstance(axis, bool):
+        return axis % 2
+    raise SymgradError(f"axis={axis!r} for the matrix {_short(x)}: symgrad's arrays are "
+                       "matrices: give axis=0 (down the rows), 1 (along the columns) or None")
+
+
+def reduce_sum(x, axis=None, keepdims=False):
+    """The sum of x's entries as np.sum: over all of them (a scalar, or (1, 1) with keepdims),
+    down the rows (axis=0: a row (1, m)) or along the columns (axis=1: a column (n, 1) with
+    keepdims; without it the (n,) of NumPy, which broadcasts as a row, so a row (1, n))."""
+    if not isinstance(x, sp.MatrixExpr):
+        return _scalar(x)
+    axis = _axis(axis, x)
+    rows, cols = x.shape
+    if axis is None:
+        total = sp.MatMul(sp.OneMatrix(1, rows), x, sp.OneMatrix(cols, 1))
+        # a scalar (tr of the 1x1), so that losses add up: sg.mean(...) + lam * sg.sum(W**2)
+        return wrap(total) if keepdims else sp.Trace(total)
+    if axis == 0:
+        return wrap(sp.MatMul(sp.OneMatrix(1, rows), x))
+    column = sp.MatMul(x, sp.OneMatrix(cols, 1))
+    return wrap(column) if keepdims else wrap(sp.Transpose(column))
+
+
+def reduce_mean(x, axis=None, keepdims=False):
+    """The mean of x's entries as np.mean, shaped as reduce_sum."""
+    if not isinstance(x, sp.MatrixExpr):
+        return _scalar(x)
+    rows, cols = x.shape
+    count = {None: rows * cols, 0: rows, 1: cols}[_axis(axis, x)]
+    return multiply(reduce_sum(x, axis, keepdims), sp.S.One / count)
