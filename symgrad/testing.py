@@ -279,9 +279,13 @@ class _Explicit:
             return self(e.base).pow(int(e.exp), method="multiply")
         if isinstance(e, sp.Transpose):
             return self(e.arg).T
-        if isinstance(e, sp.HadamardPower):
-            power = self(e.exp)
-            return self(e.base).applyfunc(lambda x: x ** power)
+        if isinstance(e, sp.HadamardPower):     # a matrix or scalar base and exponent
+            base, power = self(e.base), self(e.exp)
+            rows, cols = self._shape(e)
+
+            def entry(x, i, j):
+                return x[i, j] if isinstance(x, sp.MatrixBase) else x
+            return sp.Matrix(rows, cols, lambda i, j: entry(base, i, j) ** entry(power, i, j))
         if isinstance(e, ElementwiseApplyFunction):
             f = e.function            # its body's parameters and dimensions: their values
             if isinstance(f, sp.Lambda):

@@ -1,0 +1,206 @@
+"""symgrad arrays follow NumPy's operators (issue 15, point 1): model files written as the
+course writes NumPy derive, and agree with PyTorch's autograd of the same formulas written
+in torch; a plain SymPy matrix keeps SymPy's meaning; mixing the two where the meanings
+differ, or calling NumPy on a symbolic array, is refused in one line."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad.certify import certify
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.testing import load_module, relative_error
+
+torch = pytest.importorskip("torch")
+
+n, m, k = sp.symbols("n m k", integer=True, positive=True)
+rng = np.random.default_rng(15)
+
+
+def module_of(model):
+    """The generated module, certified against the model's own SymPy expression."""
+    source = module_source(derive(model))
+    certify(model, source)
+    return load_module(source, model.name)
+
+
+def agrees_with_torch(model, formula, values, rtol=1e-10):
+    """The module's loss and gradients equal torch autograd of formula(**tensors)."""
+    module = module_of(model)
+    leaves = model.params + model.inputs
+    args = [values[s.name] for s in leaves]
+    value, grads = module.value_and_grad(*args)
+    tensors = {s.name: torch.tensor(values[s.name], dtype=torch.float64,
+                                    requires_grad=s in model.params) for s in leaves}
+    want = formula(**tensors)
+    want.backward()
+    assert relative_error(value, want.item()) < rtol
+    for p, g in zip(model.params, grads):
+        assert relative_error(g, tensors[p.name].grad.numpy()) < rtol, p.name
+    return module
+
+
+# ---- the course's two-layer network, as its NumPy reads ----------------------------------------
+def test_two_layer_network_in_the_course_spelling():
+    X, Y = sg.Input("X", n, m), sg.Input("Y", 1, m)
+    W1, b1, W2, b2 = sg.Param("W1", k, n), sg.Param("b1", k, 1), sg.Param("W2", 1, k), \
+        sg.Param("b2", 1, 1)
+    A1 = sg.tanh(W1 @ X + b1)
+    A2 = sg.sigmoid(W2 @ A1 + b2)
+    cost = -sg.sum(Y * sg.log(A2) + (1 - Y) * sg.log(1 - A2)) / m
+    model = sg.Model("course", cost, [W1, b1, W2, b2], [X, Y])
+
+    def formula(W1, b1, W2, b2, X, Y):
+        A2 = torch.sigmoid(W2 @ torch.tanh(W1 @ X + b1) + b2)
+        return -torch.sum(Y * torch.log(A2) + (1 - Y) * torch.log(1 - A2)) / X.shape[1]
+    values = dict(W1=rng.standard_normal((4, 3)), b1=rng.standard_normal((4, 1)),
+                  W2=rng.standard_normal((1, 4)), b2=rng.standard_normal((1, 1)),
+                  X=rng.standard_normal((3, 6)), Y=(rng.random((1, 6)) > 0.5) * 1.0)
+    module = agrees_with_torch(model, formula, values)
+    # the simplification dZ2 = (A2 - Y)/m was found: logits of 800 give finite gradients
+    values["W2"] = 200 * np.sign(values["W2"])
+    value, grads = module.value_and_grad(*values.values())
+    assert np.isfinite(value) and all(np.isfinite(g).all() for g in grads)
+
+
+def test_inverted_dropout_and_the_tanh_derivative_as_the_course_writes_them():
+    X, D = sg.Input("X", n, m), sg.Input("D", k, m)
+    W1, W2 = sg.Param("W1", k, n), sg.Param("W2", 1, k)
+    keep_prob = 0.8
+    A1 = sg.tanh(W1 @ X)
+    A1 = A1 * D / keep_prob
+    cost = sg.sum((W2 @ A1) ** 2) / (2 * m) + sg.mean(1 - A1 ** 2)
+    model = sg.Model("dropout", cost, [W1, W2], [X, D])
+
+    def formula(W1, W2, X, D):
+        A1 = torch.tanh(W1 @ X) * D / keep_prob
+        return torch.sum((W2 @ A1) ** 2) / (2 * X.shape[1]) + torch.mean(1 - A1 ** 2)
+    agrees_with_torch(model, formula, dict(
+        W1=rng.standard_normal((4, 3)), W2=rng.standard_normal((1, 4)),
+        X=rng.standard_normal((3, 5)), D=(rng.random((4, 5)) < keep_prob) * 1.0))
+
+
+def test_examples_as_rows_with_a_row_bias():
+    """cs231n's layout: scores = X @ W + b, b of shape (1, C), broadcast down the N rows."""
+    X, Y = sg.Input("X", m, n), sg.Input("Y", m, k)
+    W, b = sg.Param("W", n, k), sg.Param("b", 1, k)
+    H = sg.tanh(X @ W + b)
+    loss = sg.mean((H - Y) ** 2) + 0.5 * 1e-3 * sg.sum(W * W)
+    model = sg.Model("rows", loss, [W, b], [X, Y])
+
+    def formula(W, b, X, Y):
+        return torch.mean((torch.tanh(X @ W + b) - Y) ** 2) + 0.5e-3 * torch.sum(W * W)
+    agrees_with_torch(model, formula, dict(W=rng.standard_normal((3, 4)),
+                                           b=rng.standard_normal((1, 4)),
+                                           X=rng.standard_normal((6, 3)),
+                                           Y=rng.standard_normal((6, 4))))
+
+
+def test_batch_statistics_with_scalars_on_either_side():
+    """var + eps, A / keep_prob, 1 - A, a scalar parameter scaling and shifting, a (1, 1)
+    matrix broadcast both ways, x ** 3 and 2 ** x elementwise, a quotient of arrays."""
+    Z, G = sg.Param("Z", n, m), sg.Input("G", n, m)
+    s, c = sg.Param("s"), sg.Param("c", 1, 1)
+    eps = 1e-5
+    mu = sg.mean(Z, axis=1, keepdims=True)
+    var = sg.mean((Z - mu) ** 2, axis=1, keepdims=True)
+    Zn = (Z - mu) * (var + eps) ** -0.5
+    out = s * Zn + c - 1 / (2 + Z ** 2) + 2 ** (Z / 4) + (Z ** 3) / 10 - c * Z / s
+    loss = sg.sum(G * out) + sg.sum(Z, axis=0) @ sg.mean(G, axis=0).T
+    model = sg.Model("stats", loss, [Z, s, c], [G])
+
+    def formula(Z, s, c, G):
+        mu = Z.mean(dim=1, keepdim=True)
+        var = ((Z - mu) ** 2).mean(dim=1, keepdim=True)
+        out = s * (Z - mu) / torch.sqrt(var + eps) + c - 1 / (2 + Z ** 2) + 2 ** (Z / 4) \
+            + Z ** 3 / 10 - c * Z / s
+        return torch.sum(G * out) + Z.sum(dim=0) @ G.mean(dim=0)
+    agrees_with_torch(model, formula, dict(Z=rng.standard_normal((3, 5)), s=1.3,
+                                           c=rng.standard_normal((1, 1)),
+                                           G=rng.standard_normal((3, 5))), rtol=1e-9)
+
+
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (None, True), (0, False), (0, True),
+                                           (1, True), (1, False), (-1, True)])
+def test_sum_and_mean_along_an_axis_as_numpy(axis, keepdims):
+    A, G = sg.Param("A", n, m), sg.Input("G", n, m)
+    total, avg = sg.sum(A, axis=axis, keepdims=keepdims), sg.mean(A, axis, keepdims)
+    # NumPy's shapes, a 1-D result taken as the row it broadcasts as
+    want = {(None, False): (), (None, True): (1, 1), (0, False): (1, m), (0, True): (1, m),
+            (1, True): (n, 1), (1, False): (1, n), (-1, True): (n, 1)}[axis, keepdims]
+    assert getattr(total, "shape", ()) == want == getattr(avg, "shape", ())
+    a0 = rng.standard_normal((3, 4))
+    loss = sg.sum(sg.exp(total)) + sg.sum(avg ** 2) + sg.sum(G * A)
+    model = sg.Model("axis", loss, [A], [G])
+
+    def formula(A, G):
+        kw = {} if axis is None else dict(dim=axis, keepdim=keepdims)
+        return torch.sum(torch.exp(A.sum(**kw))) + torch.sum(A.mean(**kw) ** 2) \
+            + torch.sum(G * A)
+    agrees_with_torch(model, formula, dict(A=a0, G=rng.standard_normal((3, 4))))
+
+
+def test_methods_and_numpy_scalars_as_numpy():
+    A = sg.Param("A", n, m)
+    loss = A.sum() + (np.float64(0.5) * A).mean() + A.T.sum(axis=0, keepdims=True).sum() \
+        + sg.sum(A / np.float64(4.0))
+    model = sg.Model("methods", loss, [A])
+    agrees_with_torch(model, lambda A: A.sum() + (0.5 * A).mean() + A.T.sum() + (A / 4).sum(),
+                      dict(A=rng.standard_normal((2, 3))))
+
+
+# ---- plain SymPy keeps SymPy's meaning -------------------------------------------------------
+def test_plain_sympy_matrices_keep_their_meaning():
+    P, Q = sp.MatrixSymbol("P", n, n), sp.MatrixSymbol("Q", n, n)
+    assert isinstance(P * Q, sp.MatMul) and isinstance(P ** 2, sp.MatPow)
+    A, B = sg.Param("A", n, n), sg.Param("B", n, n)
+    assert isinstance(A * B, sp.HadamardProduct) and isinstance(A ** 2, sp.HadamardPower)
+    assert isinstance(A @ B, sp.MatMul) and isinstance(P @ A, sp.MatMul)
+    assert isinstance(P + A, sp.MatAdd) and (P - A).shape == (n, n)
+
+
+@pytest.mark.parametrize("build,words", [
+    (lambda P, A: P * A, ["`*`", "plain SymPy matrix P", "use @"]),
+    (lambda P, A: A * P, ["`*`", "use @", "both symgrad arrays"]),
+    (lambda P, A: A / P, ["`/`", "inverse"]),
+    (lambda P, A: P / A, ["`/`"]),
+    (lambda P, A: A ** P, ["`**`"]),
+    (lambda P, A: np.tanh(A), ["np.tanh", "sg.tanh(A)"]),
+    (lambda P, A: np.exp(A), ["np.exp", "sg.exp(A)"]),
+    (lambda P, A: np.dot(A, A), ["np.dot", "A @ B"]),
+    (lambda P, A: np.sum(A, axis=1), ["np.sum", "sg.sum"]),
+    (lambda P, A: A * sg.Input("V", k, m), ["shape mismatch in an elementwise product",
+                                            "A is (n, m) and V is (k, m)", "broadcast"]),
+    (lambda P, A: A + sg.Input("V", m, 1), ["shape mismatch in a sum", "broadcast"]),
+    (lambda P, A: A @ A, ["shape mismatch in a matrix product", "write `*`"]),
+    (lambda P, A: 2 @ A, ["scalar", "use `*`"]),
+    (lambda P, A: A * np.ones((2, 2)), ["NumPy array", "sg.Input"]),
+    (lambda P, A: sg.sum(A, axis=2), ["axis=2", "axis=0"]),
+])
+def test_mixing_meanings_is_refused_in_one_line(build, words):
+    P, A = sp.MatrixSymbol("P", n, m), sg.Param("A", n, m)
+    with pytest.raises(sg.SymgradError) as error:
+        build(P, A)
+    message = str(error.value)
+    assert "\n" not in message and all(w in message for w in words), message
+
+
+@pytest.mark.parametrize("line,words", [
+    ("Z = np.tanh(W @ X)", ["model.py:6:", "np.tanh", "sg.tanh"]),
+    ("Z = P * X", ["model.py:6:", "`*`", "use @"]),
+    ("Z = W * X", ["model.py:6:", "shape mismatch in an elementwise product", "broadcast"]),
+])
+def test_errors_name_the_line_of_the_model_file(tmp_path, line, words):
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\nimport sympy as sp\nimport symgrad as sg\n"
+        "W, X = sg.Param('W', 3, 2), sg.Input('X', 2, 4)\nP = sp.MatrixSymbol('P', 4, 2)\n"
+        f"{line}\n")
+    result = subprocess.run([sys.executable, "-m", "symgrad.cli", "derive", "model.py"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), result.stderr
