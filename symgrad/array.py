@@ -168,20 +168,14 @@ def wrap(expr):
 def plain(expr):
     """expr with every node of its SymPy class alone: what symgrad hands on from the model
     file. SymPy's own methods (entries of products, doit) write matrix products with `*`,
-    which an array would take as elementwise; plain SymPy means what SymPy means."""
+    which an array would take as elementwise; plain SymPy means what SymPy means. Refuses,
+    here where the model file's line is known, what reads as NumPy but means something else
+    in SymPy (see _refuse_ambiguous)."""
     if not isinstance(expr, Basic):
         return expr
-    memo, stack = {}, [expr]
-    while stack:                    # children first, without recursion (deep networks)
-        e = stack[-1]
-        if e in memo:
-            stack.pop()
-            continue
-        todo = [a for a in e.args if isinstance(a, Basic) and a not in memo]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
+    memo = {}
+    for e in _bottom_up(expr):
+        _refuse_ambiguous(e)
         args = [memo.get(a, a) for a in e.args]
         if isinstance(e, Array):
             base = type(e).__mro__[type(e).__mro__.index(Array) + 1]
@@ -192,6 +186,39 @@ def plain(expr):
         else:
             memo[e] = e
     return memo[expr]
+
+
+def _bottom_up(expr):
+    """Each distinct subexpression once, children first, without recursion (deep networks)."""
+    done, stack = set(), [expr]
+    while stack:
+        e = stack[-1]
+        if e in done:
+            stack.pop()
+            continue
+        todo = [a for a in e.args if isinstance(a, Basic) and a not in done]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        done.add(e)
+        yield e
+
+
+def _refuse_ambiguous(e):
+    """sp.tanh(Z) of a matrix (SymPy leaves it unevaluated, a matrix function, not the
+    elementwise tanh) and X**2 of a non-square matrix (a matrix power in SymPy)."""
+    if isinstance(e, sp.Function) and any(isinstance(a, sp.MatrixExpr) for a in e.args):
+        name = type(e).__name__
+        raise SymgradError(f"sp.{name} applied to the matrix {_short(e.args[0])}: SymPy's "
+                           f"functions act on scalars: write sg.{name}(...) for the "
+                           f"elementwise {name} (or .applyfunc(sp.{name}))")
+    if isinstance(e, sp.MatPow) and not same_dim(*e.args[0].shape):
+        raise SymgradError(f"`{_short(e)}` is a matrix power (SymPy's ** on a plain matrix) of "
+                           f"the {shape_str(e.args[0].shape)} matrix {_short(e.args[0])}, which "
+                           f"is not square: for the elementwise power write "
+                           f"sp.HadamardPower(..., {e.args[1]}), or make the matrices symgrad "
+                           "arrays (sg.Input/sg.Param) and write **")
 
 
 def is_array(x):

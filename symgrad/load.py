@@ -6,6 +6,7 @@ import traceback
 from pathlib import Path
 
 import sympy as sp
+from sympy.matrices.exceptions import NonSquareMatrixError
 
 from .array import plain
 from .errors import SymgradError
@@ -83,6 +84,10 @@ def _run(path):
 def _shape_mismatch(e):
     """SymPy's ShapeError, with the two operands it does not name: found in the frame of
     the check that raised it (its `args`)."""
+    if isinstance(e, NonSquareMatrixError):
+        return (f"{_first_line(e)}: SymPy's ** on a plain matrix is a matrix power: for the "
+                "elementwise power write sp.HadamardPower(X, k), or make the matrices symgrad "
+                "arrays (sg.Input/sg.Param) and write **")
     product = "aligned" in str(e)
     for frame, _ in reversed(list(traceback.walk_tb(e.__traceback__))):
         args = frame.f_locals.get("args")
@@ -91,7 +96,10 @@ def _shape_mismatch(e):
         for a, b in zip(args, args[1:]):
             if (a.shape[1] != b.shape[0]) if product else (a.shape != b.shape):
                 what = "a matrix product" if product else "a sum or elementwise product"
-                fix = "the inner dimensions must agree" if product else "the shapes must agree"
+                fix = ("the inner dimensions must agree (SymPy's `*` of plain matrices is the "
+                       "matrix product: for the elementwise one write sp.HadamardProduct, or "
+                       "make them symgrad arrays, sg.Input/sg.Param)") if product \
+                    else "the shapes must agree"
                 return (f"shape mismatch in {what}: {_short(a)} is {tuple(a.shape)} but "
                         f"{_short(b)} is {tuple(b.shape)}; {fix}")
     return f"shape mismatch: {_first_line(e)}: fix the model file"

@@ -204,3 +204,19 @@ def test_errors_name_the_line_of_the_model_file(tmp_path, line, words):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and all(w in lines[0] for w in words), result.stderr
+
+
+@pytest.mark.parametrize("line,words", [
+    ("Z = sp.tanh(W @ X)\nmodel = sg.Model('m', sg.sum(Z), [W], [X])",
+     ["model.py:7:", "sp.tanh applied to the matrix W*X", "sg.tanh"]),
+    ("Z = sp.exp(P.T)\nmodel = sg.Model('m', sg.sum(Z), [P])",
+     ["model.py:7:", "sp.exp", "sg.exp"]),
+    ("Q = sp.MatrixSymbol('Q', sp.Symbol('n'), 2)\nmodel = sg.Model('m', sg.sum(Q**2), [Q])",
+     ["model.py:7:", "matrix power", "not square", "sp.HadamardPower", "symgrad arrays"]),
+    ("Z = P.T ** 2", ["model.py:6:", "non-square", "matrix power", "sp.HadamardPower"]),
+    ("Z = P * P", ["model.py:6:", "matrix product", "P is (4, 2) but P is (4, 2)",
+                   "sp.HadamardProduct"]),
+])
+def test_sympy_spellings_that_mean_something_else_are_refused_at_their_line(tmp_path, line,
+                                                                                words):
+    test_errors_name_the_line_of_the_model_file(tmp_path, line, words)
