@@ -13,8 +13,8 @@ from .errors import SymgradError
 from .functions import logcosh, softplus as _softplus, xlogx
 from .graph import same_dim, shape_str
 from .model import _Broadcasting, _Labels
-from .nn import (_axis, _elementwise, _negative, _number, _subtract, log, log_softmax,
-                 logsumexp, mean, relu, spread, sum, sum_along)
+from .nn import (_axis, _elementwise, _negative, _number, _spread, _subtract, _sum_along, log,
+                 log_softmax, logsumexp, mean, relu, sum)
 
 
 class Pick(_Broadcasting, sp.MatrixExpr):
@@ -95,7 +95,7 @@ def cross_entropy(scores, target, axis=0, reduction="mean"):
     if _target(scores, target, axis, "cross_entropy"):
         per = sp.MatAdd(logsumexp(scores, axis), _negative(pick(scores, target, axis)))
     else:
-        per = _negative(sum_along(sp.HadamardProduct(target, log_softmax(scores, axis)), axis))
+        per = _negative(_sum_along(sp.HadamardProduct(target, log_softmax(scores, axis)), axis))
     return _reduce(per, reduction, "cross_entropy")
 
 
@@ -106,7 +106,7 @@ def nll(log_probs, target, axis=0, reduction="mean"):
     if _target(log_probs, target, axis, "nll"):
         per = _negative(pick(log_probs, target, axis))
     else:
-        per = _negative(sum_along(sp.HadamardProduct(target, log_probs), axis))
+        per = _negative(_sum_along(sp.HadamardProduct(target, log_probs), axis))
     return _reduce(per, reduction, "nll")
 
 
@@ -119,10 +119,10 @@ def multiclass_hinge(scores, target, axis=0, margin=1, reduction="mean"):
     if _target(scores, target, axis, "multiclass_hinge"):
         correct = pick(scores, target, axis)
     else:
-        correct = sum_along(sp.HadamardProduct(scores, target), axis)
-    margins = relu(sp.MatAdd(_subtract(scores, spread(correct, scores.shape)),
+        correct = _sum_along(sp.HadamardProduct(scores, target), axis)
+    margins = relu(sp.MatAdd(_subtract(scores, _spread(correct, scores.shape)),
                              sp.MatMul(margin, sp.OneMatrix(*scores.shape))))
-    per = sp.MatAdd(sum_along(margins, axis), sp.MatMul(-margin, sp.OneMatrix(*correct.shape)))
+    per = sp.MatAdd(_sum_along(margins, axis), sp.MatMul(-margin, sp.OneMatrix(*correct.shape)))
     return _reduce(per, reduction, "multiclass_hinge")
 
 

@@ -196,16 +196,18 @@ def mean(x):
     return sum(x) / (rows * cols)
 
 
-def sum_along(x, axis):
+# _sum_along and _spread are sg.sum(x, axis, keepdims=True) and a broadcast, spelled in
+# plain SymPy (they work with or without symgrad arrays' NumPy operators).
+def _sum_along(x, axis):
     """The sums of x along axis, keeping it: a row (1, m) of column sums for axis 0, a column
     of row sums for axis 1 (ones products: no ones are materialised in code)."""
     rows, cols = x.shape
-    if _axis(axis, "sum_along") == 0:
+    if _axis(axis, "the sums along an axis") == 0:
         return sp.MatMul(sp.OneMatrix(1, rows), x)
     return sp.MatMul(x, sp.OneMatrix(cols, 1))
 
 
-def spread(v, shape):
+def _spread(v, shape):
     """v (a scalar, a column (n, 1), a row (1, m) or 1x1) broadcast to shape, by ones
     products; anything else must have that shape."""
     rows, cols = shape
@@ -224,14 +226,14 @@ def spread(v, shape):
 def logsumexp(z, axis=0):
     """log(sum(exp(z))) along axis: per column, a row (1, m), for axis 0 (classes along
     rows); per row, a column, for axis 1; computed with the maximum along it subtracted."""
-    return log(sum_along(exp(z), axis))
+    return log(_sum_along(exp(z), axis))
 
 
 def softmax(z, axis=0):
     """exp(z) / sum(exp(z)) along axis (0: per column, 1: per row); computed as
     exp(z - logsumexp(z))."""
     e = exp(z)
-    return sp.HadamardProduct(e, sp.HadamardPower(spread(sum_along(e, axis), z.shape), -1))
+    return sp.HadamardProduct(e, sp.HadamardPower(_spread(_sum_along(e, axis), z.shape), -1))
 
 
 def log_softmax(z, axis=0):
@@ -249,13 +251,13 @@ def _normalised(z, axis, eps, gamma, beta, features, what):
     """gamma*(z - mean)/sqrt(var + eps) + beta, the mean and the biased variance taken along
     axis; gamma and beta hold one entry per feature (features: the axis they run along)."""
     count = z.shape[_axis(axis, what)]
-    mu = sp.MatMul(sp.S.One / count, sum_along(z, axis))
-    centred = _subtract(z, spread(mu, z.shape))
-    var = sp.MatMul(sp.S.One / count, sum_along(sp.HadamardPower(centred, 2), axis))
+    mu = sp.MatMul(sp.S.One / count, _sum_along(z, axis))
+    centred = _subtract(z, _spread(mu, z.shape))
+    var = sp.MatMul(sp.S.One / count, _sum_along(sp.HadamardPower(centred, 2), axis))
     eps = _number(eps, f"{what}: eps", 0)
     scale = sp.HadamardPower(sp.MatAdd(var, sp.MatMul(eps, sp.OneMatrix(*var.shape))),
                              sp.Rational(-1, 2))
-    out = sp.HadamardProduct(centred, spread(scale, z.shape))
+    out = sp.HadamardProduct(centred, _spread(scale, z.shape))
     want = (z.shape[0], 1) if features == 0 else (1, z.shape[1])
     for name, v in (("gamma", gamma), ("beta", beta)):
         if v is not None and not (isinstance(v, sp.MatrixExpr)
@@ -264,8 +266,8 @@ def _normalised(z, axis, eps, gamma, beta, features, what):
             raise SymgradError(f"{what}: {name} is {got} but must be {shape_str(want)}, one "
                                "entry per feature")
     if gamma is not None:
-        out = sp.HadamardProduct(out, spread(gamma, z.shape))
-    return out if beta is None else sp.MatAdd(out, spread(beta, z.shape))
+        out = sp.HadamardProduct(out, _spread(gamma, z.shape))
+    return out if beta is None else sp.MatAdd(out, _spread(beta, z.shape))
 
 
 def batch_norm(z, gamma=None, beta=None, eps=1e-5, axis=1):

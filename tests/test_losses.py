@@ -235,7 +235,7 @@ def test_models_with_labels_are_certified_hessian_and_jacobian_included(axis):
         S = W @ X + b
     else:
         X, W, b = sg.Input("X", m, n), sg.Param("W", n, k), sg.Param("b", 1, k)
-        S = X @ W + sg.nn.spread(b, (m, k))
+        S = X @ W + sp.OneMatrix(m, 1) @ b
     y = sg.Labels("y", m)
     model = sg.Model("certified", loss=sg.cross_entropy(S, y, axis=axis) + sg.l2(W, lam=0.1),
                      params=[W, b], inputs=[X, y], outputs={"S": S}, hessian=True,

@@ -258,10 +258,13 @@ class NodePrinter:
                     rhs, ast.Call) and ast.unparse(rhs.func) == "np.broadcast_to":
                 out[-1] = "%s = np.array(%s)" % (name, ast.unparse(rhs))   # a copy of its own
         _, labels, values = node.args
+        index, flipped = self._at_labels(node, labels)
         sign, text = "+", self.operand(values)[0]
         if values.is_constant and values.expr.could_extract_minus_sign():
             sign, text = "-", self._scalar(-values.expr, [])
-        out.append("%s[%s] %s= %s" % (name, self._at_labels(node, labels), sign, text))
+        elif flipped and not values.is_constant:
+            text += self._t(node)
+        out.append("%s[%s] %s= %s" % (name, index, sign, text))
         return out
 
     def _scatter_math(self, node, expr, args, onehot):
@@ -274,12 +277,17 @@ class NodePrinter:
         return self._scalar(expr + placeholder(k) * placeholder(k + 1), [*args, onehot, values])
 
     def _at_labels(self, node, labels):
-        """The index of the labels' entries along node's axis: y, np.arange(m) for axis 0."""
-        y, m = self.operand(labels)[0], str(node.shape[1 - node.axis])
+        """(index, flipped): the index of the labels' entries along node's axis, y,
+        np.arange(m) for axis 0; for axis 1 np.arange(m), y with cs231n's labels, a row, whose
+        entries then come as a row (flipped: transpose them), else np.arange(m)[:, None], y."""
+        m = str(node.shape[1 - node.axis])
         arange = "arange(%s)" % m if self.math else "np.arange(%s)" % m
         lead = "..., " if self._is_batched(node) else ""
-        return lead + ("%s, %s" % (y, arange) if node.axis == 0 else "%s[:, None], %s" % (
-            arange, y))
+        if node.axis == 0:
+            return lead + "%s, %s" % (self.operand(labels)[0], arange), False
+        if labels.op == "transpose":
+            return lead + "%s, %s" % (arange, self.operand(labels.args[0])[0]), True
+        return lead + "%s[:, None], %s" % (arange, self.operand(labels)[0]), False
 
     def _product_term(self, node, expr, args):
         """i if expr is operand i plus other terms and operand i is an unnamed matrix
@@ -359,7 +367,8 @@ class NodePrinter:
                 return "sum(%s%s)" % (args[0][0], ", axis=%d" % node.axis if axis else "")
             return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
         if node.op == "pick":
-            return "%s[%s]" % (wrap[0], self._at_labels(node, node.args[1]))
+            index, flipped = self._at_labels(node, node.args[1])
+            return "%s[%s]%s" % (wrap[0], index, self._t(node) if flipped else "")
         if node.op == "scatter":           # the math (the code is two statements: _scatter)
             return self._scatter_math(node, *self.plan.exprs[node.id], "onehot(%s)")
         if node.op == "logsumexp":
