@@ -37,7 +37,8 @@ def module_source(derivation):
     functions, helpers = [], set()
     outputs = d.outputs or {"loss": d.loss}
     fwd_inputs = _needed_inputs(d, list(outputs.values()))
-    arrays = [x.name for x in d.params + d.inputs if x.shape != ()]
+    arrays = [x.name for x in d.params + d.inputs      # those giving the dtype: not labels
+              if x.shape != () and x.symbol not in model.labels]
     scalar = functools.partial(_scalar, arrays=arrays)
     specs = [
         ("forward", d.params + fwd_inputs, list(outputs.values()),
@@ -248,11 +249,11 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
         if seeds else None
     fresh = _fresh(taken | {batch})
     batched = _depending(roots, seeds)
-    arrays = [a.name for a in args if a.shape != ()]
+    floats = [a for a in args if a.symbol not in d.model.labels]      # they give the dtype
+    arrays = [a.name for a in floats if a.shape != ()]
     dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
     code = NodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
     math = NodePrinter(p, names, ScalarMathPrinter, math=True)
-    floats = [a for a in args if a.symbol not in d.model.labels]      # the seeds' dtype
     body, doc = _identity_seeds(seeds, floats, batch), []
     known = {a.name for a in args} | dims | {s.name for s in seeds} | {batch}
     for node in p.order:

@@ -47,7 +47,8 @@ def pick(scores, labels, axis=0):
 
 def _reduce(loss, reduction, what, examples=None):
     """PyTorch's reduction of a loss's entries: mean, sum or none (the entries); batchmean
-    (kl_div's) divides the sum by the number of examples."""
+    (kl_div's) divides the sum by the number of examples. A scalar loss is its own mean and
+    sum."""
     if reduction == "mean":
         return mean(loss)
     if reduction == "sum":
@@ -63,6 +64,9 @@ def _reduce(loss, reduction, what, examples=None):
 
 def _target(scores, target, axis, what):
     """Whether target is integer labels; otherwise check it has the scores' shape."""
+    if not isinstance(scores, sp.MatrixExpr):
+        raise SymgradError(f"{what}: the scores are a scalar: give a matrix of scores, "
+                           "classes along the axis axis=")
     if isinstance(target, _Labels):
         return True
     if not (isinstance(target, sp.MatrixExpr)
@@ -136,11 +140,13 @@ def binary_cross_entropy(a, y, reduction="mean"):
     """-(y log a + (1 - y) log(1 - a)) for probabilities a, entry by entry, as
     torch.nn.functional.binary_cross_entropy; when a is sigmoid(z), symgrad evaluates it on
     the logits z, stably."""
-    if not isinstance(a, sp.MatrixExpr):
-        return -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
-    ones = sp.OneMatrix(*a.shape)
-    entries = sp.MatAdd(_negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))),
-                        _negative(sp.HadamardProduct(y, log(a))))
+    if isinstance(a, sp.MatrixExpr):
+        ones = sp.OneMatrix(*a.shape)
+        entries = sp.MatAdd(
+            _negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))),
+            _negative(sp.HadamardProduct(y, log(a))))
+    else:
+        entries = -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
     return _reduce(entries, reduction, "binary_cross_entropy")
 
 
@@ -148,18 +154,17 @@ def bce_with_logits(z, y, reduction="mean"):
     """Binary cross-entropy on logits z, as torch.nn.functional.binary_cross_entropy_with_logits:
     softplus(z) - y*z entry by entry, the stable form max(z, 0) - y*z + log1p(exp(-|z|))
     (NUMERICS.md); its derivative is sigmoid(z) - y."""
-    if not isinstance(z, sp.MatrixExpr):
-        return _softplus(z) - y * z
-    entries = sp.MatAdd(_elementwise(_softplus, z), _negative(sp.HadamardProduct(z, y)))
+    entries = sp.MatAdd(_elementwise(_softplus, z), _negative(sp.HadamardProduct(z, y))) \
+        if isinstance(z, sp.MatrixExpr) else _softplus(z) - y * z
     return _reduce(entries, reduction, "bce_with_logits")
 
 
 def mse(a, y, reduction="mean"):
     """(a - y)**2 entry by entry, as torch.nn.functional.mse_loss (the mean over all entries
     by default)."""
-    if not isinstance(a, sp.MatrixExpr):
-        return (a - y) ** 2
-    return _reduce(sp.HadamardPower(_subtract(a, y), 2), reduction, "mse")
+    entries = sp.HadamardPower(_subtract(a, y), 2) if isinstance(a, sp.MatrixExpr) \
+        else (a - y) ** 2
+    return _reduce(entries, reduction, "mse")
 
 
 _r = sp.Dummy("r", real=True)
@@ -177,23 +182,21 @@ def huber(a, y, delta=1, reduction="mean"):
     """The Huber loss (Huber 1964; torch.nn.functional.huber_loss) of a - y entry by entry:
     r**2/2 for |r| < delta, delta*(|r| - delta/2) otherwise."""
     delta = _number(delta, "huber: delta", 0)
-    loss = _elementwise_loss(sp.Lambda(_r, _huber(delta)), a, y)
-    return _reduce(loss, reduction, "huber") if isinstance(a, sp.MatrixExpr) else loss
+    return _reduce(_elementwise_loss(sp.Lambda(_r, _huber(delta)), a, y), reduction, "huber")
 
 
 def smooth_l1(a, y, beta=1, reduction="mean"):
     """Smooth L1 (Girshick 2015, Fast R-CNN; torch.nn.functional.smooth_l1_loss) of a - y
     entry by entry: r**2/(2 beta) for |r| < beta, |r| - beta/2 otherwise (huber / beta)."""
     beta = _number(beta, "smooth_l1: beta", 0)
-    loss = _elementwise_loss(sp.Lambda(_r, _huber(beta) / beta), a, y)
-    return _reduce(loss, reduction, "smooth_l1") if isinstance(a, sp.MatrixExpr) else loss
+    return _reduce(_elementwise_loss(sp.Lambda(_r, _huber(beta) / beta), a, y), reduction,
+                   "smooth_l1")
 
 
 def log_cosh(a, y, reduction="mean"):
     """log(cosh(a - y)) entry by entry, evaluated without overflow (NUMERICS.md): about
     r**2/2 near 0 and |r| - log 2 far from it; its derivative is tanh(r)."""
-    loss = _elementwise_loss(logcosh, a, y)
-    return _reduce(loss, reduction, "log_cosh") if isinstance(a, sp.MatrixExpr) else loss
+    return _reduce(_elementwise_loss(logcosh, a, y), reduction, "log_cosh")
 
 
 def kl_div(log_q, p, axis=0, reduction="mean"):
@@ -203,6 +206,7 @@ def kl_div(log_q, p, axis=0, reduction="mean"):
     "batchmean" (the divergence's mean over the examples) divides the sum by the number of
     examples, those along the other axis than the class axis `axis`."""
     if not isinstance(log_q, sp.MatrixExpr):
-        return xlogx(p) - p * log_q
-    entries = sp.MatAdd(_elementwise(xlogx, p), _negative(sp.HadamardProduct(p, log_q)))
-    return _reduce(entries, reduction, "kl_div", examples=log_q.shape[1 - _axis(axis, "kl_div")])
+        return _reduce(xlogx(p) - p * log_q, reduction, "kl_div", examples=1)
+    entries = sp.MatAdd(_elementwise(xlogx, p), _negative(sp.HadamardProduct(log_q, p)))
+    examples = log_q.shape[1 - _axis(axis, "kl_div")]
+    return _reduce(entries, reduction, "kl_div", examples=examples)

@@ -301,3 +301,19 @@ def test_bad_models_and_arguments_are_refused_in_one_line():
         with pytest.raises(SymgradError) as error:
             build()
         assert words in str(error.value) and "\n" not in str(error.value), str(error.value)
+
+
+def test_losses_of_scalars_are_scalars():
+    a, t = sg.Param("a"), sg.Input("t")
+    cost = (sg.mse(a, t) + sg.bce_with_logits(a, t) + sg.huber(a, t, delta=0.5)
+            + sg.smooth_l1(a, t, beta=0.5) + sg.log_cosh(a, t) + sg.kl_div(a, t)
+            + sg.binary_cross_entropy(sg.sigmoid(a), t))
+    module, _ = compiled(sg.Model("scalars", loss=cost, params=[a], inputs=[t]))
+    at, tt = tensor(-0.3, True), tensor(0.4)
+    want = (F.mse_loss(at, tt) + F.binary_cross_entropy_with_logits(at, tt)
+            + F.huber_loss(at, tt, delta=0.5) + F.smooth_l1_loss(at, tt, beta=0.5)
+            + torch.log(torch.cosh(at - tt)) + F.kl_div(at, tt, reduction="sum")
+            + F.binary_cross_entropy(torch.sigmoid(at), tt))
+    value, (da,) = module.value_and_grad(-0.3, 0.4)
+    close(value, want)
+    close(da, torch.autograd.grad(want, at)[0])
