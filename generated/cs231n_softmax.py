@@ -148,7 +148,7 @@ def value_and_grad(W, b, X, y):
     t1 = logsumexp(scores, axis=1)
     t2 = -scores[arange(N), y].T + t1
     loss = 0.001*sum(W**2) + sum(t2)/N
-    dscores = -onehot(y.T)/N + exp(scores - t1)/N
+    dscores = -onehot(y)/N + exp(scores - t1)/N
     db = sum(dscores, axis=0)
     dW = 0.002*W + X.T @ dscores
     """

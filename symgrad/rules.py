@@ -217,8 +217,9 @@ def _logdet_jvp(graph, node, ts):
 # ---- integer labels: pick and its adjoint, scatter ----------------------------------------
 @defvjp("pick", "S[y], the entry of each example's label: dS = G scattered to the labels' "
         "entries (onehot(y) * G, no one-hot matrix formed)",
-        jacobian=lambda ops, i: r"\operatorname{onehot}(%s)^{\top} \text{ per example}" % ops[1],
-        chain=lambda ops, i, G: r"\operatorname{onehot}(%s) \odot %s" % (ops[1], G))
+        jacobian=lambda ops, i: r"\operatorname{onehot}(%s)^{\top} \text{ per example}"
+        % ops.labels,
+        chain=lambda ops, i, G: r"\operatorname{onehot}(%s) \odot %s" % (ops.labels, G))
 def _pick(graph, node, g, i):
     scores, labels = node.args
     return graph.scatter(graph.constant(0, scores.shape), labels, g, node.axis)

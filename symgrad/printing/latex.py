@@ -218,7 +218,7 @@ class LatexNodePrinter(NodePrinter):
         if node.op == "logdet":
             return r"\log\left|\det\left(%s\right)\right|" % args[0][0]
         if node.op == "pick":
-            return r"%s\left[%s\right]" % (wrap[0], args[1][0])
+            return r"%s\left[%s\right]" % (wrap[0], self.labels_text(node))
         if node.op == "scatter":
             return self._scatter_math(node, *self.exprs.get(node.id, (placeholder(0),
                                                                       node.args[:1])),

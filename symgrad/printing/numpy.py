@@ -271,10 +271,15 @@ class NodePrinter:
         """A scatter as math, base + onehot(y)*values (onehot: its text, given y's)."""
         expr = expr.xreplace({placeholder(i): a.expr for i, a in enumerate(args)
                               if a.is_constant})
-        onehot, values, k = _Named(onehot % self.operand(node.args[1])[0]), node.args[2], len(args)
+        onehot, values, k = _Named(onehot % self.labels_text(node)), node.args[2], len(args)
         if values.is_constant:
             return self._scalar(expr + placeholder(k) * values.expr, [*args, onehot])
         return self._scalar(expr + placeholder(k) * placeholder(k + 1), [*args, onehot, values])
+
+    def labels_text(self, node):
+        """The labels of a pick or scatter as the model names them (y, not a view y.T)."""
+        labels = node.args[1]
+        return self.operand(labels.args[0] if labels.op == "transpose" else labels)[0]
 
     def _at_labels(self, node, labels):
         """(index, flipped): the index of the labels' entries along node's axis, y,
