@@ -317,3 +317,18 @@ def test_losses_of_scalars_are_scalars():
     value, (da,) = module.value_and_grad(-0.3, 0.4)
     close(value, want)
     close(da, torch.autograd.grad(want, at)[0])
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_cross_entropy_with_class_probabilities_matches_pytorch(axis):
+    S, _ = _scores(axis)
+    P = sg.Input("P", *S.shape)
+    module, _ = compiled(sg.Model("soft", loss=sg.cross_entropy(S, P, axis=axis), params=[S],
+                                  inputs=[P]))
+    s, p = RNG.standard_normal((6, 4)), RNG.dirichlet(np.ones(4), 6)
+    st = tensor(s, True)
+    want = F.cross_entropy(st, tensor(p))
+    layout = (lambda a: np.asarray(a).T) if axis == 0 else np.asarray
+    value, (ds,) = module.value_and_grad(layout(s), layout(p))
+    close(value, want)
+    close(ds, layout(torch.autograd.grad(want, st)[0].numpy()))
