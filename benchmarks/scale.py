@@ -30,7 +30,7 @@ for k in range(1, len(widths)):
     Z = W @ A + b
     A = sg.tanh(Z) if k < len(widths) - 1 else sg.sigmoid(Z)
 
-cost = sg.mean(sg.binary_cross_entropy(A, Y))
+cost = sg.binary_cross_entropy(A, Y)
 model = sg.Model("mlp{depth}", loss=cost, params=params, inputs=[X, Y])
 '''
 

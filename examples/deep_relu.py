@@ -17,5 +17,5 @@ for layer in range(1, L + 1):
     Z = W @ A + b
     A = sg.relu(Z) if layer < L else sg.sigmoid(Z)
 
-cost = sg.mean(sg.binary_cross_entropy(A, Y))
+cost = sg.binary_cross_entropy(A, Y)
 model = sg.Model("deep_relu", loss=cost, params=params, inputs=[X, Y], outputs={"AL": A})

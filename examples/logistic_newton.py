@@ -10,7 +10,7 @@ X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)     # one example per column
 w = sg.Param("w", n_x, 1)
 
 A = sg.sigmoid(w.T @ X)
-cost = sg.mean(sg.binary_cross_entropy(A, Y))
+cost = sg.binary_cross_entropy(A, Y)
 
 model = sg.Model("logistic_newton", loss=cost, params=[w], inputs=[X, Y], outputs={"A": A},
                  hessian=True)

@@ -9,7 +9,7 @@ w, b = sg.Param("w", n_x, 1), sg.Param("b")           # b is a scalar
 
 Z = w.T @ X + b                                       # the scalar b broadcasts over m
 A = sg.sigmoid(Z)
-cost = sg.mean(sg.binary_cross_entropy(A, Y))
+cost = sg.binary_cross_entropy(A, Y)
 
 model = sg.Model("logistic_regression", loss=cost, params=[w, b], inputs=[X, Y],
                  outputs={"A": A})

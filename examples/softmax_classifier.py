@@ -11,7 +11,7 @@ W2, b2 = sg.Param("W2", k, n_h), sg.Param("b2", k, 1)
 A1 = sg.tanh(W1 @ X + b1)
 Z2 = W2 @ A1 + b2
 A2 = sg.softmax(Z2)
-cost = sg.cross_entropy(A2, Y) / m
+cost = sg.cross_entropy(Z2, Y)                           # on the scores, as PyTorch's
 
 model = sg.Model("softmax_classifier", loss=cost, params=[W1, b1, W2, b2], inputs=[X, Y],
                  outputs={"A2": A2})

@@ -12,7 +12,7 @@ Z1 = W1 @ X + b1                                         # bias broadcasts over 
 A1 = sg.tanh(Z1)
 Z2 = W2 @ A1 + b2
 A2 = sg.sigmoid(Z2)
-cost = sg.mean(sg.binary_cross_entropy(A2, Y))
+cost = sg.binary_cross_entropy(A2, Y)
 
 model = sg.Model("two_layer", loss=cost, params=[W1, b1, W2, b2], inputs=[X, Y],
                  outputs={"A2": A2})

@@ -1,15 +1,20 @@
 """symgrad: symbolic right-to-left gradients of SymPy models, emitted as NumPy modules."""
 from .errors import SymgradError
 from .functions import sigmoid as Sigmoid, softplus as Softplus
-from .model import Input, Model, Param, tex
-from .nn import (binary_cross_entropy, cross_entropy, dense, exp, leaky_relu, log,
-                 log_softmax, logsumexp, mean, mse, relu, sigmoid, softmax, softplus, sum,
-                 tanh)
+from .losses import (bce_with_logits, binary_cross_entropy, cross_entropy, huber, kl_div,
+                     log_cosh, mse, multiclass_hinge, nll, pick, smooth_l1)
+from .model import Input, Labels, Model, Param, tex
+from .nn import (batch_norm, dense, dropout, elu, exp, gelu, hardtanh, l2, layer_norm,
+                 leaky_relu, log, log_softmax, logsumexp, mean, mish, prelu, relu, selu,
+                 sigmoid, softmax, softplus, softsign, sum, swish, tanh)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Model", "Param", "Sigmoid", "Softplus", "SymgradError", "binary_cross_entropy",
-    "cross_entropy", "dense", "exp", "leaky_relu", "log", "log_softmax", "logsumexp", "mean",
-    "mse", "relu", "sigmoid", "softmax", "softplus", "sum", "tanh", "tex",
+    "Input", "Labels", "Model", "Param", "Sigmoid", "Softplus", "SymgradError",
+    "batch_norm", "bce_with_logits", "binary_cross_entropy", "cross_entropy", "dense",
+    "dropout", "elu", "exp", "gelu", "hardtanh", "huber", "kl_div", "l2", "layer_norm",
+    "leaky_relu", "log", "log_cosh", "log_softmax", "logsumexp", "mean", "mish", "mse",
+    "multiclass_hinge", "nll", "pick", "prelu", "relu", "selu", "sigmoid", "smooth_l1",
+    "softmax", "softplus", "softsign", "sum", "swish", "tanh", "tex",
 ]

@@ -272,14 +272,23 @@ def _broadcast(operands, what):
         raise SymgradError(f"shape mismatch in {what}: {sizes}; they do not broadcast "
                            "(NumPy's rule: each dimension equal, or 1): fix the dimensions, or "
                            "reduce one with sg.sum(..., axis, keepdims=True)") from None
-    out = []
-    for x in operands:
-        if x.shape[0] == 1 and not same_dim(rows, 1):
-            x = sp.MatMul(sp.OneMatrix(rows, 1), x)
-        if x.shape[1] == 1 and not same_dim(cols, 1):
-            x = sp.MatMul(x, sp.OneMatrix(1, cols))
-        out.append(x)
-    return out, (rows, cols)
+    return [broadcast_to(x, (rows, cols)) for x in operands], (rows, cols)
+
+
+def broadcast_to(x, shape):
+    """x (a scalar, a column (n, 1), a row (1, m), 1x1, or of the shape) repeated to shape by
+    OneMatrix products (no ones are formed in code), as np.broadcast_to."""
+    rows, cols = shape
+    if not isinstance(x, sp.MatrixExpr):
+        return sp.MatMul(x, sp.OneMatrix(rows, cols))
+    if not all(same_dim(d, want) or d == 1 for d, want in zip(x.shape, shape)):
+        raise SymgradError(f"{_short(x)} is {shape_str(x.shape)}, which does not broadcast to "
+                           f"{shape_str(shape)}: give it size 1 or the full size along each axis")
+    if x.shape[0] == 1 and not same_dim(rows, 1):
+        x = sp.MatMul(sp.OneMatrix(rows, 1), x)
+    if x.shape[1] == 1 and not same_dim(cols, 1):
+        x = sp.MatMul(x, sp.OneMatrix(1, cols))
+    return x
 
 
 def add(a, b):
@@ -363,13 +372,14 @@ def matmul(a, b):
     return _result(sp.MatMul(a, b), a, b)
 
 
-def _axis(axis, x):
+def axis_of(axis, what):
+    """axis as 0 or 1 (NumPy's -2, -1 too), or None; what names the call in the error."""
     if axis is None:
         return None
     if axis in (0, 1, -1, -2) and not isinstance(axis, bool):
-        return axis % 2
-    raise SymgradError(f"axis={axis!r} for the matrix {_short(x)}: symgrad's arrays are "
-                       "matrices: give axis=0 (down the rows), 1 (along the columns) or None")
+        return int(axis) % 2
+    raise SymgradError(f"{what}: axis={axis!r}: symgrad's arrays are matrices: give axis=0 "
+                       "(down the rows: per column), 1 (along the columns: per row) or None")
 
 
 def reduce_sum(x, axis=None, keepdims=False):
@@ -378,7 +388,7 @@ def reduce_sum(x, axis=None, keepdims=False):
     keepdims; without it the (n,) of NumPy, which broadcasts as a row, so a row (1, n))."""
     if not isinstance(x, sp.MatrixExpr):
         return _scalar(x)
-    axis = _axis(axis, x)
+    axis = axis_of(axis, "sg.sum")
     rows, cols = x.shape
     if axis is None:
         total = sp.MatMul(sp.OneMatrix(1, rows), x, sp.OneMatrix(cols, 1))
@@ -395,5 +405,5 @@ def reduce_mean(x, axis=None, keepdims=False):
     if not isinstance(x, sp.MatrixExpr):
         return _scalar(x)
     rows, cols = x.shape
-    count = {None: rows * cols, 0: rows, 1: cols}[_axis(axis, x)]
+    count = {None: rows * cols, 0: rows, 1: cols}[axis_of(axis, "sg.mean")]
     return multiply(reduce_sum(x, axis, keepdims), sp.S.One / count)

@@ -37,7 +37,8 @@ def module_source(derivation):
     functions, helpers = [], set()
     outputs = d.outputs or {"loss": d.loss}
     fwd_inputs = _needed_inputs(d, list(outputs.values()))
-    arrays = [x.name for x in d.params + d.inputs if x.shape != ()]
+    arrays = [x.name for x in d.params + d.inputs      # those giving the dtype: not labels
+              if x.shape != () and x.symbol not in model.labels]
     scalar = functools.partial(_scalar, arrays=arrays)
     specs = [
         ("forward", d.params + fwd_inputs, list(outputs.values()),
@@ -64,6 +65,8 @@ def module_source(derivation):
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
         shapes="{%s}" % ", ".join("%r: %s" % (x.name, _tuple([str(s) for s in x.shape]))
                                   for x in d.params + d.inputs),
+        labels="{%s}" % ", ".join("%r: %r" % (y.name, str(k)) for y, k in model.labels.items())
+        if model.labels else None,
         helpers=[HELPERS[h] for h in sorted(helpers)], functions=functions)
     text = _environment().get_template("module.py.j2").render(**context)
     compile(text, f"{model.name}.py", "exec")
@@ -122,7 +125,8 @@ def _jacobian(d, jac, helpers):
         doc=[f"mode 'reverse': one vector-Jacobian product per entry of {label} ({n_out})",
              f"mode 'forward': one Jacobian-vector product per entry of {wrt.name} ({n_wrt})",
              "mode 'auto': the order with fewer products"],
-        body=_validate(args, helpers, d) + _bind_dims(args, helpers) + [
+        body=_validate(args, helpers, d) + _bind_dims(args, helpers)
+        + _labels_in_range(args, helpers, d) + [
             'if mode == "auto":',
             f'    mode = "reverse" if {n_out} <= {n_wrt} else "forward"',
             'if mode not in ("reverse", "forward"):',
@@ -245,11 +249,12 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
         if seeds else None
     fresh = _fresh(taken | {batch})
     batched = _depending(roots, seeds)
-    arrays = [a.name for a in args if a.shape != ()]
+    floats = [a for a in args if a.symbol not in d.model.labels]      # they give the dtype
+    arrays = [a.name for a in floats if a.shape != ()]
     dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
     code = NodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
     math = NodePrinter(p, names, ScalarMathPrinter, math=True)
-    body, doc = _identity_seeds(seeds, args, batch), []
+    body, doc = _identity_seeds(seeds, floats, batch), []
     known = {a.name for a in args} | dims | {s.name for s in seeds} | {batch}
     for node in p.order:
         if node.op == "leaf":
@@ -282,7 +287,8 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
     body = reuse_and_free(body, keep, shapes)
     returned = returns(names, _owned(body, names, args, p))
     entry = _validate(args, helpers, d) if public else []
-    body = entry + _bind_dims(args, helpers) + body
+    body = entry + _bind_dims(args, helpers) + (_labels_in_range(args, helpers, d) if public
+                                                else []) + body
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returned)
@@ -340,9 +346,15 @@ def _sharing(value, shares, target):
 
 
 def _validate(args, helpers, d):
-    """The statement checking and converting the arguments at entry (_arrays); a Hessian's
-    tangents, not in SHAPES, have the shapes of their parameters."""
-    helpers.add("_arrays")
+    """The statements checking and converting the arguments at entry (_arrays; _labels for
+    integer labels); a Hessian's tangents, not in SHAPES, have the shapes of their
+    parameters."""
+    labels = [a for a in args if a.symbol in d.model.labels]
+    lines = [f"{a.name} = _labels({a.name}, {a.name!r}, SHAPES[{a.name!r}])" for a in labels]
+    args = [a for a in args if a not in labels]
+    helpers.update(["_arrays"] + ["_labels"] * bool(labels))
+    if not args:
+        return lines
     tangents = [a for a in args if a not in d.params + d.inputs]
     shapes = "{**SHAPES, %s}" % ", ".join("%r: %s" % (a.name, _tuple(
         [str(s) for s in a.shape]) if a.shape else "()") for a in tangents) \
@@ -351,14 +363,25 @@ def _validate(args, helpers, d):
     values = _tuple([a.name for a in args], quote=False)
     line = f"{targets} = _arrays({values}, {_tuple([a.name for a in args])}, {shapes})"
     if len(line) <= 96:
-        return [line]
+        return [line] + lines
     nobreak = "\xa0"                 # textwrap breaks at spaces, not at these
     head = textwrap.wrap(f"({targets}){nobreak}={nobreak}_arrays(" if len(targets) > 84
                          else f"{targets}{nobreak}={nobreak}_arrays(", 96,
                          subsequent_indent="    ")
     tail = textwrap.wrap(f"{values}, {_tuple([a.name for a in args])}, {shapes})", 92,
                          initial_indent="    ", subsequent_indent="    ")
-    return [x.replace(nobreak, " ") for x in head + tail]
+    return [x.replace(nobreak, " ") for x in head + tail] + lines
+
+
+def _labels_in_range(args, helpers, d):
+    """The statements checking that each integer labels argument holds class indices (once
+    the dimensions, the number of classes among them, are bound)."""
+    lines = []
+    for a in args:
+        if a.symbol in d.model.labels:
+            helpers.add("_check_labels")
+            lines.append(f"_check_labels({a.name}, {a.name!r}, {d.model.labels[a.symbol]})")
+    return lines
 
 
 @functools.lru_cache(maxsize=4)

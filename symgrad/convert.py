@@ -194,6 +194,16 @@ class Converter:
                                "product) is supported; write it as a matrix product")
         return self(product)
 
+    def _convert_Pick(self, expr):
+        """The scores at integer labels, the labels turned to the result's shape (a view)."""
+        scores, labels, axis = expr.args
+        if labels not in self.leaves:
+            raise SymgradError(f"labels {labels} are not an input: add them to inputs=[...]")
+        y = self.leaves[labels]
+        if y.shape[int(axis)] != 1:
+            y = self.graph.transpose(y)
+        return self.graph.pick(self(scores), y, int(axis))
+
     def _convert_MatrixElement(self, expr):
         parent = expr.parent
         if parent.shape != (1, 1):

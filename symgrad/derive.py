@@ -125,7 +125,9 @@ def derive(model, names=None):
     params = [convert.leaves[p] for p in model.params]
     inputs = [convert.leaves[x] for x in model.inputs]
     jacobians = [(k, convert(out), convert.leaves[wrt]) for k, (out, wrt) in model.jacobians.items()]
-    _name_layers(topo([loss] + list(outputs.values()) + [j[1] for j in jacobians]))
+    computed = [loss] + list(outputs.values()) + [j[1] for j in jacobians]
+    _name_layers(topo(computed))
+    _labels_only_picked(model, convert, computed)
     derivation = Derivation(model, graph, loss, params, inputs, outputs, grads=[])
     _sweep(derivation)
     roots = [loss] + list(outputs.values()) + derivation.grads
@@ -162,8 +164,7 @@ def backward(graph, root, wanted, seed=None, steps=None):
             if node is root:
                 g = seed or graph.constant(1, node.shape)
             else:
-                xs = [placeholder(i) for i in range(len(terms))]
-                g = graph.map(sp.Add(*xs), [t.contribution for t in terms], node.shape)
+                g = graph.add([t.contribution for t in terms], node.shape)
             adjoint[node.id] = g
             if g.name is None and node.name and g.derived:
                 g.name = "d" + node.name
@@ -226,6 +227,23 @@ def _jacobian(graph, name, output, wrt, taken):
     tangent = _seed(graph, wrt.name + "_dot", wrt.shape, taken)  # and tangent
     (forward_,) = forward(graph, [output], {wrt: tangent})
     return Jacobian(name, output, wrt, seed, adjoint[wrt.id], tangent, forward_)
+
+
+def _labels_only_picked(model, convert, roots):
+    """Integer labels index the scores (pick); arithmetic on them has no meaning here."""
+    labels = {convert.leaves[y].id for y in model.labels}
+    for node in topo(roots):
+        if node.op == "transpose" and node.args[0].id in labels:
+            labels.add(node.id)
+            continue
+        for i, a in enumerate(node.args):
+            if a.id in labels and not (node.op == "pick" and i == 1):
+                name = a.name or a.args[0].name
+                raise SymgradError(
+                    f"model {model.name}: {name} holds integer class labels, which only index "
+                    "the scores (the target of sg.cross_entropy, sg.nll, sg.multiclass_hinge "
+                    "or sg.pick): for arithmetic, declare a float input (one-hot: "
+                    f"sg.Input('Y', k, m))")
 
 
 def _name_from(convert, items, strict):

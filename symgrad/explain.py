@@ -41,6 +41,8 @@ class _Ops(list):
     def __init__(self, printer, node, i):
         super().__init__(_Operand(printer.operand(a)[0], a.shape) for a in node.args)
         self.node = node
+        if node.op == "pick":
+            self.labels = printer.labels_text(node)
         if node.op == "map":
             expr = map_partial(node, i)
             self.partial = printer._scalar(expr, node.args)

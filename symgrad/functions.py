@@ -1,4 +1,5 @@
-"""Scalar SymPy functions symgrad adds: sigmoid and softplus, with their derivatives."""
+"""Scalar SymPy functions symgrad adds, with their derivatives: sigmoid and softplus, and the
+stable forms of log cosh and x log x that the losses use."""
 import sympy as sp
 
 
@@ -53,7 +54,42 @@ class softplus(sp.Function):
         return r"%s\left(%s\right)" % (name, arg)
 
 
+class logcosh(sp.Function):
+    """log(cosh(x)), evaluated as logaddexp(x, -x) - log 2 (cosh overflows past 710); its
+    derivative is tanh(x) (NUMERICS.md)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sp.tanh(self.args[0])
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _latex(self, printer, exp=None):
+        name = r"\log\cosh" if exp is None else r"\log^{%s}\cosh" % exp
+        return r"%s\left(%s\right)" % (name, printer._print(self.args[0]))
+
+
+class xlogx(sp.Function):
+    """x log(x), and 0 at x = 0, its limit (as torch.xlogy(x, x)); its derivative is
+    log(x) + 1."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sp.log(self.args[0]) + 1
+
+    def _latex(self, printer, exp=None):
+        arg = printer._print(self.args[0])
+        base = r"%s \log %s" % (arg, arg) if self.args[0].is_Atom \
+            else r"\left(%s\right) \log\left(%s\right)" % (arg, arg)
+        return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
+
+
 def to_elementary(expr):
     """Rewrite symgrad's functions into exp/log so any SymPy tool can evaluate them."""
     return expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x))).replace(
-        softplus, lambda x: sp.log(1 + sp.exp(x)))
+        softplus, lambda x: sp.log(1 + sp.exp(x))).replace(
+        logcosh, lambda x: sp.log(sp.cosh(x))).replace(
+        xlogx, lambda x: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(x), True)))

@@ -15,6 +15,10 @@ Ops (`Node.op`):
   inverse    the inverse of a square matrix
   det        the determinant of a square matrix, a scalar (shape ())
   logdet     log|det| of a square matrix (log det for a positive determinant), a scalar
+  pick       args[0][y_j, j] per column j (`Node.axis` 0, a row) or args[0][j, y_j] per row
+             (axis 1, a column), y = args[1] the integer labels, shaped like the result
+  scatter    args[0] with args[2] added at the labels args[1]'s entries along `Node.axis`
+             (pick's adjoint): written in place into a new array, no one-hot matrix formed
 
 Identical nodes are one node (hash-consing), and the builder applies the algebra that keeps
 code lean: ones-vectors in products become sums and broadcasts, products over a dimension
@@ -293,6 +297,9 @@ class Graph:
             return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent, axis)])
         if axis is not None and a.shape[axis] == 1:
             return a
+        if a.op == "scatter" and axis == a.axis:    # one label per example along the axis
+            base, _, values = a.args
+            return self.map(placeholder(0) + placeholder(1), [self.sum(base, axis), values])
         return self._make("sum", (a,), shape, axis=axis)
 
     def logsumexp(self, a, axis=0):
@@ -328,6 +335,34 @@ class Graph:
     def logdet(self, a):
         self._square("log det", a)
         return self._make("logdet", (a.args[0] if a.op == "transpose" else a,), ())
+
+    # -- integer labels -------------------------------------------------------------------
+    def pick(self, scores, labels, axis):
+        """The entry of scores at each example's label along axis; labels are shaped like the
+        result, (1, m) for axis 0 and (m, 1) for axis 1."""
+        shape = (sp.S.One, scores.shape[1]) if axis == 0 else (scores.shape[0], sp.S.One)
+        if scores.op == "map" and scores.args and all(
+                a.shape == () or a.shape[axis] == 1 or a.shape == scores.shape
+                for a in scores.args):  # an elementwise f of the picked entries: nll(log_softmax)
+            return self.map(scores.expr, [self.pick(a, labels, axis) if a.shape == scores.shape
+                                          else a for a in scores.args], shape)
+        return self._make("pick", (scores, labels), shape, axis=axis)
+
+    def scatter(self, base, labels, values, axis):
+        """base with values (shaped like the labels) added at the labels' entries."""
+        return self._make("scatter", (base, labels, values), base.shape, axis=axis)
+
+    def add(self, terms, shape):
+        """The sum of terms (a node's adjoint contributions): a scatter into zeros among them
+        adds its values into the sum of the others instead, so no zeros are formed."""
+        into = [t for t in terms if t.op == "scatter" and t.args[0].is_constant
+                and t.args[0].expr == 0]
+        rest = [t for t in terms if t not in into]
+        total = self.map(sp.Add(*[placeholder(i) for i in range(len(rest))]), rest, shape) \
+            if rest else into.pop(0)
+        for t in into:
+            total = self.scatter(total, t.args[1], t.args[2], t.axis)
+        return total
 
 
 def _broadcast_along(node, axis):

@@ -26,8 +26,8 @@ def reuse_and_free(lines, keep, shapes):
     the statements' arrays (names missing from it are never reused nor deleted).
     """
     stmts = [ast.parse(line).body[0] for line in lines]
-    reads = [_reads(s) | ({s.target.id} if isinstance(s, ast.AugAssign) else set())
-             for s in stmts]
+    reads = [_reads(s) | ({n.id for n in ast.walk(s.target) if isinstance(n, ast.Name)}
+                          if isinstance(s, ast.AugAssign) else set()) for s in stmts]
     last = {name: i for i, names in enumerate(reads) for name in names}
     arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
     owned = {_target(s) for s in stmts if _allocates(s)} & arrays
@@ -46,7 +46,9 @@ def reuse_and_free(lines, keep, shapes):
 
 
 def _target(stmt):
-    return stmt.target.id if isinstance(stmt, ast.AugAssign) else stmt.targets[0].id
+    """The name a statement writes (x in x += y and in x[i, j] -= y)."""
+    target = stmt.target if isinstance(stmt, ast.AugAssign) else stmt.targets[0]
+    return target.value.id if isinstance(target, ast.Subscript) else target.id
 
 
 def _reads(stmt):
@@ -94,6 +96,11 @@ def _into_dying(line, stmt, dying, shapes):
     """
     if isinstance(stmt, ast.AugAssign):
         return line
+    value = stmt.value
+    if isinstance(value, ast.Call) and ast.unparse(value.func) == "np.array" \
+            and len(value.args) == 1 and not value.keywords \
+            and isinstance(value.args[0], ast.Name) and value.args[0].id in dying:
+        return f"{_target(stmt)} = {value.args[0].id}"    # no copy of an array that dies
     order = []                                    # the nodes, in the order they run
 
     def walk(node):

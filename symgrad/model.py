@@ -1,16 +1,12 @@
 """What a user writes: Input, Param and Model."""
 import builtins
 import keyword
+import numbers
 
 import sympy as sp
 
 from .errors import SymgradError
 from . import array
-from .array import Array
-
-
-class _Matrix(Array, sp.MatrixSymbol):
-    """A MatrixSymbol with NumPy's operators (symgrad/array.py)."""
 
 
 class _Scalar(sp.Symbol):
@@ -83,7 +79,7 @@ def _symbol(name, rows, cols):
         return _Scalar(name, real=True)
     if rows is None or cols is None:
         raise SymgradError(f"{name}: give both dimensions (rows, cols), or neither for a scalar")
-    return _Matrix(name, _dim(rows), _dim(cols))
+    return array.wrap(sp.MatrixSymbol(name, _dim(rows), _dim(cols)))   # NumPy's operators
 
 
 def _dim(d):
@@ -92,9 +88,31 @@ def _dim(d):
     return sp.Symbol(d, integer=True, positive=True) if isinstance(d, str) else sp.sympify(d)
 
 
-def Input(name, rows=None, cols=None):
-    """A data matrix (columns are examples), or a scalar input when no dimensions are given."""
-    return _symbol(name, rows, cols)
+def Input(name, rows=None, cols=None, dtype=float):
+    """A data matrix (columns are examples), or a scalar input when no dimensions are given;
+    dtype=int gives integer class labels (see Labels), a row (1, m) or a column (m, 1)."""
+    if dtype is float:
+        return _symbol(name, rows, cols)
+    if not (isinstance(dtype, type) and issubclass(dtype, numbers.Integral)) \
+            or dtype is bool:
+        raise SymgradError(f"{name}: dtype={dtype!r}: give float (the default) or int (class "
+                           "labels)")
+    if rows is None or cols is None or 1 not in (_dim(rows), _dim(cols)):
+        raise SymgradError(f"{name}: integer labels hold one class index per example: give "
+                           "the shape (1, m) or (m, 1), e.g. sg.Labels('y', m)")
+    check_name(name)
+    return array.wrap(_Labels(name, _dim(rows), _dim(cols)))
+
+
+class _Labels(sp.MatrixSymbol):
+    """Integer class labels, one per example: a row (1, m) or a column (m, 1)."""
+
+
+def Labels(name, m):
+    """Integer class labels, one per example (cs231n's y), a row (1, m): the target of
+    sg.cross_entropy, sg.nll and sg.multiclass_hinge (or sg.pick). The generated module takes
+    an integer array of shape (m,) or (1, m) and checks that each is a class index."""
+    return Input(name, 1, m, dtype=int)
 
 
 def Param(name, rows=None, cols=None):
@@ -148,6 +166,9 @@ class Model:
                 raise SymgradError(f"model {self.name}: {x} is not a symbol: params and inputs "
                                    "must be sg.Param/sg.Input, sp.Symbol or sp.MatrixSymbol")
             what = "parameter" if x in self.params else "input"
+            if isinstance(x, _Labels) and what == "parameter":
+                raise SymgradError(f"model {self.name}: {x.name} holds integer labels, which "
+                                   "have no gradient: list it in inputs=[...]")
             check_name(x.name, what)
             if x.name in seen:
                 raise SymgradError(f"model {self.name}: {x.name} is listed twice in params/inputs")
@@ -167,6 +188,10 @@ class Model:
                     and pair[1] in self.params + self.inputs):
                 raise SymgradError(f"model {self.name}: jacobian {key!r} must be a pair "
                                    "(output expression, parameter or input), e.g. (A2, W2)")
+            if isinstance(pair[1], _Labels):
+                raise SymgradError(f"model {self.name}: jacobian {key!r} is taken with "
+                                   f"respect to the integer labels {pair[1].name}, which have "
+                                   "no derivative: take it with respect to a float array")
         for key in self.outputs:
             if not (isinstance(key, str) and key.isidentifier()):
                 raise SymgradError(f"model {self.name}: output name {key!r} is not a Python "
@@ -181,6 +206,37 @@ class Model:
         if shape != (1, 1):
             raise SymgradError(f"model {self.name}: the loss has shape {shape}, not a scalar: "
                                "reduce it with sg.sum or sg.mean")
+        self.labels = self._labels()
+
+    def _labels(self):
+        """{labels input: its number of classes}, from the Picks that read each (every
+        labels input is read, and with one number of classes)."""
+        declared = [x for x in self.inputs if isinstance(x, _Labels)]
+        if not declared:
+            return {}
+        from .losses import Pick
+        classes, seen = {}, set()
+        stack = [self.loss, *self.outputs.values(), *(o for o, _ in self.jacobians.values())]
+        while stack:                    # each shared subexpression once
+            e = stack.pop()
+            if isinstance(e, sp.Basic) and e not in seen:
+                seen.add(e)
+                if isinstance(e, Pick):
+                    classes.setdefault(e.args[1], set()).add(e.args[0].shape[int(e.args[2])])
+                stack.extend(e.args)
+        out = {}
+        for y in declared:
+            found = classes.get(y, set())
+            if len(found) != 1:
+                raise SymgradError(
+                    f"model {self.name}: the labels {y.name} " + (
+                        "are the target of no loss: use them in sg.cross_entropy, sg.nll, "
+                        "sg.multiclass_hinge or sg.pick, or drop them" if not found else
+                        f"index {len(found)} different numbers of classes "
+                        f"({', '.join(sorted(map(str, found)))}): use one, or one labels "
+                        "input per classifier"))
+            out[y] = found.pop()
+        return out
 
     @property
     def dims(self):

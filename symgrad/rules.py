@@ -212,3 +212,27 @@ def _logdet(graph, node, g, i):
 @defjvp("logdet")
 def _logdet_jvp(graph, node, ts):
     return graph.trace(graph.matmul(graph.inverse(node.args[0]), ts[0]))
+
+
+# ---- integer labels: pick and its adjoint, scatter ----------------------------------------
+@defvjp("pick", "S[y], the entry of each example's label: dS = G scattered to the labels' "
+        "entries (onehot(y) * G, no one-hot matrix formed)",
+        jacobian=lambda ops, i: r"\operatorname{onehot}(%s)^{\top} \text{ per example}"
+        % ops.labels,
+        chain=lambda ops, i, G: r"\operatorname{onehot}(%s) \odot %s" % (ops.labels, G))
+def _pick(graph, node, g, i):
+    scores, labels = node.args
+    return graph.scatter(graph.constant(0, scores.shape), labels, g, node.axis)
+
+
+@defjvp("pick")
+def _pick_jvp(graph, node, ts):
+    return ts[0] and graph.pick(ts[0], node.args[1], node.axis)
+
+
+@defjvp("scatter")
+def _scatter_jvp(graph, node, ts):
+    base, labels, values = node.args
+    if ts[2] is None:
+        return ts[0]
+    return graph.scatter(ts[0] or graph.constant(0, base.shape), labels, ts[2], node.axis)

@@ -46,9 +46,10 @@ def plan(roots):
             inline.add(node.id)
         elif user is None:
             continue
-        elif node.op == "map" and user.op == "map" and (node.derived or node.name is None):
-            fused.add(node.id)
-        elif node.op != "map" and node.name is None:
+        elif node.op == "map" and (node.derived or node.name is None) and (
+                user.op == "map" or user.op == "scatter" and user.args[0] is node):
+            fused.add(node.id)      # a scatter's base is computed into the scatter's array
+        elif node.op not in ("map", "scatter") and node.name is None:
             inline.add(node.id)
         elif is_square(node) and user.op == "sum" and user.shape == () and (
                 node.derived or node.name is None) and (node.args[0].op == "leaf" or (
@@ -58,9 +59,12 @@ def plan(roots):
 
     exprs = {}
     for node in order:
-        if node.op == "map" and node.id not in fused and not node.is_constant:
-            expr, args = inline_maps(node.expr, node.args, lambda a: a.id in fused)
-            if len(args) != len(node.args) or any(a is not b for a, b in zip(args, node.args)):
+        if node.op == "map" and node.id not in fused and not node.is_constant \
+                or node.op == "scatter":
+            own, own_args = (node.expr, node.args) if node.op == "map" \
+                else (placeholder(0), node.args[:1])          # a scatter's: its base's
+            expr, args = inline_maps(own, own_args, lambda a: a.id in fused)
+            if len(args) != len(own_args) or any(a is not b for a, b in zip(args, own_args)):
                 expr = simplify_derivative(expr)
             exprs[node.id] = (_stable_exp_sums(expr), args)
     computed = [n for n in order if n.id not in fused and n.id not in inline

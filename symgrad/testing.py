@@ -18,6 +18,7 @@ from sympy.printing.pycode import MpmathPrinter
 
 from .errors import SymgradError
 from .functions import to_elementary
+from .losses import Pick
 
 
 def load_module(source, name="generated_model"):
@@ -52,14 +53,31 @@ def default_dims(spec, seed=0, low=2, high=5):
     return {name: int(rng.integers(low, high + 1)) for name in names}
 
 
+def labels(spec):
+    """{name: number of classes (a dimension)} of the integer labels inputs of a Model or a
+    generated module."""
+    if hasattr(spec, "SHAPES"):
+        return {name: dimension(k) for name, k in getattr(spec, "LABELS", {}).items()}
+    return {y.name: sp.sympify(k) for y, k in spec.labels.items()}
+
+
+def _size(d, dims):
+    return int(sp.sympify(d).subs({s: dims[s.name] for s in sp.sympify(d).free_symbols}))
+
+
 def random_instance(spec, dims, seed=0, dtype=np.float64):
-    """Random values for the params (normal, scale 0.5) and inputs (uniform in (0.05, 0.95))
-    of a Model or a generated module, as a dict name -> array (or float for a scalar)."""
+    """Random values for the params (normal, scale 0.5) and inputs (uniform in (0.05, 0.95);
+    integer labels uniform over the classes) of a Model or a generated module, as a dict
+    name -> array (or float for a scalar)."""
     rng = np.random.default_rng(seed)
     shapes, n_params = _shapes(spec)
+    classes = labels(spec)
     values = {}
     for k, (name, shape) in enumerate(shapes.items()):
-        shape = tuple(int(d.subs({s: dims[s.name] for s in d.free_symbols})) for d in shape)
+        shape = tuple(_size(d, dims) for d in shape)
+        if name in classes:
+            values[name] = rng.integers(0, _size(classes[name], dims), shape)
+            continue
         value = 0.5 * rng.standard_normal(shape) if k < n_params else rng.uniform(0.05, 0.95, shape)
         values[name] = float(value) if shape == () else value.astype(dtype)
     return values
@@ -109,6 +127,9 @@ class Reference:
         self.model, entries, numbers = model, {}, {}
         for sym in model.params + model.inputs:   # user names never start with "_"
             shape = np.shape(values[sym.name])
+            if sym in model.labels:                # integers: constants, never varied
+                entries[sym] = sp.Matrix(np.asarray(values[sym.name]).astype(int).tolist())
+                continue
             start, cols = len(numbers), (shape or (1, 1))[1]
             stand_ins = sp.Matrix(*(shape or (1, 1)), lambda i, j, start=start, cols=cols:
                                   sp.Symbol(f"_e{start + i * cols + j}", real=True))
@@ -200,9 +221,11 @@ class Reference:
 
     def second_along(self, u, v):
         """u^T H v for {param: direction} u and v, H the loss's Hessian: a four-point
-        central difference (step 1e-12: truncation and rounding both near 1e-24)."""
+        central difference (step 1e-12, at twice the digits: truncation near 1e-24, and
+        rounding, divided by the step squared, far below it; at 40 digits it left 4e-19
+        where a Hessian is exactly 0)."""
         a, b = self._indices(u), self._indices(v)
-        with mpmath.workdps(DIGITS):
+        with mpmath.workdps(2 * DIGITS):
             h = self._step({**a, **b}, "1e-12")
             f = [self._value(self._shifted((s * h, a), (t * h, b)))
                  for s, t in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
@@ -300,6 +323,11 @@ class _Explicit:
             return self(e.arg).trace()
         if isinstance(e, MatrixElement):
             return self(e.parent)[int(e.i), int(e.j)]
+        if isinstance(e, Pick):          # the score at each example's label
+            scores, labels, axis = self(e.args[0]), list(self(e.args[1])), int(e.args[2])
+            if axis == 0:
+                return sp.Matrix([[scores[y, j] for j, y in enumerate(labels)]])
+            return sp.Matrix([[scores[j, y]] for j, y in enumerate(labels)])
         if isinstance(e, sp.Sum):        # the last limit is the outermost
             *inner, (i, low, high) = e.limits
             body = sp.Sum(e.function, *inner) if inner else e.function

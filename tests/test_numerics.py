@@ -123,7 +123,7 @@ def test_subgradient_at_zero_is_zero(build):
 
 
 @pytest.mark.parametrize("stem", ["two_layer", "softmax_classifier", "custom_activation",
-                                  "deep_relu", "logistic_regression"])
+                                  "deep_relu", "logistic_regression", "cs231n_softmax"])
 def test_float32_in_gives_float32_out(example, stem):
     from symgrad.testing import default_dims, random_instance
     model, _, _, module = example(stem)

@@ -16,6 +16,6 @@ for k in range(1, len(widths)):
     Z = W @ A + b
     A = sg.relu(Z) if k < len(widths) - 1 else sg.sigmoid(Z)
 
-cost = sg.mean(sg.binary_cross_entropy(A, Y))
+cost = sg.binary_cross_entropy(A, Y)
 
 model = sg.Model("m3_deep_relu", loss=cost, params=params, inputs=[X, Y], outputs={"A": A})

@@ -10,6 +10,6 @@ W2, b2 = sg.Param("W2", 1, n_h), sg.Param("b2", 1, 1)
 
 A1 = sg.tanh(W1 @ X + b1)
 A2 = sg.sigmoid(W2 @ A1 + b2)
-cost = sg.mean(sg.binary_cross_entropy(A2, Y))
+cost = sg.binary_cross_entropy(A2, Y)
 
 model = sg.Model("m4_tiny", loss=cost, params=[W1, b1, W2, b2], inputs=[X, Y], outputs={"A2": A2})

@@ -10,8 +10,9 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from ..graph import placeholder
 from ..model import tex
-from .numpy import NodePrinter, _Operands
+from .numpy import NodePrinter, _Named, _Operands
 
 _LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
 _TEXT = re.compile(r"[A-Za-z0-9 .,;:!?'()\[\]+\-*/=@\u00a0-\U0010ffff]+")
@@ -179,6 +180,8 @@ class LatexNodePrinter(NodePrinter):
         self.names, self.exprs, self.helpers = names, exprs or {}, set()
 
     def operand(self, node):
+        if isinstance(node, _Named):
+            return node.name, False
         if node.id in self.names:
             return self.names[node.id], False
         if node.is_constant:
@@ -214,6 +217,12 @@ class LatexNodePrinter(NodePrinter):
             return r"\det\left(%s\right)" % args[0][0]
         if node.op == "logdet":
             return r"\log\left|\det\left(%s\right)\right|" % args[0][0]
+        if node.op == "pick":
+            return r"%s\left[%s\right]" % (wrap[0], self.labels_text(node))
+        if node.op == "scatter":
+            return self._scatter_math(node, *self.exprs.get(node.id, (placeholder(0),
+                                                                      node.args[:1])),
+                                      r"\operatorname{onehot}\left(%s\right)")
         if node.op == "leaf":
             return name_tex(node.name)
         raise NotImplementedError(node.op)

@@ -3,6 +3,7 @@
 Scalar expressions print through SymPy printers that dispatch on the class
 (`_print_sigmoid`, ...); array operations (products, sums) print in `NodePrinter`.
 """
+import ast
 import inspect
 
 import sympy as sp
@@ -16,8 +17,8 @@ from . import runtime
 
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
-    runtime._arrays, runtime._shape_error, runtime._sigmoid, runtime._matmul,
-    runtime._logsumexp, runtime._erf)}
+    runtime._arrays, runtime._labels, runtime._check_labels, runtime._shape_error, runtime._sigmoid,
+    runtime._matmul, runtime._logsumexp, runtime._erf, runtime._logcosh, runtime._xlogx)}
 
 
 # linear-algebra ops: op -> (NumPy code, docstring math); slogdet is stable where det
@@ -82,6 +83,14 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
     def _print_sigmoid(self, expr):
         self.helpers.add("_sigmoid")
         return "_sigmoid(%s)" % self._print(expr.args[0])
+
+    def _print_logcosh(self, expr):
+        self.helpers.add("_logcosh")
+        return "_logcosh(%s)" % self._print(expr.args[0])
+
+    def _print_xlogx(self, expr):
+        self.helpers.add("_xlogx")
+        return "_xlogx(%s)" % self._print(expr.args[0])
 
     def _print_softplus(self, expr):
         return "np.logaddexp(0, %s)" % self._print(expr.args[0])
@@ -206,6 +215,8 @@ class NodePrinter:
     def lines(self, node, name, fresh):
         """The statements computing node into name; fresh() gives unused temporary names.
         Repeated subexpressions of an elementwise expression are computed once."""
+        if node.op == "scatter":
+            return self._scatter(node, name, fresh)
         if node.op != "map":
             return ["%s = %s" % (name, self.rhs(node))]
         expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
@@ -227,6 +238,61 @@ class NodePrinter:
             args.append(_Named(temp))
         out.append("%s = %s" % (name, self._broadcast(node, self._scalar(expr, args))))
         return out
+
+    def _scatter(self, node, name, fresh):
+        """name = the base, a new array; then the values added in place at the labels'
+        entries (dZ = A/m, then dZ[y, np.arange(m)] -= 1/m: no one-hot matrix is formed)."""
+        expr, args = self.plan.exprs[node.id]
+        value = expr.xreplace({placeholder(i): a.expr for i, a in enumerate(args)
+                               if a.is_constant})
+        if not value.free_symbols & set(_placeholders_upto(len(args))):
+            shape = ", ".join(map(str, ((self.batch,) if self._is_batched(node) else ())
+                                  + tuple(node.shape)))
+            out = ["%s = %s" % (name, "np.zeros((%s), dtype=%s)" % (shape, self.dtype) if value == 0
+                                else "np.full((%s), %s, dtype=%s)" % (
+                                    shape, self._scalar(value, []), self.dtype))]
+        else:
+            out = self.lines(_AsMap(node), name, fresh)
+            rhs = ast.parse(out[-1].split(" = ", 1)[1], mode="eval").body
+            if isinstance(rhs, (ast.Name, ast.Attribute, ast.Subscript)) or isinstance(
+                    rhs, ast.Call) and ast.unparse(rhs.func) == "np.broadcast_to":
+                out[-1] = "%s = np.array(%s)" % (name, ast.unparse(rhs))   # a copy of its own
+        _, labels, values = node.args
+        index, flipped = self._at_labels(node, labels)
+        sign, text = "+", self.operand(values)[0]
+        if values.is_constant and values.expr.could_extract_minus_sign():
+            sign, text = "-", self._scalar(-values.expr, [])
+        elif flipped and not values.is_constant:
+            text += self._t(node)
+        out.append("%s[%s] %s= %s" % (name, index, sign, text))
+        return out
+
+    def _scatter_math(self, node, expr, args, onehot):
+        """A scatter as math, base + onehot(y)*values (onehot: its text, given y's)."""
+        expr = expr.xreplace({placeholder(i): a.expr for i, a in enumerate(args)
+                              if a.is_constant})
+        onehot, values, k = _Named(onehot % self.labels_text(node)), node.args[2], len(args)
+        if values.is_constant:
+            return self._scalar(expr + placeholder(k) * values.expr, [*args, onehot])
+        return self._scalar(expr + placeholder(k) * placeholder(k + 1), [*args, onehot, values])
+
+    def labels_text(self, node):
+        """The labels of a pick or scatter as the model names them (y, not a view y.T)."""
+        labels = node.args[1]
+        return self.operand(labels.args[0] if labels.op == "transpose" else labels)[0]
+
+    def _at_labels(self, node, labels):
+        """(index, flipped): the index of the labels' entries along node's axis, y,
+        np.arange(m) for axis 0; for axis 1 np.arange(m), y with cs231n's labels, a row, whose
+        entries then come as a row (flipped: transpose them), else np.arange(m)[:, None], y."""
+        m = str(node.shape[1 - node.axis])
+        arange = "arange(%s)" % m if self.math else "np.arange(%s)" % m
+        lead = "..., " if self._is_batched(node) else ""
+        if node.axis == 0:
+            return lead + "%s, %s" % (self.operand(labels)[0], arange), False
+        if labels.op == "transpose":
+            return lead + "%s, %s" % (arange, self.operand(labels.args[0])[0]), True
+        return lead + "%s[:, None], %s" % (arange, self.operand(labels)[0]), False
 
     def _product_term(self, node, expr, args):
         """i if expr is operand i plus other terms and operand i is an unnamed matrix
@@ -305,6 +371,11 @@ class NodePrinter:
             if self.math:
                 return "sum(%s%s)" % (args[0][0], ", axis=%d" % node.axis if axis else "")
             return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
+        if node.op == "pick":
+            index, flipped = self._at_labels(node, node.args[1])
+            return "%s[%s]%s" % (wrap[0], index, self._t(node) if flipped else "")
+        if node.op == "scatter":           # the math (the code is two statements: _scatter)
+            return self._scatter_math(node, *self.plan.exprs[node.id], "onehot(%s)")
         if node.op == "logsumexp":
             if self.math:
                 return "logsumexp(%s, axis=%d)" % (args[0][0], node.axis)
@@ -320,12 +391,24 @@ class NodePrinter:
         raise NotImplementedError(node.op)
 
 
+class _AsMap:
+    """A scatter node seen as the map computing its base (the plan's expression for it)."""
+    op = "map"
+
+    def __init__(self, node):
+        self.id, self.shape, self.args, self.expr = node.id, node.shape, node.args[:1], None
+
+
 class _Named:
     """A temporary introduced by common-subexpression elimination, used as an operand."""
     op, args, id = "temp", (), None
 
     def __init__(self, name):
         self.name = name
+
+
+def _placeholders_upto(n):
+    return [placeholder(k) for k in range(n)]
 
 
 def _placeholders_from(start):

@@ -31,6 +31,29 @@ def _arrays(values, names, shapes):
     return out
 
 
+def _labels(value, name, want):
+    """Integer class labels checked and kept integer: a vector (m,), as cs231n's y, is shaped
+    as want, the labels' shape in SHAPES, (1, m) or (m, 1)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, not {array.dtype}: pass e.g. "
+                        f"{name}.astype(int)")
+    if array.ndim == 1:
+        array = array.reshape((1, -1) if want[0] == "1" else (-1, 1))
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be a vector of labels or a matrix of shape "
+                         f"({', '.join(want)}), not an array of shape {array.shape}")
+    return array
+
+
+def _check_labels(labels, name, classes):
+    """Raise ValueError unless every entry of labels is a class index, 0 to classes - 1."""
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels[(labels < 0) | (labels >= classes)].flat[0]
+        raise ValueError(f"{name} holds the label {bad}, which is not a class index: the "
+                         f"scores have {classes} classes, 0 to {classes - 1}")
+
+
 def _shape_error(name, shape, expected):
     """Raise ValueError naming the first dimension of argument `name` that disagrees."""
     axes = ("rows", "columns")
@@ -50,6 +73,20 @@ def _sigmoid(x):
     np.exp(s, out=s)
     s += 1
     return np.divide(1, s, out=s)
+
+
+def _logcosh(x):
+    """log(cosh(x)) to full relative accuracy, without overflow: log1p(2 sinh(x/2)**2) for
+    |x| < 1 (cosh(x) - 1 without cancellation), |x| + log1p(exp(-2|x|)) - log 2 beyond."""
+    y = np.abs(x)
+    near = np.sinh(np.minimum(y, 1) / 2)
+    return np.where(y < 1, np.log1p(2 * near * near),
+                    y + np.log1p(np.exp(-2 * y)) - 0.6931471805599453)
+
+
+def _xlogx(x):
+    """x*log(x), and 0 where x = 0, its limit (as torch.xlogy(x, x)); NaN for x < 0."""
+    return x * np.log(np.where(x == 0, 1, x))
 
 
 def _matmul(a, b):
