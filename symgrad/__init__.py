@@ -5,6 +5,8 @@ from .model import Input, Model, Param, tex
 from .nn import (binary_cross_entropy, cross_entropy, dense, exp, leaky_relu, log,
                  log_softmax, logsumexp, mean, mse, relu, sigmoid, softmax, softplus, sum,
                  tanh)
+from .ops import (abs, concat, cos, greater, greater_equal, less, less_equal, matrix_power, max,
+                  maximum, min, minimum, norm, sin, sqrt, where)
 
 __version__ = "0.1.0"
 
@@ -12,4 +14,7 @@ __all__ = [
     "Input", "Model", "Param", "Sigmoid", "Softplus", "SymgradError", "binary_cross_entropy",
     "cross_entropy", "dense", "exp", "leaky_relu", "log", "log_softmax", "logsumexp", "mean",
     "mse", "relu", "sigmoid", "softmax", "softplus", "sum", "tanh", "tex",
+    # symgrad/ops.py
+    "abs", "concat", "cos", "greater", "greater_equal", "less", "less_equal", "matrix_power",
+    "max", "maximum", "min", "minimum", "norm", "sin", "sqrt", "where",
 ]

@@ -162,8 +162,7 @@ def backward(graph, root, wanted, seed=None, steps=None):
             if node is root:
                 g = seed or graph.constant(1, node.shape)
             else:
-                xs = [placeholder(i) for i in range(len(terms))]
-                g = graph.map(sp.Add(*xs), [t.contribution for t in terms], node.shape)
+                g = graph.add([t.contribution for t in terms], node.shape)
             adjoint[node.id] = g
             if g.name is None and node.name and g.derived:
                 g.name = "d" + node.name

@@ -15,6 +15,14 @@ Ops (`Node.op`):
   inverse    the inverse of a square matrix
   det        the determinant of a square matrix, a scalar (shape ())
   logdet     log|det| of a square matrix (log det for a positive determinant), a scalar
+  max, min   the max or min along `Node.axis` (0, 1, keeping dims; None: all, a scalar)
+  argmax_put, argmin_put    args (g, x): g at the first arg-max (arg-min) of each slice of x
+             along `Node.axis`, zeros elsewhere, x's shape (the VJP of max, min)
+  argmax_take, argmin_take  args (t, x): t's entries at those positions (their JVP)
+  slice      args[0][rows, cols]; `Node.expr` is the region ((r0, r1, rs), (c0, c1, cs))
+  pad        zeros of `Node.shape` with each args[i] added into region `Node.expr[i]`
+             (the adjoint of slices; a region covering all of it is a dense term)
+  concat     args side by side along `Node.axis` (np.concatenate)
 
 Identical nodes are one node (hash-consing), and the builder applies the algebra that keeps
 code lean: ones-vectors in products become sums and broadcasts, products over a dimension
@@ -328,6 +336,116 @@ class Graph:
     def logdet(self, a):
         self._square("log det", a)
         return self._make("logdet", (a.args[0] if a.op == "transpose" else a,), ())
+
+
+    # -- reductions, slices and concatenation (symgrad/ops.py) ------------------------------
+    def extremum(self, kind, a, axis=None):
+        """The max or min (kind) of a's entries along axis 0 or 1, keeping dims, or of all of
+        them (axis None: a scalar)."""
+        if a.shape == () or axis is not None and a.shape[axis] == 1:
+            return a
+        rows, cols = a.shape
+        shape = () if axis is None else (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
+        if a.is_constant:
+            return self.constant(a.expr, shape)
+        if a.shape == (1, 1):
+            return self.sum(a, scalar=True)
+        return self._make(kind, (a,), shape, axis=axis)
+
+    def at_extremum(self, kind, g, x, axis):
+        """g (of the reduced shape) at the first arg-max or arg-min of each slice of x along
+        axis, zeros elsewhere: the adjoint of a max or min."""
+        return self._make(f"arg{kind}_put", (g, x), x.shape, axis=axis)
+
+    def of_extremum(self, kind, t, x, axis):
+        """The entries of t (x's shape) at the first arg-max or arg-min of each slice of x."""
+        rows, cols = x.shape
+        shape = () if axis is None else (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
+        return self._make(f"arg{kind}_take", (t, x), shape, axis=axis)
+
+    def slice(self, a, region):
+        """a[rows, cols] for a region ((start, stop, step), (start, stop, step)) of integers
+        or expressions in the dimensions."""
+        region = sp.Tuple(*[sp.Tuple(*r) for r in region])
+        if region == full_region(a.shape):
+            return a
+        shape = tuple(region_length(r) for r in region)
+        if a.is_constant:
+            return self.constant(a.expr, shape)
+        if a.op == "slice" and all(r[2] == 1 for r in a.expr + region):
+            inner = [(r[0] + s[0], r[0] + s[1], 1) for r, s in zip(a.expr, region)]
+            return self.slice(a.args[0], inner)
+        if a.op == "pad" and len(a.args) == 1 and a.expr[0] == region:
+            return a.args[0]              # the slice of a slice's adjoint: the adjoint
+        return self._make("slice", (a,), shape, expr=region)
+
+    def pad(self, parts, regions, shape):
+        """Zeros of shape with parts[i] added into regions[i] (the adjoint of slices)."""
+        regions = [sp.Tuple(*[sp.Tuple(*r) for r in region]) for region in regions]
+        if len(parts) == 1 and regions[0] == full_region(shape):
+            return parts[0]
+        return self._make("pad", parts, shape, expr=sp.Tuple(*regions))
+
+    def add(self, terms, shape):
+        """The sum of terms of shape (or broadcast to it); the pads among them become one
+        pad, whose regions are added into one array in place (no zeros per slice)."""
+        if not any(t.op == "pad" for t in terms):
+            xs = [placeholder(i) for i in range(len(terms))]
+            return self.map(sp.Add(*xs), terms, shape)
+        full = full_region(shape)
+        dense, parts = [], []
+        for t in terms:
+            if t.op != "pad":
+                dense.append(t)
+                continue
+            for arg, region in zip(t.args, t.expr):
+                if region == full:
+                    dense.append(arg)
+                else:
+                    parts.append((arg, region))
+        if dense:
+            base = self.add(dense, shape)
+            parts.insert(0, (base, full))
+        return self.pad([p for p, _ in parts], [r for _, r in parts], shape)
+
+    def concat(self, parts, axis):
+        """parts side by side along axis 1 (the rows agree) or stacked along axis 0."""
+        flat = []
+        for p in parts:
+            flat += list(p.args) if p.op == "concat" and p.axis == axis else [p]
+        if len(flat) == 1:
+            return flat[0]
+        other = 1 - axis
+        for p in flat[1:]:
+            if p.shape == () or not same_dim(p.shape[other], flat[0].shape[other]):
+                raise SymgradError(
+                    f"shape mismatch in a concatenation along axis {axis}: {_label(flat[0])} is "
+                    f"{shape_str(flat[0].shape)} but {_label(p)} is {shape_str(p.shape)}")
+        size = sp.Add(*[p.shape[axis] for p in flat])
+        shape = (size, flat[0].shape[1]) if axis == 0 else (flat[0].shape[0], size)
+        return self._make("concat", flat, shape, axis=axis)
+
+
+def full_region(shape):
+    """The region of a slice that takes all of an array of this shape."""
+    return sp.Tuple(*[sp.Tuple(sp.S.Zero, sp.sympify(n), sp.S.One) for n in shape])
+
+
+def region_length(r):
+    """The number of entries (start, stop, step) takes along its axis."""
+    start, stop, step = r
+    return stop - start if step == 1 else sp.ceiling((stop - start) / step)
+
+
+def block_regions(parts, axis):
+    """The region of each of parts within their concatenation along axis."""
+    regions, offset = [], sp.S.Zero
+    for p in parts:
+        span = [(sp.S.Zero, n, sp.S.One) for n in p.shape]
+        span[axis] = (offset, offset + p.shape[axis], sp.S.One)
+        regions.append(span)
+        offset += p.shape[axis]
+    return regions
 
 
 def _broadcast_along(node, axis):

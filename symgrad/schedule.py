@@ -48,8 +48,10 @@ def plan(roots):
             continue
         elif node.op == "map" and user.op == "map" and (node.derived or node.name is None):
             fused.add(node.id)
-        elif node.op != "map" and node.name is None:
-            inline.add(node.id)
+        elif node.op == "map" and user.op == "pad" and (node.derived or node.name is None):
+            inline.add(node.id)         # written into the pad's `+=`: no array of its own
+        elif node.op != "map" and node.name is None and node.op != "pad":
+            inline.add(node.id)         # (a pad is statements: zeros, then += per region)
         elif is_square(node) and user.op == "sum" and user.shape == () and (
                 node.derived or node.name is None) and (node.args[0].op == "leaf" or (
                 node.args[0].id not in inline and node.args[0].id not in fused)):

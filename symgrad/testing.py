@@ -18,6 +18,7 @@ from sympy.printing.pycode import MpmathPrinter
 
 from .errors import SymgradError
 from .functions import to_elementary
+from .ops import AxisExtremum, ElementwiseMap, ScalarExtremum
 
 
 def load_module(source, name="generated_model"):
@@ -50,6 +51,26 @@ def default_dims(spec, seed=0, low=2, high=5):
     names = sorted({s.name for shape in shapes.values() for d in shape for s in d.free_symbols})
     rng = np.random.default_rng(seed)
     return {name: int(rng.integers(low, high + 1)) for name in names}
+
+
+def indices_fit(model, dims):
+    """Whether every slice and entry index in the model's expressions lies inside its matrix
+    at these dimension values (A[:, 1:k] needs 2 <= k <= A's columns)."""
+    subs = {d: dims[d.name] for d in model.dims if d.name in dims}
+    exprs = [model.loss, *model.outputs.values(), *(o for o, _ in model.jacobians.values())]
+    for expr in exprs:
+        for e in sp.sympify(expr).atoms(sp.MatrixSlice, MatrixElement):
+            parent = e.parent
+            spans = [e.rowslice, e.colslice] if isinstance(e, sp.MatrixSlice) \
+                else [(e.i, e.i + 1), (e.j, e.j + 1)]
+            for (start, stop, *_), size in zip(spans, parent.shape):
+                bounds = [sp.sympify(b).subs(subs) for b in (start, stop, size)]
+                if not all(b.is_Integer for b in bounds):
+                    continue          # a Sum's dummy index
+                start, stop, size = map(int, bounds)
+                if not 0 <= start < stop <= size:
+                    return False
+    return True
 
 
 def random_instance(spec, dims, seed=0, dtype=np.float64):
@@ -257,6 +278,9 @@ class _Explicit:
         self.program[symbol] = value
         return symbol
 
+    def _int(self, d):
+        return int(sp.sympify(d).subs(self.dim_subs))
+
     def _shape(self, e):
         return tuple(int(sp.sympify(d).subs(self.dim_subs)) for d in e.shape)
 
@@ -294,7 +318,32 @@ class _Explicit:
         if isinstance(e, sp.Trace):
             return self(e.arg).trace()
         if isinstance(e, MatrixElement):
-            return self(e.parent)[int(e.i), int(e.j)]
+            return self(e.parent)[self._int(e.i), self._int(e.j)]
+        if isinstance(e, sp.MatrixSlice):
+            rows, cols = (slice(*map(self._int, r)) for r in (e.rowslice, e.colslice))
+            return self(e.parent)[rows, cols]
+        if isinstance(e, sp.BlockMatrix):
+            b = e.blocks
+            return sp.Matrix.vstack(*[sp.Matrix.hstack(*[self(b[i, j]) for j in range(b.cols)])
+                                      for i in range(b.rows)])
+        if isinstance(e, ElementwiseMap):     # f of operands broadcast to its shape
+            rows, cols = self._shape(e)
+            parts = [self(o) for o in e.operands]
+            parts = [_spread(p, (rows, cols)) if isinstance(p, sp.MatrixBase) else p
+                     for p in parts]
+            return sp.Matrix(rows, cols, lambda i, j: e.function(*[
+                p[i, j] if isinstance(p, sp.MatrixBase) else p for p in parts]))
+        if isinstance(e, (ScalarExtremum, AxisExtremum)):
+            a, kind = self(e.arg), sp.Max if e.kind == "max" else sp.Min
+
+            def f(*entries):
+                return entries[0] if len(entries) == 1 else kind(*entries, evaluate=False)
+            if isinstance(e, ScalarExtremum):
+                return f(*a)
+            lines = [a[:, j] for j in range(a.cols)] if e.axis == 0 else \
+                [a[i, :] for i in range(a.rows)]
+            extrema = [f(*line) for line in lines]
+            return sp.Matrix([extrema]) if e.axis == 0 else sp.Matrix(extrema)
         if isinstance(e, sp.Sum):        # the last limit is the outermost
             *inner, (i, low, high) = e.limits
             body = sp.Sum(e.function, *inner) if inner else e.function

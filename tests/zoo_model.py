@@ -1,5 +1,6 @@
 """A model using every op in the rule registry, so the LaTeX test explains and compiles each:
-products, transposes, elementwise maps, sums, log-sum-exp, trace, inverse, det, log det."""
+products, transposes, elementwise maps, sums, log-sum-exp, trace, inverse, det, log det,
+max and min reductions, slices and concatenation."""
 import sympy as sp
 
 import symgrad as sg
@@ -10,6 +11,7 @@ X = sg.Input("X", n, m)
 
 Z = W.T @ X
 loss = (sp.Trace(S) + sp.det(S) + sg.sum(S.I @ X) + sp.log(sp.det(W @ W.T))
-        + sg.mean(sg.logsumexp(sg.tanh(Z))))
+        + sg.mean(sg.logsumexp(sg.tanh(Z))) + sg.min(S)
+        + sg.sum(sg.concat([Z[:1, :], sg.max(Z, axis=0)], axis=0)))
 
 model = sg.Model("zoo", loss=loss, params=[S, W], inputs=[X])
