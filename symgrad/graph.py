@@ -23,6 +23,8 @@ Ops (`Node.op`):
   pad        zeros of `Node.shape` with each args[i] added into region `Node.expr[i]`
              (the adjoint of slices; a region covering all of it is a dense term)
   concat     args side by side along `Node.axis` (np.concatenate)
+  diag       the diagonal of a square matrix, a column (n, 1)
+  undiag     the square matrix with the column args[0] on its diagonal, zeros elsewhere
 
 Identical nodes are one node (hash-consing), and the builder applies the algebra that keeps
 code lean: ones-vectors in products become sums and broadcasts, products over a dimension
@@ -318,7 +320,38 @@ class Graph:
             p, q = a.args
             prod = self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)])
             return self.sum(prod, scalar=True)
+        if a.op == "map":          # tr(f(X)) = sum(f(diag X)): f of the n diagonal entries only
+            column = (a.shape[0], sp.S.One)
+            return self.sum(self.map(a.expr, [self.diagonal(x) for x in a.args], column),
+                            scalar=True)
         return self._make("trace", (a,), ())
+
+    def diagonal(self, a):
+        """The diagonal of a square matrix as a column (n, 1); of an operand broadcast to a
+        square map, the entries it puts on the diagonal (a column is its own, a row's are
+        its transpose, a scalar's itself)."""
+        if a.shape in ((), (1, 1)) or a.shape[1] == 1:
+            return a
+        if a.shape[0] == 1:
+            return self.transpose(a)
+        n = a.shape[0]
+        if a.op == "eye" or a.is_constant:
+            return self.constant(1 if a.op == "eye" else a.expr, (n, sp.S.One))
+        if a.op == "transpose":
+            return self.diagonal(a.args[0])
+        if a.op == "matmul":       # diag(P Q) = rowsum(P * Q^T): no product is formed
+            p, q = a.args
+            return self.sum(self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)]), 1)
+        if a.op == "map":
+            return self.map(a.expr, [self.diagonal(x) for x in a.args], (n, sp.S.One))
+        return self._make("diag", (a,), (n, sp.S.One))
+
+    def diagonal_matrix(self, d):
+        """The square matrix with the column d on its diagonal (the adjoint of diagonal)."""
+        n = d.shape[0]
+        if d.is_constant:
+            return self.map(d.expr * placeholder(0), [self.eye(n)], (n, n))
+        return self._make("undiag", (d,), (n, n))
 
     def _square(self, what, a):
         if a.shape == () or not same_dim(a.shape[0], a.shape[1]):

@@ -297,3 +297,20 @@ def _concat_jvp(graph, node, ts):
     regions = block_regions(node.args, node.axis)
     terms = [graph.pad([t], [r], node.shape) for t, r in zip(ts, regions) if t is not None]
     return graph.add(terms, node.shape) if terms else None
+
+
+@defvjp("diag", "diag(A), the diagonal as a column: dA = Diag(G), G on the diagonal",
+        jacobian=lambda ops, i: r"\left[e_i e_i^{\top}\right]_{i}\ \text{(picks the diagonal)}",
+        chain=lambda ops, i, G: r"\operatorname{Diag}\left(%s\right)" % G)
+def _diag(graph, node, g, i):
+    return graph.diagonal_matrix(g)
+
+
+@defjvp("diag")
+def _diag_jvp(graph, node, ts):
+    return graph.diagonal(ts[0])
+
+
+@defjvp("undiag")       # made by the sweep only (the adjoint of diag): no VJP
+def _undiag_jvp(graph, node, ts):
+    return graph.diagonal_matrix(ts[0])

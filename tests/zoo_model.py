@@ -1,6 +1,7 @@
 """A model using every op in the rule registry, so the LaTeX test explains and compiles each:
 products, transposes, elementwise maps, sums, log-sum-exp, trace, inverse, det, log det,
-max and min reductions, slices and concatenation."""
+max and min reductions, slices and concatenation, the trace of an elementwise function (its
+diagonal)."""
 import sympy as sp
 
 import symgrad as sg
@@ -11,7 +12,7 @@ X = sg.Input("X", n, m)
 
 Z = W.T @ X
 loss = (sp.Trace(S) + sp.det(S) + sg.sum(S.I @ X) + sp.log(sp.det(W @ W.T))
-        + sg.mean(sg.logsumexp(sg.tanh(Z))) + sg.min(S)
+        + sg.mean(sg.logsumexp(sg.tanh(Z))) + sg.min(S) + sp.Trace(sg.sin(S))
         + sg.sum(sg.concat([Z[:1, :], sg.max(Z, axis=0)], axis=0)))
 
 model = sg.Model("zoo", loss=loss, params=[S, W], inputs=[X])

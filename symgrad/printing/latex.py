@@ -241,6 +241,9 @@ class LatexNodePrinter(NodePrinter):
                               r"\operatorname{pad}_{%s}\left(%s\right)" % (
                                   _region_tex(region, node.shape), text)
                               for (text, _), region in zip(args, node.expr))
+        if node.op in ("diag", "undiag"):
+            return r"\operatorname{%s}\left(%s\right)" % (
+                "diag" if node.op == "diag" else "Diag", args[0][0])
         if node.op == "concat":
             sep = r" \\ " if node.axis == 0 else " & "
             return r"\begin{bmatrix} %s \end{bmatrix}" % sep.join(t for t, _ in args)

@@ -18,7 +18,8 @@ from . import runtime
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime._arrays, runtime._shape_error, runtime._sigmoid, runtime._matmul,
-    runtime._logsumexp, runtime._erf, runtime._put_at_arg, runtime._take_at_arg)}
+    runtime._logsumexp, runtime._erf, runtime._put_at_arg, runtime._take_at_arg,
+    runtime._diagonal_matrix)}
 
 
 # linear-algebra ops: op -> (NumPy code, docstring math); slogdet is stable where det
@@ -429,6 +430,17 @@ class NodePrinter:
         return "%s[%s]" % (wrap[0], region_index(node.expr, node.args[0].shape,
                                                self._is_batched(node)))
 
+    def _diagonal(self, node, args, wrap):
+        """diag: a view of the diagonal as a column; undiag: a helper's new array."""
+        if self.math:
+            return "%s(%s)" % ("diag" if node.op == "diag" else "Diag", args[0][0])
+        if node.op == "undiag":
+            self.helpers.add("_diagonal_matrix")
+            return "_diagonal_matrix(%s)" % args[0][0]
+        if self._is_batched(node):
+            return "np.diagonal(%s, axis1=-2, axis2=-1)[..., None]" % args[0][0]
+        return "np.diagonal(%s)[:, None]" % args[0][0]
+
     def _concat(self, node, args, wrap):
         if self.math:
             return "concat(%s, axis=%d)" % (", ".join(a for a, _ in args), node.axis)
@@ -462,7 +474,8 @@ def _pad_math(printer, node, args, wrap):
 OPS_RHS = {"max": NodePrinter._extremum, "min": NodePrinter._extremum,
            "argmax_put": NodePrinter._at_extremum, "argmin_put": NodePrinter._at_extremum,
            "argmax_take": NodePrinter._at_extremum, "argmin_take": NodePrinter._at_extremum,
-           "slice": NodePrinter._slice, "concat": NodePrinter._concat, "pad": _pad_math}
+           "slice": NodePrinter._slice, "concat": NodePrinter._concat, "pad": _pad_math,
+           "diag": NodePrinter._diagonal, "undiag": NodePrinter._diagonal}
 
 
 def _allocates(text):

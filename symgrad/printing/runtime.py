@@ -144,3 +144,12 @@ def _take_at_arg(t, x, axis, find):
         return taken.reshape(batch + (1, 1)) if batch else taken
     index = np.expand_dims(find(x, axis=axis), axis)
     return np.take_along_axis(t, np.broadcast_to(index, batch + index.shape), axis=axis)
+
+
+def _diagonal_matrix(d):
+    """The square matrix with the column d (n, 1) on its diagonal and zeros elsewhere (d may
+    hold a leading axis of seeds): the adjoint of a diagonal."""
+    n = d.shape[-2]
+    out = np.zeros(d.shape[:-2] + (n, n), d.dtype)
+    np.einsum("...ii->...i", out)[...] = d[..., 0]
+    return out
