@@ -223,7 +223,14 @@ class Converter:
                 raise SymgradError(f"the slice `{text}` is out of range: {parent} has {size} "
                                    f"{what} but the slice takes {start} to {stop}; give bounds "
                                    f"0 <= start < stop <= {size}")
-        return self.graph.slice(self(parent), region)
+        node = self.graph.slice(self(parent), region)
+        if isinstance(expr, sp.MatrixSlice) and not all(
+                same_dim(a, b) for a, b in zip(node.shape, expr.shape)):
+            raise SymgradError(f"the slice `{text}` takes {shape_str(node.shape)} entries but "
+                               f"SymPy gives it the shape {shape_str(expr.shape)} (it rounds "
+                               "a strided slice's length down): use a step that divides the "
+                               "length of the range")
+        return node
 
     def _convert_BlockMatrix(self, expr):
         """Blocks side by side in each block row, the rows stacked (np.concatenate)."""
@@ -270,6 +277,29 @@ class Converter:
         return self.graph.map(expr.func(*xs), nodes)
 
     _convert_Add = _convert_Mul = _convert_Pow = _convert_Max = _convert_Min = _scalar
+
+    def _convert_Piecewise(self, expr):
+        """A scalar Piecewise (sg.where, sg.maximum of scalars): one map over its branch
+        values and the two sides of each comparison."""
+        nodes, slots = [], {}
+
+        def slot(e):
+            if self._is_constant(e):
+                return _fold(e)
+            if e not in slots:
+                slots[e] = placeholder(len(nodes))
+                nodes.append(self(e))
+            return slots[e]
+
+        def test(c):
+            if isinstance(c, sp.core.relational.Relational):
+                return c.func(slot(c.lhs), slot(c.rhs))
+            if isinstance(c, (sp.And, sp.Or, sp.Not)):
+                return c.func(*[test(a) for a in c.args])
+            if c in (sp.true, sp.false):
+                return c
+            raise _unsupported(expr, f"condition {type(c).__name__}")
+        return self.graph.map(sp.Piecewise(*[(slot(e), test(c)) for e, c in expr.args]), nodes)
 
     def _convert_Function(self, expr):
         if isinstance(expr, sp.Function) and len(expr.args) >= 1:

@@ -105,8 +105,13 @@ def _transpose_jvp(graph, node, ts):
 
 # ---- elementwise (any SymPy scalar function, by sympy.diff on the placeholder) ----------
 def map_partial(node, i):
-    """d(node)/d(operand i) of an elementwise node, as a scalar expression."""
-    return simplify_derivative(sp.diff(node.expr, placeholder(i)))
+    """d(node)/d(operand i) of an elementwise node, as a scalar expression. The derivative
+    of a step (Heaviside, sign: DiracDelta) is taken as 0, the value it has almost
+    everywhere, as PyTorch takes it: relu, abs and maximum have second derivative 0."""
+    partial = sp.diff(node.expr, placeholder(i))
+    if partial.has(sp.DiracDelta):
+        partial = partial.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    return simplify_derivative(partial)
 
 
 @defvjp("map", "f(A, B, ...) elementwise: dA = G * df/dA (a diagonal Jacobian)",

@@ -278,6 +278,17 @@ class _Explicit:
         self.program[symbol] = value
         return symbol
 
+    def _entry(self, x):
+        value = self(x)
+        return value[0, 0] if isinstance(value, sp.MatrixBase) else value
+
+    def _test(self, c):
+        if isinstance(c, sp.core.relational.Relational):
+            return c.func(self._entry(c.lhs), self._entry(c.rhs))
+        if isinstance(c, (sp.And, sp.Or, sp.Not)):
+            return c.func(*[self._test(a) for a in c.args])
+        return c
+
     def _int(self, d):
         return int(sp.sympify(d).subs(self.dim_subs))
 
@@ -333,6 +344,8 @@ class _Explicit:
                      for p in parts]
             return sp.Matrix(rows, cols, lambda i, j: e.function(*[
                 p[i, j] if isinstance(p, sp.MatrixBase) else p for p in parts]))
+        if isinstance(e, sp.Piecewise):       # conditions stay conditions, never staged
+            return sp.Piecewise(*[(self._entry(v), self._test(c)) for v, c in e.args])
         if isinstance(e, (ScalarExtremum, AxisExtremum)):
             a, kind = self(e.arg), sp.Max if e.kind == "max" else sp.Min
 
