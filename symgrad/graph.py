@@ -408,8 +408,20 @@ class Graph:
         if a.op == "slice" and all(r[2] == 1 for r in a.expr + region):
             inner = [(r[0] + s[0], r[0] + s[1], 1) for r, s in zip(a.expr, region)]
             return self.slice(a.args[0], inner)
-        if a.op == "pad" and len(a.args) == 1 and a.expr[0] == region:
-            return a.args[0]              # the slice of a slice's adjoint: the adjoint
+        if a.op == "concat":          # within one block: a slice of that block
+            for part, block in zip(a.args, block_regions(a.args, a.axis)):
+                start, stop, step = region[a.axis]
+                lo, hi, _ = block[a.axis]
+                if (start - lo).is_nonnegative and (hi - stop).is_nonnegative:
+                    inner = list(region)
+                    inner[a.axis] = (start - lo, stop - lo, step)
+                    return self.slice(part, inner)
+        if a.op == "pad":             # a slice of a slice's adjoint: that adjoint
+            overlap = [k for k, r in enumerate(a.expr) if not _disjoint(r, region)]
+            if not overlap:
+                return self.constant(0, shape)
+            if len(overlap) == 1 and a.expr[overlap[0]] == region:
+                return a.args[overlap[0]]
         return self._make("slice", (a,), shape, expr=region)
 
     def pad(self, parts, regions, shape):
@@ -462,6 +474,14 @@ class Graph:
 def full_region(shape):
     """The region of a slice that takes all of an array of this shape."""
     return sp.Tuple(*[sp.Tuple(sp.S.Zero, sp.sympify(n), sp.S.One) for n in shape])
+
+
+def _disjoint(r, s):
+    """Whether two regions provably share no entry (apart along some axis; steps of 1)."""
+    for (a0, a1, a_step), (b0, b1, b_step) in zip(r, s):
+        if a_step == b_step == 1 and ((b0 - a1).is_nonnegative or (a0 - b1).is_nonnegative):
+            return True
+    return False
 
 
 def region_length(r):

@@ -343,14 +343,14 @@ def matrix_power(a, k):
 
 def check_matrix_power(a, k):
     """Refuse a matrix power of a non-square matrix or with a non-integer exponent."""
-    if not (k.is_Integer):
-        raise SymgradError(f"matrix power (MatPow) `{_short(a)}**{k}` needs an integer exponent, not "
-                           f"{k}: write the product out (a symbolic or fractional power of a "
-                           "matrix is not supported)")
+    if not k.is_Integer:
+        raise SymgradError(f"matrix power (MatPow) `{_short(a)}**{k}` needs an integer "
+                           f"exponent, not {k}: write the product out (a symbolic or fractional "
+                           "power of a matrix is not supported)")
     if not same_dim(*a.shape):
         raise SymgradError(
-            f"matrix power (MatPow) `{_short(a)}**{k}`: {_short(a)} is {shape_str(a.shape)}, not square, "
-            f"so it cannot multiply itself; for the elementwise power write "
+            f"matrix power (MatPow) `{_short(a)}**{k}`: {_short(a)} is {shape_str(a.shape)}, "
+            f"not square, so it cannot multiply itself; for the elementwise power write "
             f"sp.HadamardPower({_short(a, 20)}, {k})")
 
 
@@ -361,9 +361,9 @@ def getitem(a, key):
     try:
         return sp.MatrixExpr.__getitem__(a, key)
     except IndexError as e:
+        why = str(e) or "give rows and columns inside its shape"
         raise SymgradError(f"index [{_key_text(key)}] is out of range for {_short(a)}, which is "
-                           f"{shape_str(a.shape)}: {str(e) or 'give rows and columns inside its shape'}"
-                           ) from None
+                           f"{shape_str(a.shape)}: {why}") from None
 
 
 def _key_text(key):
