@@ -18,6 +18,7 @@ from sympy.printing.pycode import MpmathPrinter
 
 from .errors import SymgradError
 from .functions import to_elementary
+from .model import Model
 from .ops import AxisExtremum, ElementwiseMap, ScalarExtremum
 
 
@@ -46,11 +47,19 @@ def dimension(text):
 
 
 def default_dims(spec, seed=0, low=2, high=5):
-    """Small random integer values for the dimension symbols of a Model or a module."""
+    """Small random integer values for the dimension symbols of a Model or a module; for a
+    Model whose slices or indices need larger ones (A[:, 3:k]), the first of further draws
+    (up to 8) that they fit in, if any."""
     shapes, _ = _shapes(spec)
     names = sorted({s.name for shape in shapes.values() for d in shape for s in d.free_symbols})
     rng = np.random.default_rng(seed)
-    return {name: int(rng.integers(low, high + 1)) for name in names}
+    dims = {name: int(rng.integers(low, high + 1)) for name in names}
+    if isinstance(spec, Model) and not indices_fit(spec, dims):
+        for _ in range(64):
+            draw = {name: int(rng.integers(low, max(high, 8) + 1)) for name in names}
+            if indices_fit(spec, draw):
+                return draw
+    return dims
 
 
 def indices_fit(model, dims):
@@ -475,6 +484,10 @@ def check_model(model, dims=None, seed=0, names=None, rtol=1e-8):
     from .derive import derive
     module = load_module(module_source(derive(model, names)), model.name)
     dims = {**default_dims(model, seed), **(dims or {})}
+    if not indices_fit(model, dims):
+        raise SymgradError(f"model {model.name}: its slices or indices reach past its matrices "
+                           f"at {', '.join(f'{k}={v}' for k, v in dims.items())}: give larger "
+                           "dimensions (--dims)")
     values = random_instance(model, dims, seed)
     try:
         reference = Reference(model, dims, values)

@@ -135,11 +135,13 @@ def test_max_pooling_over_windows_in_both_layouts_matches_torch_max_pool1d():
     agrees_with_torch(rows, built(rows), pool_rows, {"k": 3, "m": 5})
 
 
-def test_a_max_and_a_slice_have_jacobians_in_both_orders():
+def test_a_max_a_slice_and_a_concatenation_have_jacobians_in_both_orders():
     W, X = sg.Param("W", n, k), sg.Input("X", k, m)
     Z = sg.tanh(W @ X)
     model = sg.Model("jac_max", loss=sg.sum(sg.max(Z, axis=0)), params=[W], inputs=[X],
-                     jacobians={"J": (sg.max(Z[:2, :], axis=1), W)})
+                     jacobians={"J": (sg.max(Z[:2, :], axis=1), W),
+                                "K": (sg.concat([Z[1:, :], sg.min(Z, axis=0)], axis=0), X)},
+                     hessian=True)
     module = built(model)            # certify checks both orders along a random direction
     Wv, Xv = RNG.standard_normal((3, 2)), RNG.standard_normal((2, 4))
     J = module.jacobian_J(Wv, Xv, mode="reverse")
