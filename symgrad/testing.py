@@ -67,19 +67,31 @@ def indices_fit(model, dims):
     at these dimension values (A[:, 1:k] needs 2 <= k <= A's columns)."""
     subs = {d: dims[d.name] for d in model.dims if d.name in dims}
     exprs = [model.loss, *model.outputs.values(), *(o for o, _ in model.jacobians.values())]
-    for expr in exprs:
-        for e in sp.sympify(expr).atoms(sp.MatrixSlice, MatrixElement):
-            parent = e.parent
-            spans = [e.rowslice, e.colslice] if isinstance(e, sp.MatrixSlice) \
-                else [(e.i, e.i + 1), (e.j, e.j + 1)]
-            for (start, stop, *_), size in zip(spans, parent.shape):
-                bounds = [sp.sympify(b).subs(subs) for b in (start, stop, size)]
-                if not all(b.is_Integer for b in bounds):
-                    continue          # a Sum's dummy index
-                start, stop, size = map(int, bounds)
-                if not 0 <= start < stop <= size:
-                    return False
+    for e in _indexing(exprs):
+        spans = [e.rowslice, e.colslice] if isinstance(e, sp.MatrixSlice) \
+            else [(e.i, e.i + 1), (e.j, e.j + 1)]
+        for (start, stop, *_), size in zip(spans, e.parent.shape):
+            bounds = [sp.sympify(b).subs(subs) for b in (start, stop, size)]
+            if not all(b.is_Integer for b in bounds):
+                continue          # a Sum's dummy index
+            start, stop, size = map(int, bounds)
+            if not 0 <= start < stop <= size:
+                return False
     return True
+
+
+def _indexing(exprs):
+    """The slices and entries in exprs, each shared subtree visited once (a deep network's
+    tree, walked as a tree, is exponential in its depth)."""
+    seen, stack = set(), [sp.sympify(e) for e in exprs]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, (sp.MatrixSlice, MatrixElement)):
+            yield e
+        stack.extend(e.args)
 
 
 def random_instance(spec, dims, seed=0, dtype=np.float64):
