@@ -196,10 +196,7 @@ class ElementwiseMap(_Broadcasting, sp.MatrixExpr):
 
 
 def _describe(expr):
-    try:
-        return "an elementwise `%s`" % _short(expr)
-    except Exception:          # an ElementwiseMap whose shape is still unknown
-        return "an elementwise operation"
+    return "an elementwise `%s`" % _short(expr)
 
 
 def _apply(build, operands):
