@@ -7,6 +7,8 @@ from .model import Input, Labels, Model, Param, tex
 from .nn import (batch_norm, dense, dropout, elu, exp, gelu, hardtanh, l2, layer_norm,
                  leaky_relu, log, log_softmax, logsumexp, mean, mish, prelu, relu, selu,
                  sigmoid, softmax, softplus, softsign, sum, swish, tanh)
+from .ops import (abs, concat, cos, greater, greater_equal, less, less_equal, matrix_power,
+                  max, maximum, min, minimum, norm, sin, sqrt, where)
 
 __version__ = "0.1.0"
 
@@ -17,4 +19,7 @@ __all__ = [
     "leaky_relu", "log", "log_cosh", "log_softmax", "logsumexp", "mean", "mish", "mse",
     "multiclass_hinge", "nll", "pick", "prelu", "relu", "selu", "sigmoid", "smooth_l1",
     "softmax", "softplus", "softsign", "sum", "swish", "tanh", "tex",
+    # symgrad/ops.py
+    "abs", "concat", "cos", "greater", "greater_equal", "less", "less_equal", "matrix_power",
+    "max", "maximum", "min", "minimum", "norm", "sin", "sqrt", "where",
 ]

@@ -93,7 +93,7 @@ class Array:
         return self.I
 
     def __getitem__(self, key):
-        return wrap(super().__getitem__(key))
+        return wrap(getitem(self, key))
 
     def applyfunc(self, func):
         return wrap(super().applyfunc(func))
@@ -160,8 +160,8 @@ def _array_class(cls):
 
 def wrap(expr):
     """expr with NumPy's operators: the same SymPy node, of its class with the Array mixin."""
-    if not isinstance(expr, sp.MatrixExpr) or isinstance(expr, Array):
-        return expr
+    if not isinstance(expr, sp.MatrixExpr) or isinstance(expr, (Array, sp.MatrixBase)):
+        return expr         # an explicit Matrix keeps SymPy's operators
     return Basic.__new__(_array_class(type(expr)), *expr.args)
 
 
@@ -182,7 +182,7 @@ def plain(expr):
             memo[e] = Basic.__new__(base, *args)
         elif any(a is not b for a, b in zip(args, e.args)):
             memo[e] = Basic.__new__(type(e), *args) if isinstance(e, sp.MatrixExpr) \
-                else e.func(*args)
+                and not isinstance(e, sp.MatrixBase) else e.func(*args)
         else:
             memo[e] = e
     return memo[expr]
@@ -205,6 +205,40 @@ def _bottom_up(expr):
         yield e
 
 
+def getitem(a, key):
+    """a[key] as SymPy gives it (a MatrixSlice; a[i, :] is the (1, m) row a[i:i+1, :]; a[i, j]
+    a scalar entry), with an out-of-range index refused by a message naming it."""
+    try:
+        return sp.MatrixExpr.__getitem__(a, key)
+    except IndexError as e:
+        why = str(e) or "give rows and columns inside its shape"
+        raise SymgradError(f"index [{_key_text(key)}] is out of range for {_short(a)}, which is "
+                           f"{shape_str(a.shape)}: {why}") from None
+
+
+def _key_text(key):
+    def one(k):
+        if isinstance(k, slice):
+            text = "%s:%s" % ("" if k.start is None else k.start, "" if k.stop is None else k.stop)
+            return text + ("" if k.step is None else ":%s" % k.step)
+        return str(k)
+    return ", ".join(one(k) for k in (key if isinstance(key, tuple) else (key,)))
+
+
+def check_matrix_power(a, k):
+    """Refuse a matrix power of a non-square matrix or with a non-integer exponent."""
+    if not k.is_Integer:
+        raise SymgradError(f"matrix power (MatPow) `{_short(a)}**{k}` needs an integer "
+                           f"exponent, not {k}: write the product out (a symbolic or fractional "
+                           "power of a matrix is not supported)")
+    if not same_dim(*a.shape):
+        raise SymgradError(
+            f"matrix power (MatPow) `{_short(a)}**{k}`: {_short(a)} is {shape_str(a.shape)}, "
+            f"not square, so it cannot multiply itself; for the elementwise power write "
+            f"sp.HadamardPower({_short(a, 20)}, {k}), or make the matrices symgrad arrays "
+            "(sg.Input/sg.Param) and write **")
+
+
 def _refuse_ambiguous(e):
     """sp.tanh(Z) of a matrix (SymPy leaves it unevaluated, a matrix function, not the
     elementwise tanh) and X**2 of a non-square matrix (a matrix power in SymPy)."""
@@ -213,12 +247,8 @@ def _refuse_ambiguous(e):
         raise SymgradError(f"sp.{name} applied to the matrix {_short(e.args[0])}: SymPy's "
                            f"functions act on scalars: write sg.{name}(...) for the "
                            f"elementwise {name} (or .applyfunc(sp.{name}))")
-    if isinstance(e, sp.MatPow) and not same_dim(*e.args[0].shape):
-        raise SymgradError(f"`{_short(e)}` is a matrix power (SymPy's ** on a plain matrix) of "
-                           f"the {shape_str(e.args[0].shape)} matrix {_short(e.args[0])}, which "
-                           f"is not square: for the elementwise power write "
-                           f"sp.HadamardPower(..., {e.args[1]}), or make the matrices symgrad "
-                           "arrays (sg.Input/sg.Param) and write **")
+    if isinstance(e, sp.MatPow):
+        check_matrix_power(*e.args)
 
 
 def is_array(x):
@@ -373,13 +403,16 @@ def matmul(a, b):
 
 
 def axis_of(axis, what):
-    """axis as 0 or 1 (NumPy's -2, -1 too), or None; what names the call in the error."""
+    """0, 1 or None, from NumPy's spellings (-2 and -1 too); anything else is refused, what
+    naming the call."""
     if axis is None:
         return None
-    if axis in (0, 1, -1, -2) and not isinstance(axis, bool):
+    if isinstance(axis, (int, sp.Integer)) and not isinstance(axis, bool) \
+            and int(axis) in (0, 1, -1, -2):
         return int(axis) % 2
-    raise SymgradError(f"{what}: axis={axis!r}: symgrad's arrays are matrices: give axis=0 "
-                       "(down the rows: per column), 1 (along the columns: per row) or None")
+    raise SymgradError(f"{what}: axis={axis!r} is not an axis of a matrix: give axis=None (all "
+                       "entries: a scalar), 0 (down each column: a (1, m) row) or 1 (along each "
+                       "row: an (n, 1) column)")
 
 
 def reduce_sum(x, axis=None, keepdims=False):

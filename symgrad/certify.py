@@ -13,18 +13,24 @@ import warnings
 import numpy as np
 
 from .errors import SymgradError
-from .testing import (NotFinite, Reference, default_dims, load_module, random_instance,
-                      relative_error)
+from .testing import (NotFinite, Reference, default_dims, indices_fit, load_module,
+                      random_instance, relative_error)
 
 RTOL = 1e-8        # float64 code against a 40-digit reference: agreement is near 1e-15
 TRIES = 3          # points tried per set of dimensions where the model is not finite
 
 
 def cases(model):
-    """The dimension sets certified: small ones (2 or 3, fixed), and every dimension 1."""
-    small = default_dims(model, seed=0, low=2, high=3)
+    """The dimension sets certified: small ones (2 or 3, fixed), and every dimension 1; of
+    those, the ones the model's slices fit in (A[:, 1:k] needs k >= 2), else the first
+    random set of dimensions up to 8 they fit in."""
+    small = default_dims(model, seed=0, low=2, high=3)      # widened where slices need it
     ones = {name: 1 for name in small}
-    return [small] + ([ones] if ones != small else [])
+    found = [d for d in [small] + ([ones] if ones != small else []) if indices_fit(model, d)]
+    if not found:
+        raise SymgradError(f"model {model.name}: cannot certify the module: no dimensions up to "
+                           "8 fit its slices and indices; pass --no-verify to write it unchecked")
+    return found
 
 
 def certify(model, source):

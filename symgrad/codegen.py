@@ -15,7 +15,8 @@ from . import __version__
 from .derive import topo
 from .errors import SymgradError
 from .liveness import reuse_and_free
-from .printing.numpy import HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter
+from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
+                             region_index)
 from .schedule import plan
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -288,7 +289,7 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
     returned = returns(names, _owned(body, names, args, p))
     entry = _validate(args, helpers, d) if public else []
     body = entry + _bind_dims(args, helpers) + (_labels_in_range(args, helpers, d) if public
-                                                else []) + body
+                                                else []) + _slice_checks(roots) + body
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returned)
@@ -491,6 +492,32 @@ def _fresh(taken, prefix="t"):
                 taken.add(name)
                 return name
     return fresh
+
+
+def _slice_checks(roots):
+    """A check per slice bound the dimensions do not guarantee (A[:, :k] needs k <= m):
+    NumPy would silently take fewer entries."""
+    lines, seen = [], set()
+    for node in topo(roots):
+        if node.op != "slice":
+            continue
+        parent = node.args[0]
+        label = "[%s] of %s" % (region_index(node.expr, parent.shape),
+                                parent.name or "a matrix")
+        for (start, stop, _), size in zip(node.expr, parent.shape):
+            for low, high, strict in ((sp.S.Zero, start, False), (start, stop, True),
+                                      (stop, size, False)):
+                gap = high - low
+                if (gap.is_positive if strict else gap.is_nonnegative) or (low, high) in seen:
+                    continue
+                seen.add((low, high))
+                test = f"{low} {'<' if strict else '<='} {high}"
+                values = ", ".join(f"{x} = {{{x}}}" for x in sorted(
+                    map(str, gap.free_symbols)))
+                lines += [f"if not {test}:",
+                          f'    raise ValueError(f"the slice {label} needs {test}, but '
+                          f'{values}")']
+    return lines
 
 
 def _bind_dims(args, helpers):

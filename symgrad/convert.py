@@ -4,6 +4,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import SymgradError
 from .graph import placeholder, placeholder_index, same_dim, shape_str
+from .array import check_matrix_power
 
 
 class Converter:
@@ -150,9 +151,7 @@ class Converter:
     def _convert_MatPow(self, expr):
         """X**k for an integer k: products by repeated squaring; X**-k is (X^-1)**k."""
         base, k = expr.args
-        if not k.is_Integer:
-            raise SymgradError(f"matrix power (MatPow) `{str(expr)[:60]}` needs an integer "
-                               f"exponent, not {k}: write the product out")
+        check_matrix_power(base, k)
         node = self(base)
         if k < 0:
             node, k = self.graph.inverse(node), -k
@@ -205,10 +204,76 @@ class Converter:
         return self.graph.pick(self(scores), y, int(axis))
 
     def _convert_MatrixElement(self, expr):
+        """A[i, j], a scalar: the 1 x 1 slice A[i:i+1, j:j+1]."""
         parent = expr.parent
-        if parent.shape != (1, 1):
-            raise _unsupported(expr, "indexing into a matrix larger than 1x1")
-        return self(parent)
+        if parent.shape == (1, 1):
+            return self(parent)
+        region = [(k, k + 1, 1) for k in (expr.i, expr.j)]
+        return self._slice(expr, parent, region)
+
+    # -- slices, concatenation, reductions, elementwise maps (symgrad/ops.py) ---------------
+    def _convert_MatrixSlice(self, expr):
+        """A[r0:r1:rs, c0:c1:cs]: integer bounds, or bounds in the dimensions (A[:, :k])."""
+        return self._slice(expr, expr.parent, [expr.rowslice, expr.colslice])
+
+    def _slice(self, expr, parent, region):
+        text = str(expr)[:60]
+        region = [tuple(sp.sympify(b) for b in r) for r in region]
+        for (start, stop, step), size, what in zip(region, parent.shape, ("rows", "columns")):
+            unknown = {s for b in (start, stop, step) for s in b.free_symbols} - self.dims
+            if unknown:
+                raise SymgradError(
+                    f"the slice `{text}` has a bound in {', '.join(sorted(map(str, unknown)))}, "
+                    "which is not a dimension of a parameter or input: give integers or "
+                    "expressions in the dimensions (A[:, :k] with k a dimension)")
+            if not (step.is_Integer and step > 0) or step != 1 and not (stop - start).is_Integer:
+                raise SymgradError(f"the slice `{text}` has step {step}: a step must be a "
+                                   "positive integer, and the bounds of a strided slice integers")
+            if (stop - start).is_nonpositive or start.is_negative or (size - stop).is_negative:
+                raise SymgradError(f"the slice `{text}` is out of range: {parent} has {size} "
+                                   f"{what} but the slice takes {start} to {stop}; give bounds "
+                                   f"0 <= start < stop <= {size}")
+        node = self.graph.slice(self(parent), region)
+        if isinstance(expr, sp.MatrixSlice) and not all(
+                same_dim(a, b) for a, b in zip(node.shape, expr.shape)):
+            raise SymgradError(f"the slice `{text}` takes {shape_str(node.shape)} entries but "
+                               f"SymPy gives it the shape {shape_str(expr.shape)} (it rounds "
+                               "a strided slice's length down): use a step that divides the "
+                               "length of the range")
+        return node
+
+    def _convert_BlockMatrix(self, expr):
+        """Blocks side by side in each block row, the rows stacked (np.concatenate)."""
+        blocks = expr.blocks
+        rows = [self.graph.concat([self(blocks[i, j]) for j in range(blocks.cols)], 1)
+                for i in range(blocks.rows)]
+        return self.graph.concat(rows, 0)
+
+    def _convert_ScalarExtremum(self, expr):
+        return self.graph.extremum(expr.kind, self(expr.arg), None)
+
+    def _convert_AxisExtremum(self, expr):
+        return self.graph.extremum(expr.kind, self(expr.arg), expr.axis)
+
+    def _convert_ElementwiseMap(self, expr):
+        """f(x_1, ..., x_k) over its operands, broadcast; scalar parameters and inputs in f's
+        body are operands too (as for applyfunc)."""
+        f = expr.function
+        if expr.is_condition:
+            raise SymgradError(f"the comparison `{str(expr)[:60]}` is a condition, not a value: "
+                               "use it as the first argument of sg.where, e.g. "
+                               "sg.where(sg.greater(Z, 0), Z, 0)")
+        body = f.expr.xreplace({v: placeholder(i) for i, v in enumerate(f.variables)})
+        if body.has(sp.MatrixExpr):
+            raise SymgradError(f"a matrix inside the function applied elementwise in "
+                               f"`{str(expr)[:60]}`: only scalars can appear in its body")
+        n = len(f.variables)
+        leaves = sorted(body.free_symbols & self.scalar_leaves, key=str)
+        body = body.xreplace({s: placeholder(n + i) for i, s in enumerate(leaves)})
+        for s in body.free_symbols - self.dims:
+            if placeholder_index(s) is None:
+                self._convert_Symbol(s)
+        return self._elementwise(body, [*expr.operands, *leaves], expr.shape)
 
     # -- scalar level: one node per operation, so a scalar graph shows each step ------------
     def _scalar(self, expr):
@@ -222,6 +287,29 @@ class Converter:
         return self.graph.map(expr.func(*xs), nodes)
 
     _convert_Add = _convert_Mul = _convert_Pow = _convert_Max = _convert_Min = _scalar
+
+    def _convert_Piecewise(self, expr):
+        """A scalar Piecewise (sg.where, sg.maximum of scalars): one map over its branch
+        values and the two sides of each comparison."""
+        nodes, slots = [], {}
+
+        def slot(e):
+            if self._is_constant(e):
+                return _fold(e)
+            if e not in slots:
+                slots[e] = placeholder(len(nodes))
+                nodes.append(self(e))
+            return slots[e]
+
+        def test(c):
+            if isinstance(c, sp.core.relational.Relational):
+                return c.func(slot(c.lhs), slot(c.rhs))
+            if isinstance(c, (sp.And, sp.Or, sp.Not)):
+                return c.func(*[test(a) for a in c.args])
+            if c in (sp.true, sp.false):
+                return c
+            raise _unsupported(expr, f"condition {type(c).__name__}")
+        return self.graph.map(sp.Piecewise(*[(slot(e), test(c)) for e, c in expr.args]), nodes)
 
     def _convert_Function(self, expr):
         if isinstance(expr, sp.Function) and len(expr.args) >= 1:
@@ -261,8 +349,16 @@ def _matrices_bottom_up(expr):
         elif e not in seen:
             seen.add(e)
             stack.append((e, True))
-            stack.extend((a, False) for a in reversed(e.args))
+            stack.extend((a, False) for a in reversed(_children(e)))
     return order
+
+
+def _children(expr):
+    """The subexpressions the converter converts first: a BlockMatrix's blocks (its argument
+    is an explicit matrix of them), else the arguments."""
+    if isinstance(expr, sp.BlockMatrix):
+        return list(expr.blocks)
+    return expr.args
 
 
 def _fold(expr):

@@ -139,6 +139,9 @@ def derive(model, names=None):
     if model.hessian:
         tangents = [_seed(graph, "v" + p.name, p.shape, taken) for p in params]
         products = forward(graph, derivation.grads, dict(zip(params, tangents)))
+        # a tangent that folds to a number is 0 (it is linear in the seeds): a gradient
+        # constant almost everywhere along them, such as a maximum's
+        products = [None if t is not None and t.is_constant else t for t in products]
         derivation.hessian = Hessian(tangents, products)
         roots += [t for t in products if t is not None]
     _unique_names(graph, topo(roots))

@@ -19,6 +19,16 @@ Ops (`Node.op`):
              (axis 1, a column), y = args[1] the integer labels, shaped like the result
   scatter    args[0] with args[2] added at the labels args[1]'s entries along `Node.axis`
              (pick's adjoint): written in place into a new array, no one-hot matrix formed
+  max, min   the max or min along `Node.axis` (0, 1, keeping dims; None: all, a scalar)
+  argmax_put, argmin_put    args (g, x): g at the first arg-max (arg-min) of each slice of x
+             along `Node.axis`, zeros elsewhere, x's shape (the VJP of max, min)
+  argmax_take, argmin_take  args (t, x): t's entries at those positions (their JVP)
+  slice      args[0][rows, cols]; `Node.expr` is the region ((r0, r1, rs), (c0, c1, cs))
+  pad        zeros of `Node.shape` with each args[i] added into region `Node.expr[i]`
+             (the adjoint of slices; a region covering all of it is a dense term)
+  concat     args side by side along `Node.axis` (np.concatenate)
+  diag       the diagonal of a square matrix, a column (n, 1)
+  undiag     the square matrix with the column args[0] on its diagonal, zeros elsewhere
 
 Identical nodes are one node (hash-consing), and the builder applies the algebra that keeps
 code lean: ones-vectors in products become sums and broadcasts, products over a dimension
@@ -317,7 +327,38 @@ class Graph:
             p, q = a.args
             prod = self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)])
             return self.sum(prod, scalar=True)
+        if a.op == "map":          # tr(f(X)) = sum(f(diag X)): f of the n diagonal entries only
+            column = (a.shape[0], sp.S.One)
+            return self.sum(self.map(a.expr, [self.diagonal(x) for x in a.args], column),
+                            scalar=True)
         return self._make("trace", (a,), ())
+
+    def diagonal(self, a):
+        """The diagonal of a square matrix as a column (n, 1); of an operand broadcast to a
+        square map, the entries it puts on the diagonal (a column is its own, a row's are
+        its transpose, a scalar's itself)."""
+        if a.shape in ((), (1, 1)) or a.shape[1] == 1:
+            return a
+        if a.shape[0] == 1:
+            return self.transpose(a)
+        n = a.shape[0]
+        if a.op == "eye" or a.is_constant:
+            return self.constant(1 if a.op == "eye" else a.expr, (n, sp.S.One))
+        if a.op == "transpose":
+            return self.diagonal(a.args[0])
+        if a.op == "matmul":       # diag(P Q) = rowsum(P * Q^T): no product is formed
+            p, q = a.args
+            return self.sum(self.map(placeholder(0) * placeholder(1), [p, self.transpose(q)]), 1)
+        if a.op == "map":
+            return self.map(a.expr, [self.diagonal(x) for x in a.args], (n, sp.S.One))
+        return self._make("diag", (a,), (n, sp.S.One))
+
+    def diagonal_matrix(self, d):
+        """The square matrix with the column d on its diagonal (the adjoint of diagonal)."""
+        n = d.shape[0]
+        if d.is_constant:
+            return self.map(d.expr * placeholder(0), [self.eye(n)], (n, n))
+        return self._make("undiag", (d,), (n, n))
 
     def _square(self, what, a):
         if a.shape == () or not same_dim(a.shape[0], a.shape[1]):
@@ -352,17 +393,145 @@ class Graph:
         """base with values (shaped like the labels) added at the labels' entries."""
         return self._make("scatter", (base, labels, values), base.shape, axis=axis)
 
+    # -- reductions, slices and concatenation (symgrad/ops.py) ------------------------------
+    def extremum(self, kind, a, axis=None):
+        """The max or min (kind) of a's entries along axis 0 or 1, keeping dims, or of all of
+        them (axis None: a scalar)."""
+        if a.shape == () or axis is not None and a.shape[axis] == 1:
+            return a
+        rows, cols = a.shape
+        shape = () if axis is None else (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
+        if a.is_constant:
+            return self.constant(a.expr, shape)
+        if a.shape == (1, 1):
+            return self.sum(a, scalar=True)
+        return self._make(kind, (a,), shape, axis=axis)
+
+    def at_extremum(self, kind, g, x, axis):
+        """g (of the reduced shape) at the first arg-max or arg-min of each slice of x along
+        axis, zeros elsewhere: the adjoint of a max or min."""
+        return self._make(f"arg{kind}_put", (g, x), x.shape, axis=axis)
+
+    def of_extremum(self, kind, t, x, axis):
+        """The entries of t (x's shape) at the first arg-max or arg-min of each slice of x."""
+        rows, cols = x.shape
+        shape = () if axis is None else (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
+        return self._make(f"arg{kind}_take", (t, x), shape, axis=axis)
+
+    def slice(self, a, region):
+        """a[rows, cols] for a region ((start, stop, step), (start, stop, step)) of integers
+        or expressions in the dimensions."""
+        region = sp.Tuple(*[sp.Tuple(*r) for r in region])
+        if region == full_region(a.shape):
+            return a
+        shape = tuple(region_length(r) for r in region)
+        if a.is_constant:
+            return self.constant(a.expr, shape)
+        if a.op == "slice" and all(r[2] == 1 for r in a.expr + region):
+            inner = [(r[0] + s[0], r[0] + s[1], 1) for r, s in zip(a.expr, region)]
+            return self.slice(a.args[0], inner)
+        if a.op == "concat":          # within one block: a slice of that block
+            for part, block in zip(a.args, block_regions(a.args, a.axis)):
+                start, stop, step = region[a.axis]
+                lo, hi, _ = block[a.axis]
+                if (start - lo).is_nonnegative and (hi - stop).is_nonnegative:
+                    inner = list(region)
+                    inner[a.axis] = (start - lo, stop - lo, step)
+                    return self.slice(part, inner)
+        if a.op == "pad":             # a slice of a slice's adjoint: that adjoint
+            overlap = [k for k, r in enumerate(a.expr) if not _disjoint(r, region)]
+            if not overlap:
+                return self.constant(0, shape)
+            if len(overlap) == 1 and a.expr[overlap[0]] == region:
+                return a.args[overlap[0]]
+        return self._make("slice", (a,), shape, expr=region)
+
+    def pad(self, parts, regions, shape):
+        """Zeros of shape with parts[i] added into regions[i] (the adjoint of slices)."""
+        regions = [sp.Tuple(*[sp.Tuple(*r) for r in region]) for region in regions]
+        if len(parts) == 1 and regions[0] == full_region(shape):
+            return parts[0]
+        return self._make("pad", parts, shape, expr=sp.Tuple(*regions))
+
     def add(self, terms, shape):
-        """The sum of terms (a node's adjoint contributions): a scatter into zeros among them
-        adds its values into the sum of the others instead, so no zeros are formed."""
+        """The sum of terms (a node's adjoint contributions) of shape, or broadcast to it,
+        with no zeros formed: a scatter into zeros among them adds its values into the sum of
+        the others, and the pads become one pad, whose regions are added into one array in
+        place."""
         into = [t for t in terms if t.op == "scatter" and t.args[0].is_constant
                 and t.args[0].expr == 0]
         rest = [t for t in terms if t not in into]
-        total = self.map(sp.Add(*[placeholder(i) for i in range(len(rest))]), rest, shape) \
-            if rest else into.pop(0)
+        total = self._add_pads(rest, shape) if rest else into.pop(0)
         for t in into:
             total = self.scatter(total, t.args[1], t.args[2], t.axis)
         return total
+
+    def _add_pads(self, terms, shape):
+        if not any(t.op == "pad" for t in terms):
+            xs = [placeholder(i) for i in range(len(terms))]
+            return self.map(sp.Add(*xs), terms, shape)
+        full = full_region(shape)
+        dense, parts = [], []
+        for t in terms:
+            if t.op != "pad":
+                dense.append(t)
+                continue
+            for arg, region in zip(t.args, t.expr):
+                if region == full:
+                    dense.append(arg)
+                else:
+                    parts.append((arg, region))
+        if dense:
+            base = self._add_pads(dense, shape)
+            parts.insert(0, (base, full))
+        return self.pad([p for p, _ in parts], [r for _, r in parts], shape)
+
+    def concat(self, parts, axis):
+        """parts side by side along axis 1 (the rows agree) or stacked along axis 0."""
+        flat = []
+        for p in parts:
+            flat += list(p.args) if p.op == "concat" and p.axis == axis else [p]
+        if len(flat) == 1:
+            return flat[0]
+        other = 1 - axis
+        for p in flat[1:]:
+            if p.shape == () or not same_dim(p.shape[other], flat[0].shape[other]):
+                raise SymgradError(
+                    f"shape mismatch in a concatenation along axis {axis}: {_label(flat[0])} is "
+                    f"{shape_str(flat[0].shape)} but {_label(p)} is {shape_str(p.shape)}")
+        size = sp.Add(*[p.shape[axis] for p in flat])
+        shape = (size, flat[0].shape[1]) if axis == 0 else (flat[0].shape[0], size)
+        return self._make("concat", flat, shape, axis=axis)
+
+
+def full_region(shape):
+    """The region of a slice that takes all of an array of this shape."""
+    return sp.Tuple(*[sp.Tuple(sp.S.Zero, sp.sympify(n), sp.S.One) for n in shape])
+
+
+def _disjoint(r, s):
+    """Whether two regions provably share no entry (apart along some axis; steps of 1)."""
+    for (a0, a1, a_step), (b0, b1, b_step) in zip(r, s):
+        if a_step == b_step == 1 and ((b0 - a1).is_nonnegative or (a0 - b1).is_nonnegative):
+            return True
+    return False
+
+
+def region_length(r):
+    """The number of entries (start, stop, step) takes along its axis."""
+    start, stop, step = r
+    return stop - start if step == 1 else sp.ceiling((stop - start) / step)
+
+
+def block_regions(parts, axis):
+    """The region of each of parts within their concatenation along axis."""
+    regions, offset = [], sp.S.Zero
+    for p in parts:
+        span = [(sp.S.Zero, n, sp.S.One) for n in p.shape]
+        span[axis] = (offset, offset + p.shape[axis], sp.S.One)
+        regions.append(span)
+        offset += p.shape[axis]
+    return regions
 
 
 def _broadcast_along(node, axis):

@@ -26,8 +26,8 @@ def reuse_and_free(lines, keep, shapes):
     the statements' arrays (names missing from it are never reused nor deleted).
     """
     stmts = [ast.parse(line).body[0] for line in lines]
-    reads = [_reads(s) | ({n.id for n in ast.walk(s.target) if isinstance(n, ast.Name)}
-                          if isinstance(s, ast.AugAssign) else set()) for s in stmts]
+    reads = [_reads(s) | ({_target(s)} if isinstance(s, ast.AugAssign) else set())
+             for s in stmts]
     last = {name: i for i, names in enumerate(reads) for name in names}
     arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
     owned = {_target(s) for s in stmts if _allocates(s)} & arrays
@@ -52,7 +52,10 @@ def _target(stmt):
 
 
 def _reads(stmt):
-    return {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+    """The names a statement reads (for x[k:, :] += y, the names in the subscript too)."""
+    target = stmt.target if isinstance(stmt, ast.AugAssign) else None
+    parts = [stmt.value] + ([target.slice] if isinstance(target, ast.Subscript) else [])
+    return {n.id for part in parts for n in ast.walk(part) if isinstance(n, ast.Name)}
 
 
 def _allocates(stmt):

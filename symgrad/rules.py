@@ -17,7 +17,7 @@ from typing import Callable
 
 import sympy as sp
 
-from .graph import placeholder
+from .graph import block_regions, placeholder
 from .simplify import simplify_derivative
 
 VJP = {}
@@ -105,8 +105,13 @@ def _transpose_jvp(graph, node, ts):
 
 # ---- elementwise (any SymPy scalar function, by sympy.diff on the placeholder) ----------
 def map_partial(node, i):
-    """d(node)/d(operand i) of an elementwise node, as a scalar expression."""
-    return simplify_derivative(sp.diff(node.expr, placeholder(i)))
+    """d(node)/d(operand i) of an elementwise node, as a scalar expression. The derivative
+    of a step (Heaviside, sign: DiracDelta) is taken as 0, the value it has almost
+    everywhere, as PyTorch takes it: relu, abs and maximum have second derivative 0."""
+    partial = sp.diff(node.expr, placeholder(i))
+    if partial.has(sp.DiracDelta):
+        partial = partial.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    return simplify_derivative(partial)
 
 
 @defvjp("map", "f(A, B, ...) elementwise: dA = G * df/dA (a diagonal Jacobian)",
@@ -236,3 +241,105 @@ def _scatter_jvp(graph, node, ts):
     if ts[2] is None:
         return ts[0]
     return graph.scatter(ts[0] or graph.constant(0, base.shape), labels, ts[2], node.axis)
+
+
+# ---- max and min, slices and concatenation (symgrad/ops.py) -------------------------------
+def _region_tex(region, shape):
+    """[0:k, :] as LaTeX, ':' for an axis taken whole."""
+    axes = []
+    for (start, stop, step), n in zip(region, shape):
+        if start == 0 and stop == n and step == 1:
+            axes.append(":")
+            continue
+        text = "%s:%s" % ("" if start == 0 else sp.latex(start),
+                          "" if stop == n else sp.latex(stop))
+        axes.append(text + ("" if step == 1 else ":%s" % sp.latex(step)))
+    return r"\left[%s\right]" % r",\, ".join(axes)
+
+
+def _extremum_rules(kind):
+    """max or min along an axis: the whole adjoint of each slice goes to its first arg-max
+    (arg-min), as np.argmax picks it. Put (the adjoint) and take (the tangent) are made by
+    the sweeps only, so they need a JVP (for Hessians) but no VJP: they are linear in their
+    first operand and constant (almost everywhere) in the second."""
+    put, take = f"arg{kind}_put", f"arg{kind}_take"
+
+    def arg(ops):
+        under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[ops.node.axis]
+        return r"\arg\%s%s %s" % (kind, under, ops[0])
+
+    @defvjp(kind, f"{kind}(A): dA = G at the first arg-{kind} of each reduced slice, 0 elsewhere",
+            jacobian=lambda ops, i: r"\operatorname{onehot}\left(%s\right)^{\top}" % arg(ops),
+            chain=lambda ops, i, G: r"%s \text{ at } %s" % (G, arg(ops)))
+    def _vjp(graph, node, g, i):
+        return graph.at_extremum(kind, g, node.args[0], node.axis)
+
+    @defjvp(kind)
+    def _jvp(graph, node, ts):
+        return graph.of_extremum(kind, ts[0], node.args[0], node.axis)
+
+    @defjvp(put)
+    def _put_jvp(graph, node, ts):
+        x = node.args[1]
+        return None if ts[0] is None else graph.at_extremum(kind, ts[0], x, node.axis)
+
+    @defjvp(take)
+    def _take_jvp(graph, node, ts):
+        x = node.args[1]
+        return None if ts[0] is None else graph.of_extremum(kind, ts[0], x, node.axis)
+
+
+_extremum_rules("max")
+_extremum_rules("min")
+
+
+@defvjp("slice", "A[rows, cols]: dA = G added into zeros of A's shape at the slice",
+        jacobian=lambda ops, i: r"S^{\top}\ \text{(selects the entries %s)}"
+        % _region_tex(ops.node.expr, ops[0].shape).replace(r"\left", "").replace(r"\right", ""),
+        chain=lambda ops, i, G: r"\operatorname{pad}_{%s}\left(%s\right)"
+        % (_region_tex(ops.node.expr, ops[0].shape), G))
+def _slice(graph, node, g, i):
+    return graph.pad([g], [node.expr], node.args[0].shape)
+
+
+@defjvp("slice")
+def _slice_jvp(graph, node, ts):
+    return graph.slice(ts[0], node.expr)
+
+
+@defjvp("pad")          # made by the sweep only (the adjoint of slices): no VJP
+def _pad_jvp(graph, node, ts):
+    terms = [graph.pad([t], [r], node.shape) for t, r in zip(ts, node.expr) if t is not None]
+    return graph.add(terms, node.shape) if terms else None
+
+
+@defvjp("concat", "concat(A, B, ...): dA, dB, ... = the blocks of G",
+        jacobian=lambda ops, i: r"S_{%d}" % i,
+        chain=lambda ops, i, G: r"{%s}_{%s}" % (G, _region_tex(
+            block_regions(ops.node.args, ops.node.axis)[i], ops.node.shape)))
+def _concat(graph, node, g, i):
+    return graph.slice(g, block_regions(node.args, node.axis)[i])
+
+
+@defjvp("concat")
+def _concat_jvp(graph, node, ts):
+    regions = block_regions(node.args, node.axis)
+    terms = [graph.pad([t], [r], node.shape) for t, r in zip(ts, regions) if t is not None]
+    return graph.add(terms, node.shape) if terms else None
+
+
+@defvjp("diag", "diag(A), the diagonal as a column: dA = Diag(G), G on the diagonal",
+        jacobian=lambda ops, i: r"\left[e_i e_i^{\top}\right]_{i}\ \text{(picks the diagonal)}",
+        chain=lambda ops, i, G: r"\operatorname{Diag}\left(%s\right)" % G)
+def _diag(graph, node, g, i):
+    return graph.diagonal_matrix(g)
+
+
+@defjvp("diag")
+def _diag_jvp(graph, node, ts):
+    return graph.diagonal(ts[0])
+
+
+@defjvp("undiag")       # made by the sweep only (the adjoint of diag): no VJP
+def _undiag_jvp(graph, node, ts):
+    return graph.diagonal_matrix(ts[0])

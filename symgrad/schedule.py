@@ -49,8 +49,10 @@ def plan(roots):
         elif node.op == "map" and (node.derived or node.name is None) and (
                 user.op == "map" or user.op == "scatter" and user.args[0] is node):
             fused.add(node.id)      # a scatter's base is computed into the scatter's array
-        elif node.op not in ("map", "scatter") and node.name is None:
-            inline.add(node.id)
+        elif node.op == "map" and user.op == "pad" and (node.derived or node.name is None):
+            inline.add(node.id)         # written into the pad's `+=`: no array of its own
+        elif node.op not in ("map", "scatter", "pad") and node.name is None:
+            inline.add(node.id)         # (a pad is statements: zeros, then += per region)
         elif is_square(node) and user.op == "sum" and user.shape == () and (
                 node.derived or node.name is None) and (node.args[0].op == "leaf" or (
                 node.args[0].id not in inline and node.args[0].id not in fused)):

@@ -19,6 +19,8 @@ from sympy.printing.pycode import MpmathPrinter
 from .errors import SymgradError
 from .functions import to_elementary
 from .losses import Pick
+from .model import Model
+from .ops import AxisExtremum, ElementwiseMap, ScalarExtremum
 
 
 def load_module(source, name="generated_model"):
@@ -46,11 +48,51 @@ def dimension(text):
 
 
 def default_dims(spec, seed=0, low=2, high=5):
-    """Small random integer values for the dimension symbols of a Model or a module."""
+    """Small random integer values for the dimension symbols of a Model or a module; for a
+    Model whose slices or indices need larger ones (A[:, 3:k]), the first of further draws
+    (up to 8) that they fit in, if any."""
     shapes, _ = _shapes(spec)
     names = sorted({s.name for shape in shapes.values() for d in shape for s in d.free_symbols})
     rng = np.random.default_rng(seed)
-    return {name: int(rng.integers(low, high + 1)) for name in names}
+    dims = {name: int(rng.integers(low, high + 1)) for name in names}
+    if isinstance(spec, Model) and not indices_fit(spec, dims):
+        for _ in range(64):
+            draw = {name: int(rng.integers(low, max(high, 8) + 1)) for name in names}
+            if indices_fit(spec, draw):
+                return draw
+    return dims
+
+
+def indices_fit(model, dims):
+    """Whether every slice and entry index in the model's expressions lies inside its matrix
+    at these dimension values (A[:, 1:k] needs 2 <= k <= A's columns)."""
+    subs = {d: dims[d.name] for d in model.dims if d.name in dims}
+    exprs = [model.loss, *model.outputs.values(), *(o for o, _ in model.jacobians.values())]
+    for e in _indexing(exprs):
+        spans = [e.rowslice, e.colslice] if isinstance(e, sp.MatrixSlice) \
+            else [(e.i, e.i + 1), (e.j, e.j + 1)]
+        for (start, stop, *_), size in zip(spans, e.parent.shape):
+            bounds = [sp.sympify(b).subs(subs) for b in (start, stop, size)]
+            if not all(b.is_Integer for b in bounds):
+                continue          # a Sum's dummy index
+            start, stop, size = map(int, bounds)
+            if not 0 <= start < stop <= size:
+                return False
+    return True
+
+
+def _indexing(exprs):
+    """The slices and entries in exprs, each shared subtree visited once (a deep network's
+    tree, walked as a tree, is exponential in its depth)."""
+    seen, stack = set(), [sp.sympify(e) for e in exprs]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, (sp.MatrixSlice, MatrixElement)):
+            yield e
+        stack.extend(e.args)
 
 
 def labels(spec):
@@ -280,6 +322,20 @@ class _Explicit:
         self.program[symbol] = value
         return symbol
 
+    def _entry(self, x):
+        value = self(x)
+        return value[0, 0] if isinstance(value, sp.MatrixBase) else value
+
+    def _test(self, c):
+        if isinstance(c, sp.core.relational.Relational):
+            return c.func(self._entry(c.lhs), self._entry(c.rhs))
+        if isinstance(c, (sp.And, sp.Or, sp.Not)):
+            return c.func(*[self._test(a) for a in c.args])
+        return c
+
+    def _int(self, d):
+        return int(sp.sympify(d).subs(self.dim_subs))
+
     def _shape(self, e):
         return tuple(int(sp.sympify(d).subs(self.dim_subs)) for d in e.shape)
 
@@ -322,12 +378,39 @@ class _Explicit:
         if isinstance(e, sp.Trace):
             return self(e.arg).trace()
         if isinstance(e, MatrixElement):
-            return self(e.parent)[int(e.i), int(e.j)]
+            return self(e.parent)[self._int(e.i), self._int(e.j)]
         if isinstance(e, Pick):          # the score at each example's label
             scores, labels, axis = self(e.args[0]), list(self(e.args[1])), int(e.args[2])
             if axis == 0:
                 return sp.Matrix([[scores[y, j] for j, y in enumerate(labels)]])
             return sp.Matrix([[scores[j, y]] for j, y in enumerate(labels)])
+        if isinstance(e, sp.MatrixSlice):
+            rows, cols = (slice(*map(self._int, r)) for r in (e.rowslice, e.colslice))
+            return self(e.parent)[rows, cols]
+        if isinstance(e, sp.BlockMatrix):
+            b = e.blocks
+            return sp.Matrix.vstack(*[sp.Matrix.hstack(*[self(b[i, j]) for j in range(b.cols)])
+                                      for i in range(b.rows)])
+        if isinstance(e, ElementwiseMap):     # f of operands broadcast to its shape
+            rows, cols = self._shape(e)
+            parts = [self(o) for o in e.operands]
+            parts = [_spread(p, (rows, cols)) if isinstance(p, sp.MatrixBase) else p
+                     for p in parts]
+            return sp.Matrix(rows, cols, lambda i, j: e.function(*[
+                p[i, j] if isinstance(p, sp.MatrixBase) else p for p in parts]))
+        if isinstance(e, sp.Piecewise):       # conditions stay conditions, never staged
+            return sp.Piecewise(*[(self._entry(v), self._test(c)) for v, c in e.args])
+        if isinstance(e, (ScalarExtremum, AxisExtremum)):
+            a, kind = self(e.arg), sp.Max if e.kind == "max" else sp.Min
+
+            def f(*entries):
+                return entries[0] if len(entries) == 1 else kind(*entries, evaluate=False)
+            if isinstance(e, ScalarExtremum):
+                return f(*a)
+            lines = [a[:, j] for j in range(a.cols)] if e.axis == 0 else \
+                [a[i, :] for i in range(a.rows)]
+            extrema = [f(*line) for line in lines]
+            return sp.Matrix([extrema]) if e.axis == 0 else sp.Matrix(extrema)
         if isinstance(e, sp.Sum):        # the last limit is the outermost
             *inner, (i, low, high) = e.limits
             body = sp.Sum(e.function, *inner) if inner else e.function
@@ -446,6 +529,10 @@ def check_model(model, dims=None, seed=0, names=None, rtol=1e-8):
     from .derive import derive
     module = load_module(module_source(derive(model, names)), model.name)
     dims = {**default_dims(model, seed), **(dims or {})}
+    if not indices_fit(model, dims):
+        raise SymgradError(f"model {model.name}: its slices or indices reach past its matrices "
+                           f"at {', '.join(f'{k}={v}' for k, v in dims.items())}: give larger "
+                           "dimensions (--dims)")
     values = random_instance(model, dims, seed)
     try:
         reference = Reference(model, dims, values)

@@ -10,9 +10,10 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from ..graph import placeholder
+from ..graph import full_region, placeholder
 from ..model import tex
-from .numpy import NodePrinter, _Named, _Operands
+from ..rules import _region_tex
+from .numpy import NodePrinter, _Named, _Operands, extremum_pair
 
 _LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
 _TEXT = re.compile(r"[A-Za-z0-9 .,;:!?'()\[\]+\-*/=@\u00a0-\U0010ffff]+")
@@ -165,6 +166,13 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
             return "%s^{%s}" % (text, self._print(e))
         return super()._print_Pow(expr)
 
+    def _print_Piecewise(self, expr):
+        pair = extremum_pair(expr)                   # sg.maximum, sg.minimum
+        if pair:
+            return r"\%s\left(%s, %s\right)" % (pair[0][:3], self._print(pair[1]),
+                                                 self._print(pair[2]))
+        return super()._print_Piecewise(expr)
+
     def _print_Heaviside(self, expr, exp=None):      # H(0) = 0: ReLU'(0) = 0
         return r"\mathbb{1}\left[%s > 0\right]" % self._print(expr.args[0])
 
@@ -225,4 +233,26 @@ class LatexNodePrinter(NodePrinter):
                                       r"\operatorname{onehot}\left(%s\right)")
         if node.op == "leaf":
             return name_tex(node.name)
+        if node.op in ("max", "min"):
+            under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[node.axis]
+            return r"\%s%s\left(%s\right)" % (node.op, under, args[0][0])
+        if node.op.startswith("arg"):          # argmax_put, argmin_take, ...
+            kind, action = node.op[3:6], node.op[7:]
+            under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[node.axis]
+            where = r"\arg\%s%s %s" % (kind, under, wrap[1])
+            return r"%s \text{ at } %s" % (wrap[0], where) if action == "put" \
+                else r"{%s}_{%s}" % (wrap[0], where)
+        if node.op == "slice":
+            return r"{%s}_{%s}" % (wrap[0], _region_tex(node.expr, node.args[0].shape))
+        if node.op == "pad":
+            return " + ".join(text if region == full_region(node.shape) else
+                              r"\operatorname{pad}_{%s}\left(%s\right)" % (
+                                  _region_tex(region, node.shape), text)
+                              for (text, _), region in zip(args, node.expr))
+        if node.op in ("diag", "undiag"):
+            return r"\operatorname{%s}\left(%s\right)" % (
+                "diag" if node.op == "diag" else "Diag", args[0][0])
+        if node.op == "concat":
+            sep = r" \\ " if node.axis == 0 else " & "
+            return r"\begin{bmatrix} %s \end{bmatrix}" % sep.join(t for t, _ in args)
         raise NotImplementedError(node.op)

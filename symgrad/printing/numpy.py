@@ -11,14 +11,15 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..graph import broadcast_shape, placeholder
+from ..graph import broadcast_shape, full_region, placeholder, same_dim
 from ..schedule import is_square
 from . import runtime
 
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
-    runtime._arrays, runtime._labels, runtime._check_labels, runtime._shape_error, runtime._sigmoid,
-    runtime._matmul, runtime._logsumexp, runtime._erf, runtime._logcosh, runtime._xlogx)}
+    runtime._arrays, runtime._labels, runtime._check_labels, runtime._shape_error,
+    runtime._sigmoid, runtime._matmul, runtime._logsumexp, runtime._erf, runtime._logcosh,
+    runtime._xlogx, runtime._put_at_arg, runtime._take_at_arg, runtime._diagonal_matrix)}
 
 
 # linear-algebra ops: op -> (NumPy code, docstring math); slogdet is stable where det
@@ -103,6 +104,10 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype.
         A column times a row is _matmul(c, r), an outer product: broadcasting them would
         allocate the ufunc's iteration buffers."""
+        masks = [f for f in expr.args if isinstance(f, sp.Piecewise)
+                 and all(p.expr.is_number for p in f.args)]
+        if masks and (expr / masks[0]).free_symbols & set(self.operands):
+            return self._print(sp.piecewise_fold(expr))    # np.where(c, g, 0): g's dtype
         column = next((f for f in expr.args if _is_vector(self.shapes.get(f), 1)), None)
         row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
         if column is not None and row is not None:
@@ -120,6 +125,29 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
 
     def _print_Abs(self, expr):
         return "np.abs(%s)" % self._print(expr.args[0])
+
+    def _print_Piecewise(self, expr):
+        """np.maximum/np.minimum for sg.maximum/sg.minimum, else nested np.where; branches
+        that are all numbers (a derivative's 1 and 0) are cast to the arrays' dtype."""
+        if expr.args[-1].cond != sp.true:
+            return super()._print_Piecewise(expr)
+        pair = extremum_pair(expr)
+        if pair:
+            return "np.%s(%s, %s)" % (pair[0], self._print(pair[1]), self._print(pair[2]))
+        text = self._print(expr.args[-1].expr)
+        for value, cond in reversed(expr.args[:-1]):
+            text = "np.where(%s, %s, %s)" % (self._print(cond), self._print(value), text)
+        if all(p.expr.is_number for p in expr.args) and getattr(self, "dtype", None) \
+                and any(self.shapes.get(s, ()) != () for s in expr.free_symbols):
+            text = "%s.astype(%s)" % (text, self.dtype)
+        return text
+
+    def _print_Relational(self, expr):
+        if expr.rel_op in ("<", "<=", ">", ">="):
+            return "%s %s %s" % (self.parenthesize(expr.lhs, PRECEDENCE["Relational"]),
+                                 expr.rel_op, self.parenthesize(expr.rhs,
+                                                                PRECEDENCE["Relational"]))
+        return super()._print_Relational(expr)
 
     def _print_Max(self, expr):
         return self._fold("np.maximum", expr.args)
@@ -159,10 +187,34 @@ def _is_vector(shape, axis):
     return shape is not None and len(shape) == 2 and shape[axis] == 1 and shape[1 - axis] != 1
 
 
+def extremum_pair(expr):
+    """("maximum", a, b) for Piecewise((a, a >= b), (b, True)) (sg.maximum; > too, and the
+    relation either way round), ("minimum", a, b) for <= and <, else None."""
+    if len(expr.args) != 2 or expr.args[1].cond != sp.true:
+        return None
+    (a, cond), (b, _) = expr.args
+    if not isinstance(cond, sp.core.relational.Relational) or cond.rel_op not in (
+            "<", "<=", ">", ">=") or {cond.lhs, cond.rhs} != {a, b} or a == b:
+        return None
+    larger = cond.lhs if cond.rel_op in (">", ">=") else cond.rhs     # the side that is larger
+    return ("maximum" if larger == a else "minimum"), a, b
+
+
 class ScalarMathPrinter(_Operands, StrPrinter):
     """The same expressions as plain math for docstrings: tanh(W1 @ X + b1)."""
 
     settings = {}
+
+    def _print_Piecewise(self, expr):
+        pair = extremum_pair(expr)
+        if pair:
+            return "%s(%s, %s)" % (pair[0], self._print(pair[1]), self._print(pair[2]))
+        if expr.args[-1].cond != sp.true:
+            return super()._print_Piecewise(expr)
+        text = self._print(expr.args[-1].expr)
+        for value, cond in reversed(expr.args[:-1]):
+            text = "where(%s, %s, %s)" % (self._print(cond), self._print(value), text)
+        return text
 
 
 class NodePrinter:
@@ -210,13 +262,17 @@ class NodePrinter:
         each stand-in with its node; a stack of matrices has no 2-d shape."""
         shapes = {s: a.shape for s, a in stand_ins
                   if not isinstance(a, _Named) and not self._is_batched(a)}
-        return self.scalar_printer(operands, self.helpers, shapes)
+        printer = self.scalar_printer(operands, self.helpers, shapes)
+        printer.dtype = getattr(self, "dtype", None)
+        return printer
 
     def lines(self, node, name, fresh):
         """The statements computing node into name; fresh() gives unused temporary names.
         Repeated subexpressions of an elementwise expression are computed once."""
         if node.op == "scatter":
             return self._scatter(node, name, fresh)
+        if node.op == "pad" and not self.math:
+            return self._pad_lines(node, name)
         if node.op != "map":
             return ["%s = %s" % (name, self.rhs(node))]
         expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
@@ -388,7 +444,116 @@ class NodePrinter:
         if node.op == "eye":
             n = node.shape[0]
             return "I(%s)" % n if self.math else "np.eye(%s, dtype=%s)" % (n, self.dtype)
+        if node.op in OPS_RHS:
+            return OPS_RHS[node.op](self, node, args, wrap)
         raise NotImplementedError(node.op)
+
+    # -- reductions, slices and concatenation (symgrad/ops.py) ------------------------------
+    def _pad_lines(self, node, name):
+        """zeros (or the dense term, as an array of its own) and each part added into its
+        region in place: one array for the adjoint of every slice of a matrix."""
+        parts = list(zip(node.args, node.expr))
+        batched = self._is_batched(node)
+        shape = ((self.batch,) if batched else ()) + tuple(node.shape)
+        first, region = parts[0]
+        lines = []
+        if region == full_region(node.shape) and self._is_batched(first) == batched \
+                and not first.is_constant:
+            text = self.operand(first)[0]
+            lines.append("%s = %s" % (name, text if _allocates(text) else "np.array(%s)" % text))
+            parts = parts[1:]
+        else:
+            lines.append("%s = np.zeros((%s), dtype=%s)" % (name, ", ".join(map(str, shape)),
+                                                           self.dtype))
+        for part, region in parts:
+            if part.op == "map" and part.id not in self.named:   # += broadcasts it
+                text = self._scalar(*self.plan.exprs.get(part.id, (part.expr, part.args)))
+            else:
+                text = self.operand(part)[0]
+            lines.append("%s[%s] += %s" % (name, region_index(region, node.shape, batched),
+                                           text))
+        return lines
+
+    def _extremum(self, node, args, wrap):
+        kind, batched = node.op, self._is_batched(node.args[0])
+        if self.math:
+            axis = "" if node.axis is None else ", axis=%d" % node.axis
+            return "%s(%s%s)" % (kind, args[0][0], axis)
+        if node.axis is None and not batched:
+            return "%s.%s()" % (wrap[0], kind)
+        axis = "(-2, -1)" if node.axis is None else node.axis - 2 if batched else node.axis
+        return "%s.%s(axis=%s, keepdims=True)" % (wrap[0], kind, axis)
+
+    def _at_extremum(self, node, args, wrap):
+        """The adjoint of a max/min (put) or the tangent (take), by a helper."""
+        kind, action = node.op[3:6], node.op[7:]
+        if self.math:
+            axis = "" if node.axis is None else ", axis=%d" % node.axis
+            return ("%s at arg%s(%s%s)" if action == "put" else "%s[arg%s(%s%s)]") % (
+                wrap[0], kind, args[1][0], axis)
+        helper = "_put_at_arg" if action == "put" else "_take_at_arg"
+        self.helpers.add(helper)
+        axis = "None" if node.axis is None else node.axis - 2
+        return "%s(%s, %s, %s, np.arg%s)" % (helper, args[0][0], args[1][0], axis, kind)
+
+    def _slice(self, node, args, wrap):
+        return "%s[%s]" % (wrap[0], region_index(node.expr, node.args[0].shape,
+                                               self._is_batched(node)))
+
+    def _diagonal(self, node, args, wrap):
+        """diag: a view of the diagonal as a column; undiag: a helper's new array."""
+        if self.math:
+            return "%s(%s)" % ("diag" if node.op == "diag" else "Diag", args[0][0])
+        if node.op == "undiag":
+            self.helpers.add("_diagonal_matrix")
+            return "_diagonal_matrix(%s)" % args[0][0]
+        if self._is_batched(node):
+            return "np.diagonal(%s, axis1=-2, axis2=-1)[..., None]" % args[0][0]
+        return "np.diagonal(%s)[:, None]" % args[0][0]
+
+    def _concat(self, node, args, wrap):
+        if self.math:
+            return "concat(%s, axis=%d)" % (", ".join(a for a, _ in args), node.axis)
+        texts = []
+        for part, (text, _) in zip(node.args, args):
+            if part.is_constant:       # np.concatenate takes arrays, not numbers
+                shape = ((self.batch,) if self._is_batched(node) else ()) + tuple(part.shape)
+                text = "np.full((%s), %s, dtype=%s)" % (", ".join(map(str, shape)), text,
+                                                        self.dtype)
+            texts.append(text)
+        axis = node.axis - 2 if self._is_batched(node) else node.axis
+        return "np.concatenate((%s), axis=%d)" % (", ".join(texts), axis)
+
+
+def region_index(region, shape, batched=False):
+    """The subscript of a region: [:, :k], [..., i:i + 1, :] for a stack of matrices."""
+    axes = []
+    for (start, stop, step), n in zip(region, shape):
+        text = "%s:%s" % ("" if start == 0 else start, "" if same_dim(stop, n) else stop)
+        axes.append(text + ("" if step == 1 else ":%s" % step))
+    return ", ".join(["..."] * batched + axes)
+
+
+def _pad_math(printer, node, args, wrap):
+    """The docstring's view of a pad: zeros with each part added into its region."""
+    full = full_region(node.shape)
+    return " + ".join(text if region == full else "pad(%s at [%s])" % (
+        text, region_index(region, node.shape)) for (text, _), region in zip(args, node.expr))
+
+
+OPS_RHS = {"max": NodePrinter._extremum, "min": NodePrinter._extremum,
+           "argmax_put": NodePrinter._at_extremum, "argmin_put": NodePrinter._at_extremum,
+           "argmax_take": NodePrinter._at_extremum, "argmin_take": NodePrinter._at_extremum,
+           "slice": NodePrinter._slice, "concat": NodePrinter._concat, "pad": _pad_math,
+           "diag": NodePrinter._diagonal, "undiag": NodePrinter._diagonal}
+
+
+def _allocates(text):
+    """Whether code text makes a new array (not a name, a view or a read-only broadcast)."""
+    value = ast.parse(text, mode="eval").body
+    if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Constant)):
+        return False
+    return not (isinstance(value, ast.Call) and ast.unparse(value.func) == "np.broadcast_to")
 
 
 class _AsMap:

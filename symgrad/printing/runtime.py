@@ -151,3 +151,42 @@ def _erf(x, complement=False):
     if complement:
         return np.where(y <= 0.46875, 1 - small, np.where(x < 0, 2 - tail, tail))
     return np.where(y <= 0.46875, small, np.copysign((0.5 - tail) + 0.5, x))
+
+
+def _put_at_arg(g, x, axis, find):
+    """g at the first maximum (find=np.argmax) or minimum (np.argmin) of each slice of x along
+    axis (-2: each column, -1: each row, None: all of x), zeros elsewhere: the adjoint of a
+    max or min. g has the reduced shape, or a leading axis of seeds before it."""
+    dtype = np.result_type(g, x)            # before asarray: a Python float adds no precision
+    g = np.asarray(g)
+    batch = g.shape[:-2] if g.ndim > 2 else ()
+    out = np.zeros(batch + x.shape, dtype)
+    if axis is None:
+        out.reshape(batch + (-1,))[..., find(x)] = g.reshape(batch)
+        return out
+    index = np.expand_dims(find(x, axis=axis), axis)
+    np.put_along_axis(out, np.broadcast_to(index, batch + index.shape), g, axis=axis)
+    return out
+
+
+def _take_at_arg(t, x, axis, find):
+    """The entries of t (x's shape, or a leading axis of seeds before it) at the first maximum
+    (find=np.argmax) or minimum of each slice of x along axis (-2, -1, None: all of x): the
+    tangent of a max or min."""
+    t = np.asarray(t)
+    batch = t.shape[:-2] if t.ndim > 2 else ()
+    t = np.broadcast_to(t, batch + x.shape)
+    if axis is None:
+        taken = t.reshape(batch + (-1,))[..., find(x)]
+        return taken.reshape(batch + (1, 1)) if batch else taken
+    index = np.expand_dims(find(x, axis=axis), axis)
+    return np.take_along_axis(t, np.broadcast_to(index, batch + index.shape), axis=axis)
+
+
+def _diagonal_matrix(d):
+    """The square matrix with the column d (n, 1) on its diagonal and zeros elsewhere (d may
+    hold a leading axis of seeds): the adjoint of a diagonal."""
+    n = d.shape[-2]
+    out = np.zeros(d.shape[:-2] + (n, n), d.dtype)
+    np.einsum("...ii->...i", out)[...] = d[..., 0]
+    return out
