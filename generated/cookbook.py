@@ -84,9 +84,10 @@ def forward(mu, L):
 def loss(mu, L, X):
     """The loss, a scalar.
 
+    P = L @ L.T
     D = X - mu
     t1 = X.T - mu.T
-    t2 = (L.T @ (D @ t1)).T*L
+    t2 = (D @ t1).T*P
     nll = -log|det(L)| + sum(t2)/(2*m)
     """
     mu, L, X = _arrays((mu, L, X), ('mu', 'L', 'X'), SHAPES)
@@ -98,10 +99,11 @@ def loss(mu, L, X):
     m = X.shape[1]
     if X.shape != (n, m):
         _shape_error('X', X.shape, (('n', n, 'mu', 0), ('m', m, 'X', 1)))
+    P = _matmul(L, L.T)
     D = X - mu
     t1 = X.T - mu.T
-    t2 = L*_matmul(L.T, _matmul(D, t1)).T
-    del D, t1
+    t2 = np.multiply(P, _matmul(D, t1).T, out=P)
+    del D, P, t1
     nll = (1/2)*t2.sum()/m - np.linalg.slogdet(L).logabsdet
     del t2
     return nll
@@ -110,18 +112,18 @@ def loss(mu, L, X):
 def value_and_grad(mu, L, X):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
+    P = L @ L.T
     D = X - mu
     t1 = X.T - mu.T
     t2 = D @ t1
-    t3 = L.T @ t2
-    t4 = L*t3.T
-    nll = -log|det(L)| + sum(t4)/(2*m)
-    t5 = L.T/(2*m)
-    t6 = L @ t5
-    dD = t6 @ t1.T
-    dmu = -sum(D.T @ t6, axis=0).T - sum(dD, axis=1)
-    t7 = L/(2*m)
-    dL = -inv(L).T + t2 @ t7 + t3.T/(2*m)
+    t3 = P*t2.T
+    nll = -log|det(L)| + sum(t3)/(2*m)
+    t4 = P/(2*m)
+    dD = t4 @ t1.T
+    dmu = -sum(D.T @ t4, axis=0).T - sum(dD, axis=1)
+    dP = t2.T/(2*m)
+    t5 = t2/(2*m)
+    dL = dP @ L - inv(L).T + t5 @ L
     """
     mu, L, X = _arrays((mu, L, X), ('mu', 'L', 'X'), SHAPES)
     n = mu.shape[0]
@@ -132,25 +134,26 @@ def value_and_grad(mu, L, X):
     m = X.shape[1]
     if X.shape != (n, m):
         _shape_error('X', X.shape, (('n', n, 'mu', 0), ('m', m, 'X', 1)))
+    P = _matmul(L, L.T)
     D = X - mu
     t1 = X.T - mu.T
     t2 = _matmul(D, t1)
-    t3 = _matmul(L.T, t2)
-    t4 = L*t3.T
-    nll = (1/2)*t4.sum()/m - np.linalg.slogdet(L).logabsdet
-    del t4
-    t5 = (1/2)*L.T/m
-    t6 = _matmul(L, t5)
-    del t5
-    dD = _matmul(t6, t1.T)
-    del t1
-    dmu = -_matmul(D.T, t6).sum(axis=0, keepdims=True).T - dD.sum(axis=1, keepdims=True)
-    del D, dD, t6
-    t7 = (1/2)*L/m
-    dL = _matmul(t2, t7)
-    del t2, t7
-    dL += (1/2)*t3.T/m - np.linalg.inv(L).T
+    t3 = P*t2.T
+    nll = (1/2)*t3.sum()/m - np.linalg.slogdet(L).logabsdet
     del t3
+    t4 = np.divide(np.multiply(1/2, P, out=P), m, out=P)
+    del P
+    dD = _matmul(t4, t1.T)
+    del t1
+    dmu = -_matmul(D.T, t4).sum(axis=0, keepdims=True).T - dD.sum(axis=1, keepdims=True)
+    del D, dD, t4
+    dP = (1/2)*t2.T/m
+    t5 = np.divide(np.multiply(1/2, t2, out=t2), m, out=t2)
+    del t2
+    dL = _matmul(dP, L)
+    del dP
+    dL -= np.linalg.inv(L).T - _matmul(t5, L)
+    del t5
     return nll, (dmu, dL)
 
 

@@ -4,10 +4,12 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import SymgradError
 from .graph import placeholder, placeholder_index, same_dim, shape_str
+from .naming import Groups
 
 
 class Converter:
-    """Turns the SymPy trees of one model into nodes of one Graph, sharing what repeats."""
+    """Turns the SymPy trees of one model into nodes of one Graph, sharing what repeats;
+    the user's named sums and products are found again where SymPy has flattened them."""
 
     def __init__(self, graph, leaves, dims=()):
         self.graph = graph
@@ -15,6 +17,7 @@ class Converter:
         self.leaves = {s: graph.leaf(s) for s in leaves}
         self.scalar_leaves = {s for s in leaves if not isinstance(s, sp.MatrixSymbol)}
         self._cache = {}
+        self.groups = Groups(graph)     # named sums and products, see naming.name_nodes
 
     def __call__(self, expr):
         if expr not in self._cache:
@@ -70,8 +73,8 @@ class Converter:
     def _broadcasting(self, op, expr):
         """op of expr's args, each broadcast to the shape SymPy states for expr; SymPy
         gives MatAdd(b, W) and HadamardProduct(b, W) the first argument's shape."""
-        xs = [placeholder(i) for i in range(len(expr.args))]
-        node = self._elementwise(op(*xs), expr.args)
+        nodes = self.groups.split_terms(expr, [self(a) for a in expr.args])
+        node = self.graph.map(op(*[placeholder(i) for i in range(len(nodes))]), nodes)
         if not all(same_dim(a, b) for a, b in zip(node.shape, expr.shape)):
             raise SymgradError(
                 f"{type(expr).__name__} `{str(expr)[:60]}` is {shape_str(node.shape)} but SymPy "
@@ -107,7 +110,7 @@ class Converter:
     # -- matrix products ----------------------------------------------------------------
     def _convert_MatMul(self, expr):
         coeff, factors = expr.as_coeff_matrices()
-        nodes = [self(f) for f in factors]
+        coeff, nodes = self.groups.split_factors(coeff, [self(f) for f in factors])
         node = self._chain(nodes)
         if coeff != 1:
             node = self.graph.map(placeholder(0) * placeholder(1), [self(coeff), node])
