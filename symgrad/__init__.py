@@ -5,6 +5,7 @@ from .model import Input, Model, Param, tex
 from .nn import (binary_cross_entropy, cross_entropy, dense, exp, leaky_relu, log,
                  log_softmax, logsumexp, mean, mse, relu, sigmoid, softmax, softplus, sum,
                  tanh)
+from .notebook import compile_model as compile
 
 __version__ = "0.1.0"
 
@@ -12,4 +13,5 @@ __all__ = [
     "Input", "Model", "Param", "Sigmoid", "Softplus", "SymgradError", "binary_cross_entropy",
     "cross_entropy", "dense", "exp", "leaky_relu", "log", "log_softmax", "logsumexp", "mean",
     "mse", "relu", "sigmoid", "softmax", "softplus", "sum", "tanh", "tex",
+    "compile",
 ]
