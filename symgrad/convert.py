@@ -22,7 +22,7 @@ class Converter:
     def __call__(self, expr):
         if expr not in self._cache:
             # the matrices first, deepest first: a deep network needs no deep recursion
-            for sub in _matrices_bottom_up(expr):
+            for sub in _matrices_bottom_up(expr, self._cache):
                 if sub not in self._cache:
                     self._cache[sub] = self._convert(sub)
             if expr not in self._cache:
@@ -242,16 +242,16 @@ class Converter:
         return self.graph.map(sp.Add(*[placeholder(i) for i in range(len(terms))]), terms)
 
 
-def _matrices_bottom_up(expr):
+def _matrices_bottom_up(expr, done=()):
     """The matrix subexpressions of expr, each once, children before parents, left to
-    right (the order a recursive conversion completes them in)."""
+    right (the order a recursive conversion completes them in), none inside one in done."""
     seen, order, stack = set(), [], [(expr, False)]
     while stack:
         e, children_done = stack.pop()
         if children_done:
             if isinstance(e, sp.MatrixExpr):
                 order.append(e)
-        elif e not in seen:
+        elif e not in seen and e not in done:
             seen.add(e)
             stack.append((e, True))
             stack.extend((a, False) for a in reversed(e.args))

@@ -12,7 +12,7 @@ again among the operands of a larger one by their graph nodes (which do not depe
 SymPy wrote them), so that the converter builds the named node and uses it: `K.T @ Q` is
 computed as the user wrote it, and `K` keeps its name in the code and in the derivation. A
 group is only used inside a strictly larger expression (or, for a product, in a multiple of
-it), and the groups are converted smallest first, each with those found before it.
+it), and the groups are converted shallowest first, each with those found before it.
 """
 import inspect
 import sys
@@ -85,9 +85,10 @@ class Groups:
 def name_nodes(convert, named):
     """Name the nodes of the user's named expressions, [(name, expr, strict)] (a model's
     outputs, strict: an error is raised; the model file's variables: skipped), converted
-    the smallest first, each found again (as a group) in those converted after it; the
-    first name given to a node stays."""
-    for name, expr, strict in sorted(named, key=lambda item: _size(item[1])):
+    the shallowest (then the fewest operands) first, each found again (as a group) in
+    those converted after it; the first name given to a node stays."""
+    height = _heights([expr for _, expr, _ in named])
+    for name, expr, strict in sorted(named, key=lambda n: (height[n[1]], len(n[1].args))):
         try:
             node = convert(expr)
         except SymgradError:
@@ -128,15 +129,19 @@ def _kind(expr):
     return sp.MatAdd if isinstance(expr, sp.MatAdd) else sp.HadamardProduct
 
 
-def _size(expr):
-    """The number of distinct subexpressions of expr (a shared one counted once)."""
-    seen, stack = set(), [expr]
+def _heights(exprs):
+    """{expression: its height (a leaf's is 1)} for exprs and their subexpressions, each
+    visited once (a named layer is inside the next)."""
+    height, stack = {}, list(exprs)
     while stack:
-        e = stack.pop()
-        if e not in seen:
-            seen.add(e)
-            stack.extend(e.args)
-    return len(seen)
+        e = stack[-1]
+        todo = [a for a in e.args if a not in height]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        height[e] = 1 + max((height[a] for a in e.args), default=0)
+    return height
 
 
 # -- the variables that name expressions: a model file's, or a notebook's --------------------
