@@ -237,7 +237,7 @@ def _name_layers(order):
             continue
         for a in node.args:
             k = re.search(r"(\d+)$", a.args[0].name or "") if a.op == "matmul" else None
-            if k and a.args[0].op == "leaf":
+            if k and a.args[0].op == "leaf" and a.name is None:   # else a is the Z
                 node.name = f"Z{k.group(1)}"
                 break
             k = re.fullmatch(r"Z(\d+)", a.name or "")

@@ -45,7 +45,7 @@ def load(path):
                                "Model a distinct name (it names the generated module)")
         seen[model.name] = model
     digest = hashlib.sha256(text).hexdigest()
-    names = variables(recorder.bindings + list(namespace.items()))
+    names = variables(recorder.bindings + [(k, v, None) for k, v in namespace.items()])
     unique = list(dict.fromkeys(models))
     for model in unique:
         model.source = (path.name, digest)

@@ -146,48 +146,52 @@ def _heights(exprs):
 
 # -- the variables that name expressions: a model file's, or a notebook's --------------------
 def variables(bindings):
-    """{name: expression} of the SymPy expressions bound to variables, from (variable, value)
-    pairs in the order they were bound: a variable bound to one expression names it; one
-    bound to several in turn (a layer built in a loop) names the k-th Z<k> (all Z_<k> after
-    a digit, or where one Z<k> is another variable). Leaves (symbols), private names and other
-    values name nothing; derive makes the names distinct and safe."""
+    """{name: expression} of the SymPy expressions bound to variables, from (variable, value,
+    statement) triples in the order they were bound, statement standing for the line that
+    bound it (None if unknown). A variable names the last expression it held; one that a
+    statement bound to several in turn (a layer built in a loop, a function called per
+    layer) names each it held, the k-th Z<k> (all Z_<k> after a digit, or where one Z<k> is
+    another variable): `A = relu(Z); A = A * D` names only the second A. Leaves (symbols),
+    private names and other values name nothing; derive makes the names distinct and safe."""
     bindings = list(bindings)
-    taken = {name for name, _ in bindings}
-    versions = {}
-    for name, value in bindings:
+    taken = {name for name, _, _ in bindings}
+    versions = {}                       # name -> [(value, statement)], a new value each
+    for name, value, statement in bindings:
         if name.startswith("_") or not isinstance(value, (sp.Expr, sp.MatrixExpr)) \
                 or isinstance(value, (sp.Symbol, sp.MatrixSymbol)):
             continue
         seen = versions.setdefault(name, [])
-        if not seen or value is not seen[-1] and (hash(value) != hash(seen[-1])
-                                                  or value != seen[-1]):
-            seen.append(value)
+        last = seen[-1][0] if seen else None
+        if not seen or value is not last and (hash(value) != hash(last) or value != last):
+            seen.append((value, statement))
     named = {}
-    for name, values in versions.items():
-        if len(values) == 1:
-            named[name] = values[0]
+    for name, held in versions.items():
+        statements = Counter(statement for _, statement in held if statement is not None)
+        if not statements or max(statements.values()) == 1:
+            named[name] = held[-1][0]
             continue
-        keys = [f"{name}{k}" for k in range(1, len(values) + 1)]
+        keys = [f"{name}{k}" for k in range(1, len(held) + 1)]
         if name[-1].isdigit() or taken & set(keys):
-            keys = [f"{name}_{k}" for k in range(1, len(values) + 1)]
-        named.update(zip(keys, values))
+            keys = [f"{name}_{k}" for k in range(1, len(held) + 1)]
+        named.update(zip(keys, (value for value, _ in held)))
     return named
 
 
 class Recorder:
     """While a model file runs (`with Recorder(path) as r:`), r.bindings collects each value
     bound to a variable of the file's own frames, module level and the functions it defines
-    (not their parameters), in order: a loop that rebinds Z leaves every layer's Z, where
-    the file's globals keep only the last. It is a trace function (sys.settrace) that looks
-    at the frame's variables before each line of the file runs and when a frame returns;
-    Python calls it for other files' frames too (it returns at once for them), which makes
-    the run about twice as slow. The trace function in place before (a debugger's,
-    coverage's) is restored after."""
+    (not their parameters), in order, with the statement that bound it: a loop that rebinds
+    Z leaves every layer's Z, where the file's globals keep only the last. It is a trace
+    function (sys.settrace) that looks at the frame's variables before each line of the
+    file runs and when a frame returns; Python calls it for other files' frames too (it
+    returns at once for them), which makes the run about twice as slow. The trace function
+    in place before (a debugger's, coverage's) is restored after."""
 
     def __init__(self, path):
         self.filename = str(path)
-        self.bindings = []
+        self.bindings = []          # (variable, value, (code, line) of the statement)
         self._last = {}             # (frame id, variable) -> the value seen last
+        self._ran = {}              # frame id -> the line that ran since the last look
 
     def __enter__(self):
         self._previous = sys.gettrace()
@@ -205,17 +209,20 @@ class Recorder:
         params = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount
                                   + bool(code.co_flags & inspect.CO_VARARGS)
                                   + bool(code.co_flags & inspect.CO_VARKEYWORDS)]
+        statement = (code, self._ran.get(id(frame)))
         for name, value in frame.f_locals.items():
             if name in params:
                 continue
             key = (id(frame), name)
             if self._last.get(key) is not value:
                 self._last[key] = value
-                self.bindings.append((name, value))
+                self.bindings.append((name, value, statement))
+        self._ran[id(frame)] = frame.f_lineno
         return self._line
 
 
 def frame_variables(frame):
     """variables() of a frame's namespace, its locals over its globals: a notebook cell's,
     or the function's that built the model, named as `symgrad derive` names a file's."""
-    return variables({**frame.f_globals, **frame.f_locals}.items())
+    namespace = {**frame.f_globals, **frame.f_locals}
+    return variables((name, value, None) for name, value in namespace.items())

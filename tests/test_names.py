@@ -150,6 +150,24 @@ def test_a_loop_without_numbered_weights_and_a_helper_name_each_layer(tmp_path):
     assert_matches_model(model, load_module(source, model.name), seed=0)
 
 
+def test_a_variable_rebound_by_successive_statements_names_its_last_value(tmp_path):
+    path = model_file(tmp_path, """
+        import sympy as sp
+        import symgrad as sg
+        n, m = sp.symbols("n m", integer=True, positive=True)
+        X, D1 = sg.Input("X", n, m), sg.Input("D1", n, m)
+        W1 = sg.Param("W1", n, n)
+        Z1 = W1 @ X
+        A1 = sg.relu(Z1)
+        A1 = sp.HadamardProduct(A1, D1)          # dropout, as the course writes it
+        cost = sg.mean(A1)
+        model = sg.Model("dropout", loss=cost, params=[W1], inputs=[X, D1])
+        """)
+    (model, d, source), = derived(path)
+    eq = equations(source, "loss")
+    assert eq["A1"] == "D1*Max(0, Z1)" and not [k for k in eq if k.startswith("A1_")]
+
+
 def test_layer_names_never_collide_with_parameters_or_other_variables(tmp_path):
     path = model_file(tmp_path, """
         import sympy as sp
@@ -177,12 +195,17 @@ def test_layer_names_never_collide_with_parameters_or_other_variables(tmp_path):
     assert_matches_model(model, load_module(source, model.name), seed=0)
 
 
-def test_variables_number_only_what_was_rebound_to_new_expressions():
+def test_variables_number_what_one_statement_rebound_to_new_expressions():
     x, y = sp.symbols("x y")
-    e1, e2 = x + y, x * y
-    bindings = [("h1", e1), ("h1", e2), ("s", e1), ("s", x + y), ("leaf", x), ("_tmp", e2),
-                ("n", 3), ("A", sp.MatrixSymbol("X", 2, 2)), ("A", e1), ("A", e2)]
-    assert variables(bindings) == {"h1_1": e1, "h1_2": e2, "s": e1, "A1": e1, "A2": e2}
+    e1, e2, e3 = x + y, x * y, x - y
+    loop, before, after = "line 7", "line 3", "line 4"
+    bindings = [("h1", e1, loop), ("h1", e2, loop), ("s", e1, loop), ("s", x + y, loop),
+                ("leaf", x, loop), ("_tmp", e2, loop), ("n", 3, loop),
+                ("A", sp.MatrixSymbol("X", 2, 2), before), ("A", e1, loop), ("A", e2, loop),
+                ("B", e1, before), ("B", e2, loop), ("B", e3, loop),
+                ("C", e1, before), ("C", e2, after), ("C", e2, None)]
+    assert variables(bindings) == {"h1_1": e1, "h1_2": e2, "s": e1, "A1": e1, "A2": e2,
+                                   "B1": e1, "B2": e2, "B3": e3, "C": e2}
 
 
 def test_loading_restores_the_trace_function_in_place(tmp_path):
@@ -226,7 +249,8 @@ def test_compile_builds_an_importable_module_named_after_the_callers_variables(
     source = inspect.getsource(module)
     eq = equations(source)
     assert eq["hidden"] == "tanh(Z1)" and eq["scores"] == "W2 @ hidden"
-    assert eq["dW2"] == "dZ2 @ hidden.T" and eq["dZ1"] == "W2.T*dZ2*(1 - hidden**2)"
+    assert eq["dscores"] == "2*t1/m" and eq["t1"] == "-Y + scores"
+    assert eq["dW2"] == "dscores @ hidden.T" and eq["dZ1"] == "W2.T*dscores*(1 - hidden**2)"
     assert pickle.loads(pickle.dumps(module.value_and_grad)) is module.value_and_grad
     assert_matches_model(model, module, seed=4, rtol=1e-10)     # the model's own SymPy
     check_grads(module, seed=5, rtol=1e-6)                      # central differences
