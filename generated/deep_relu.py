@@ -87,8 +87,8 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     A2 = Max(0, Z2)
     Z3 = W3 @ A2 + b3
     A3 = Max(0, Z3)
-    Z = W4 @ A3 + b4
-    AL = sigmoid(Z)
+    Z4 = W4 @ A3 + b4
+    AL = sigmoid(Z4)
     """
     W1, b1, W2, b2, W3, b3, W4, b4, X = _arrays(
         (W1, b1, W2, b2, W3, b3, W4, b4, X), ('W1', 'b1', 'W2', 'b2', 'W3', 'b3', 'W4', 'b4',
@@ -127,11 +127,11 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = np.dot(W4, A3)
+    Z4 = np.dot(W4, A3)
     del A3
-    Z += b4
-    AL = _sigmoid(Z)
-    del Z
+    Z4 += b4
+    AL = _sigmoid(Z4)
+    del Z4
     return {'AL': AL}
 
 
@@ -144,8 +144,8 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     A2 = Max(0, Z2)
     Z3 = W3 @ A2 + b3
     A3 = Max(0, Z3)
-    Z = W4 @ A3 + b4
-    t1 = -Y*Z + softplus(Z)
+    Z4 = W4 @ A3 + b4
+    t1 = -Y*Z4 + softplus(Z4)
     cost = sum(t1)/m
     """
     W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays(
@@ -187,11 +187,11 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = np.dot(W4, A3)
+    Z4 = np.dot(W4, A3)
     del A3
-    Z += b4
-    t1 = np.logaddexp(0, Z) - Y*Z
-    del Z
+    Z4 += b4
+    t1 = np.logaddexp(0, Z4) - Y*Z4
+    del Z4
     cost = t1.sum()/m
     del t1
     return cost
@@ -206,14 +206,14 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     A2 = Max(0, Z2)
     Z3 = W3 @ A2 + b3
     A3 = Max(0, Z3)
-    Z = W4 @ A3 + b4
-    t1 = -Y*Z + softplus(Z)
+    Z4 = W4 @ A3 + b4
+    t1 = -Y*Z4 + softplus(Z4)
     cost = sum(t1)/m
-    AL = sigmoid(Z)
-    dZ = (AL - Y)/m
-    db4 = sum(dZ, axis=1)
-    dW4 = dZ @ A3.T
-    dZ3 = W4.T*dZ*Heaviside(A3)
+    AL = sigmoid(Z4)
+    dZ4 = (AL - Y)/m
+    db4 = sum(dZ4, axis=1)
+    dW4 = dZ4 @ A3.T
+    dZ3 = W4.T*dZ4*Heaviside(A3)
     db3 = sum(dZ3, axis=1)
     dW3 = dZ3 @ A2.T
     dA2 = W3.T @ dZ3
@@ -262,19 +262,19 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     Z3 += b3
     A3 = np.maximum(0, Z3, out=Z3)
     del Z3
-    Z = np.dot(W4, A3)
-    Z += b4
-    t1 = np.logaddexp(0, Z) - Y*Z
+    Z4 = np.dot(W4, A3)
+    Z4 += b4
+    t1 = np.logaddexp(0, Z4) - Y*Z4
     cost = t1.sum()/m
     del t1
-    AL = _sigmoid(Z)
-    del Z
-    dZ = (AL - Y)/m
+    AL = _sigmoid(Z4)
+    del Z4
+    dZ4 = (AL - Y)/m
     del AL
-    db4 = dZ.sum(axis=1, keepdims=True)
-    dW4 = np.dot(dZ, A3.T)
-    dZ3 = _matmul(W4.T, dZ)*(A3 > 0)
-    del A3, dZ
+    db4 = dZ4.sum(axis=1, keepdims=True)
+    dW4 = np.dot(dZ4, A3.T)
+    dZ3 = _matmul(W4.T, dZ4)*(A3 > 0)
+    del A3, dZ4
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW3 = _matmul(dZ3, A2.T)
     dA2 = _matmul(W3.T, dZ3)

@@ -9,6 +9,7 @@ from .nn import (batch_norm, dense, dropout, elu, exp, gelu, hardtanh, l2, layer
                  sigmoid, softmax, softplus, softsign, sum, swish, tanh)
 from .ops import (abs, concat, cos, greater, greater_equal, less, less_equal, matrix_power,
                   max, maximum, min, minimum, norm, sin, sqrt, where)
+from .notebook import compile_model as compile
 
 __version__ = "0.1.0"
 
@@ -22,4 +23,5 @@ __all__ = [
     # symgrad/ops.py
     "abs", "concat", "cos", "greater", "greater_equal", "less", "less_equal", "matrix_power",
     "max", "maximum", "min", "minimum", "norm", "sin", "sqrt", "where",
+    "compile",
 ]

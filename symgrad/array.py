@@ -165,16 +165,17 @@ def wrap(expr):
     return Basic.__new__(_array_class(type(expr)), *expr.args)
 
 
-def plain(expr):
+def plain(expr, memo=None):
     """expr with every node of its SymPy class alone: what symgrad hands on from the model
     file. SymPy's own methods (entries of products, doit) write matrix products with `*`,
     which an array would take as elementwise; plain SymPy means what SymPy means. Refuses,
     here where the model file's line is known, what reads as NumPy but means something else
-    in SymPy (see _refuse_ambiguous)."""
+    in SymPy (see _refuse_ambiguous). memo (expression -> plain expression) is reused and
+    extended."""
     if not isinstance(expr, Basic):
         return expr
-    memo = {}
-    for e in _bottom_up(expr):
+    memo = {} if memo is None else memo       # shared by the calls for one model file
+    for e in _bottom_up(expr, memo):
         _refuse_ambiguous(e)
         args = [memo.get(a, a) for a in e.args]
         if isinstance(e, Array):
@@ -188,9 +189,10 @@ def plain(expr):
     return memo[expr]
 
 
-def _bottom_up(expr):
-    """Each distinct subexpression once, children first, without recursion (deep networks)."""
-    done, stack = set(), [expr]
+def _bottom_up(expr, done=()):
+    """Each distinct subexpression once, children first, without recursion (deep networks),
+    but none in done."""
+    done, stack = set(done), [expr]
     while stack:
         e = stack[-1]
         if e in done:

@@ -5,10 +5,12 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from .errors import SymgradError
 from .graph import placeholder, placeholder_index, same_dim, shape_str
 from .array import check_matrix_power
+from .naming import Groups
 
 
 class Converter:
-    """Turns the SymPy trees of one model into nodes of one Graph, sharing what repeats."""
+    """Turns the SymPy trees of one model into nodes of one Graph, sharing what repeats;
+    the user's named sums and products are found again where SymPy has flattened them."""
 
     def __init__(self, graph, leaves, dims=()):
         self.graph = graph
@@ -16,11 +18,12 @@ class Converter:
         self.leaves = {s: graph.leaf(s) for s in leaves}
         self.scalar_leaves = {s for s in leaves if not isinstance(s, sp.MatrixSymbol)}
         self._cache = {}
+        self.groups = Groups(graph)     # named sums and products, see naming.name_nodes
 
     def __call__(self, expr):
         if expr not in self._cache:
             # the matrices first, deepest first: a deep network needs no deep recursion
-            for sub in _matrices_bottom_up(expr):
+            for sub in _matrices_bottom_up(expr, self._cache):
                 if sub not in self._cache:
                     self._cache[sub] = self._convert(sub)
             if expr not in self._cache:
@@ -71,8 +74,8 @@ class Converter:
     def _broadcasting(self, op, expr):
         """op of expr's args, each broadcast to the shape SymPy states for expr; SymPy
         gives MatAdd(b, W) and HadamardProduct(b, W) the first argument's shape."""
-        xs = [placeholder(i) for i in range(len(expr.args))]
-        node = self._elementwise(op(*xs), expr.args)
+        nodes = self.groups.split_terms(expr, [self(a) for a in expr.args])
+        node = self.graph.map(op(*[placeholder(i) for i in range(len(nodes))]), nodes)
         if not all(same_dim(a, b) for a, b in zip(node.shape, expr.shape)):
             raise SymgradError(
                 f"{type(expr).__name__} `{str(expr)[:60]}` is {shape_str(node.shape)} but SymPy "
@@ -108,7 +111,7 @@ class Converter:
     # -- matrix products ----------------------------------------------------------------
     def _convert_MatMul(self, expr):
         coeff, factors = expr.as_coeff_matrices()
-        nodes = [self(f) for f in factors]
+        coeff, nodes = self.groups.split_factors(coeff, [self(f) for f in factors])
         node = self._chain(nodes)
         if coeff != 1:
             node = self.graph.map(placeholder(0) * placeholder(1), [self(coeff), node])
@@ -337,16 +340,16 @@ class Converter:
         return self.graph.map(sp.Add(*[placeholder(i) for i in range(len(terms))]), terms)
 
 
-def _matrices_bottom_up(expr):
+def _matrices_bottom_up(expr, done=()):
     """The matrix subexpressions of expr, each once, children before parents, left to
-    right (the order a recursive conversion completes them in)."""
+    right (the order a recursive conversion completes them in), none inside one in done."""
     seen, order, stack = set(), [], [(expr, False)]
     while stack:
         e, children_done = stack.pop()
         if children_done:
             if isinstance(e, sp.MatrixExpr):
                 order.append(e)
-        elif e not in seen:
+        elif e not in seen and e not in done:
             seen.add(e)
             stack.append((e, True))
             stack.extend((a, False) for a in reversed(_children(e)))

@@ -9,6 +9,7 @@ import sympy as sp
 from .convert import Converter
 from .errors import SymgradError, SymgradWarning
 from .model import RESERVED
+from .naming import name_nodes
 from .graph import Graph, placeholder, shape_str
 from .rules import JVP, LOCAL, VJP
 
@@ -114,8 +115,8 @@ def derive(model, names=None):
     """Build the graph of model and sweep it from the loss back to the parameters."""
     graph = Graph()
     convert = Converter(graph, model.params + model.inputs, model.dims)
-    _name_from(convert, model.outputs.items(), strict=True)
-    _name_from(convert, (names or {}).items(), strict=False)
+    name_nodes(convert, [(k, v, True) for k, v in model.outputs.items()]
+               + [(k, v, False) for k, v in (names or {}).items()])
     loss = convert(model.loss)
     if loss.shape not in ((), (1, 1)):     # e.g. sp.log of a matrix, taken as a scalar
         raise SymgradError(f"model {model.name}: the loss has shape {shape_str(loss.shape)}, "
@@ -249,19 +250,6 @@ def _labels_only_picked(model, convert, roots):
                     f"sg.Input('Y', k, m))")
 
 
-def _name_from(convert, items, strict):
-    """Name the nodes of user-named expressions (model outputs, the model file's globals)."""
-    for name, expr in items:
-        try:
-            node = convert(expr)
-        except SymgradError:
-            if strict:
-                raise
-            continue
-        if node.name is None and not node.is_constant:
-            node.name = name
-
-
 def _name_layers(order):
     """Name unnamed layers as the notes do: Z<k> = W<k> A + b<k>, A<k> = g(Z<k>) feeding W<k+1>."""
     fed = {n.args[1].id for n in order if n.op == "matmul"}
@@ -270,7 +258,7 @@ def _name_layers(order):
             continue
         for a in node.args:
             k = re.search(r"(\d+)$", a.args[0].name or "") if a.op == "matmul" else None
-            if k and a.args[0].op == "leaf":
+            if k and a.args[0].op == "leaf" and a.name is None:   # else a is the Z
                 node.name = f"Z{k.group(1)}"
                 break
             k = re.fullmatch(r"Z(\d+)", a.name or "")

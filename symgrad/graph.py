@@ -177,7 +177,8 @@ class Graph:
     def _compose(self, expr, args):
         """Substitute affine one-operand maps (1 - Y, -x, a bias broadcast) into this one, and
         compose a log or a division with the sigmoid/exp it undoes, to use stable forms."""
-        expr, args = inline_maps(expr, args, _is_affine, recursive=False)
+        expr, args = inline_maps(expr, args, lambda a: _is_affine(a) and a.name is None,
+                                 recursive=False)     # a name the user gave is kept
         if self.deriving:
             return expr, args
         with_exp = [a for a in args if self._has_exp(a)]

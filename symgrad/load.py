@@ -8,14 +8,15 @@ from pathlib import Path
 import sympy as sp
 from sympy.matrices.exceptions import NonSquareMatrixError
 
-from .array import plain
 from .errors import SymgradError
 from .model import Model
+from .naming import Recorder, variables
 
 
 def load(path):
     """[(model, names)] for every module-level Model in the file; names maps the file's
-    global variable names to the SymPy expressions they hold (to name graph nodes)."""
+    variable names to the SymPy expressions they held (to name graph nodes): each layer's
+    for a variable rebound in a loop (naming.variables)."""
     path = Path(path)
     if not path.is_file():
         raise SymgradError(f"{path}: {'a folder' if path.is_dir() else 'no such file'}: give "
@@ -32,7 +33,8 @@ def load(path):
     except SyntaxError as e:
         raise SymgradError(f"{path}:{e.lineno or 1}: syntax error: {e.msg}: fix the model "
                            "file") from e
-    namespace = _run(path)
+    with Recorder(path) as recorder:          # the name the file runs under
+        namespace = _run(path)
     models = [v for v in namespace.values() if isinstance(v, Model)]
     if not models:
         raise SymgradError(f"{path}: no symgrad Model found: define one at module level, e.g. "
@@ -44,9 +46,7 @@ def load(path):
                                "Model a distinct name (it names the generated module)")
         seen[model.name] = model
     digest = hashlib.sha256(text).hexdigest()
-    names = {k: plain(v) for k, v in namespace.items()
-             if not k.startswith("_") and isinstance(v, (sp.Expr, sp.MatrixExpr))
-             and not isinstance(v, (sp.Symbol, sp.MatrixSymbol))}
+    names = variables(recorder.bindings + [(k, v, None) for k, v in namespace.items()])
     unique = list(dict.fromkeys(models))
     for model in unique:
         model.source = (path.name, digest)

@@ -2,6 +2,7 @@
 import builtins
 import keyword
 import numbers
+import sys
 
 import sympy as sp
 
@@ -245,9 +246,12 @@ class Model:
         return sorted(syms, key=lambda s: s.name)
 
     def derivation(self):
-        """The right-to-left derivation of this model's gradients (a `Derivation`)."""
+        """The right-to-left derivation of this model's gradients (a `Derivation`), its
+        intermediates named after the caller's variables, as `symgrad derive` names them
+        after the model file's."""
         from .derive import derive
-        return derive(self)
+        from .naming import frame_variables
+        return derive(self, frame_variables(sys._getframe(1)))
 
     def __repr__(self):
         return f"Model({self.name!r}, params={[p.name for p in self.params]})"

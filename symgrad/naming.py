@@ -1,0 +1,230 @@
+"""The user's names, found again after SymPy has flattened them away.
+
+SymPy flattens what it builds: with `K = Wk @ X` and `Q = Wq @ X`, `K.T @ Q` is stored as
+the one product `X.T @ Wk.T @ Wq @ X`, and with `Xhat = D * inv`, `gamma * Xhat` as the one
+elementwise product `gamma * D * inv` (the members themselves rewritten, a sum's terms
+reordered); `mu @ OneMatrix(1, m)` with `mu = X @ OneMatrix(m, 1) / m` even merges the two
+ones-vectors into `OneMatrix(m, m)`. A name attached to an expression is lost when the
+expression no longer appears in the tree.
+
+`Groups` holds the named sums, elementwise products and matrix products, and finds them
+again among the operands of a larger one by their graph nodes (which do not depend on how
+SymPy wrote them), so that the converter builds the named node and uses it: `K.T @ Q` is
+computed as the user wrote it, and `K` keeps its name in the code and in the derivation. A
+group is only used inside a strictly larger expression (or, for a product, in a multiple of
+it), and the groups are converted shallowest first, each with those found before it.
+"""
+import inspect
+import sys
+from collections import Counter
+
+import sympy as sp
+
+from .array import plain
+from .errors import SymgradError
+
+
+class Groups:
+    """Named MatAdd, HadamardProduct and MatMul expressions, found among the operand nodes
+    of the expressions the converter (convert) meets."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.terms = []             # (MatAdd or HadamardProduct, its args' nodes, its node)
+        self.products = []          # (coefficient, factors' nodes, node, and transposed)
+
+    def add(self, expr, node, convert):
+        """Look for expr (converted to node) from now on, if it is a sum or a product."""
+        if isinstance(expr, (sp.MatAdd, sp.HadamardProduct)):
+            self.terms.append((_kind(expr), [convert(a) for a in expr.args], node))
+            self.terms.sort(key=lambda g: -len(g[1]))
+        elif isinstance(expr, sp.MatMul) and len(expr.as_coeff_matrices()[1]) > 1:
+            coeff, factors = expr.as_coeff_matrices()
+            members = [convert(f) for f in factors]
+            flipped = [self.graph.transpose(f) for f in reversed(members)]
+            self.products.append((coeff, members, node, flipped, self.graph.transpose(node)))
+            self.products.sort(key=lambda g: -len(g[1]))
+
+    def split_terms(self, expr, nodes):
+        """The operand nodes of the MatAdd or HadamardProduct expr (given as nodes), the
+        members of named ones among them replaced by the named node."""
+        left, out = list(nodes), []
+        for kind, members, node in self.terms:
+            if kind is not _kind(expr) or len(members) >= len(nodes):
+                continue
+            while not Counter(n.id for n in members) - Counter(n.id for n in left):
+                for member in members:
+                    left.remove(member)
+                out.append(node)
+        return out + left
+
+    def split_factors(self, coeff, nodes):
+        """(coefficient, factor nodes) of the product coeff * nodes, named sub-products (or
+        their transposes) standing for their factors, their coefficients divided out."""
+        graph = self.graph
+        items = [(n, False) for n in nodes]         # (node, whether it is a named group)
+        for named_coeff, members, node, flipped, transposed in self.products:
+            for named, operand in [(members, node), (flipped, transposed)]:
+                k, i = len(named), 0
+                while i + k <= len(items):
+                    window = items[i:i + k]
+                    edges = None if any(g for _, g in window) else \
+                        _match(graph, named, [n for n, _ in window])
+                    whole = len(items) == k and edges == (None, None)   # a multiple of it
+                    if edges is None or whole and (named_coeff != 1 or coeff == 1):
+                        i += 1
+                        continue
+                    before, after = edges
+                    new = [(before, False)] * (before is not None) + [(operand, True)] + \
+                        [(after, False)] * (after is not None)
+                    items[i:i + k] = new
+                    coeff = coeff / named_coeff
+                    i += len(new)
+        return coeff, [n for n, _ in items]
+
+
+def name_nodes(convert, named):
+    """Name the nodes of the user's named expressions, [(name, expr, strict)] (a model's
+    outputs, strict: an error is raised; the model file's variables: skipped), converted
+    the shallowest (then the fewest operands) first, each found again (as a group) in
+    those converted after it; the first name given to a node stays."""
+    height = _heights([expr for _, expr, _ in named])
+    for name, expr, strict in sorted(named, key=lambda n: (height[n[1]], len(n[1].args))):
+        try:
+            node = convert(expr)
+        except SymgradError:
+            if strict:
+                raise
+            continue
+        if node.name is None and not node.is_constant:
+            node.name = name
+        convert.groups.add(expr, node, convert)
+
+
+def _match(graph, named, window):
+    """None unless the nodes in window are named's, the first and last allowed to be wider
+    ones matrices than named's ones-vectors there; else (before, after): the ones matrices
+    left over on either side (None for none)."""
+    if any(a is not b for a, b in zip(named[1:-1], window[1:-1])):
+        return None
+    before = after = None
+    first, last = named[0], named[-1]
+    if window[0] is not first:
+        if not (_ones(first) and _ones(window[0]) and first.shape[0] == 1
+                and first.shape[1] == window[0].shape[1]):
+            return None
+        before = graph.constant(1, (window[0].shape[0], sp.S.One))
+    if window[-1] is not last:
+        if not (_ones(last) and _ones(window[-1]) and last.shape[1] == 1
+                and last.shape[0] == window[-1].shape[0]):
+            return None
+        after = graph.constant(1, (sp.S.One, window[-1].shape[1]))
+    return before, after
+
+
+def _ones(node):
+    return node.is_constant and node.expr == 1 and node.shape != ()
+
+
+def _kind(expr):
+    return sp.MatAdd if isinstance(expr, sp.MatAdd) else sp.HadamardProduct
+
+
+def _heights(exprs):
+    """{expression: its height (a leaf's is 1)} for exprs and their subexpressions, each
+    visited once (a named layer is inside the next)."""
+    height, stack = {}, list(exprs)
+    while stack:
+        e = stack[-1]
+        todo = [a for a in e.args if a not in height]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        height[e] = 1 + max((height[a] for a in e.args), default=0)
+    return height
+
+
+# -- the variables that name expressions: a model file's, or a notebook's --------------------
+def variables(bindings):
+    """{name: expression} of the SymPy expressions bound to variables, from (variable, value,
+    statement) triples in the order they were bound, statement standing for the line that
+    bound it (None if unknown). A variable names the last expression it held; one that a
+    statement bound to several in turn (a layer built in a loop, a function called per
+    layer) names each it held, the k-th Z<k> (all Z_<k> after a digit, or where one Z<k> is
+    another variable): `A = relu(Z); A = A * D` names only the second A. Leaves (symbols),
+    private names and other values name nothing; derive makes the names distinct and safe."""
+    bindings = list(bindings)
+    taken = {name for name, _, _ in bindings}
+    versions = {}                       # name -> [(value, statement)], a new value each
+    for name, value, statement in bindings:
+        if name.startswith("_") or not isinstance(value, (sp.Expr, sp.MatrixExpr)) \
+                or isinstance(value, (sp.Symbol, sp.MatrixSymbol)):
+            continue
+        seen = versions.setdefault(name, [])
+        last = seen[-1][0] if seen else None
+        if not seen or value is not last and (hash(value) != hash(last) or value != last):
+            seen.append((value, statement))
+    named = {}
+    for name, held in versions.items():
+        statements = Counter(statement for _, statement in held if statement is not None)
+        if not statements or max(statements.values()) == 1:
+            named[name] = held[-1][0]
+            continue
+        keys = [f"{name}{k}" for k in range(1, len(held) + 1)]
+        if name[-1].isdigit() or taken & set(keys):
+            keys = [f"{name}_{k}" for k in range(1, len(held) + 1)]
+        named.update(zip(keys, (value for value, _ in held)))
+    memo = {}                   # the values with SymPy's meaning, as the Model holds them
+    return {name: plain(value, memo) for name, value in named.items()}
+
+
+class Recorder:
+    """While a model file runs (`with Recorder(path) as r:`), r.bindings collects each value
+    bound to a variable of the file's own frames, module level and the functions it defines
+    (not their parameters), in order, with the statement that bound it: a loop that rebinds
+    Z leaves every layer's Z, where the file's globals keep only the last. It is a trace
+    function (sys.settrace) that looks at the frame's variables before each line of the
+    file runs and when a frame returns; Python calls it for other files' frames too (it
+    returns at once for them), which makes the run about twice as slow. The trace function
+    in place before (a debugger's, coverage's) is restored after."""
+
+    def __init__(self, path):
+        self.filename = str(path)
+        self.bindings = []          # (variable, value, (code, line) of the statement)
+        self._last = {}             # (frame id, variable) -> the value seen last
+        self._ran = {}              # frame id -> the line that ran since the last look
+
+    def __enter__(self):
+        self._previous = sys.gettrace()
+        sys.settrace(self._call)
+        return self
+
+    def __exit__(self, *exc):
+        sys.settrace(self._previous)
+
+    def _call(self, frame, event, arg):
+        return self._line if frame.f_code.co_filename == self.filename else None
+
+    def _line(self, frame, event, arg):
+        code = frame.f_code         # a function's parameters are its caller's values
+        params = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount
+                                  + bool(code.co_flags & inspect.CO_VARARGS)
+                                  + bool(code.co_flags & inspect.CO_VARKEYWORDS)]
+        statement = (code, self._ran.get(id(frame)))
+        for name, value in frame.f_locals.items():
+            if name in params:
+                continue
+            key = (id(frame), name)
+            if self._last.get(key) is not value:
+                self._last[key] = value
+                self.bindings.append((name, value, statement))
+        self._ran[id(frame)] = frame.f_lineno
+        return self._line
+
+
+def frame_variables(frame):
+    """variables() of a frame's namespace, its locals over its globals: a notebook cell's,
+    or the function's that built the model, named as `symgrad derive` names a file's."""
+    namespace = {**frame.f_globals, **frame.f_locals}
+    return variables((name, value, None) for name, value in namespace.items())
