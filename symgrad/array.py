@@ -23,7 +23,12 @@ from .graph import broadcast_shape, same_dim, shape_str
 _NUMPY_HINT = {"dot": "A @ B", "matmul": "A @ B", "transpose": "A.T", "sum": "sg.sum(A, axis)",
                "mean": "sg.mean(A, axis)", "power": "A ** k", "square": "A ** 2",
                "multiply": "A * B", "divide": "A / B", "true_divide": "A / B",
-               "add": "A + B", "subtract": "A - B", "negative": "-A", "outer": "u @ v.T"}
+               "add": "A + B", "subtract": "A - B", "negative": "-A", "outer": "u @ v.T",
+               "squeeze": "nothing (a (1, 1) loss is already a scalar to symgrad)",
+               "var": "sg.mean((A - sg.mean(A, axis, keepdims=True)) ** 2, axis)",
+               "concatenate": "sg.concat([A, B], axis)", "amax": "sg.max(A, axis)",
+               "amin": "sg.min(A, axis)", "linalg.norm": "sg.norm(A)", "greater": "sg.greater"}
+_COMPARE = {">": "greater", ">=": "greater_equal", "<": "less", "<=": "less_equal"}
 
 
 class Array:
@@ -98,6 +103,28 @@ class Array:
     def applyfunc(self, func):
         return wrap(super().applyfunc(func))
 
+    def __setitem__(self, key, value):
+        raise SymgradError(f"{_short(self)}[...] = ...: a symgrad array is an expression, not a "
+                           "buffer: build the value instead (sg.where(cond, a, b) to replace "
+                           "entries; cs231n's margins[np.arange(N), y] = 0 is sg.multiclass_hinge)")
+
+    def _compare(self, other, op):
+        raise SymgradError(f"`{_short(self)} {op} ...` on a symgrad array: write "
+                           f"sg.{_COMPARE[op]}(A, B) for the elementwise condition (a condition "
+                           "for sg.where, e.g. sg.where(sg.greater(Z, 0), Z, 0.01 * Z))")
+
+    def __gt__(self, other):
+        self._compare(other, ">")
+
+    def __ge__(self, other):
+        self._compare(other, ">=")
+
+    def __lt__(self, other):
+        self._compare(other, "<")
+
+    def __le__(self, other):
+        self._compare(other, "<=")
+
     def sum(self, axis=None, keepdims=False):
         """A.sum(axis, keepdims) as NumPy's; see sg.sum."""
         return reduce_sum(self, axis, keepdims)
@@ -136,7 +163,9 @@ def _from_sympy_matmul():
 
 def _numpy_function(name, x):
     base = name.split(".")[-1]
-    fix = _NUMPY_HINT.get(base, f"sg.{base}({_short(x)})")
+    helper = f"sg.{base}(...)" if hasattr(sys.modules.get("symgrad"), base) else \
+        f"it with symgrad's operators and helpers (symgrad has no {base})"
+    fix = _NUMPY_HINT.get(base, helper)
     return SymgradError(f"{name} applied to the symgrad array {_short(x)}: NumPy functions "
                         f"compute numbers, not the symbolic model: write {fix} (symgrad's "
                         f"helpers and operators build the expression)")
@@ -210,6 +239,11 @@ def _bottom_up(expr, done=()):
 def getitem(a, key):
     """a[key] as SymPy gives it (a MatrixSlice; a[i, :] is the (1, m) row a[i:i+1, :]; a[i, j]
     a scalar entry), with an out-of-range index refused by a message naming it."""
+    for k in key if isinstance(key, tuple) else (key,):
+        if not isinstance(k, (int, slice, sp.Expr)) or isinstance(k, sp.MatrixExpr):
+            raise SymgradError(f"{_short(a)}[{_key_text(key)}]: an index that is an array "
+                               "(np.arange, integer labels) has no symbolic meaning here: for "
+                               "the score at each example's label write sg.pick(S, y, axis)")
     try:
         return sp.MatrixExpr.__getitem__(a, key)
     except IndexError as e:

@@ -169,8 +169,13 @@ def test_plain_sympy_matrices_keep_their_meaning():
     (lambda P, A: A / P, ["`/`", "inverse"]),
     (lambda P, A: P / A, ["`/`"]),
     (lambda P, A: A ** P, ["`**`"]),
-    (lambda P, A: np.tanh(A), ["np.tanh", "sg.tanh(A)"]),
-    (lambda P, A: np.exp(A), ["np.exp", "sg.exp(A)"]),
+    (lambda P, A: np.tanh(A), ["np.tanh", "sg.tanh(...)"]),
+    (lambda P, A: np.exp(A), ["np.exp", "sg.exp(...)"]),
+    (lambda P, A: np.clip(A, 0, 1), ["np.clip", "symgrad has no clip"]),
+    (lambda P, A: A > 0, ["`A > ...`", "sg.greater(A, B)", "sg.where"]),
+    (lambda P, A: A <= P, ["`A <= ...`", "sg.less_equal"]),
+    (lambda P, A: A.__setitem__((0, 0), 1), ["not a buffer", "sg.where"]),
+    (lambda P, A: A[np.arange(2), sg.Labels("y", m)], ["an index that is an array", "sg.pick"]),
     (lambda P, A: np.dot(A, A), ["np.dot", "A @ B"]),
     (lambda P, A: np.sum(A, axis=1), ["np.sum", "sg.sum"]),
     (lambda P, A: A * sg.Input("V", k, m), ["shape mismatch in an elementwise product",
@@ -220,3 +225,25 @@ def test_errors_name_the_line_of_the_model_file(tmp_path, line, words):
 def test_sympy_spellings_that_mean_something_else_are_refused_at_their_line(tmp_path, line,
                                                                                 words):
     test_errors_name_the_line_of_the_model_file(tmp_path, line, words)
+
+
+def test_batch_norm_as_cs231n_writes_its_forward_pass():
+    """cs231n's batchnorm_forward (training): examples as rows, gamma and beta rows (1, D)."""
+    N, D = sp.symbols("N D", integer=True, positive=True)
+    x, G = sg.Param("x", N, D), sg.Input("G", N, D)        # dx is checked too
+    gamma, beta = sg.Param("gamma", 1, D), sg.Param("beta", 1, D)
+    eps = 1e-5
+    sample_mean = sg.mean(x, axis=0)
+    sample_var = sg.mean((x - sample_mean) ** 2, axis=0)
+    x_hat = (x - sample_mean) / sg.sqrt(sample_var + eps)
+    out = gamma * x_hat + beta
+    model = sg.Model("bn", sg.sum(G * sg.tanh(out)), [gamma, beta, x], [G])
+
+    def formula(gamma, beta, x, G):
+        out = torch.nn.functional.batch_norm(x, None, None, gamma[0], beta[0], training=True,
+                                             eps=eps)
+        return torch.sum(G * torch.tanh(out))
+    agrees_with_torch(model, formula, dict(gamma=rng.standard_normal((1, 4)),
+                                           beta=rng.standard_normal((1, 4)),
+                                           x=rng.standard_normal((6, 4)),
+                                           G=rng.standard_normal((6, 4))))
