@@ -207,7 +207,9 @@ def plain(expr, memo=None):
     for e in _bottom_up(expr, memo):
         _refuse_ambiguous(e)
         args = [memo.get(a, a) for a in e.args]
-        if isinstance(e, Array):
+        if isinstance(e, sp.Float) and float(e).is_integer():     # the course's 1./m: 1/m
+            memo[e] = sp.Integer(int(e))
+        elif isinstance(e, Array):
             base = type(e).__mro__[type(e).__mro__.index(Array) + 1]
             memo[e] = Basic.__new__(base, *args)
         elif any(a is not b for a, b in zip(args, e.args)):
@@ -302,11 +304,12 @@ def _scalar(x):
     if isinstance(x, sp.MatrixExpr):
         return None
     try:
-        return sp.sympify(x, strict=True)
+        x = sp.sympify(x, strict=True)
     except sp.SympifyError:
         raise SymgradError(f"{type(x).__name__} {_short(x)!r} in a symgrad expression: only "
                            "SymPy expressions, numbers and symgrad arrays combine with symgrad "
                            "arrays") from None
+    return x
 
 
 def _refuse_plain(op, a, b):

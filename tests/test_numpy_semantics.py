@@ -247,3 +247,12 @@ def test_batch_norm_as_cs231n_writes_its_forward_pass():
                                            beta=rng.standard_normal((1, 4)),
                                            x=rng.standard_normal((6, 4)),
                                            G=rng.standard_normal((6, 4))))
+
+
+def test_the_courses_float_constants_that_are_integers_print_as_integers():
+    """-1. / m * np.sum(...) (the course's spelling) is -1/m, not 1.0*...: and 0.7 stays."""
+    A = sg.Param("A", n, m)
+    model = sg.Model("floats", -1. / m * sg.sum(A) + 0.7 * sg.sum(A ** 2.0), [A])
+    floats = model.loss.atoms(sp.Float)
+    assert floats == {sp.Float(0.7)}, floats
+    assert "1.0" not in module_source(derive(model)).split('"""')[1]
