@@ -2,6 +2,8 @@
 product, `OneMatrix` broadcasts, `applyfunc`, Hadamard products): it derives, its module is
 certified against the plain model's own SymPy expression, and it computes what the example
 (written with NumPy's operators) computes (issue 15: plain SymPy keeps working)."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -104,9 +106,37 @@ def cookbook():
                     jacobians={"dcov_dL": (P.I, L)})
 
 
-@pytest.mark.parametrize("build", [two_layer, dropout, logistic_regression, logistic_newton,
-                                   softmax_classifier, deep_relu, cookbook],
-                         ids=lambda f: f.__name__)
+def attention():
+    d, d_k, m = dims("d", "d_k", "m")
+    X, Y = MatrixSymbol("X", d, m), MatrixSymbol("Y", d, m)
+    Wq, Wk, Wv = MatrixSymbol("Wq", d_k, d), MatrixSymbol("Wk", d_k, d), MatrixSymbol("Wv", d, d)
+    S = (Wk * X).T * (Wq * X) / sp.sqrt(d_k)
+    E = S.applyfunc(sp.exp)
+    P = HadamardProduct(E, HadamardPower(OneMatrix(m, m) * E, -1))
+    cost = total(HadamardPower(Wv * X * P - Y, 2)) / (d * m)
+    return sg.Model("attention", cost, [Wq, Wk, Wv], [X, Y], outputs={"P": P})
+
+
+def cs231n_softmax():
+    N, D, C = dims("N", "D", "C")
+    X, y = MatrixSymbol("X", N, D), sg.Labels("y", N)
+    W, b = MatrixSymbol("W", D, C), MatrixSymbol("b", 1, C)
+    scores = X * W + OneMatrix(N, 1) * b
+    loss = sg.cross_entropy(scores, y, axis=1) + 1e-3 * Trace(total(HadamardPower(W, 2)))
+    return sg.Model("cs231n_softmax", loss, [W, b], [X, y], outputs={"scores": scores})
+
+
+BUILDS = [two_layer, dropout, logistic_regression, logistic_newton, softmax_classifier,
+          deep_relu, cookbook, attention, cs231n_softmax]
+WRITTEN_PLAIN = {"custom_activation", "graph"}       # the examples already in plain SymPy
+
+
+def test_every_example_has_its_plain_spelling_here():
+    examples = {p.stem for p in (Path(__file__).parent.parent / "examples").glob("*.py")}
+    assert examples - WRITTEN_PLAIN == {f.__name__ for f in BUILDS}
+
+
+@pytest.mark.parametrize("build", BUILDS, ids=lambda f: f.__name__)
 def test_the_plain_sympy_spelling_of_each_example(build, example):
     model = build()
     source = module_source(derive(model))
@@ -118,6 +148,8 @@ def test_the_plain_sympy_spelling_of_each_example(build, example):
     if model.name == "cookbook":
         at = {**at, "n": 3}
     values = random_instance(numpy_spelled, at, seed=1)
+    for name, classes in getattr(numpy_spelled, "LABELS", {}).items():   # valid class indices
+        values[name] = np.arange(values[name].size) % at[classes]
     if model.name == "cookbook":
         values["L"] = values["L"] + 2 * np.eye(3)       # well conditioned
     args = [values[name] for name in plain.PARAMS + plain.INPUTS]
