@@ -282,9 +282,12 @@ def _refuse_ambiguous(e):
     elementwise tanh) and X**2 of a non-square matrix (a matrix power in SymPy)."""
     if isinstance(e, sp.Function) and any(isinstance(a, sp.MatrixExpr) for a in e.args):
         name = type(e).__name__
-        raise SymgradError(f"sp.{name} applied to the matrix {_short(e.args[0])}: SymPy's "
-                           f"functions act on scalars: write sg.{name}(...) for the "
-                           f"elementwise {name} (or .applyfunc(sp.{name}))")
+        helper = f"sg.{name}(...)" if hasattr(sys.modules.get("symgrad"), name) \
+            else f".applyfunc(sp.{name})"
+        raise SymgradError(f"sp.{name} applied to the matrix {_short(e.args[0])}: of a matrix, "
+                           f"SymPy reads it as the matrix function (a power series), which "
+                           f"symgrad does not evaluate: write {helper} for the elementwise "
+                           f"{name}, or the power series for the matrix function")
     if isinstance(e, sp.MatPow):
         check_matrix_power(*e.args)
 
