@@ -56,8 +56,9 @@ def main():
         for rows, inner, cols in SHAPES:
             a = rng.standard_normal((rows, inner)).astype(dtype)
             b = rng.standard_normal((inner, cols)).astype(dtype)
-            calls = {"a @ b": (lambda: np.dot(a, b)) if inner == 1 else (lambda: a @ b),
-                     "_matmul": lambda: matmul(a, b)}
+            calls = {"a @ b": (lambda a=a, b=b: np.dot(a, b)) if inner == 1
+                     else (lambda a=a, b=b: a @ b),
+                     "_matmul": lambda a=a, b=b: matmul(a, b)}
             assert np.allclose(calls["a @ b"](), calls["_matmul"](), rtol=1e-3, atol=1e-3)
             number = max(1, int(0.005 / _time(calls["a @ b"], 1)[0]))
             times, faults = {k: [] for k in calls}, {k: [] for k in calls}

@@ -540,7 +540,7 @@ def _bind_dims(args, helpers):
         if len(new) == 2:
             continue
         expected = []
-        for k, d in enumerate(dims):
+        for d in dims:
             if d.is_Symbol:
                 source, axis = bound[d.name]
                 expected.append((d.name, d.name, repr(source), str(axis)))

@@ -125,7 +125,8 @@ def derive(model, names=None):
     outputs = {k: convert(v) for k, v in model.outputs.items()}
     params = [convert.leaves[p] for p in model.params]
     inputs = [convert.leaves[x] for x in model.inputs]
-    jacobians = [(k, convert(out), convert.leaves[wrt]) for k, (out, wrt) in model.jacobians.items()]
+    jacobians = [(k, convert(out), convert.leaves[wrt])
+                 for k, (out, wrt) in model.jacobians.items()]
     computed = [loss] + list(outputs.values()) + [j[1] for j in jacobians]
     _name_layers(topo(computed))
     _labels_only_picked(model, convert, computed)

@@ -132,7 +132,8 @@ class Graph:
 
     # -- leaves and constants -------------------------------------------------------------
     def leaf(self, symbol):
-        shape = tuple(sp.sympify(d) for d in symbol.shape) if isinstance(symbol, sp.MatrixSymbol) else ()
+        shape = tuple(sp.sympify(d) for d in symbol.shape) \
+            if isinstance(symbol, sp.MatrixSymbol) else ()
         return self._make("leaf", (), shape, symbol=symbol)
 
     def constant(self, value, shape=()):

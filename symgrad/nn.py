@@ -56,7 +56,10 @@ def relu(x):
     return _elementwise(sp.Lambda(_t, sp.Max(_t, 0)), x)
 
 
-def leaky_relu(x, alpha=sp.Rational(1, 100)):
+_ONE_HUNDREDTH = sp.Rational(1, 100)
+
+
+def leaky_relu(x, alpha=_ONE_HUNDREDTH):
     """x for x > 0, alpha*x otherwise (torch.nn.functional.leaky_relu), elementwise, as
     alpha*x + (1 - alpha)*max(x, 0): its derivative at 0 is alpha, PyTorch's; alpha may be
     a scalar parameter (sg.Param("alpha")), which makes it PReLU."""

@@ -23,7 +23,7 @@ def _is_matrix(x):
 class ScalarExtremum(sp.Expr):
     """The largest (MatrixMax) or smallest (MatrixMin) entry of a matrix: a scalar."""
 
-    kind = None
+    kind: str = ""
     is_commutative = True
 
     def __new__(cls, arg):
@@ -56,7 +56,7 @@ class AxisExtremum(sp.MatrixExpr):
     """The max (AxisMax) or min (AxisMin) along axis 0 (a (1, m) row: one per column) or
     axis 1 (an (n, 1) column: one per row)."""
 
-    kind = None
+    kind: str = ""
 
     def __new__(cls, arg, axis):
         return sp.MatrixExpr.__new__(cls, sp.sympify(arg), sp.Integer(axis))

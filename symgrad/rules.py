@@ -20,9 +20,9 @@ import sympy as sp
 from .graph import block_regions, placeholder
 from .simplify import simplify_derivative
 
-VJP = {}
-JVP = {}
-LOCAL = {}
+VJP: dict = {}         # op -> its VJP rule (defvjp)
+JVP: dict = {}         # op -> its JVP rule (defjvp)
+LOCAL: dict = {}       # op -> its local Jacobian's text for the derivation view
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,8 @@ def _map_jvp(graph, node, ts):
         jacobian=lambda ops, i: {
             None: r"\operatorname{vec}(\mathbf{1})^{\top}",
             0: r"%s \otimes %s" % (_eye(ops[0].shape[1]), _t(_ones(ops[0].shape[0]))),
-            1: r"%s \otimes %s" % (_t(_ones(ops[0].shape[1])), _eye(ops[0].shape[0]))}[ops.node.axis],
+            1: r"%s \otimes %s" % (_t(_ones(ops[0].shape[1])), _eye(ops[0].shape[0]))
+        }[ops.node.axis],
         chain=lambda ops, i, G: r"%s \text{ broadcast to } %s" % (G, ops.shape_text(ops[0].shape)))
 def _sum(graph, node, g, i):
     return graph.map(placeholder(0), [g], node.args[0].shape)
@@ -151,7 +152,8 @@ def _sum_jvp(graph, node, ts):
 
 
 @defvjp("logsumexp", "logsumexp(A) along an axis: dA = G * softmax(A) along it",
-        jacobian=lambda ops, i: r"\operatorname{blockdiag}_j\left(\operatorname{softmax}({%s}_{:j})^{\top}\right)" % ops[0],
+        jacobian=lambda ops, i: r"\operatorname{blockdiag}_j\left(\operatorname{softmax}"
+        r"({%s}_{:j})^{\top}\right)" % ops[0],
         chain=lambda ops, i, G: r"%s \odot \operatorname{softmax}\left(%s\right)" % (G, ops[0]))
 def _logsumexp(graph, node, g, i):
     x, lse, gx = placeholder(0), placeholder(1), placeholder(2)

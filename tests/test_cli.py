@@ -8,7 +8,8 @@ import pytest
 
 from conftest import ROOT
 
-HEADER = "import sympy as sp\nimport symgrad as sg\nn, m = sp.symbols('n m', integer=True, positive=True)\n"
+HEADER = ("import sympy as sp\nimport symgrad as sg\n"
+          "n, m = sp.symbols('n m', integer=True, positive=True)\n")
 
 
 def run(*args, cwd):
@@ -67,12 +68,14 @@ def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
 @pytest.mark.parametrize("body,expected", [
     (None, "no such file"),
     ("x = (\n", "model.py:4: syntax error"),
-    ("W = sg.Param('W', 1, n)\nraise ValueError('boom')\n", "model.py:5: the model file raised ValueError: boom"),
+    ("W = sg.Param('W', 1, n)\nraise ValueError('boom')\n",
+     "model.py:5: the model file raised ValueError: boom"),
     ("x = 1\n", "no symgrad Model found"),
     ("import sys\nsys.setrecursionlimit(100)\nW = sp.Symbol('W')\nA = W\n"
      "for _ in range(200):\n    A = sp.tanh(A + 1)\n",
      "nests too deep for Python's recursion limit (100; SymPy"),
-    ("W = sg.Param('W', 1, n)\na = sg.Model('same', sg.sum(W), [W])\nb = sg.Model('same', sg.sum(W), [W])\n",
+    ("W = sg.Param('W', 1, n)\na = sg.Model('same', sg.sum(W), [W])\n"
+     "b = sg.Model('same', sg.sum(W), [W])\n",
      "two models are named 'same'"),
     ("W, X = sg.Param('W', n, m), sg.Input('X', n, m)\nZ = W @ X\n",
      "shape mismatch in a matrix product: W is (n, m) but X is (n, m)"),

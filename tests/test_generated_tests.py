@@ -26,13 +26,14 @@ def project(tmp_path_factory):
         model_file = root / "examples" / path.name
         model_file.parent.mkdir(exist_ok=True)
         model_file.write_text(path.read_text())
-        for (model, names), (_, _, source, _) in zip(load(model_file), derived(model_file)):
+        for (model, _), (_, _, source, _) in zip(load(model_file), derived(model_file)):
             module_file = root / "generated" / f"{model.name}.py"
             module_file.parent.mkdir(exist_ok=True)
             module_file.write_text(source)
             test_file = root / "tests" / f"test_{model.name}.py"
             test_file.parent.mkdir(exist_ok=True)
-            test_file.write_text(codegen.tests_source(model, model_file, module_file, root / "tests"))
+            test_file.write_text(codegen.tests_source(model, model_file, module_file,
+                                                      root / "tests"))
     return root
 
 

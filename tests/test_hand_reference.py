@@ -63,7 +63,8 @@ def test_softmax_cross_entropy_equals_textbook_backprop(seed):
     cost = -sg.sum(sp.HadamardProduct(Y, sg.log_softmax(W @ X + b))) / mm
     module = _compile(sg.Model("soft", cost, [W, b], [X, Y]))
     rng = np.random.default_rng(seed)
-    w, c, x = rng.standard_normal((k, n_x)), rng.standard_normal((k, 1)), rng.standard_normal((n_x, m))
+    w, c = rng.standard_normal((k, n_x)), rng.standard_normal((k, 1))
+    x = rng.standard_normal((n_x, m))
     y = np.eye(k)[:, rng.integers(0, k, m)]
     z = w @ x + c
     p = np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0)

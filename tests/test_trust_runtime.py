@@ -113,7 +113,8 @@ def logistic():
     return _logistic()
 
 
-def _logistic_args(rng=np.random.default_rng(0)):
+def _logistic_args(seed=0):
+    rng = np.random.default_rng(seed)
     return (rng.standard_normal((3, 1)), 0.3, rng.standard_normal((3, 5)),
             (rng.uniform(size=(1, 5)) > 0.5).astype(float))
 

@@ -135,7 +135,7 @@ def _bare(text):
 class ScalarLatexPrinter(_Operands, LatexPrinter):
     """Scalar SymPy expressions over operands as LaTeX; products of matrices as \\odot."""
 
-    settings = {"long_frac_ratio": 8}
+    settings: dict = {"long_frac_ratio": 8}
 
     def parenthesize(self, item, level, strict=False):
         if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Mul"]:

@@ -288,7 +288,7 @@ class NodePrinter:
                                 lambda e: e.evalf(17))
         temps, (expr,) = sp.cse([expr], symbols=_placeholders_from(len(args)))
         out, args = [], list(args)
-        for sym, sub in temps:
+        for _, sub in temps:
             temp = fresh()
             out.append("%s = %s" % (temp, self._scalar(sub, args)))
             args.append(_Named(temp))
