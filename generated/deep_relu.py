@@ -82,11 +82,11 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     """The model's outputs AL, in a dict.
 
     Z1 = W1 @ X + b1
-    A1 = Max(0, Z1)
+    A1 = relu(Z1)
     Z2 = W2 @ A1 + b2
-    A2 = Max(0, Z2)
+    A2 = relu(Z2)
     Z3 = W3 @ A2 + b3
-    A3 = Max(0, Z3)
+    A3 = relu(Z3)
     Z4 = W4 @ A3 + b4
     AL = sigmoid(Z4)
     """
@@ -139,11 +139,11 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """The loss, a scalar.
 
     Z1 = W1 @ X + b1
-    A1 = Max(0, Z1)
+    A1 = relu(Z1)
     Z2 = W2 @ A1 + b2
-    A2 = Max(0, Z2)
+    A2 = relu(Z2)
     Z3 = W3 @ A2 + b3
-    A3 = Max(0, Z3)
+    A3 = relu(Z3)
     Z4 = W4 @ A3 + b4
     t1 = -Y*Z4 + softplus(Z4)
     cost = sum(t1)/m
@@ -201,11 +201,11 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     Z1 = W1 @ X + b1
-    A1 = Max(0, Z1)
+    A1 = relu(Z1)
     Z2 = W2 @ A1 + b2
-    A2 = Max(0, Z2)
+    A2 = relu(Z2)
     Z3 = W3 @ A2 + b3
-    A3 = Max(0, Z3)
+    A3 = relu(Z3)
     Z4 = W4 @ A3 + b4
     t1 = -Y*Z4 + softplus(Z4)
     cost = sum(t1)/m
@@ -213,15 +213,15 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dZ4 = (AL - Y)/m
     db4 = sum(dZ4, axis=1)
     dW4 = dZ4 @ A3.T
-    dZ3 = W4.T*dZ4*Heaviside(A3)
+    dZ3 = (W4.T @ dZ4)*(A3 > 0)
     db3 = sum(dZ3, axis=1)
     dW3 = dZ3 @ A2.T
     dA2 = W3.T @ dZ3
-    dZ2 = dA2*Heaviside(A2)
+    dZ2 = dA2*(A2 > 0)
     db2 = sum(dZ2, axis=1)
     dW2 = dZ2 @ A1.T
     dA1 = W2.T @ dZ2
-    dZ1 = dA1*Heaviside(A1)
+    dZ1 = dA1*(A1 > 0)
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """

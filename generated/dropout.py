@@ -82,7 +82,7 @@ def forward(W1, b1, W2, b2, X, D1):
     """The model's outputs A2, in a dict.
 
     Z1 = W1 @ X + b1
-    A1 = 1.25*D1*Max(0, Z1)
+    A1 = 1.25*D1*relu(Z1)
     Z2 = W2 @ A1 + b2
     A2 = sigmoid(Z2)
     """
@@ -116,7 +116,7 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     """The loss, a scalar.
 
     Z1 = W1 @ X + b1
-    A1 = 1.25*D1*Max(0, Z1)
+    A1 = 1.25*D1*relu(Z1)
     Z2 = W2 @ A1 + b2
     logprobs = Y*Z2 - softplus(Z2)
     cost = -sum(logprobs)/m
@@ -155,7 +155,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     Z1 = W1 @ X + b1
-    t1 = Max(0, Z1)
+    t1 = relu(Z1)
     t2 = D1*t1
     A1 = 1.25*t2
     Z2 = W2 @ A1 + b2
@@ -166,7 +166,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     db2 = sum(dZ2, axis=1)
     t3 = 1.25*t2.T
     dW2 = dZ2 @ t3
-    dZ1 = 1.25*D1*W2.T*dZ2*Heaviside(t1)
+    dZ1 = (W2.T @ dZ2)*(1.25*D1*(t1 > 0))
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """

@@ -158,7 +158,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ2 = (A2 - Y)/m
     db2 = sum(dZ2, axis=1)
     dW2 = dZ2 @ A1.T
-    dZ1 = W2.T*dZ2*(1 - A1**2)
+    dZ1 = (W2.T @ dZ2)*(1 - A1**2)
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """

@@ -47,7 +47,7 @@ def test_sigmoid_with_cross_entropy_gives_a_minus_y_over_m(example):
     source = example("two_layer")[2]
     assert _statement(source, "dZ2") == "(A2 - Y)/m"
     # the docstring states the formula; the code computes it in the memory of A1, which dies
-    assert _statement(source, "dZ1", doc=True) == "W2.T*dZ2*(1 - A1**2)"
+    assert _statement(source, "dZ1", doc=True) == "(W2.T @ dZ2)*(1 - A1**2)"
     assert _statement(source, "dZ1") == \
         "np.multiply(_matmul(W2.T, dZ2), np.subtract(1, np.square(A1, out=A1), out=A1), out=A1)"
 
@@ -123,3 +123,13 @@ def test_an_activation_plus_a_bias_column_broadcasts():
     cost, (dW, db) = module.value_and_grad(values["W"], values["b"], values["X"])
     assert np.isclose(cost, np.sum(np.tanh(values["W"] @ values["X"]) + values["b"]))
     assert np.allclose(db, np.full((3, 1), 5.0))     # b is added once per example
+
+
+def test_docstrings_use_the_readmes_notation(example):
+    """@ for a product over an inner dimension of 1 (not *), (A3 > 0) for a ReLU mask (not
+    Heaviside), relu(Z1) (not Max(0, Z1)): the notation of the README and the course."""
+    source = example("deep_relu")[2]
+    doc = source[source.index("def value_and_grad("):].split('"""')[1]
+    assert "A1 = relu(Z1)" in doc and "dZ3 = (W4.T @ dZ4)*(A3 > 0)" in doc, doc
+    assert "dZ2 = dA2*(A2 > 0)" in doc
+    assert "Heaviside" not in doc and "Max(" not in doc

@@ -201,9 +201,31 @@ def extremum_pair(expr):
 
 
 class ScalarMathPrinter(_Operands, StrPrinter):
-    """The same expressions as plain math for docstrings: tanh(W1 @ X + b1)."""
+    """The same expressions as plain math for docstrings, in the README's notation:
+    tanh(W1 @ X + b1), relu(Z1), a ReLU mask (Z1 > 0), and a column times a row (a product
+    over an inner dimension of 1) W2.T @ dZ2."""
 
-    settings = {}
+    settings: dict = {}
+
+    def _print_Heaviside(self, expr):
+        return "(%s > 0)" % self._print(expr.args[0])
+
+    def _print_Max(self, expr):
+        if len(expr.args) == 2 and sp.S.Zero in expr.args:
+            return "relu(%s)" % self._print(next(a for a in expr.args if a != 0))
+        return self._print_Function(expr)
+
+    def _print_Mul(self, expr):
+        column = next((f for f in expr.args if _is_vector(self.shapes.get(f), 1)), None)
+        row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
+        if column is None or row is None:
+            return super()._print_Mul(expr)
+        product = "%s @ %s" % (self._print(column), self._print(row))
+        rest = expr / (column * row)
+        if rest == 1:
+            return product
+        return "%s*(%s)" % (self.parenthesize(rest, PRECEDENCE["Mul"]), product) \
+            if rest.is_number else "(%s)*%s" % (product, self.parenthesize(rest, PRECEDENCE["Mul"]))
 
     def _print_Piecewise(self, expr):
         pair = extremum_pair(expr)
