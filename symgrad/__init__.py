@@ -1,4 +1,6 @@
 """symgrad: symbolic right-to-left gradients of SymPy models, emitted as NumPy modules."""
+__version__ = "0.1.0"          # first: codegen, imported below, stamps it in modules
+
 from .errors import SymgradError
 from .functions import sigmoid as Sigmoid, softplus as Softplus
 from .losses import (bce_with_logits, binary_cross_entropy, cross_entropy, huber, kl_div,
@@ -10,8 +12,9 @@ from .nn import (batch_norm, dense, dropout, elu, exp, gelu, hardtanh, l2, layer
 from .ops import (abs, concat, cos, greater, greater_equal, less, less_equal, matrix_power,
                   max, maximum, min, minimum, norm, sin, sqrt, where)
 from .notebook import compile_model as compile
+from .notebook import derive_model as derive
+from .notebook import latex
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Input", "Labels", "Model", "Param", "Sigmoid", "Softplus", "SymgradError",
@@ -23,5 +26,5 @@ __all__ = [
     # symgrad/ops.py
     "abs", "concat", "cos", "greater", "greater_equal", "less", "less_equal", "matrix_power",
     "max", "maximum", "min", "minimum", "norm", "sin", "sqrt", "where",
-    "compile",
+    "compile", "derive", "latex",
 ]

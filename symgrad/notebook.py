@@ -1,9 +1,27 @@
-"""In a notebook: sg.compile(model) builds the generated module in memory and imports it."""
+"""The Python API, for a notebook or a script: sg.derive, sg.latex and sg.compile, each
+naming intermediates after the caller's variables as `symgrad derive` names them after the
+model file's."""
 import linecache
 import sys
 import types
 
+from .certify import certify
+from .codegen import module_source
+from .derive import derive
 from .naming import frame_variables
+
+
+def derive_model(model):
+    """The right-to-left derivation of model's gradients (a Derivation: its steps, its
+    LaTeX); the same as model.derivation(). Exported as `sg.derive`."""
+    return derive(model, frame_variables(sys._getframe(1)))
+
+
+def latex(model, fmt="tex", at=None):
+    """The derivation as `symgrad latex` writes it: a standalone LaTeX document (fmt="tex")
+    or Markdown ("md"); `at` maps a scalar model's leaves to numbers to show values.
+    Exported as `sg.latex`."""
+    return derive(model, frame_variables(sys._getframe(1))).latex(fmt, at)
 
 
 def compile_model(model, verify=True):
@@ -12,9 +30,6 @@ def compile_model(model, verify=True):
     symgrad_compiled_<model name>, so that pickle and inspect.getsource work; its
     intermediates are named after the caller's variables. Certified as `symgrad derive`
     certifies (symgrad.certify) unless verify=False. Exported as `sg.compile`."""
-    from .certify import certify
-    from .codegen import module_source
-    from .derive import derive
     source = module_source(derive(model, frame_variables(sys._getframe(1))))
     if verify:
         certify(model, source)

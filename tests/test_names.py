@@ -267,7 +267,7 @@ def test_compile_certifies_unless_verify_is_false(monkeypatch):
         seen.append(model.name)
         raise sg.SymgradError("refused")
 
-    monkeypatch.setattr("symgrad.certify.certify", refuse)
+    monkeypatch.setattr("symgrad.notebook.certify", refuse)
     with pytest.raises(sg.SymgradError, match="refused"):
         sg.compile(model)
     module = sg.compile(model, verify=False)
