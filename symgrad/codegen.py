@@ -111,6 +111,18 @@ def _size(shape):
     return str(sp.Mul(*shape))
 
 
+def _fewer_products(out, wrt):
+    """The order with fewer products, as Python source: a constant where the sizes compare
+    the same at every dimension (n**2 against n**2), else a comparison at run time."""
+    n_out, n_wrt = sp.Mul(*out), sp.Mul(*wrt)
+    excess = sp.expand(n_out - n_wrt)             # the dimensions are positive integers
+    if excess.is_nonpositive:
+        return '"reverse"'
+    if excess.is_positive:
+        return '"forward"'
+    return f'"reverse" if {n_out} <= {n_wrt} else "forward"'
+
+
 def _jacobian(d, jac, helpers):
     """jacobian_<name> picks an order by the sizes; the two orders are private functions."""
     args, out, wrt = d.params + d.inputs, jac.output, jac.wrt
@@ -129,7 +141,7 @@ def _jacobian(d, jac, helpers):
         body=_validate(args, helpers, d) + _bind_dims(args, helpers)
         + _labels_in_range(args, helpers, d) + [
             'if mode == "auto":',
-            f'    mode = "reverse" if {n_out} <= {n_wrt} else "forward"',
+            f'    mode = {_fewer_products(out.shape, wrt.shape)}',
             'if mode not in ("reverse", "forward"):',
             '    raise ValueError(f"mode must be \'reverse\', \'forward\' or \'auto\', '
             'not {mode!r}")'],

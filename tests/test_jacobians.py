@@ -135,3 +135,17 @@ def test_logistic_hessian_is_x_diag_a_one_minus_a_x_transpose_over_m(m_):
     A_ = 1 / (1 + np.exp(-(w.T @ X_)))
     expected = X_ @ np.diag(A_[0] * (1 - A_[0])) @ X_.T / m_
     assert relative_error(module.hessian(w, X_, Y_), expected) < 1e-13
+
+
+def test_the_order_is_a_constant_where_the_sizes_always_compare_the_same(example):
+    # the covariance P^-1 (n x n) and L (n x n): n**2 <= n**2 at every n, so no comparison
+    source = example("cookbook")[2]
+    assert 'mode = "reverse"\n' in source and "n**2 <= n**2" not in source
+
+
+def test_the_order_is_compared_at_run_time_where_the_sizes_can_order_either_way():
+    from symgrad.codegen import _fewer_products
+    n, m, k = sp.symbols("n m k", integer=True, positive=True)
+    assert _fewer_products((1, 1), (n, m)) == '"reverse"'           # 1 <= n m always
+    assert _fewer_products((n, m + 1), (n, 1)) == '"forward"'       # n (m + 1) > n always
+    assert _fewer_products((n, m), (k, 1)) == '"reverse" if m*n <= k else "forward"'

@@ -90,13 +90,9 @@ def _xlogx(x):
 
 
 def _matmul(a, b):
-    """a @ b, a matrix. One of 2**14 entries or more with fewer rows than columns is stored
-    column-major (b.T @ a.T, written into its transpose): that way round, OpenBLAS's
-    threads compute it up to a quarter faster, and on freshly mapped pages fault half as
-    often (python benchmarks/orientation.py [--fresh-pages]). As the layout depends on
-    the shape only, elementwise work on same-shaped results reads them in one order. A
-    column times a row is np.dot: @ would run gemm with an inner dimension of 1, whose
-    packing and threads cost up to 6 times the multiplications."""
+    """a @ b, a matrix: one of 2**14 entries or more with fewer rows than columns is stored
+    column-major (b.T @ a.T into its transpose), and a column times a row is np.dot
+    (symgrad's README, "How it works", says why and what it measured)."""
     product = np.dot if a.shape[1] == 1 else np.matmul
     rows, cols = a.shape[0], b.shape[1]
     if rows >= cols or rows * cols < 16384:
