@@ -27,7 +27,7 @@ _NUMPY_HINT = {"dot": "A @ B", "matmul": "A @ B", "transpose": "A.T", "sum": "sg
                "squeeze": "nothing (a (1, 1) loss is already a scalar to symgrad)",
                "var": "sg.mean((A - sg.mean(A, axis, keepdims=True)) ** 2, axis)",
                "concatenate": "sg.concat([A, B], axis)", "amax": "sg.max(A, axis)",
-               "amin": "sg.min(A, axis)", "linalg.norm": "sg.norm(A)", "greater": "sg.greater"}
+               "amin": "sg.min(A, axis)"}     # else sg.<name>(...) where symgrad has one
 _COMPARE = {">": "greater", ">=": "greater_equal", "<": "less", "<=": "less_equal"}
 
 
