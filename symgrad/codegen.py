@@ -12,8 +12,9 @@ import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from . import __version__
-from .derive import topo
+from .dims import default_dims
 from .errors import SymgradError
+from .graph import topo
 from .liveness import reuse_and_free
 from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
                              region_index)
@@ -79,7 +80,6 @@ def tests_source(model, model_file, module_file, tests_dir, n_dims=3):
     differences and against SymPy on the model in model_file. Paths in it are relative to
     tests_dir and the dimension cases come from fixed seeds, so the bytes depend only on the
     model and the layout."""
-    from .testing import default_dims
     cases = list(dict.fromkeys(
         tuple(default_dims(model, seed).items()) for seed in range(n_dims)))
 

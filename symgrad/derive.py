@@ -8,9 +8,9 @@ import sympy as sp
 
 from .convert import Converter
 from .errors import SymgradError, SymgradWarning
-from .model import RESERVED
-from .naming import name_nodes
-from .graph import Graph, placeholder, shape_str
+from .explain import render, repr_latex
+from .naming import RESERVED, name_nodes
+from .graph import Graph, placeholder, shape_str, topo
 from .rules import JVP, LOCAL, VJP
 
 
@@ -52,11 +52,9 @@ class Derivation:
     def latex(self, fmt="tex", at=None):
         """This derivation as a standalone LaTeX document (fmt="tex") or Markdown ("md");
         `at` maps the names of a scalar model's leaves to numbers to show values."""
-        from .explain import render
         return render([self], fmt, at)
 
     def _repr_latex_(self):
-        from .explain import repr_latex
         return repr_latex(self)
 
 
@@ -79,24 +77,6 @@ class Hessian:
     the parameters (None where a gradient does not depend on them)."""
     tangents: list      # one leaf per parameter, shaped like it
     products: list      # the tangent of each gradient
-
-
-def topo(roots):
-    """Nodes reachable from roots, operands before users, in a deterministic order."""
-    order, seen = [], set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if ready:
-                order.append(node)
-                continue
-            if node.id in seen:
-                continue
-            seen.add(node.id)
-            stack.append((node, True))
-            stack.extend((a, False) for a in reversed(node.args) if a.id not in seen)
-    return order
 
 
 def unbroadcast(graph, g, shape):

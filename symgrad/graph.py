@@ -594,3 +594,21 @@ def _replace(expr, subs, memo):
         out = expr.func(*args)
     memo[expr] = out
     return out
+
+
+def topo(roots):
+    """Nodes reachable from roots, operands before users, in a deterministic order."""
+    order, seen = [], set()
+    for root in roots:
+        stack = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if ready:
+                order.append(node)
+                continue
+            if node.id in seen:
+                continue
+            seen.add(node.id)
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args) if a.id not in seen)
+    return order

@@ -13,23 +13,9 @@ from .errors import SymgradError
 from .functions import logcosh, softplus as _softplus, xlogx
 from .graph import same_dim, shape_str
 from .array import axis_of, broadcast_to, reduce_sum, wrap
-from .model import _Labels
+from .labels import Pick, _Labels
 from .nn import (_elementwise, _negative, _number, _subtract, log, log_softmax, logsumexp, mean,
                  relu, sum)
-
-
-class Pick(sp.MatrixExpr):
-    """The score of each example's label: scores[y_j, j] per column j (axis 0, a row (1, m))
-    or scores[j, y_j] per row j (axis 1, a column (m, 1)), for integer labels y (sg.Labels).
-    Its gradient scatters into the class axis; no one-hot matrix is formed."""
-
-    def __new__(cls, scores, labels, axis):
-        return super().__new__(cls, scores, labels, sp.Integer(axis))
-
-    @property
-    def shape(self):
-        rows, cols = self.args[0].shape
-        return (sp.S.One, cols) if self.args[2] == 0 else (rows, sp.S.One)
 
 
 def pick(scores, labels, axis=0):

@@ -1,13 +1,14 @@
 """What a user writes: Input, Param and Model."""
-import builtins
-import keyword
 import numbers
 import sys
 
 import sympy as sp
 
-from .errors import SymgradError
 from . import array
+from .derive import derive
+from .errors import SymgradError
+from .labels import Pick, _Labels
+from .naming import check_name, frame_variables, tex  # noqa: F401 - tex: sg.tex
 
 
 class _Scalar(sp.Symbol):
@@ -53,27 +54,6 @@ def _scalar_op(op, a, b, scalar):
     return scalar(*((a, b) if isinstance(a, _Scalar) else (b, a)))
 
 
-RESERVED = {"np", "mode"} | set(dir(builtins))    # the generated code's own names
-
-
-def check_name(name, what="symbol", reserved=RESERVED):
-    """Names become Python variables in generated code: only plain identifiers that shadow
-    nothing the code uses (NumPy as np, the Jacobians' mode=, Python's builtins) pass; a
-    model's name only names a module (reserved=())."""
-    why = ("is not a string" if not isinstance(name, str) else
-           "is not a Python identifier" if not name.isidentifier() else
-           "is a Python keyword" if keyword.iskeyword(name) else
-           "starts with an underscore (kept for symgrad's helpers)" if name.startswith("_") else
-           f"is a name the generated code uses ({_USE.get(name, 'a Python builtin')})"
-           if name in reserved else None)
-    if why:
-        raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: it "
-                           f"{why}: rename it, using letters, digits and underscores, e.g. 'W1'")
-
-
-_USE = {"np": "NumPy", "mode": "the mode= argument of jacobian_<name>"}
-
-
 def _symbol(name, rows, cols):
     check_name(name)
     if rows is None and cols is None:
@@ -103,10 +83,6 @@ def Input(name, rows=None, cols=None, dtype=float):
                            "the shape (1, m) or (m, 1), e.g. sg.Labels('y', m)")
     check_name(name)
     return array.wrap(_Labels(name, _dim(rows), _dim(cols)))
-
-
-class _Labels(sp.MatrixSymbol):
-    """Integer class labels, one per example: a row (1, m) or a column (m, 1)."""
 
 
 def Labels(name, m):
@@ -215,7 +191,6 @@ class Model:
         declared = [x for x in self.inputs if isinstance(x, _Labels)]
         if not declared:
             return {}
-        from .losses import Pick
         classes, seen = {}, set()
         stack = [self.loss, *self.outputs.values(), *(o for o, _ in self.jacobians.values())]
         while stack:                    # each shared subexpression once
@@ -249,14 +224,7 @@ class Model:
         """The right-to-left derivation of this model's gradients (a `Derivation`), its
         intermediates named after the caller's variables, as `symgrad derive` names them
         after the model file's."""
-        from .derive import derive
-        from .naming import frame_variables
         return derive(self, frame_variables(sys._getframe(1)))
 
     def __repr__(self):
         return f"Model({self.name!r}, params={[p.name for p in self.params]})"
-
-
-class tex(str):
-    r"""Raw LaTeX for Model(names={...}): sg.tex(r"\mathbf{W}") is set as written; a plain
-    string is set as text, with LaTeX's special characters escaped."""

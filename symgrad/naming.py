@@ -14,7 +14,9 @@ computed as the user wrote it, and `K` keeps its name in the code and in the der
 group is only used inside a strictly larger expression (or, for a product, in a multiple of
 it), and the groups are converted shallowest first, each with those found before it.
 """
+import builtins
 import inspect
+import keyword
 import sys
 from collections import Counter
 
@@ -228,3 +230,29 @@ def frame_variables(frame):
     or the function's that built the model, named as `symgrad derive` names a file's."""
     namespace = {**frame.f_globals, **frame.f_locals}
     return variables((name, value, None) for name, value in namespace.items())
+
+
+RESERVED = {"np", "mode"} | set(dir(builtins))    # the generated code's own names
+
+
+def check_name(name, what="symbol", reserved=RESERVED):
+    """Names become Python variables in generated code: only plain identifiers that shadow
+    nothing the code uses (NumPy as np, the Jacobians' mode=, Python's builtins) pass; a
+    model's name only names a module (reserved=())."""
+    why = ("is not a string" if not isinstance(name, str) else
+           "is not a Python identifier" if not name.isidentifier() else
+           "is a Python keyword" if keyword.iskeyword(name) else
+           "starts with an underscore (kept for symgrad's helpers)" if name.startswith("_") else
+           f"is a name the generated code uses ({_USE.get(name, 'a Python builtin')})"
+           if name in reserved else None)
+    if why:
+        raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: it "
+                           f"{why}: rename it, using letters, digits and underscores, e.g. 'W1'")
+
+
+_USE = {"np": "NumPy", "mode": "the mode= argument of jacobian_<name>"}
+
+
+class tex(str):
+    r"""Raw LaTeX for Model(names={...}): sg.tex(r"\mathbf{W}") is set as written; a plain
+    string is set as text, with LaTeX's special characters escaped."""

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derive import topo
-from .graph import Node, broadcast_shape, inline_maps, placeholder, placeholder_index
+from .graph import topo, Node, broadcast_shape, inline_maps, placeholder, placeholder_index
 from .functions import sigmoid, softplus
 from .simplify import simplify_derivative
 

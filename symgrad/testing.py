@@ -5,7 +5,6 @@ and the SymPy oracle expands the model's matrices into scalar entries (dimension
 small integers), evaluates the scalar loss with mpmath at 40 digits and differentiates it by
 central differences at that precision.
 """
-import re
 import types
 from dataclasses import dataclass, field
 
@@ -18,8 +17,10 @@ from sympy.printing.pycode import MpmathPrinter
 
 from .errors import SymgradError
 from .functions import to_elementary
-from .losses import Pick
-from .model import Model
+from .labels import Pick
+from .codegen import module_source
+from .derive import derive
+from .dims import _shapes, default_dims, dimension, indices_fit  # noqa: F401 - re-exported
 from .ops import AxisExtremum, ElementwiseMap, ScalarExtremum
 
 
@@ -28,71 +29,6 @@ def load_module(source, name="generated_model"):
     module = types.ModuleType(name)
     exec(compile(source, f"<{name}>", "exec"), module.__dict__)
     return module
-
-
-def _shapes(spec):
-    """{name: shape} of the parameters, then the inputs, of a Model or a module, each
-    dimension a SymPy expression; and the number of parameters."""
-    if hasattr(spec, "SHAPES"):
-        names = list(spec.PARAMS) + list(spec.INPUTS)
-        return {n: tuple(dimension(d) for d in spec.SHAPES[n]) for n in names}, len(spec.PARAMS)
-    return ({s.name: tuple(sp.sympify(d) for d in getattr(s, "shape", ()))
-             for s in spec.params + spec.inputs}, len(spec.params))
-
-
-def dimension(text):
-    """A dimension from its text in a module's SHAPES, its names always symbols: never
-    sympify's namespace, where N, S, I, E, Q, beta, gamma and pi mean something else."""
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-    return sp.parse_expr(text, local_dict={name: sp.Symbol(name) for name in names})
-
-
-def default_dims(spec, seed=0, low=2, high=5):
-    """Small random integer values for the dimension symbols of a Model or a module; for a
-    Model whose slices or indices need larger ones (A[:, 3:k]), the first of further draws
-    (up to 8) that they fit in, if any."""
-    shapes, _ = _shapes(spec)
-    names = sorted({s.name for shape in shapes.values() for d in shape for s in d.free_symbols})
-    rng = np.random.default_rng(seed)
-    dims = {name: int(rng.integers(low, high + 1)) for name in names}
-    if isinstance(spec, Model) and not indices_fit(spec, dims):
-        for _ in range(64):
-            draw = {name: int(rng.integers(low, max(high, 8) + 1)) for name in names}
-            if indices_fit(spec, draw):
-                return draw
-    return dims
-
-
-def indices_fit(model, dims):
-    """Whether every slice and entry index in the model's expressions lies inside its matrix
-    at these dimension values (A[:, 1:k] needs 2 <= k <= A's columns)."""
-    subs = {d: dims[d.name] for d in model.dims if d.name in dims}
-    exprs = [model.loss, *model.outputs.values(), *(o for o, _ in model.jacobians.values())]
-    for e in _indexing(exprs):
-        spans = [e.rowslice, e.colslice] if isinstance(e, sp.MatrixSlice) \
-            else [(e.i, e.i + 1), (e.j, e.j + 1)]
-        for (start, stop, *_), size in zip(spans, e.parent.shape):
-            bounds = [sp.sympify(b).subs(subs) for b in (start, stop, size)]
-            if not all(b.is_Integer for b in bounds):
-                continue          # a Sum's dummy index
-            start, stop, size = map(int, bounds)
-            if not 0 <= start < stop <= size:
-                return False
-    return True
-
-
-def _indexing(exprs):
-    """The slices and entries in exprs, each shared subtree visited once (a deep network's
-    tree, walked as a tree, is exponential in its depth)."""
-    seen, stack = set(), [sp.sympify(e) for e in exprs]
-    while stack:
-        e = stack.pop()
-        if e in seen:
-            continue
-        seen.add(e)
-        if isinstance(e, (sp.MatrixSlice, MatrixElement)):
-            yield e
-        stack.extend(e.args)
 
 
 def labels(spec):
@@ -525,8 +461,6 @@ def check_model(model, dims=None, seed=0, names=None, rtol=1e-8):
     the model's own SymPy expression (Reference) at dims (the rest small random): a Report
     with a row for the loss and one per parameter. The SymPy evaluation expands every entry:
     keep dimensions small (up to about 10)."""
-    from .codegen import module_source
-    from .derive import derive
     module = load_module(module_source(derive(model, names)), model.name)
     dims = {**default_dims(model, seed), **(dims or {})}
     if not indices_fit(model, dims):

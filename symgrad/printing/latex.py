@@ -11,7 +11,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from ..graph import full_region, placeholder
-from ..model import tex
+from ..naming import tex
 from ..rules import _region_tex
 from .numpy import NodePrinter, _Named, _Operands, extremum_pair
 
