@@ -8,6 +8,7 @@ from pathlib import Path
 import sympy as sp
 from sympy.matrices.exceptions import NonSquareMatrixError
 
+from .array import _short
 from .errors import SymgradError
 from .model import Model
 from .naming import Recorder, variables
@@ -103,11 +104,6 @@ def _shape_mismatch(e):
                 return (f"shape mismatch in {what}: {_short(a)} is {tuple(a.shape)} but "
                         f"{_short(b)} is {tuple(b.shape)}; {fix}")
     return f"shape mismatch: {_first_line(e)}: fix the model file"
-
-
-def _short(expr, limit=40):
-    text = str(expr)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _first_line(e):

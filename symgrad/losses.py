@@ -12,10 +12,9 @@ import sympy as sp
 from .errors import SymgradError
 from .functions import logcosh, softplus as _softplus, xlogx
 from .graph import same_dim, shape_str
-from .array import axis_of, broadcast_to, reduce_sum, wrap
+from .array import axis_of, broadcast_to, negative, reduce_sum, subtract, wrap
 from .labels import Pick, _Labels
-from .nn import (_elementwise, _negative, _number, _subtract, log, log_softmax, logsumexp, mean,
-                 relu, sum)
+from .nn import _elementwise, _number, log, log_softmax, logsumexp, mean, relu, sum
 
 
 def pick(scores, labels, axis=0):
@@ -84,9 +83,9 @@ def cross_entropy(scores, target, axis=0, reduction="mean"):
                            "the softmax itself: pass Z, not sg.softmax(Z), or use "
                            "sg.nll(sg.log(A), Y) for probabilities")
     if _target(scores, target, axis, "cross_entropy"):
-        per = sp.MatAdd(logsumexp(scores, axis), _negative(pick(scores, target, axis)))
+        per = sp.MatAdd(logsumexp(scores, axis), negative(pick(scores, target, axis)))
     else:
-        per = _negative(reduce_sum(sp.HadamardProduct(target, log_softmax(scores, axis)), axis,
+        per = negative(reduce_sum(sp.HadamardProduct(target, log_softmax(scores, axis)), axis,
                                    True))
     return _reduce(per, reduction, "cross_entropy")
 
@@ -96,9 +95,9 @@ def nll(log_probs, target, axis=0, reduction="mean"):
     torch.nn.functional.nll_loss: per example -log_probs[y] for integer labels y, or
     -sum(Y * log_probs) over the classes for a one-hot target Y."""
     if _target(log_probs, target, axis, "nll"):
-        per = _negative(pick(log_probs, target, axis))
+        per = negative(pick(log_probs, target, axis))
     else:
-        per = _negative(reduce_sum(sp.HadamardProduct(target, log_probs), axis, True))
+        per = negative(reduce_sum(sp.HadamardProduct(target, log_probs), axis, True))
     return _reduce(per, reduction, "nll")
 
 
@@ -112,7 +111,7 @@ def multiclass_hinge(scores, target, axis=0, margin=1, reduction="mean"):
         correct = pick(scores, target, axis)
     else:
         correct = reduce_sum(sp.HadamardProduct(scores, target), axis, True)
-    margins = relu(sp.MatAdd(_subtract(scores, broadcast_to(correct, scores.shape)),
+    margins = relu(sp.MatAdd(subtract(scores, broadcast_to(correct, scores.shape)),
                              sp.MatMul(margin, sp.OneMatrix(*scores.shape))))
     per = sp.MatAdd(reduce_sum(margins, axis, True),
                     sp.MatMul(-margin, sp.OneMatrix(*correct.shape)))
@@ -122,7 +121,7 @@ def multiclass_hinge(scores, target, axis=0, margin=1, reduction="mean"):
 # ---- elementwise losses -------------------------------------------------------------------
 def _elementwise_loss(f, a, y):
     """f of the residual a - y, entry by entry (a scalar for scalars)."""
-    return _elementwise(f, _subtract(a, y) if isinstance(a, sp.MatrixExpr) else a - y)
+    return _elementwise(f, subtract(a, y) if isinstance(a, sp.MatrixExpr) else a - y)
 
 
 def binary_cross_entropy(a, y, reduction="mean"):
@@ -132,8 +131,8 @@ def binary_cross_entropy(a, y, reduction="mean"):
     if isinstance(a, sp.MatrixExpr):
         ones = sp.OneMatrix(*a.shape)
         entries = sp.MatAdd(
-            _negative(sp.HadamardProduct(_subtract(ones, y), log(_subtract(ones, a)))),
-            _negative(sp.HadamardProduct(y, log(a))))
+            negative(sp.HadamardProduct(subtract(ones, y), log(subtract(ones, a)))),
+            negative(sp.HadamardProduct(y, log(a))))
     else:
         entries = -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
     return _reduce(entries, reduction, "binary_cross_entropy")
@@ -143,7 +142,7 @@ def bce_with_logits(z, y, reduction="mean"):
     """Binary cross-entropy on logits z, as torch.nn.functional.binary_cross_entropy_with_logits:
     softplus(z) - y*z entry by entry, the stable form max(z, 0) - y*z + log1p(exp(-|z|))
     (NUMERICS.md); its derivative is sigmoid(z) - y."""
-    entries = sp.MatAdd(_elementwise(_softplus, z), _negative(sp.HadamardProduct(z, y))) \
+    entries = sp.MatAdd(_elementwise(_softplus, z), negative(sp.HadamardProduct(z, y))) \
         if isinstance(z, sp.MatrixExpr) else _softplus(z) - y * z
     return _reduce(entries, reduction, "bce_with_logits")
 
@@ -151,7 +150,7 @@ def bce_with_logits(z, y, reduction="mean"):
 def mse(a, y, reduction="mean"):
     """(a - y)**2 entry by entry, as torch.nn.functional.mse_loss (the mean over all entries
     by default)."""
-    entries = sp.HadamardPower(_subtract(a, y), 2) if isinstance(a, sp.MatrixExpr) \
+    entries = sp.HadamardPower(subtract(a, y), 2) if isinstance(a, sp.MatrixExpr) \
         else (a - y) ** 2
     return _reduce(entries, reduction, "mse")
 
@@ -196,6 +195,6 @@ def kl_div(log_q, p, axis=0, reduction="mean"):
     examples, those along the other axis than the class axis `axis`."""
     if not isinstance(log_q, sp.MatrixExpr):
         return _reduce(xlogx(p) - p * log_q, reduction, "kl_div", examples=1)
-    entries = sp.MatAdd(_elementwise(xlogx, p), _negative(sp.HadamardProduct(log_q, p)))
+    entries = sp.MatAdd(_elementwise(xlogx, p), negative(sp.HadamardProduct(log_q, p)))
     examples = log_q.shape[1 - axis_of(axis, "kl_div")]
     return _reduce(entries, reduction, "kl_div", examples=examples)

@@ -11,7 +11,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import SymgradError
 from .functions import sigmoid as _sigmoid, softplus as _softplus
-from .array import axis_of, broadcast_to, reduce_mean, reduce_sum, wrap
+from .array import axis_of, broadcast_to, reduce_mean, reduce_sum, subtract, wrap
 from .graph import same_dim, shape_str
 
 _t = sp.Dummy("t", real=True)
@@ -21,14 +21,6 @@ def _elementwise(f, x):
     if isinstance(x, sp.MatrixExpr):
         return wrap(ElementwiseApplyFunction(f, x))
     return f(x)
-
-
-def _negative(x):
-    return sp.MatMul(sp.S.NegativeOne, x)       # the constructors call no .doit() (above)
-
-
-def _subtract(x, y):
-    return sp.MatAdd(x, _negative(y))
 
 
 def _number(value, what, low=None, high=None):
@@ -198,7 +190,7 @@ def _normalised(z, axis, eps, gamma, beta, features, what):
     axis; gamma and beta hold one entry per feature (features: the axis they run along)."""
     count = z.shape[axis_of(axis, what)]
     mu = sp.MatMul(sp.S.One / count, reduce_sum(z, axis, True))
-    centred = _subtract(z, broadcast_to(mu, z.shape))
+    centred = subtract(z, broadcast_to(mu, z.shape))
     var = sp.MatMul(sp.S.One / count, reduce_sum(sp.HadamardPower(centred, 2), axis, True))
     eps = _number(eps, f"{what}: eps", 0)
     scale = sp.HadamardPower(sp.MatAdd(var, sp.MatMul(eps, sp.OneMatrix(*var.shape))),
