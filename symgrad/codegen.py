@@ -55,18 +55,29 @@ def module_source(derivation):
              [_grad(p, g, names, arrays, array) for p, g in zip(d.params, d.grads)],
              quote=False))),
     ]
+    tangents = d.hessian.tangents if d.hessian else []
+    dims = _Dims(d.params + d.inputs + tangents, d.params + fwd_inputs, helpers)
     for name, args, roots, summary, returns in specs:
-        functions.append(_function(d, name, args, roots, summary, returns, helpers))
+        functions.append(_function(d, name, args, roots, summary, returns, helpers, dims))
     for jac in d.jacobians:
-        functions += _jacobian(d, jac, helpers)
+        functions += _jacobian(d, jac, helpers, dims)
     if d.hessian:
-        functions += _hessian(d, helpers, arrays)
+        functions += _hessian(d, helpers, arrays, dims)
+    functions[:0] = [dims.function()] if dims.lines else []
+    for f in functions:
+        f["summary"] = "\n    ".join(textwrap.wrap(f["summary"], 92))
+        f["doc"] = [x for line in f["doc"] for x in _wrapped(line, 96)]
+        f["body"] = [x for line in f["body"] for x in _wrapped(line, 96)]
+        f["signature"] = "\n".join(_wrapped(f"def {f['name']}({f['args']}):", 100, 8))
+        if f["returns"]:
+            f["returns"] = "\n    ".join(_wrapped("return " + f["returns"], 96))[len("return "):]
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
-        shapes="{%s}" % ", ".join("%r: %s" % (x.name, _tuple([str(s) for s in x.shape]))
-                                  for x in d.params + d.inputs),
+        shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
+            "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),
+            100, depth=1)),
         labels="{%s}" % ", ".join("%r: %r" % (y.name, str(k)) for y, k in model.labels.items())
         if model.labels else None,
         helpers=[HELPERS[h] for h in sorted(helpers)], functions=functions)
@@ -123,7 +134,7 @@ def _fewer_products(out, wrt):
     return f'"reverse" if {n_out} <= {n_wrt} else "forward"'
 
 
-def _jacobian(d, jac, helpers):
+def _jacobian(d, jac, helpers, dims):
     """jacobian_<name> picks an order by the sizes; the two orders are private functions."""
     args, out, wrt = d.params + d.inputs, jac.output, jac.wrt
     label = out.name or "the output"
@@ -138,7 +149,7 @@ def _jacobian(d, jac, helpers):
         doc=[f"mode 'reverse': one vector-Jacobian product per entry of {label} ({n_out})",
              f"mode 'forward': one Jacobian-vector product per entry of {wrt.name} ({n_wrt})",
              "mode 'auto': the order with fewer products"],
-        body=_validate(args, helpers, d) + _bind_dims(args, helpers)
+        body=_validate(args, helpers, d) + dims.call(args)
         + _labels_in_range(args, helpers, d) + [
             'if mode == "auto":',
             f'    mode = {_fewer_products(out.shape, wrt.shape)}',
@@ -150,19 +161,19 @@ def _jacobian(d, jac, helpers):
         d, private + "reverse", args, [jac.reverse],
         f"d {label} / d {wrt.name} right to left: the adjoint of {wrt.name} for every seed "
         f"{jac.seed.name}[k] = e_k at once (a leading batch axis).",
-        lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, [jac.seed],
-        public=False)
+        lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, dims,
+        [jac.seed], public=False)
     forward = _function(
         d, private + "forward", args, [jac.forward],
         f"d {label} / d {wrt.name} left to right: the tangent of {label} for every seed "
         f"{jac.tangent.name}[k] = e_k at once (a leading batch axis).",
         lambda names, array:
         f"{array(jac.forward)}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
-        helpers, [jac.tangent], public=False)
+        helpers, dims, [jac.tangent], public=False)
     return [dispatch, reverse, forward]
 
 
-def _hessian(d, helpers, arrays):
+def _hessian(d, helpers, arrays, dims):
     """hessian_vector_product (forward over reverse) and the full Hessian (every tangent);
     arrays: the names of the array arguments, as for value_and_grad."""
     h, args = d.hessian, d.params + d.inputs
@@ -174,7 +185,7 @@ def _hessian(d, helpers, arrays):
     hvp = _function(
         d, "hessian_vector_product", args + h.tangents, roots,
         "H v forward over reverse: the tangents of the gradients along the tangents "
-        + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers)
+        + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers, dims)
     sizes = [sp.Mul(*p.shape) for p in d.params]
     total = str(sp.Add(*sizes))
 
@@ -188,7 +199,7 @@ def _hessian(d, helpers, arrays):
         d, "hessian", args, roots,
         f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
         "of PARAMS, each flattened in C order (forward over reverse, one tangent per entry).",
-        blocks, helpers, h.tangents)
+        blocks, helpers, dims, h.tangents)
     return [hvp, full]
 
 
@@ -248,7 +259,7 @@ def _needed_inputs(d, roots):
     return needed
 
 
-def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=True):
+def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(), public=True):
     """One generated function; seeds are leaves it sets to identity rows, one per entry (in
     order), so that the nodes depending on them carry a leading batch axis. returns(names,
     array) gives the returned expression (array(node): node returned as an array of its own);
@@ -269,9 +280,15 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
     math = NodePrinter(p, names, ScalarMathPrinter, math=True)
     body, doc = _identity_seeds(seeds, floats, batch), []
     known = {a.name for a in args} | dims | {s.name for s in seeds} | {batch}
+    through, line_of, block = _differentiates(d, p), {}, None    # Tangent's comments
     for node in p.order:
         if node.op == "leaf":
             continue
+        forward = line_of.get(through.get(node.id), block)
+        if forward != block:
+            block = forward
+            body.append(f"# back through {forward}" if len(forward) < 80
+                        else f"# back through {forward.split(' = ')[0]}")
         try:
             lines = code.lines(node, names[node.id], fresh)
         except PrintMethodNotImplementedError as e:
@@ -284,6 +301,8 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
         known.add(names[node.id])
         body.extend(lines)
         doc.append(f"{names[node.id]} = {math.rhs(node)}")
+        if not node.derived:
+            line_of[node.id] = doc[-1]
     for node in roots:
         if node.id not in names:
             names[node.id] = code.operand(node)[0]
@@ -297,14 +316,37 @@ def _function(d, name, args, roots, summary, returns, helpers, seeds=(), public=
               for n in p.order}
     shapes |= {d: () for d in dims} | {a.name: tuple(a.shape) for a in args} \
         | {s.name: (axis, *(s.shape or (1, 1))) for s in seeds}
-    body = reuse_and_free(body, keep, shapes)
+    body = reuse_and_free(body, keep, shapes, fresh)
     returned = returns(names, _owned(body, names, args, p))
     entry = _validate(args, helpers, d) if public else []
-    body = entry + _bind_dims(args, helpers) + (_labels_in_range(args, helpers, d) if public
+    body = entry + binder.call(args) + (_labels_in_range(args, helpers, d) if public
                                                 else []) + _slice_checks(roots) + body
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returned)
+
+
+def _differentiates(d, p):
+    """{id of a statement's node: id of the forward statement's node it differentiates}, for
+    the adjoints of the derivation's sweep: the statement computing the consumer through
+    which the chain rule reached the adjoint's node (its own, or the one it is written in).
+    Filled with the forward statements' doc indices as they are printed (see _function)."""
+    named = {n.id for n in p.order}
+    home = {}
+    for s in p.order:
+        if not s.derived:
+            stack = list(s.args)
+            while stack:
+                a = stack.pop()
+                if a.id not in named and a.id not in home:
+                    home[a.id] = s.id
+                    stack.extend(a.args)
+    consumer = {}
+    for step in d.steps:
+        if step.adjoint is not None and step.terms and step.adjoint.id in named:
+            c = step.terms[0].consumer          # the first step reaching it defines it
+            consumer.setdefault(step.adjoint.id, c.id if c.id in named else home.get(c.id))
+    return consumer
 
 
 def _owned(body, names, args, p):
@@ -312,8 +354,7 @@ def _owned(body, names, args, p):
     is an argument, a view of one, a read-only broadcast or shares memory with an array
     returned before it (the caller may write into what it gets back)."""
     shares = {a.name: {a.name} for a in args}
-    for line in body:
-        stmt = ast.parse(line).body[0]
+    for stmt in (s for line in body for s in ast.parse(line).body):     # no comments
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target = stmt.targets[0].id
             shares[target] = _sharing(stmt.value, shares, target)
@@ -372,18 +413,14 @@ def _validate(args, helpers, d):
     shapes = "{**SHAPES, %s}" % ", ".join("%r: %s" % (a.name, _tuple(
         [str(s) for s in a.shape]) if a.shape else "()") for a in tangents) \
         if tangents else "SHAPES"
-    targets = ", ".join(a.name for a in args) + ("," if len(args) == 1 else "")
-    values = _tuple([a.name for a in args], quote=False)
-    line = f"{targets} = _arrays({values}, {_tuple([a.name for a in args])}, {shapes})"
-    if len(line) <= 96:
-        return [line] + lines
-    nobreak = "\xa0"                 # textwrap breaks at spaces, not at these
-    head = textwrap.wrap(f"({targets}){nobreak}={nobreak}_arrays(" if len(targets) > 84
-                         else f"{targets}{nobreak}={nobreak}_arrays(", 96,
-                         subsequent_indent="    ")
-    tail = textwrap.wrap(f"{values}, {_tuple([a.name for a in args])}, {shapes})", 92,
-                         initial_indent="    ", subsequent_indent="    ")
-    return [x.replace(nobreak, " ") for x in head + tail] + lines
+    names = [a.name for a in args]
+    everything = [a.name for a in d.params + d.inputs if a.symbol not in d.model.labels]
+    listed = "PARAMS + INPUTS" if names == everything[:len(names)] and not d.model.labels \
+        else _tuple(names)                  # _arrays zips: a prefix of them is enough
+    targets = ", ".join(names) + ("," if len(args) == 1 else "")
+    if len(targets) > 84:
+        targets = f"({targets})"
+    return [f"{targets} = _arrays({_tuple(names, quote=False)}, {listed}, {shapes})"] + lines
 
 
 def _labels_in_range(args, helpers, d):
@@ -532,36 +569,112 @@ def _slice_checks(roots):
     return lines
 
 
-def _bind_dims(args, helpers):
-    """Bind each dimension symbol once, from the first argument that has it, and check every
-    later argument against it (a cheap tuple comparison; the message is built on failure)."""
-    lines, bound = [], {}
-    for a in args:
-        if a.shape == ():
-            continue
-        dims = [sp.sympify(d) for d in a.shape]
-        new = [k for k, d in enumerate(dims) if d.is_Symbol and d.name not in bound]
-        if len(new) == 2 and dims[0] == dims[1]:
-            new = [0]
-        if len(new) == 2:
-            lines.append(f"{dims[0].name}, {dims[1].name} = {a.name}.shape")
-        for k in new:
-            if len(new) == 1:
-                lines.append(f"{dims[k].name} = {a.name}.shape[{k}]")
-            bound[dims[k].name] = (a.name, k)
-        if len(new) == 2:
-            continue
-        expected = []
-        for d in dims:
-            if d.is_Symbol:
-                source, axis = bound[d.name]
-                expected.append((d.name, d.name, repr(source), str(axis)))
-            elif d.is_Integer:
-                expected.append((str(d), str(d), "None", "0"))
-        if len(expected) == 2:
-            helpers.add("_shape_error")
-            want = "(%s)" % ", ".join(e[1] for e in expected)
-            spec = ", ".join("(%r, %s, %s, %s)" % (e[0], e[1], e[2], e[3]) for e in expected)
-            lines.append(f"if {a.name}.shape != {want}:")
-            lines.append(f"    _shape_error({a.name!r}, {a.name}.shape, ({spec}))")
+class _Dims:
+    """The module's one dimension-binding function, _dims: each dimension read from the first
+    argument that has it, every other argument checked against it (a cheap tuple comparison;
+    the message is built on failure). Arguments outside `required` (an input forward does not
+    read, a Hessian's tangents) may be None."""
+
+    def __init__(self, args, required, helpers):
+        required_ids = {a.id for a in required}
+        self.optional = {a.name for a in args if a.id not in required_ids}
+        self.args = sorted([a for a in args if a.shape != ()], key=lambda a: a.name in
+                           self.optional)   # stable: the optional ones last, keywords
+        self.lines, self.dims, bound, late = [], [], {}, set()
+        for a in self.args:
+            dims = [sp.sympify(x) for x in a.shape]
+            new = [k for k, x in enumerate(dims) if x.is_Symbol and x.name not in bound]
+            if len(new) == 2 and dims[0] == dims[1]:
+                new = [0]
+            for k in new:
+                bound[dims[k].name] = (a.name, k)
+                self.dims.append(dims[k].name)
+            optional = a.name in self.optional
+            lines = []
+            if optional:           # a dimension only arguments that may be None have
+                late |= {dims[k].name for k in new}
+                for k, x in enumerate(dims):
+                    if x.is_Symbol and x.name in late and k == dims.index(x):
+                        lines += [f"if {x.name} is None:", f"    {x.name} = {a.name}.shape[{k}]"]
+            elif len(new) == 2:
+                self.lines.append(f"{dims[0].name}, {dims[1].name} = {a.name}.shape")
+                continue
+            else:
+                self.lines += [f"{dims[k].name} = {a.name}.shape[{k}]" for k in new]
+            expected = []
+            for x in dims:
+                if x.is_Symbol:
+                    source, axis = bound[x.name]
+                    expected.append((x.name, x.name, repr(source), str(axis)))
+                elif x.is_Integer:
+                    expected.append((str(x), str(x), "None", "0"))
+            if len(expected) == 2:
+                helpers.add("_shape_error")
+                want = "(%s)" % ", ".join(e[1] for e in expected)
+                spec = ", ".join("(%r, %s, %s, %s)" % e for e in expected)
+                test = f"{a.name}.shape != {want}"
+                lines += [f"if {a.name} is not None and {test}:" if optional and not lines
+                          else f"if {test}:",
+                          f"    _shape_error({a.name!r}, {a.name}.shape, ({spec}))"]
+            if optional and lines and lines[0].startswith(f"if {a.name} is not None"):
+                self.lines += lines
+            elif lines:
+                self.lines += [f"if {a.name} is not None:"] + ["    " + x for x in lines] \
+                    if optional else lines
+        self.lines[:0] = [f"{x} = None" for x in self.dims if x in late]
+        if self.dims:
+            self.lines.append(f"return {', '.join(self.dims)}")
+
+    def function(self):
+        names = [a.name for a in self.args]
+        signature = ", ".join(f"{n}=None" if n in self.optional else n for n in names)
+        listed = ", ".join(self.dims) if self.dims else "no dimension"
+        return dict(name="_dims", args=signature, doc=[], body=self.lines[:-1] if self.dims
+                    else self.lines, returns=self.lines[-1][len("return "):] if self.dims
+                    else None, summary=f"The dimensions {listed}, each read from the first "
+                    "argument that has it; every other argument is checked against them.")
+
+    def call(self, args):
+        """The statement of a function with these arguments binding the dimensions."""
+        if not self.lines:
+            return []
+        given = {a.name for a in args}
+        names = [a.name for a in self.args]
+        positional = []
+        for n in names:
+            if n not in given:
+                break
+            positional.append(n)
+        keywords = [f"{n}={n}" for n in names[len(positional):] if n in given]
+        text = f"_dims({', '.join(positional + keywords)})"
+        if not self.dims:
+            return [text]
+        return _wrapped(f"{', '.join(self.dims)} = {text}")
+
+
+def _wrapped(line, width=96, indent=4, depth=0, enclosed=False):
+    """A statement broken inside its brackets, after ", " or before " + " and " - ", to lines
+    of at most width characters, continuations indented `indent` more than the first (a
+    line in a block keeps the block's indentation); only at bracket depth `depth` + 1 if
+    given (one entry of a dict per break). An assignment with no such place is put in
+    parentheses."""
+    if len(line) <= width:
+        return [line]
+    lead = line[:len(line) - len(line.lstrip())]
+    if lead:
+        return [lead + x for x in _wrapped(line[len(lead):], width - len(lead), indent, depth)]
+    nobreak = "\xa0"                 # textwrap breaks at spaces, not at these
+    level, chars = 0, []
+    for k, c in enumerate(line):
+        level += (c in "([{") - (c in ")]}")
+        inside = level == depth if depth else level > 0
+        breaks = c == " " and inside and (chars[-1] == "," or line[k + 1:k + 3] in ("+ ", "- "))
+        chars.append(c if breaks else nobreak if c == " " else c)
+    lines = [x.replace(nobreak, " ") for x in textwrap.wrap(
+        "".join(chars), width, subsequent_indent=" " * indent, break_long_words=False,
+        break_on_hyphens=False)]
+    target, equals, value = line.partition(" = ")
+    if len(lines) == 1 and equals and not enclosed:
+        enclosed = _wrapped(f"{target} = ({value})", width, indent, depth, True)
+        return enclosed if len(enclosed) > 1 else lines
     return lines

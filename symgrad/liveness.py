@@ -19,30 +19,128 @@ _BINARY = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply",
            ast.Div: "np.divide"}
 
 
-def reuse_and_free(lines, keep, shapes):
+def reuse_and_free(lines, keep, shapes, fresh):
     """The statements `name = rhs` in `lines` with out= reuse and `del`s added.
 
     keep: names that must survive (arguments, returned values); shapes: name -> shape of
-    the statements' arrays (names missing from it are never reused nor deleted).
+    the statements' arrays (names missing from it are never reused nor deleted); fresh()
+    gives an unused name for a temporary.
     """
-    stmts = [ast.parse(line).body[0] for line in lines]
-    reads = [_reads(s) | ({_target(s)} if isinstance(s, ast.AugAssign) else set())
-             for s in stmts]
+    comments = {i for i, line in enumerate(lines) if line.startswith("#")}
+    stmts = [ast.parse(line if i not in comments else "pass").body[0]
+             for i, line in enumerate(lines)]
+    reads = [set() if isinstance(s, ast.Pass) else _reads(s)
+             | ({_target(s)} if isinstance(s, ast.AugAssign) else set()) for s in stmts]
     last = {name: i for i, names in enumerate(reads) for name in names}
     arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
-    owned = {_target(s) for s in stmts if _allocates(s)} & arrays
+    owned = {_target(s) for s in stmts if not isinstance(s, ast.Pass) and _allocates(s)} & arrays
     for s, names in zip(stmts, reads):
-        if not _allocates(s) and not isinstance(s, ast.AugAssign):
+        if not isinstance(s, ast.Pass) and not _allocates(s) and not isinstance(s, ast.AugAssign):
             owned -= names          # a view (x.T) or an alias shares memory: never reuse
     owned -= set(keep)
-    out = []
+    out, aliases = [], {}            # name -> the other names bound to its array
     for i, (line, stmt) in enumerate(zip(lines, stmts)):
+        if i in comments:
+            out.append(line)
+            continue
         dying = sorted(n for n in reads[i] if last[n] == i and n in owned)
-        # a name written into is deleted too: the statement's target now owns the array
-        out.append(_into_dying(line, stmt, dying, shapes))
+        new, temps = _one_out_each(_into_dying(line, stmt, dying, shapes), fresh)
+        out += new
+        held = next((_holder(x) for x in new if x.startswith(_target(stmt) + " = ")), None)
+        if held in dying:                 # the target now holds that array: freed with it
+            dying.remove(held)
+            aliases[_target(stmt)] = aliases.pop(held, []) + [held]
+        dying += temps
         if dying:
-            out.append("del " + ", ".join(dying))
+            out.append("del " + ", ".join(n for d in dying for n in [d] + aliases.pop(d, [])))
     return out
+
+
+def _holder(line):
+    """The name whose array a statement's target is bound to (y for x = y and for
+    x = np.f(..., out=y)), else None."""
+    stmt = ast.parse(line).body[0]
+    if not isinstance(stmt, ast.Assign):
+        return None
+    value = stmt.value
+    if isinstance(value, ast.Call):
+        value = next((k.value for k in value.keywords if k.arg == "out"), None)
+    return value.id if isinstance(value, ast.Name) else None
+
+
+_INPLACE = {"np.add": ast.Add, "np.multiply": ast.Mult, "np.subtract": ast.Sub,
+            "np.divide": ast.Div}
+
+
+def _one_out_each(line, fresh):
+    """(statements, temporaries): the statement as statements with one out= at most each, in
+    Python's order of evaluation, and the temporaries it introduced (dead after it). Each
+    operation writing into an array is a statement; the writes into one array are a chain
+    on one name, the target's where the value ends in that array (x = np.square(A, out=A),
+    np.subtract(1, x, out=x), x *= G for x = G*(1 - A**2)), a fresh one's else; a part of
+    the statement without writes that reads an array written later is computed first."""
+    stmt = ast.parse(line).body[0]
+    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call) or sum(
+            _out(c) is not None for c in ast.walk(stmt.value)) < 2:
+        return [line], []
+    target = _target(stmt)
+    written = {_out(c) for c in ast.walk(stmt.value)} - {None}
+    chains = {_out(stmt.value): target} if _out(stmt.value) else {}
+    out, temps = [], []
+
+    def visit(node, carrier):
+        into = _out(node)
+        if into is None:
+            if carrier or isinstance(node, ast.Name) or not any(
+                    isinstance(n, ast.Name) and n.id in written for n in ast.walk(node)) \
+                    or not isinstance(node, ast.expr):
+                return node
+            temp = fresh()
+            temps.append(temp)
+            out.append(ast.unparse(ast.Assign([ast.Name(temp)], node, lineno=0)))
+            return ast.Name(temp)
+        args = [visit(a, isinstance(a, ast.Name) and a.id == into or _out(a) == into)
+                for a in node.args]
+        node.args = args
+        name = chains.get(into)
+        if name is None or not any(isinstance(a, ast.Name) and a.id == name for a in args):
+            if name is None:
+                name = chains[into] = fresh()
+                temps.append(name)
+            out.append(_statement(name, node, first=True))
+        else:
+            node.keywords = [k for k in node.keywords if k.arg != "out"] + [
+                ast.keyword("out", ast.Name(name))]
+            out.append(_statement(name, node, first=False))
+        return ast.Name(name)
+
+    value = visit(stmt.value, False)
+    if not (isinstance(value, ast.Name) and value.id == target):
+        out.append(ast.unparse(ast.Assign([ast.Name(target)], value, lineno=0)))
+    return out, temps
+
+
+def _out(call):
+    """The name a call writes into (out=name), else None."""
+    if not isinstance(call, ast.Call):
+        return None
+    out = next((k.value for k in call.keywords if k.arg == "out"), None)
+    return out.id if isinstance(out, ast.Name) else None
+
+
+def _statement(target, call, first):
+    """target = call for the first of a chain; then the call in place: target += y for
+    np.add(target, y, out=target), np.exp(target, out=target) for a unary ufunc."""
+    if first or _out(call) != target:
+        return ast.unparse(ast.Assign([ast.Name(target)], call, lineno=0))
+    func = ast.unparse(call.func)
+    args = call.args
+    others = [a for a in args if not (isinstance(a, ast.Name) and a.id == target)]
+    if func in _INPLACE and len(args) == 2 and len(others) == 1 and (
+            isinstance(args[0], ast.Name) and args[0].id == target
+            or func in ("np.add", "np.multiply")):
+        return ast.unparse(ast.AugAssign(ast.Name(target), _INPLACE[func](), others[0]))
+    return ast.unparse(ast.Expr(call))
 
 
 def _target(stmt):

@@ -9,6 +9,7 @@ from conftest import EXAMPLES, derived
 
 import symgrad as sg
 from symgrad.codegen import module_source
+from symgrad.liveness import reuse_and_free
 from symgrad.derive import derive
 from symgrad.printing.numpy import HELPERS
 from symgrad.testing import default_dims, load_module, random_instance
@@ -69,7 +70,8 @@ def test_relu_backward_masks_the_output_so_z_is_freed(example):
     body = _body(example("deep_relu")[2])
     assert "np.heaviside" not in body
     assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)" in body
-    assert re.search(r"A1 = np.maximum\(0, Z1, out=Z1\)\n    del Z1\n", body)
+    assert re.search(r"A1 = np.maximum\(0, Z1, out=Z1\)\n    Z2 = ", body)   # no del Z1 here
+    assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)\n    del A1, Z1\n" in body   # but here
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -113,19 +115,21 @@ def test_float32_in_gives_float32_loss_and_gradients(example, stem):
 @pytest.mark.parametrize("lines,reused", [
     # a part computed from a dying array and constants is written into it, and the
     # product around it too when the shapes agree; the outer product is a matmul
-    (["T = A*2", "S = (u @ v)*(1 - T**2)"], "np.square(T, out=T)"),
+    (["T = A*2", "S = (u @ v)*(1 - T**2)"], "S = np.square(T, out=T)\nnp.subtract(1, S, out=S)"),
     (["T = A*2", "S = B @ (T + 1)"], "np.add(T, 1, out=T)"),
     (["T = A*2", "S = np.tanh(T)"], "np.tanh(T, out=T)"),
-    (["T = A*2", "S = T*T + 1"], "np.multiply(T, T, out=T)"),   # both reads by one op
+    (["T = A*2", "S = T*T + 1"], "S = np.multiply(T, T, out=T)\nS += 1"),   # one op reads both
     (["T = A*2", "S = (T + 1)*np.dot(T, B)"], None),  # read later: never overwritten early
-    (["T = A*2", "S = T*2 - np.exp(T)"], "np.subtract(T*2, np.exp(T, out=T), out=T)"),
+    # T*2 is computed before T is overwritten: one out= per statement keeps Python's order
+    (["T = A*2", "S = T*2 - np.exp(T)"],
+     "t1 = T * 2\nS = np.exp(T, out=T)\nnp.subtract(t1, S, out=S)"),
     (["T = A*2", "S = T + B"], "np.add(T, B, out=T)"),
 ])
 def test_in_place_rewrites_compute_the_same_values(lines, reused):
-    from symgrad.liveness import reuse_and_free
     shapes = {"T": (3, 3), "S": (3, 3)}
-    new = reuse_and_free(lines, keep=["A", "B", "u", "v"], shapes=shapes)
+    new = reuse_and_free(lines, keep=["A", "B", "u", "v"], shapes=shapes, fresh=_fresh())
     assert (reused in "\n".join(new)) if reused else "out=" not in "\n".join(new)
+    assert all(line.count("out=") <= 1 for line in new)
     rng = np.random.default_rng(0)
     args = dict(A=rng.standard_normal((3, 3)), B=rng.standard_normal((3, 3)),
                 u=rng.standard_normal((3, 1)), v=rng.standard_normal((1, 3)), np=np)
@@ -138,10 +142,34 @@ def test_in_place_rewrites_compute_the_same_values(lines, reused):
         np.testing.assert_array_equal(args[k], v)
 
 
+def _fresh():
+    counter = iter(range(1, 99))
+    return lambda: f"t{next(counter)}"
+
+
+def test_a_chain_of_writes_is_one_statement_each_and_every_del_frees():
+    # two_layer's dZ1 = dA1*(1 - A1**2) with A1 dying, and A1 = tanh(Z1) into Z1: before,
+    # np.multiply(dA1, np.subtract(1, np.square(A1, out=A1), out=A1), out=A1) and a del Z1
+    # right after A1 = np.tanh(Z1, out=Z1), which freed nothing
+    lines = ["Z1 = A*2", "A1 = np.tanh(Z1)", "dA1 = B*3", "dZ1 = dA1*(1 - A1**2)", "S = dZ1 @ B"]
+    shapes = {n: (3, 3) for n in ("Z1", "A1", "dA1", "dZ1", "S")}
+    new = reuse_and_free(lines, keep=["A", "B", "S"], shapes=shapes, fresh=_fresh())
+    assert new[1:6] == ["A1 = np.tanh(Z1, out=Z1)", "dA1 = B*3", "dZ1 = np.square(A1, out=A1)",
+                        "np.subtract(1, dZ1, out=dZ1)", "dZ1 *= dA1"]
+    # every array is freed once, with all the names bound to it
+    assert [x for x in new if x.startswith("del")] == ["del dA1", "del dZ1, Z1, A1"]
+    rng = np.random.default_rng(0)
+    args = dict(A=rng.standard_normal((3, 3)), B=rng.standard_normal((3, 3)), np=np)
+    expected, got = dict(args), dict(args)
+    exec("\n".join(lines), expected)
+    exec("\n".join(new), got)
+    np.testing.assert_allclose(got["S"], expected["S"], rtol=1e-15)
+
+
 def test_in_place_rewrite_keeps_the_parentheses_around_it():
     # found by the property test: (a*(1 - T) + b) lost its parentheses once 1 - T was
     # rewritten inside it
-    from symgrad.liveness import reuse_and_free
     lines = ["T = A*2", "S = B*(A*(1 - T) + A)/2"]
-    new = reuse_and_free(lines, keep=["A", "B"], shapes={"T": (2, 2), "S": (2, 2)})
+    new = reuse_and_free(lines, keep=["A", "B"], shapes={"T": (2, 2), "S": (2, 2)},
+                         fresh=_fresh())
     assert "S = B*(A*np.subtract(1, T, out=T) + A)/2" in new
