@@ -63,7 +63,8 @@ def main(before: Path, after: Path, repeats: int = 15) -> None:
             (l0, g0), (l1, g1) = old.value_and_grad(*args), new.value_and_grad(*args)
             assert np.isclose(l0, l1, rtol=1e-5), spec.name
             assert all(np.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(g0, g1))
-            calls = [lambda m=old: m.value_and_grad(*args), lambda m=new: m.value_and_grad(*args)]
+            calls = [lambda m=old, a=args: m.value_and_grad(*a),
+                     lambda m=new, a=args: m.value_and_grad(*a)]
             once = _sample(calls[0], 3)
             number = max(1, int(0.02 / max(once, 1e-7)))
             times = [[], []]
