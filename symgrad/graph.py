@@ -1,6 +1,6 @@
 """The computational graph: a DAG of array nodes with symbolic shapes, built from SymPy.
 
-Ops (`Node.op`):
+Ops (`Node.op`, the names in `OPS`):
   leaf       a parameter or input (`Node.symbol`)
   eye        the identity matrix (never materialised unless it must be)
   map        elementwise: `Node.expr` is a scalar SymPy expression in the placeholders
@@ -43,6 +43,13 @@ import sympy as sp
 from . import simplify
 from .errors import SymgradError
 
+# the one table of ops, each described above: a node of any other op is a bug. Each has its
+# rules in rules.py and its printers in printing/ (tests/test_op_table.py checks that)
+OPS = frozenset({
+    "leaf", "eye", "map", "matmul", "transpose", "sum", "logsumexp", "trace", "inverse",
+    "det", "logdet", "pick", "scatter", "max", "min", "argmax_put", "argmin_put",
+    "argmax_take", "argmin_take", "slice", "pad", "concat", "diag", "undiag"})
+
 
 @lru_cache(maxsize=None)
 def placeholder(i):
@@ -62,6 +69,8 @@ class Node:
     __slots__ = ("op", "args", "shape", "expr", "axis", "symbol", "name", "id", "derived")
 
     def __init__(self, op, args, shape, expr=None, axis=None, symbol=None, id=0):
+        if op not in OPS:
+            raise ValueError(f"unknown op {op!r}: not in graph.OPS")
         self.op, self.args, self.shape = op, tuple(args), tuple(shape)
         self.expr, self.axis, self.symbol, self.id = expr, axis, symbol, id
         self.name = symbol.name if symbol is not None else None
