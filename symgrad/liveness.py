@@ -62,10 +62,7 @@ def _holder(line):
     stmt = ast.parse(line).body[0]
     if not isinstance(stmt, ast.Assign):
         return None
-    value = stmt.value
-    if isinstance(value, ast.Call):
-        value = next((k.value for k in value.keywords if k.arg == "out"), None)
-    return value.id if isinstance(value, ast.Name) else None
+    return stmt.value.id if isinstance(stmt.value, ast.Name) else _out(stmt.value)
 
 
 _INPLACE = {"np.add": ast.Add, "np.multiply": ast.Mult, "np.subtract": ast.Sub,
