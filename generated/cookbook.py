@@ -14,9 +14,8 @@ SHAPES = {'mu': ('n', '1'), 'L': ('n', 'n'), 'X': ('n', 'm')}
 
 
 def _arrays(values, names, shapes):
-    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
-    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
-    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
+    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
     for value, name in zip(values, names):      # the common case first, at ~0.3 us each
         if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
                 and shapes[name] or type(value) is float and not shapes[name]):
@@ -42,9 +41,8 @@ def _arrays(values, names, shapes):
 
 
 def _matmul(a, b):
-    """a @ b, a matrix: one of 2**14 entries or more with fewer rows than columns is stored
-    column-major (b.T @ a.T into its transpose), and a column times a row is np.dot
-    (symgrad's README, "How it works", says why and what it measured)."""
+    """a @ b; a wide one of 2**14 entries or more stored column-major, a column times a row
+    by np.dot (why: symgrad's README, "How it works")."""
     product = np.dot if a.shape[1] == 1 else np.matmul
     rows, cols = a.shape[0], b.shape[1]
     if rows >= cols or rows * cols < 16384:
@@ -54,30 +52,27 @@ def _matmul(a, b):
     return out
 
 
-def _shape_error(name, shape, expected):
-    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
-    axes = ("rows", "columns")
-    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
-        if got != want:
-            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
-            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+def _shape_error(shapes, names, values):
+    """Raise ValueError naming the first dimension that disagrees, each read from the first
+    of the arguments (values, in order; None for one not given) that has it."""
+    axes, bound = ("rows", "columns"), {}
+    for name, value in zip(names, values):
+        for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
+            if dim.isidentifier() and dim not in bound:
+                bound[dim] = got, f"{name} has {got} {axes[axis]}"
+            elif dim.isidentifier() or dim.isdigit():
+                want, where = bound.get(dim) or (int(dim), f"it must be {dim}")
+                if got != want:
+                    raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+    raise ValueError(f"the shapes of {', '.join(names)} disagree with {shapes}")
 
 
 def _dims(mu, L, X=None):
-    """The dimensions n, m, each read from the first argument that has it; every other argument is
-    checked against them.
-    """
-    m = None
+    """The dimensions n, m, checked across the arguments."""
     n = mu.shape[0]
-    if mu.shape != (n, 1):
-        _shape_error('mu', mu.shape, (('n', n, 'mu', 0), ('1', 1, None, 0)))
-    if L.shape != (n, n):
-        _shape_error('L', L.shape, (('n', n, 'mu', 0), ('n', n, 'mu', 0)))
-    if X is not None:
-        if m is None:
-            m = X.shape[1]
-        if X.shape != (n, m):
-            _shape_error('X', X.shape, (('n', n, 'mu', 0), ('m', m, 'X', 1)))
+    m = None if X is None else X.shape[1]
+    if (mu.shape, L.shape) != ((n, 1), (n, n)) or X is not None and X.shape != (n, m):
+        _shape_error(SHAPES, PARAMS + INPUTS, (mu, L, X))
     return n, m
 
 
@@ -156,8 +151,7 @@ def value_and_grad(mu, L, X):
 
 
 def jacobian_dcov_dL(mu, L, X, mode="auto"):
-    """d covariance / d L, an array of shape (n, n, n, n): J[i, j, k, l] = d covariance[i, j] / d
-    L[k, l].
+    """J[i, j, k, l] = d covariance[i, j] / d L[k, l], an array of shape (n, n, n, n).
 
     mode 'reverse': one vector-Jacobian product per entry of covariance (n**2)
     mode 'forward': one Jacobian-vector product per entry of L (n**2)
@@ -169,13 +163,12 @@ def jacobian_dcov_dL(mu, L, X, mode="auto"):
         mode = "reverse"
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode must be 'reverse', 'forward' or 'auto', not {mode!r}")
-    return _jacobian_dcov_dL_reverse(mu, L,
-        X) if mode == "reverse" else _jacobian_dcov_dL_forward(mu, L, X)
+    order = _jacobian_dcov_dL_reverse if mode == "reverse" else _jacobian_dcov_dL_forward
+    return order(mu, L, X)
 
 
 def _jacobian_dcov_dL_reverse(mu, L, X):
-    """d covariance / d L right to left: the adjoint of L for every seed covariance_bar[k] = e_k at
-    once (a leading batch axis).
+    """d covariance / d L right to left, all seeds covariance_bar[k] = e_k at once (a batch axis).
 
     covariance_bar[k] = e_k, the k-th of n_seeds unit seeds
     P = L @ L.T
@@ -201,8 +194,7 @@ def _jacobian_dcov_dL_reverse(mu, L, X):
 
 
 def _jacobian_dcov_dL_forward(mu, L, X):
-    """d covariance / d L left to right: the tangent of covariance for every seed L_dot[k] = e_k at
-    once (a leading batch axis).
+    """d covariance / d L left to right, all seeds L_dot[k] = e_k at once (a batch axis).
 
     L_dot[k] = e_k, the k-th of n_seeds unit seeds
     P = L @ L.T

@@ -16,9 +16,8 @@ SHAPES = {'W1': ('n1', 'n0'), 'b1': ('n1', '1'), 'W2': ('n2', 'n1'), 'b2': ('n2'
 
 
 def _arrays(values, names, shapes):
-    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
-    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
-    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
+    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
     for value, name in zip(values, names):      # the common case first, at ~0.3 us each
         if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
                 and shapes[name] or type(value) is float and not shapes[name]):
@@ -44,9 +43,8 @@ def _arrays(values, names, shapes):
 
 
 def _matmul(a, b):
-    """a @ b, a matrix: one of 2**14 entries or more with fewer rows than columns is stored
-    column-major (b.T @ a.T into its transpose), and a column times a row is np.dot
-    (symgrad's README, "How it works", says why and what it measured)."""
+    """a @ b; a wide one of 2**14 entries or more stored column-major, a column times a row
+    by np.dot (why: symgrad's README, "How it works")."""
     product = np.dot if a.shape[1] == 1 else np.matmul
     rows, cols = a.shape[0], b.shape[1]
     if rows >= cols or rows * cols < 16384:
@@ -56,13 +54,19 @@ def _matmul(a, b):
     return out
 
 
-def _shape_error(name, shape, expected):
-    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
-    axes = ("rows", "columns")
-    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
-        if got != want:
-            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
-            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+def _shape_error(shapes, names, values):
+    """Raise ValueError naming the first dimension that disagrees, each read from the first
+    of the arguments (values, in order; None for one not given) that has it."""
+    axes, bound = ("rows", "columns"), {}
+    for name, value in zip(names, values):
+        for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
+            if dim.isidentifier() and dim not in bound:
+                bound[dim] = got, f"{name} has {got} {axes[axis]}"
+            elif dim.isidentifier() or dim.isdigit():
+                want, where = bound.get(dim) or (int(dim), f"it must be {dim}")
+                if got != want:
+                    raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+    raise ValueError(f"the shapes of {', '.join(names)} disagree with {shapes}")
 
 
 @np.errstate(over="ignore")
@@ -78,36 +82,20 @@ def _sigmoid(x):
 
 
 def _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y=None):
-    """The dimensions n1, n0, n2, n3, m, each read from the first argument that has it; every other
-    argument is checked against them.
-    """
+    """The dimensions n1, n0, n2, n3, m, checked across the arguments."""
     n1, n0 = W1.shape
-    if b1.shape != (n1, 1):
-        _shape_error('b1', b1.shape, (('n1', n1, 'W1', 0), ('1', 1, None, 0)))
     n2 = W2.shape[0]
-    if W2.shape != (n2, n1):
-        _shape_error('W2', W2.shape, (('n2', n2, 'W2', 0), ('n1', n1, 'W1', 0)))
-    if b2.shape != (n2, 1):
-        _shape_error('b2', b2.shape, (('n2', n2, 'W2', 0), ('1', 1, None, 0)))
     n3 = W3.shape[0]
-    if W3.shape != (n3, n2):
-        _shape_error('W3', W3.shape, (('n3', n3, 'W3', 0), ('n2', n2, 'W2', 0)))
-    if b3.shape != (n3, 1):
-        _shape_error('b3', b3.shape, (('n3', n3, 'W3', 0), ('1', 1, None, 0)))
-    if W4.shape != (1, n3):
-        _shape_error('W4', W4.shape, (('1', 1, None, 0), ('n3', n3, 'W3', 0)))
-    if b4.shape != (1, 1):
-        _shape_error('b4', b4.shape, (('1', 1, None, 0), ('1', 1, None, 0)))
     m = X.shape[1]
-    if X.shape != (n0, m):
-        _shape_error('X', X.shape, (('n0', n0, 'W1', 1), ('m', m, 'X', 1)))
-    if Y is not None and Y.shape != (1, m):
-        _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
+    if (b1.shape, W2.shape, b2.shape, W3.shape, b3.shape, W4.shape, b4.shape,
+            X.shape) != ((n1, 1), (n2, n1), (n2, 1), (n3, n2), (n3, 1), (1, n3), (1, 1),
+            (n0, m)) or Y is not None and Y.shape != (1, m):
+        _shape_error(SHAPES, PARAMS + INPUTS, (W1, b1, W2, b2, W3, b3, W4, b4, X, Y))
     return n1, n0, n2, n3, m
 
 
-def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
-    """The model's outputs AL, in a dict.
+def _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X):
+    """The forward pass that forward, loss and value_and_grad share; it returns A1, A2, A3, Z4.
 
     Z1 = W1 @ X + b1
     A1 = relu(Z1)
@@ -116,25 +104,31 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     Z3 = W3 @ A2 + b3
     A3 = relu(Z3)
     Z4 = W4 @ A3 + b4
+    """
+    Z1 = _matmul(W1, X)
+    Z1 += b1
+    A1 = np.maximum(0, Z1, out=Z1)
+    Z2 = _matmul(W2, A1)
+    Z2 += b2
+    A2 = np.maximum(0, Z2, out=Z2)
+    Z3 = _matmul(W3, A2)
+    Z3 += b3
+    A3 = np.maximum(0, Z3, out=Z3)
+    Z4 = np.dot(W4, A3)
+    Z4 += b4
+    return A1, A2, A3, Z4
+
+
+def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
+    """The model's outputs AL, in a dict.
+
+    _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     AL = sigmoid(Z4)
     """
     W1, b1, W2, b2, W3, b3, W4, b4, X = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X), PARAMS
         + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    Z1 = _matmul(W1, X)
-    Z1 += b1
-    A1 = np.maximum(0, Z1, out=Z1)
-    Z2 = _matmul(W2, A1)
-    del A1, Z1
-    Z2 += b2
-    A2 = np.maximum(0, Z2, out=Z2)
-    Z3 = _matmul(W3, A2)
-    del A2, Z2
-    Z3 += b3
-    A3 = np.maximum(0, Z3, out=Z3)
-    Z4 = np.dot(W4, A3)
-    del A3, Z3
-    Z4 += b4
+    _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     AL = _sigmoid(Z4)
     del Z4
     return {'AL': AL}
@@ -143,33 +137,14 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
 def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """The loss, a scalar.
 
-    Z1 = W1 @ X + b1
-    A1 = relu(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = relu(Z2)
-    Z3 = W3 @ A2 + b3
-    A3 = relu(Z3)
-    Z4 = W4 @ A3 + b4
+    _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     t1 = -Y*Z4 + softplus(Z4)
     cost = sum(t1)/m
     """
     W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X, Y), PARAMS
         + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
-    Z1 = _matmul(W1, X)
-    Z1 += b1
-    A1 = np.maximum(0, Z1, out=Z1)
-    Z2 = _matmul(W2, A1)
-    del A1, Z1
-    Z2 += b2
-    A2 = np.maximum(0, Z2, out=Z2)
-    Z3 = _matmul(W3, A2)
-    del A2, Z2
-    Z3 += b3
-    A3 = np.maximum(0, Z3, out=Z3)
-    Z4 = np.dot(W4, A3)
-    del A3, Z3
-    Z4 += b4
+    _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     t1 = np.logaddexp(0, Z4) - Y*Z4
     del Z4
     cost = t1.sum()/m
@@ -180,13 +155,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
 def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
-    Z1 = W1 @ X + b1
-    A1 = relu(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = relu(Z2)
-    Z3 = W3 @ A2 + b3
-    A3 = relu(Z3)
-    Z4 = W4 @ A3 + b4
+    A1, A2, A3, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     t1 = -Y*Z4 + softplus(Z4)
     cost = sum(t1)/m
     AL = sigmoid(Z4)
@@ -208,17 +177,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X, Y), PARAMS
         + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
-    Z1 = _matmul(W1, X)
-    Z1 += b1
-    A1 = np.maximum(0, Z1, out=Z1)
-    Z2 = _matmul(W2, A1)
-    Z2 += b2
-    A2 = np.maximum(0, Z2, out=Z2)
-    Z3 = _matmul(W3, A2)
-    Z3 += b3
-    A3 = np.maximum(0, Z3, out=Z3)
-    Z4 = np.dot(W4, A3)
-    Z4 += b4
+    A1, A2, A3, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     t1 = np.logaddexp(0, Z4) - Y*Z4
     cost = t1.sum()/m
     del t1
@@ -232,7 +191,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dW4 = np.dot(dZ4, A3.T)
     # back through A3 = relu(Z3)
     dZ3 = _matmul(W4.T, dZ4)*(A3 > 0)
-    del A3, Z3, dZ4
+    del A3, dZ4
     # back through Z3 = W3 @ A2 + b3
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW3 = _matmul(dZ3, A2.T)
@@ -240,7 +199,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     del dZ3
     # back through A2 = relu(Z2)
     dZ2 = np.multiply(dA2, A2 > 0, out=dA2)
-    del A2, Z2
+    del A2
     # back through Z2 = W2 @ A1 + b2
     db2 = dZ2.sum(axis=1, keepdims=True)
     dW2 = _matmul(dZ2, A1.T)
@@ -248,7 +207,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     del dZ2, dA2
     # back through A1 = relu(Z1)
     dZ1 = np.multiply(dA1, A1 > 0, out=dA1)
-    del A1, Z1
+    del A1
     # back through Z1 = W1 @ X + b1
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)

@@ -15,9 +15,8 @@ SHAPES = {'W1': ('n_h', 'n_x'), 'b1': ('n_h', '1'), 'W2': ('1', 'n_h'), 'b2': ('
 
 
 def _arrays(values, names, shapes):
-    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
-    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
-    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
+    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
     for value, name in zip(values, names):      # the common case first, at ~0.3 us each
         if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
                 and shapes[name] or type(value) is float and not shapes[name]):
@@ -43,9 +42,8 @@ def _arrays(values, names, shapes):
 
 
 def _matmul(a, b):
-    """a @ b, a matrix: one of 2**14 entries or more with fewer rows than columns is stored
-    column-major (b.T @ a.T into its transpose), and a column times a row is np.dot
-    (symgrad's README, "How it works", says why and what it measured)."""
+    """a @ b; a wide one of 2**14 entries or more stored column-major, a column times a row
+    by np.dot (why: symgrad's README, "How it works")."""
     product = np.dot if a.shape[1] == 1 else np.matmul
     rows, cols = a.shape[0], b.shape[1]
     if rows >= cols or rows * cols < 16384:
@@ -55,13 +53,19 @@ def _matmul(a, b):
     return out
 
 
-def _shape_error(name, shape, expected):
-    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
-    axes = ("rows", "columns")
-    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
-        if got != want:
-            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
-            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+def _shape_error(shapes, names, values):
+    """Raise ValueError naming the first dimension that disagrees, each read from the first
+    of the arguments (values, in order; None for one not given) that has it."""
+    axes, bound = ("rows", "columns"), {}
+    for name, value in zip(names, values):
+        for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
+            if dim.isidentifier() and dim not in bound:
+                bound[dim] = got, f"{name} has {got} {axes[axis]}"
+            elif dim.isidentifier() or dim.isdigit():
+                want, where = bound.get(dim) or (int(dim), f"it must be {dim}")
+                if got != want:
+                    raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+    raise ValueError(f"the shapes of {', '.join(names)} disagree with {shapes}")
 
 
 @np.errstate(over="ignore")
@@ -77,23 +81,12 @@ def _sigmoid(x):
 
 
 def _dims(W1, b1, W2, b2, X, D1, Y=None):
-    """The dimensions n_h, n_x, m, each read from the first argument that has it; every other
-    argument is checked against them.
-    """
+    """The dimensions n_h, n_x, m, checked across the arguments."""
     n_h, n_x = W1.shape
-    if b1.shape != (n_h, 1):
-        _shape_error('b1', b1.shape, (('n_h', n_h, 'W1', 0), ('1', 1, None, 0)))
-    if W2.shape != (1, n_h):
-        _shape_error('W2', W2.shape, (('1', 1, None, 0), ('n_h', n_h, 'W1', 0)))
-    if b2.shape != (1, 1):
-        _shape_error('b2', b2.shape, (('1', 1, None, 0), ('1', 1, None, 0)))
     m = X.shape[1]
-    if X.shape != (n_x, m):
-        _shape_error('X', X.shape, (('n_x', n_x, 'W1', 1), ('m', m, 'X', 1)))
-    if D1.shape != (n_h, m):
-        _shape_error('D1', D1.shape, (('n_h', n_h, 'W1', 0), ('m', m, 'X', 1)))
-    if Y is not None and Y.shape != (1, m):
-        _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
+    if (b1.shape, W2.shape, b2.shape, X.shape, D1.shape) != ((n_h, 1), (1, n_h), (1, 1),
+            (n_x, m), (n_h, m)) or Y is not None and Y.shape != (1, m):
+        _shape_error(SHAPES, ('W1', 'b1', 'W2', 'b2', 'X', 'D1', 'Y'), (W1, b1, W2, b2, X, D1, Y))
     return n_h, n_x, m
 
 

@@ -14,9 +14,8 @@ SHAPES = {'w': ('n_x', '1'), 'b': (), 'X': ('n_x', 'm'), 'Y': ('1', 'm')}
 
 
 def _arrays(values, names, shapes):
-    """The arguments checked and converted: each a 2-d float array where shapes gives a matrix
-    and a scalar where it gives (), lists and integer or boolean arrays as np.asarray would
-    give them but in float64; complex numbers and arrays of the wrong rank are refused."""
+    """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
+    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
     for value, name in zip(values, names):      # the common case first, at ~0.3 us each
         if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
                 and shapes[name] or type(value) is float and not shapes[name]):
@@ -41,13 +40,19 @@ def _arrays(values, names, shapes):
     return out
 
 
-def _shape_error(name, shape, expected):
-    """Raise ValueError naming the first dimension of argument `name` that disagrees."""
-    axes = ("rows", "columns")
-    for axis, (got, (dim, want, source, source_axis)) in enumerate(zip(shape, expected)):
-        if got != want:
-            where = f"{source} has {want} {axes[source_axis]}" if source else f"it must be {want}"
-            raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+def _shape_error(shapes, names, values):
+    """Raise ValueError naming the first dimension that disagrees, each read from the first
+    of the arguments (values, in order; None for one not given) that has it."""
+    axes, bound = ("rows", "columns"), {}
+    for name, value in zip(names, values):
+        for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
+            if dim.isidentifier() and dim not in bound:
+                bound[dim] = got, f"{name} has {got} {axes[axis]}"
+            elif dim.isidentifier() or dim.isdigit():
+                want, where = bound.get(dim) or (int(dim), f"it must be {dim}")
+                if got != want:
+                    raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
+    raise ValueError(f"the shapes of {', '.join(names)} disagree with {shapes}")
 
 
 @np.errstate(over="ignore")
@@ -63,17 +68,11 @@ def _sigmoid(x):
 
 
 def _dims(w, X, Y=None):
-    """The dimensions n_x, m, each read from the first argument that has it; every other argument
-    is checked against them.
-    """
+    """The dimensions n_x, m, checked across the arguments."""
     n_x = w.shape[0]
-    if w.shape != (n_x, 1):
-        _shape_error('w', w.shape, (('n_x', n_x, 'w', 0), ('1', 1, None, 0)))
     m = X.shape[1]
-    if X.shape != (n_x, m):
-        _shape_error('X', X.shape, (('n_x', n_x, 'w', 0), ('m', m, 'X', 1)))
-    if Y is not None and Y.shape != (1, m):
-        _shape_error('Y', Y.shape, (('1', 1, None, 0), ('m', m, 'X', 1)))
+    if (w.shape, X.shape) != ((n_x, 1), (n_x, m)) or Y is not None and Y.shape != (1, m):
+        _shape_error(SHAPES, ('w', 'X', 'Y'), (w, X, Y))
     return n_x, m
 
 

@@ -15,7 +15,7 @@ from . import __version__
 from .dims import default_dims
 from .errors import SymgradError
 from .graph import topo
-from .liveness import reuse_and_free
+from .liveness import fresh_arrays, reuse_and_free
 from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
                              region_index)
 from .schedule import plan
@@ -56,14 +56,21 @@ def module_source(derivation):
              quote=False))),
     ]
     tangents = d.hessian.tangents if d.hessian else []
-    dims = _Dims(d.params + d.inputs + tangents, d.params + fwd_inputs, helpers)
-    for name, args, roots, summary, returns in specs:
-        functions.append(_function(d, name, args, roots, summary, returns, helpers, dims))
+    dims = _Dims(d.params + d.inputs + tangents, d.params + fwd_inputs, helpers,
+                 _shapes_source(tangents))
+    drafts = [_Draft(d, args, roots, ()) for _, args, roots, _, _ in specs]
+    shared: _Shared | None = _Shared(drafts)
+    if not shared.worth_it():
+        shared = None
+    for (name, _, _, summary, returns), draft in zip(specs, drafts):
+        functions.append(_function(d, name, draft, summary, returns, helpers, dims,
+                                   shared=shared))
     for jac in d.jacobians:
         functions += _jacobian(d, jac, helpers, dims)
     if d.hessian:
         functions += _hessian(d, helpers, arrays, dims)
-    functions[:0] = [dims.function()] if dims.lines else []
+    functions[:0] = ([dims.function()] if dims.lines else []) \
+        + ([shared.function()] if shared else [])
     for f in functions:
         f["summary"] = "\n    ".join(textwrap.wrap(f["summary"], 92))
         f["doc"] = [x for line in f["doc"] for x in _wrapped(line, 96)]
@@ -144,8 +151,8 @@ def _jacobian(d, jac, helpers, dims):
     private = f"_jacobian_{jac.name}_"
     dispatch = dict(
         name=f"jacobian_{jac.name}", args=", ".join(a.name for a in args) + ', mode="auto"',
-        summary=f"d {label} / d {wrt.name}, an array of shape {shape}: J[i, j, k, l] = "
-                f"d {label}[i, j] / d {wrt.name}[k, l].",
+        summary=f"J[i, j, k, l] = d {label}[i, j] / d {wrt.name}[k, l], an array of shape "
+                f"{shape}.",
         doc=[f"mode 'reverse': one vector-Jacobian product per entry of {label} ({n_out})",
              f"mode 'forward': one Jacobian-vector product per entry of {wrt.name} ({n_wrt})",
              "mode 'auto': the order with fewer products"],
@@ -156,20 +163,22 @@ def _jacobian(d, jac, helpers, dims):
             'if mode not in ("reverse", "forward"):',
             '    raise ValueError(f"mode must be \'reverse\', \'forward\' or \'auto\', '
             'not {mode!r}")'],
-        returns=f'{private}reverse{call} if mode == "reverse" else {private}forward{call}')
+        returns=f"order{call}")
+    dispatch["body"] += _wrapped(f'order = {private}reverse if mode == "reverse" else '
+                                 f'{private}forward')
     reverse = _function(
-        d, private + "reverse", args, [jac.reverse],
-        f"d {label} / d {wrt.name} right to left: the adjoint of {wrt.name} for every seed "
-        f"{jac.seed.name}[k] = e_k at once (a leading batch axis).",
+        d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed]),
+        f"d {label} / d {wrt.name} right to left, all seeds {jac.seed.name}[k] = e_k at once "
+        "(a batch axis).",
         lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, dims,
-        [jac.seed], public=False)
+        public=False)
     forward = _function(
-        d, private + "forward", args, [jac.forward],
-        f"d {label} / d {wrt.name} left to right: the tangent of {label} for every seed "
-        f"{jac.tangent.name}[k] = e_k at once (a leading batch axis).",
+        d, private + "forward", _Draft(d, args, [jac.forward], [jac.tangent]),
+        f"d {label} / d {wrt.name} left to right, all seeds {jac.tangent.name}[k] = e_k at "
+        "once (a batch axis).",
         lambda names, array:
         f"{array(jac.forward)}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
-        helpers, dims, [jac.tangent], public=False)
+        helpers, dims, public=False)
     return [dispatch, reverse, forward]
 
 
@@ -183,7 +192,7 @@ def _hessian(d, helpers, arrays, dims):
         return _tuple([_grad(p, t, names, arrays, array) if t is not None else _zero(p)
                        for p, t in zip(d.params, h.products)], quote=False)
     hvp = _function(
-        d, "hessian_vector_product", args + h.tangents, roots,
+        d, "hessian_vector_product", _Draft(d, args + h.tangents, roots, ()),
         "H v forward over reverse: the tangents of the gradients along the tangents "
         + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers, dims)
     sizes = [sp.Mul(*p.shape) for p in d.params]
@@ -196,10 +205,10 @@ def _hessian(d, helpers, arrays, dims):
             else f"np.zeros(({total}, {size}){dtype})" for t, size in zip(h.products, sizes)],
             quote=False)
     full = _function(
-        d, "hessian", args, roots,
+        d, "hessian", _Draft(d, args, roots, h.tangents),
         f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
         "of PARAMS, each flattened in C order (forward over reverse, one tangent per entry).",
-        blocks, helpers, dims, h.tangents)
+        blocks, helpers, dims)
     return [hvp, full]
 
 
@@ -259,71 +268,150 @@ def _needed_inputs(d, roots):
     return needed
 
 
-def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(), public=True):
-    """One generated function; seeds are leaves it sets to identity rows, one per entry (in
-    order), so that the nodes depending on them carry a leading batch axis. returns(names,
-    array) gives the returned expression (array(node): node returned as an array of its own);
-    a public function checks and converts its arguments first."""
-    p = _plan(tuple(roots))
-    names = statement_names(p)
-    taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
-    dims = {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
-    taken |= dims
-    batch = ("n_seeds" if "n_seeds" not in taken else _fresh(taken, "n_seeds")()) \
-        if seeds else None
-    fresh = _fresh(taken | {batch})
-    batched = _depending(roots, seeds)
-    floats = [a for a in args if a.symbol not in d.model.labels]      # they give the dtype
-    arrays = [a.name for a in floats if a.shape != ()]
-    dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
-    code = NodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
-    math = NodePrinter(p, names, ScalarMathPrinter, math=True)
-    body, doc = _identity_seeds(seeds, floats, batch), []
-    known = {a.name for a in args} | dims | {s.name for s in seeds} | {batch}
-    through, line_of, block = _differentiates(d, p), {}, None    # Tangent's comments
-    for node in p.order:
-        if node.op == "leaf":
-            continue
-        forward = line_of.get(through.get(node.id), block)
-        if forward != block:
-            block = forward
-            body.append(f"# back through {forward}" if len(forward) < 80
-                        else f"# back through {forward.split(' = ')[0]}")
-        try:
-            lines = code.lines(node, names[node.id], fresh)
-        except PrintMethodNotImplementedError as e:
-            raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
-                               _needed_for(d, node, roots)) from e
-        expr = p.exprs.get(node.id, [node.expr])[0]
-        unknown = _unresolved(lines, known | code.helpers)
-        if unknown:
-            raise _unprintable(unknown, _needed_for(d, node, roots), expr)
-        known.add(names[node.id])
-        body.extend(lines)
-        doc.append(f"{names[node.id]} = {math.rhs(node)}")
-        if not node.derived:
-            line_of[node.id] = doc[-1]
-    for node in roots:
-        if node.id not in names:
-            names[node.id] = code.operand(node)[0]
-    helpers |= code.helpers
-    keep = {a.name for a in args} | {n.id for r in roots for n in ast.walk(
-        ast.parse(names[r.id])) if isinstance(n, ast.Name)}
-    # a batched array (leading seed axis) never shares memory with an unbatched one
-    # (a batched scalar is a stack of 1 x 1 matrices)
-    axis = sp.Dummy("batch")
-    shapes = {names[n.id]: (axis, *(n.shape or (1, 1))) if n.id in batched else tuple(n.shape)
-              for n in p.order}
-    shapes |= {d: () for d in dims} | {a.name: tuple(a.shape) for a in args} \
-        | {s.name: (axis, *(s.shape or (1, 1))) for s in seeds}
-    body = reuse_and_free(body, keep, shapes, fresh)
-    returned = returns(names, _owned(body, names, args, p))
+class _Draft:
+    """One function's statements before the passes: for each statement node, its lines and
+    its docstring equation (see _draft); what the passes and the returns need besides."""
+
+    def __init__(self, d, args, roots, seeds):
+        self.args, self.roots, self.seeds = args, roots, seeds
+        self.p = p = _plan(tuple(roots))
+        self.names = names = statement_names(p)
+        taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
+        self.dims = {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
+        taken |= self.dims
+        batch = ("n_seeds" if "n_seeds" not in taken else _fresh(taken, "n_seeds")()) \
+            if seeds else None
+        self.fresh = _fresh(taken | {batch})
+        self.batched = batched = _depending(roots, seeds)
+        self.floats = [a for a in args if a.symbol not in d.model.labels]  # they give the dtype
+        arrays = [a.name for a in self.floats if a.shape != ()]
+        dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
+        self.code = code = NodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
+        math = NodePrinter(p, names, ScalarMathPrinter, math=True)
+        self.batch, self.groups = batch, []     # [(name, lines, equation, comment)]
+        known = {a.name for a in args} | self.dims | {s.name for s in seeds} | {batch}
+        through, line_of, block = _differentiates(d, p), {}, None    # Tangent's comments
+        for node in p.order:
+            if node.op == "leaf":
+                continue
+            forward, comment = line_of.get(through.get(node.id), block), None
+            if forward != block:
+                block = forward
+                comment = f"# back through {forward}" if len(forward) < 80 \
+                    else f"# back through {forward.split(' = ')[0]}"
+            try:
+                lines = code.lines(node, names[node.id], self.fresh)
+            except PrintMethodNotImplementedError as e:
+                raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
+                                   _needed_for(d, node, roots)) from e
+            expr = p.exprs.get(node.id, [node.expr])[0]
+            unknown = _unresolved(lines, known | code.helpers)
+            if unknown:
+                raise _unprintable(unknown, _needed_for(d, node, roots), expr)
+            known.add(names[node.id])
+            equation = f"{names[node.id]} = {math.rhs(node)}"
+            self.groups.append((names[node.id], lines, equation, comment))
+            if not node.derived:
+                line_of[node.id] = equation
+        for node in roots:
+            if node.id not in names:
+                names[node.id] = code.operand(node)[0]
+        # a batched array (leading seed axis) never shares memory with an unbatched one
+        # (a batched scalar is a stack of 1 x 1 matrices)
+        axis = sp.Dummy("batch")
+        self.shapes = {names[n.id]: (axis, *(n.shape or (1, 1))) if n.id in batched
+                       else tuple(n.shape) for n in p.order}
+        self.shapes |= {x: () for x in self.dims} | {a.name: tuple(a.shape) for a in args} \
+            | {s.name: (axis, *(s.shape or (1, 1))) for s in seeds}
+
+    def returned(self):
+        """The names the returned values read."""
+        return {n.id for r in self.roots for n in ast.walk(ast.parse(self.names[r.id]))
+                if isinstance(n, ast.Name)}
+
+
+def _function(d, name, draft, summary, returns, helpers, binder, public=True, shared=None):
+    """One generated function from its draft; returns(names, array) gives the returned
+    expression (array(node): node returned as an array of its own); a public function checks
+    and converts its arguments first. shared: the _Shared forward pass it starts with, if
+    any. A draft's seeds are leaves set to identity rows, one per entry (in order), so that
+    the nodes depending on them carry a leading batch axis."""
+    args, seeds, names = draft.args, draft.seeds, draft.names
+    groups = draft.groups[len(shared.groups):] if shared else draft.groups
+    body = _identity_seeds(seeds, draft.floats, draft.batch)
+    doc = [shared.equation(draft)] if shared else []
+    for _, lines, equation, comment in groups:
+        body += [comment] * bool(comment) + lines
+        doc.append(equation)
+    helpers |= draft.code.helpers
+    keep = {a.name for a in args} | draft.returned()
+    given = shared.fresh if shared else set()
+    body = reuse_and_free(body, keep, draft.shapes, draft.fresh, given)
+    start = shared.call(draft) if shared else []
+    returned = returns(names, _owned(shared.body if shared else [], body, names, args))
     entry = _validate(args, helpers, d) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, helpers, d) if public
-                                                else []) + _slice_checks(roots) + body
-    doc[:0] = [f"{s.name}[k] = e_k, the k-th of {batch} unit seeds" for s in seeds]
+                                        else []) + _slice_checks(draft.roots) + start + body
+    doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returned)
+
+
+class _Shared:
+    """The forward statements that several functions start with, as one private function,
+    _forward_pass, returning the values any of them reads later."""
+
+    NAME = "_forward_pass"
+
+    def __init__(self, drafts):
+        self.drafts, first = drafts, drafts[0]
+        n = 0
+        while all(len(x.groups) > n and x.groups[n][1:3] == first.groups[n][1:3]
+                  and x.groups[n][0] == first.groups[n][0] for x in drafts):
+            n += 1
+        self.groups = first.groups[:n]
+        lines = [x for g in self.groups for x in g[1]]
+        defined = [g[0] for g in self.groups]
+        read = set()
+        for x in drafts:
+            later = [y for g in x.groups[n:] for y in g[1]] + [x.names[r.id] for r in x.roots]
+            read |= {v.id for y in later for v in ast.walk(ast.parse(y))
+                     if isinstance(v, ast.Name)}
+        self.returns = [v for v in defined if v in read]
+        used = {v.id for y in lines for v in ast.walk(ast.parse(y)) if isinstance(v, ast.Name)}
+        self.args = [a for a in first.args if a.name in used]
+        self.dims = sorted(first.dims & used)
+        self.body = reuse_and_free(lines, set(self.returns) | {a.name for a in self.args},
+                                   first.shapes, first.fresh)
+        self.fresh = {v for v in self.returns if v in fresh_arrays(lines, first.shapes)}
+
+    def worth_it(self):
+        """Whether the module gets shorter: each of the n functions trades the statements and
+        equations for a call and its equation, for a function of its own."""
+        size, n = sum(len(g[1]) + 1 for g in self.groups), len(self.drafts)
+        return bool(self.returns) and (n - 1) * size - 2 * n - 7 > 0
+
+    def _signature(self):
+        return ", ".join([a.name for a in self.args] + self.dims)
+
+    def _targets(self, draft):
+        read = draft.returned() | {v.id for g in draft.groups[len(self.groups):]
+                                   for y in g[1] for v in ast.walk(ast.parse(y))
+                                   if isinstance(v, ast.Name)}
+        return ", ".join(v if v in read else "_" for v in self.returns)
+
+    def call(self, draft):
+        return _wrapped(f"{self._targets(draft)} = {self.NAME}({self._signature()})")
+
+    def equation(self, draft):
+        return f"{self._targets(draft)} = {self.NAME}({self._signature()})"
+
+    def function(self):
+        return dict(name=self.NAME, args=self._signature(), body=self.body,
+                    doc=[g[2] for g in self.groups],
+                    returns=", ".join(self.returns),
+                    summary="The forward pass that forward, loss and value_and_grad share; "
+                    "it returns " + ", ".join(self.returns) + ".")
 
 
 def _differentiates(d, p):
@@ -349,12 +437,12 @@ def _differentiates(d, p):
     return consumer
 
 
-def _owned(body, names, args, p):
+def _owned(before, body, names, args):
     """array(node): the text returning node as an array of its own: a copy where its value
     is an argument, a view of one, a read-only broadcast or shares memory with an array
     returned before it (the caller may write into what it gets back)."""
     shares = {a.name: {a.name} for a in args}
-    for stmt in (s for line in body for s in ast.parse(line).body):     # no comments
+    for stmt in (s for line in before + body for s in ast.parse(line).body):  # no comments
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             target = stmt.targets[0].id
             shares[target] = _sharing(stmt.value, shares, target)
@@ -409,10 +497,7 @@ def _validate(args, helpers, d):
     helpers.update(["_arrays"] + ["_labels"] * bool(labels))
     if not args:
         return lines
-    tangents = [a for a in args if a not in d.params + d.inputs]
-    shapes = "{**SHAPES, %s}" % ", ".join("%r: %s" % (a.name, _tuple(
-        [str(s) for s in a.shape]) if a.shape else "()") for a in tangents) \
-        if tangents else "SHAPES"
+    shapes = _shapes_source([a for a in args if a not in d.params + d.inputs])
     names = [a.name for a in args]
     everything = [a.name for a in d.params + d.inputs if a.symbol not in d.model.labels]
     listed = "PARAMS + INPUTS" if names == everything[:len(names)] and not d.model.labels \
@@ -421,6 +506,13 @@ def _validate(args, helpers, d):
     if len(targets) > 84:
         targets = f"({targets})"
     return [f"{targets} = _arrays({_tuple(names, quote=False)}, {listed}, {shapes})"] + lines
+
+
+def _shapes_source(tangents):
+    """SHAPES, with the shapes of a Hessian's tangents (those of their parameters) if any."""
+    return "{**SHAPES, %s}" % ", ".join("%r: %s" % (a.name, _tuple(
+        [str(s) for s in a.shape]) if a.shape else "()") for a in tangents) \
+        if tangents else "SHAPES"
 
 
 def _labels_in_range(args, helpers, d):
@@ -571,57 +663,56 @@ def _slice_checks(roots):
 
 class _Dims:
     """The module's one dimension-binding function, _dims: each dimension read from the first
-    argument that has it, every other argument checked against it (a cheap tuple comparison;
-    the message is built on failure). Arguments outside `required` (an input forward does not
-    read, a Hessian's tangents) may be None."""
+    argument that has it, then every argument compared with them in one tuple comparison (the
+    message, naming the first that disagrees, is built on failure). Arguments outside
+    `required` (an input forward does not read, a Hessian's tangents) may be None. shapes:
+    the Python source of the shapes dict (SHAPES, or SHAPES with the tangents')."""
 
-    def __init__(self, args, required, helpers):
+    def __init__(self, args, required, helpers, shapes="SHAPES"):
         required_ids = {a.id for a in required}
         self.optional = {a.name for a in args if a.id not in required_ids}
         self.args = sorted([a for a in args if a.shape != ()], key=lambda a: a.name in
                            self.optional)   # stable: the optional ones last, keywords
-        self.lines, self.dims, bound, late = [], [], {}, set()
+        self.lines, self.dims, bound = [], [], set()
+        got, want, maybe = [], [], []
         for a in self.args:
             dims = [sp.sympify(x) for x in a.shape]
             new = [k for k, x in enumerate(dims) if x.is_Symbol and x.name not in bound]
             if len(new) == 2 and dims[0] == dims[1]:
                 new = [0]
-            for k in new:
-                bound[dims[k].name] = (a.name, k)
-                self.dims.append(dims[k].name)
-            optional = a.name in self.optional
-            lines = []
-            if optional:           # a dimension only arguments that may be None have
-                late |= {dims[k].name for k in new}
-                for k, x in enumerate(dims):
-                    if x.is_Symbol and x.name in late and k == dims.index(x):
-                        lines += [f"if {x.name} is None:", f"    {x.name} = {a.name}.shape[{k}]"]
+            bound |= {dims[k].name for k in new}
+            self.dims += [dims[k].name for k in new]
+            if a.name in self.optional:
+                for k in new:   # bound by the first optional argument given that has it
+                    first = not any(dims[k].name in map(str, b.shape) for b in self.args
+                                    if b.name in self.optional and b is not a and
+                                    self.args.index(b) < self.args.index(a))
+                    self.lines += [f"{dims[k].name} = None if {a.name} is None else "
+                                   f"{a.name}.shape[{k}]"] if first else [
+                        f"if {dims[k].name} is None and {a.name} is not None:",
+                        f"    {dims[k].name} = {a.name}.shape[{k}]"]
             elif len(new) == 2:
                 self.lines.append(f"{dims[0].name}, {dims[1].name} = {a.name}.shape")
                 continue
             else:
                 self.lines += [f"{dims[k].name} = {a.name}.shape[{k}]" for k in new]
-            expected = []
-            for x in dims:
-                if x.is_Symbol:
-                    source, axis = bound[x.name]
-                    expected.append((x.name, x.name, repr(source), str(axis)))
-                elif x.is_Integer:
-                    expected.append((str(x), str(x), "None", "0"))
-            if len(expected) == 2:
-                helpers.add("_shape_error")
-                want = "(%s)" % ", ".join(e[1] for e in expected)
-                spec = ", ".join("(%r, %s, %s, %s)" % e for e in expected)
-                test = f"{a.name}.shape != {want}"
-                lines += [f"if {a.name} is not None and {test}:" if optional and not lines
-                          else f"if {test}:",
-                          f"    _shape_error({a.name!r}, {a.name}.shape, ({spec}))"]
-            if optional and lines and lines[0].startswith(f"if {a.name} is not None"):
-                self.lines += lines
-            elif lines:
-                self.lines += [f"if {a.name} is not None:"] + ["    " + x for x in lines] \
-                    if optional else lines
-        self.lines[:0] = [f"{x} = None" for x in self.dims if x in late]
+            if all(x.is_Symbol or x.is_Integer for x in dims) and len(new) < len(dims):
+                expected = "(%s)" % ", ".join(map(str, dims))
+                if a.name in self.optional:
+                    maybe.append(f"{a.name} is not None and {a.name}.shape != {expected}")
+                else:
+                    got.append(f"{a.name}.shape")
+                    want.append(expected)
+        tests = [f"{got[0]} != {want[0]}"] if len(got) == 1 else \
+            ["(%s) != (%s)" % (", ".join(got), ", ".join(want))] if got else []
+        tests += maybe
+        if tests:
+            helpers.add("_shape_error")
+            names = [a.name for a in self.args]
+            listed = "PARAMS + INPUTS" if shapes == "SHAPES" and names == [
+                a.name for a in args] else _tuple(names)       # _shape_error zips them
+            self.lines += _wrapped("if %s:" % " or ".join(tests), 92, 8, depth=1) + _wrapped(
+                f"    _shape_error({shapes}, {listed}, {_tuple(names, quote=False)})", 96)
         if self.dims:
             self.lines.append(f"return {', '.join(self.dims)}")
 
@@ -631,8 +722,7 @@ class _Dims:
         listed = ", ".join(self.dims) if self.dims else "no dimension"
         return dict(name="_dims", args=signature, doc=[], body=self.lines[:-1] if self.dims
                     else self.lines, returns=self.lines[-1][len("return "):] if self.dims
-                    else None, summary=f"The dimensions {listed}, each read from the first "
-                    "argument that has it; every other argument is checked against them.")
+                    else None, summary=f"The dimensions {listed}, checked across the arguments.")
 
     def call(self, args):
         """The statement of a function with these arguments binding the dimensions."""

@@ -19,25 +19,18 @@ _BINARY = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply",
            ast.Div: "np.divide"}
 
 
-def reuse_and_free(lines, keep, shapes, fresh):
+def reuse_and_free(lines, keep, shapes, fresh, given=()):
     """The statements `name = rhs` in `lines` with out= reuse and `del`s added.
 
     keep: names that must survive (arguments, returned values); shapes: name -> shape of
     the statements' arrays (names missing from it are never reused nor deleted); fresh()
-    gives an unused name for a temporary.
+    gives an unused name for a temporary; given: arrays bound before the lines that nothing
+    else holds (a private function's results), reused and freed like the lines' own.
     """
-    comments = {i for i, line in enumerate(lines) if line.startswith("#")}
-    stmts = [ast.parse(line if i not in comments else "pass").body[0]
-             for i, line in enumerate(lines)]
-    reads = [set() if isinstance(s, ast.Pass) else _reads(s)
-             | ({_target(s)} if isinstance(s, ast.AugAssign) else set()) for s in stmts]
+    stmts, reads = _parsed(lines)
     last = {name: i for i, names in enumerate(reads) for name in names}
-    arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
-    owned = {_target(s) for s in stmts if not isinstance(s, ast.Pass) and _allocates(s)} & arrays
-    for s, names in zip(stmts, reads):
-        if not isinstance(s, ast.Pass) and not _allocates(s) and not isinstance(s, ast.AugAssign):
-            owned -= names          # a view (x.T) or an alias shares memory: never reuse
-    owned -= set(keep)
+    owned = _fresh(stmts, reads, shapes, given) - set(keep)
+    comments = {i for i, s in enumerate(stmts) if s is None}
     out, aliases = [], {}            # name -> the other names bound to its array
     for i, (line, stmt) in enumerate(zip(lines, stmts)):
         if i in comments:
@@ -54,6 +47,29 @@ def reuse_and_free(lines, keep, shapes, fresh):
         if dying:
             out.append("del " + ", ".join(n for d in dying for n in [d] + aliases.pop(d, [])))
     return out
+
+
+def fresh_arrays(lines, shapes):
+    """The matrices the statements allocate that no other name views or aliases."""
+    return _fresh(*_parsed(lines), shapes)
+
+
+def _parsed(lines):
+    """(statements, names each reads): a comment is None, reading nothing; x += y reads x."""
+    stmts = [None if line.startswith("#") else ast.parse(line).body[0] for line in lines]
+    reads = [set() if s is None else _reads(s)
+             | ({_target(s)} if isinstance(s, ast.AugAssign) else set()) for s in stmts]
+    return stmts, reads
+
+
+def _fresh(stmts, reads, shapes, given=()):
+    arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
+    owned = ({_target(s) for s in stmts if s is not None and _allocates(s)} | set(given)) \
+        & arrays
+    for s, names in zip(stmts, reads):
+        if s is not None and not _allocates(s) and not isinstance(s, ast.AugAssign):
+            owned -= names          # a view (x.T) or an alias shares memory: never reuse
+    return owned
 
 
 def _holder(line):

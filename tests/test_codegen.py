@@ -129,7 +129,8 @@ def test_docstrings_use_the_readmes_notation(example):
     """@ for a product over an inner dimension of 1 (not *), (A3 > 0) for a ReLU mask (not
     Heaviside), relu(Z1) (not Max(0, Z1)): the notation of the README and the course."""
     source = example("deep_relu")[2]
-    doc = source[source.index("def value_and_grad("):].split('"""')[1]
+    doc = "".join(source[source.index(f"def {f}("):].split('"""')[1]
+                  for f in ("_forward_pass", "value_and_grad"))
     assert "A1 = relu(Z1)" in doc and "dZ3 = (W4.T @ dZ4)*(A3 > 0)" in doc, doc
     assert "dZ2 = dA2*(A2 > 0)" in doc
     assert "Heaviside" not in doc and "Max(" not in doc

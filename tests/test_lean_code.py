@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
-from conftest import EXAMPLES, derived
+from conftest import EXAMPLES, ROOT, derived
 
 import symgrad as sg
 from symgrad.codegen import module_source
@@ -19,10 +19,13 @@ STEMS = [p.stem for p in EXAMPLES if derived(p)[0][0].params]
 
 
 def _body(source, function="value_and_grad"):
-    """The code (not the docstring) of one generated function."""
+    """The code (not the docstring) of one generated function, after that of the forward pass
+    it starts with (_forward_pass), if it calls one."""
     text = source[source.index(f"def {function}("):]
-    text = text[text.index('"""', text.index('"""') + 3) + 3:]
-    return text.split("\ndef ")[0]
+    text = text[text.index('"""', text.index('"""') + 3) + 3:].split("\ndef ")[0]
+    if " = _forward_pass(" in text and function != "_forward_pass":
+        return _body(source, "_forward_pass") + text
+    return text
 
 
 def _args(model, module, dtype=np.float64):
@@ -71,7 +74,7 @@ def test_relu_backward_masks_the_output_so_z_is_freed(example):
     assert "np.heaviside" not in body
     assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)" in body
     assert re.search(r"A1 = np.maximum\(0, Z1, out=Z1\)\n    Z2 = ", body)   # no del Z1 here
-    assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)\n    del A1, Z1\n" in body   # but here
+    assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)\n    del A1\n" in body   # but here
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -173,3 +176,30 @@ def test_in_place_rewrite_keeps_the_parentheses_around_it():
     new = reuse_and_free(lines, keep=["A", "B"], shapes={"T": (2, 2), "S": (2, 2)},
                          fresh=_fresh())
     assert "S = B*(A*np.subtract(1, T, out=T) + A)/2" in new
+
+
+def test_the_forward_pass_is_written_once_and_shared(example):
+    """forward, loss and value_and_grad start with the same statements: they are one private
+    function, _forward_pass, returning what each reads later (deep_relu: the activations the
+    masks need and the logits); a call binds what it does not need to _."""
+    source = example("deep_relu")[2]
+    assert source.count("_matmul(W1, X)") == 1 and source.count("Z2 += b2") == 1
+    call = "_forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)"
+    assert f"    A1, A2, A3, Z4 = {call}\n" in _body(source, "value_and_grad")
+    assert f"    _, _, _, Z4 = {call}\n" in source[source.index("def forward("):]
+    assert "    return A1, A2, A3, Z4\n" in source
+
+
+def test_a_forward_pass_too_short_to_pay_for_a_function_stays_inline(example):
+    # the lecture's J = 3(a + bc): forward shows u = b*c, v = a + u, J = 3*v itself
+    source = example("graph")[2]
+    assert "_forward_pass" not in source
+    assert "u = b*c\n    v = a + u\n    J = 3*v\n" in _body(source, "forward")
+
+
+def test_generated_examples_are_a_quarter_shorter_than_in_0_1_and_lines_fit_in_100():
+    """0.1's largest example, deep_relu.py, had 289 lines; at most 216 now."""
+    for path in sorted((ROOT / "generated").glob("*.py")):
+        lines = path.read_text().splitlines()
+        assert len(lines) <= 216, (path.name, len(lines))
+        assert max(map(len, lines)) <= 100, path.name

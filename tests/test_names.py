@@ -50,9 +50,13 @@ def derived(path):
 
 
 def equations(source, function="value_and_grad"):
-    """The equations in the docstring of one generated function, {name: right-hand side}."""
+    """The equations in the docstring of one generated function, {name: right-hand side},
+    with those of the forward pass it starts with (_forward_pass), if it calls one."""
     doc = source.split(f"def {function}(", 1)[1].split('"""')[1]
-    return dict(re.findall(r"^    (\w+) = (.*)$", doc, re.M))
+    found = dict(re.findall(r"^    (\w+) = (.*)$", doc, re.M))
+    if re.search(r"^    .* = _forward_pass\(", doc, re.M) and function != "_forward_pass":
+        found = equations(source, "_forward_pass") | found
+    return found
 
 
 def model_file(tmp_path, text, name="model.py"):
