@@ -16,6 +16,7 @@ from .dims import default_dims
 from .errors import SymgradError
 from .graph import topo
 from .liveness import reuse_and_free
+from .naming import statement_names
 from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
                              region_index)
 from .schedule import plan
@@ -265,13 +266,11 @@ def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(),
     array) gives the returned expression (array(node): node returned as an array of its own);
     a public function checks and converts its arguments first."""
     p = _plan(tuple(roots))
-    names = statement_names(p)
-    taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
+    used = d.names.copy()           # every name of the module, then this function's
+    names = statement_names(p.order, used)
     dims = {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
-    taken |= dims
-    batch = ("n_seeds" if "n_seeds" not in taken else _fresh(taken, "n_seeds")()) \
-        if seeds else None
-    fresh = _fresh(taken | {batch})
+    batch = used.unique("n_seeds") if seeds else None
+    fresh = used.fresh
     batched = _depending(roots, seeds)
     floats = [a for a in args if a.symbol not in d.model.labels]      # they give the dtype
     arrays = [a.name for a in floats if a.shape != ()]
@@ -518,29 +517,6 @@ def _unprintable(what, needed_for, expr=None):
         f"unsupported function {what} (needed for {needed_for}): NumPy has "
         f"no equivalent; rewrite the model without it, or add _print_{what} to "
         "symgrad/printing/numpy.py")
-
-
-def statement_names(p):
-    """Statement names: the node's own, else t1, t2, ... avoiding every name in use."""
-    taken = {n.name for n in p.order if n.name}
-    for node in p.order:
-        taken |= {a.name for a in node.args if a.op == "leaf"}
-        taken |= {str(s) for d in node.shape for s in sp.sympify(d).free_symbols}
-    fresh = _fresh(taken)
-    return {node.id: node.name or fresh() for node in p.order}
-
-
-def _fresh(taken, prefix="t"):
-    """A function returning prefix1, prefix2, ... skipping names in taken (and adding them)."""
-    counter = iter(range(1, 1 << 30))
-
-    def fresh():
-        while True:
-            name = f"{prefix}{next(counter)}"
-            if name not in taken:
-                taken.add(name)
-                return name
-    return fresh
 
 
 def _slice_checks(roots):
