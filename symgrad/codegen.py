@@ -16,6 +16,7 @@ from .dims import default_dims
 from .errors import SymgradError
 from .graph import topo
 from .liveness import fresh_arrays, reuse_and_free
+from .naming import statement_names
 from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
                              region_index)
 from .schedule import plan
@@ -275,13 +276,11 @@ class _Draft:
     def __init__(self, d, args, roots, seeds):
         self.args, self.roots, self.seeds = args, roots, seeds
         self.p = p = _plan(tuple(roots))
-        self.names = names = statement_names(p)
-        taken = set(names.values()) | {a.name for a in args} | {s.name for s in seeds}
+        used = d.names.copy()           # every name of the module, then this function's
+        self.names = names = statement_names(p.order, used)
         self.dims = {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
-        taken |= self.dims
-        batch = ("n_seeds" if "n_seeds" not in taken else _fresh(taken, "n_seeds")()) \
-            if seeds else None
-        self.fresh = _fresh(taken | {batch})
+        batch = used.unique("n_seeds") if seeds else None
+        self.fresh = used.fresh
         self.batched = batched = _depending(roots, seeds)
         self.floats = [a for a in args if a.symbol not in d.model.labels]  # they give the dtype
         arrays = [a.name for a in self.floats if a.shape != ()]
@@ -610,29 +609,6 @@ def _unprintable(what, needed_for, expr=None):
         f"unsupported function {what} (needed for {needed_for}): NumPy has "
         f"no equivalent; rewrite the model without it, or add _print_{what} to "
         "symgrad/printing/numpy.py")
-
-
-def statement_names(p):
-    """Statement names: the node's own, else t1, t2, ... avoiding every name in use."""
-    taken = {n.name for n in p.order if n.name}
-    for node in p.order:
-        taken |= {a.name for a in node.args if a.op == "leaf"}
-        taken |= {str(s) for d in node.shape for s in sp.sympify(d).free_symbols}
-    fresh = _fresh(taken)
-    return {node.id: node.name or fresh() for node in p.order}
-
-
-def _fresh(taken, prefix="t"):
-    """A function returning prefix1, prefix2, ... skipping names in taken (and adding them)."""
-    counter = iter(range(1, 1 << 30))
-
-    def fresh():
-        while True:
-            name = f"{prefix}{next(counter)}"
-            if name not in taken:
-                taken.add(name)
-                return name
-    return fresh
 
 
 def _slice_checks(roots):

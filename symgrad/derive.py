@@ -1,6 +1,4 @@
 """The right-to-left sweep: adjoints from the loss back to the parameters, and its trace."""
-import keyword
-import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -9,7 +7,8 @@ import sympy as sp
 from .convert import Converter
 from .errors import SymgradError, SymgradWarning
 from .explain import render, repr_latex
-from .naming import RESERVED, name_nodes
+from .naming import (Names, adjoint_name, direction_name, name_layers, name_nodes, seed_name,
+                     tangent_name, unique_names)
 from .graph import Graph, placeholder, shape_str, topo
 from .rules import JVP, LOCAL, VJP
 
@@ -48,6 +47,7 @@ class Derivation:
     unreached: list = field(default_factory=list)
     jacobians: list = field(default_factory=list)
     hessian: object = None
+    names: Names = field(default_factory=Names)     # every name of the module (naming's rule)
 
     def latex(self, fmt="tex", at=None):
         """This derivation as a standalone LaTeX document (fmt="tex") or Markdown ("md");
@@ -108,25 +108,27 @@ def derive(model, names=None):
     jacobians = [(k, convert(out), convert.leaves[wrt])
                  for k, (out, wrt) in model.jacobians.items()]
     computed = [loss] + list(outputs.values()) + [j[1] for j in jacobians]
-    _name_layers(topo(computed))
+    name_layers(topo(computed))
     _labels_only_picked(model, convert, computed)
-    derivation = Derivation(model, graph, loss, params, inputs, outputs, grads=[])
+    # the user's names first: the leaves', the dimensions', then the forward nodes'
+    names = Names([x.name for x in params + inputs] + [d.name for d in model.dims])
+    unique_names(topo(computed), names)
+    derivation = Derivation(model, graph, loss, params, inputs, outputs, grads=[], names=names)
     _sweep(derivation)
     roots = [loss] + list(outputs.values()) + derivation.grads
-    taken = {x.name for x in params + inputs} | {d.name for d in model.dims}
     for name, output, wrt in jacobians:
-        jac = _jacobian(graph, name, output, wrt, taken)
+        jac = _jacobian(graph, name, output, wrt, names)
         derivation.jacobians.append(jac)
         roots += [jac.reverse, jac.forward]
     if model.hessian:
-        tangents = [_seed(graph, "v" + p.name, p.shape, taken) for p in params]
+        tangents = [_seed(graph, direction_name(p.name), p.shape, names) for p in params]
         products = forward(graph, derivation.grads, dict(zip(params, tangents)))
         # a tangent that folds to a number is 0 (it is linear in the seeds): a gradient
         # constant almost everywhere along them, such as a maximum's
         products = [None if t is not None and t.is_constant else t for t in products]
         derivation.hessian = Hessian(tangents, products)
         roots += [t for t in products if t is not None]
-    _unique_names(graph, topo(roots))
+    unique_names(topo(roots), names)          # then the names made from them: dZ1, Z1_dot
     return derivation
 
 
@@ -152,7 +154,7 @@ def backward(graph, root, wanted, seed=None, steps=None):
                 g = graph.add([t.contribution for t in terms], node.shape)
             adjoint[node.id] = g
             if g.name is None and node.name and g.derived:
-                g.name = "d" + node.name
+                g.name = adjoint_name(node.name)
             if steps is not None:
                 steps.append(Step(node, terms, g))
             for i, arg in enumerate(node.args):
@@ -177,7 +179,7 @@ def forward(graph, roots, tangents):
                 if t is not None:
                     tangent[node.id] = t
                     if t.name is None and node.name and t.derived:
-                        t.name = node.name + "_dot"
+                        t.name = tangent_name(node.name)
     finally:
         graph.deriving = False
     return [tangent.get(r.id) for r in roots]
@@ -193,23 +195,21 @@ def _sweep(d):
         d.grads.append(adjoint.get(p.id) or d.graph.constant(0, p.shape))
 
 
-def _seed(graph, name, shape, taken):
-    """A leaf named name (made unique against taken) of this shape, standing for a seed."""
-    while name in taken:
-        name += "_"
-    taken.add(name)
+def _seed(graph, name, shape, names):
+    """A leaf named names.unique(name) of this shape, standing for a seed."""
+    name = names.unique(name)
     symbol = sp.MatrixSymbol(name, *shape) if shape else sp.Symbol(name, real=True)
     return graph.leaf(symbol)
 
 
-def _jacobian(graph, name, output, wrt, taken):
+def _jacobian(graph, name, output, wrt, names):
     label = output.name or "Y"
-    seed = _seed(graph, label + "_bar", output.shape, taken)     # AD's notation: adjoint
+    seed = _seed(graph, seed_name(label), output.shape, names)      # AD's notation: adjoint
     adjoint = backward(graph, output, [wrt], seed)
     if wrt.id not in adjoint:
         raise SymgradError(f"jacobian {name}: {label} does not depend on {wrt.name}, so there "
                            "is no path to differentiate; drop it or pick another pair")
-    tangent = _seed(graph, wrt.name + "_dot", wrt.shape, taken)  # and tangent
+    tangent = _seed(graph, tangent_name(wrt.name), wrt.shape, names)   # and tangent
     (forward_,) = forward(graph, [output], {wrt: tangent})
     return Jacobian(name, output, wrt, seed, adjoint[wrt.id], tangent, forward_)
 
@@ -229,40 +229,3 @@ def _labels_only_picked(model, convert, roots):
                     "the scores (the target of sg.cross_entropy, sg.nll, sg.multiclass_hinge "
                     "or sg.pick): for arithmetic, declare a float input (one-hot: "
                     f"sg.Input('Y', k, m))")
-
-
-def _name_layers(order):
-    """Name unnamed layers as the notes do: Z<k> = W<k> A + b<k>, A<k> = g(Z<k>) feeding W<k+1>."""
-    fed = {n.args[1].id for n in order if n.op == "matmul"}
-    for node in order:
-        if node.name is not None or node.op != "map":
-            continue
-        for a in node.args:
-            k = re.search(r"(\d+)$", a.args[0].name or "") if a.op == "matmul" else None
-            if k and a.args[0].op == "leaf" and a.name is None:   # else a is the Z
-                node.name = f"Z{k.group(1)}"
-                break
-            k = re.fullmatch(r"Z(\d+)", a.name or "")
-            if k and len(node.args) == 1 and node.id in fed:
-                node.name = f"A{k.group(1)}"
-                break
-
-
-def _unique_names(graph, order):
-    """Make names valid, distinct identifiers that shadow nothing the module uses."""
-    used = set(RESERVED)
-    for node in order:
-        if node.op == "leaf":
-            used.add(node.name)
-            for d in node.shape:
-                used |= {s.name for s in sp.sympify(d).free_symbols}
-    for node in order:
-        if node.op == "leaf" or node.name is None:
-            continue
-        base = node.name if node.name.isidentifier() and not keyword.iskeyword(node.name) \
-            and not node.name.startswith("_") else "t"
-        name, k = base, 2
-        while name in used:
-            name, k = f"{base}_{k}", k + 1
-        node.name = name
-        used.add(name)

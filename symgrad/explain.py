@@ -8,9 +8,9 @@ rules built, and the simplified expression the code uses (`schedule.plan`).
 """
 import sympy as sp
 
-from .codegen import statement_names
 from .errors import SymgradError
 from .graph import placeholder
+from .naming import numbered, statement_names
 from .printing.latex import LatexNodePrinter, breaks, name_tex, shape_tex, unicode_tex, width
 from .rules import LOCAL, map_partial
 from .schedule import plan
@@ -60,18 +60,19 @@ class Explanation:
         self.overrides = d.model.names
         self.code = plan([d.loss] + list(d.outputs.values()) + d.grads)
         self.tex = {n.id: name_tex(n.name, self.overrides) for n in d.params + d.inputs}
-        names = statement_names(self.code)
+        names = statement_names(self.code.order, d.names.copy())
         for node in self.code.order:     # the code's forward statements: t1 = ... reads t_{1}
             if not node.is_constant and not node.derived and node.id not in self.tex:
                 self.tex[node.id] = name_tex(names[node.id], self.overrides) if node.name \
                     else sp.latex(sp.Symbol(names[node.id]))
         self.printer = LatexNodePrinter(self.tex, self.code.exprs)
         self.defs = {}                   # short names for long unnamed intermediates
+        short = numbered("u_{%d}", set(self.tex.values()))     # u_{1}, ... beside a user's u_1
         for step in d.steps:
             node = step.node
             if node.id not in self.tex and width(self.printer.operand(node)[0]) > 12:
                 self.defs[node.id] = self.printer.rhs(node)
-                self.tex[node.id] = "u_{%d}" % len(self.defs)
+                self.tex[node.id] = next(short)
         for step in d.steps:             # adjoints read d<node>: dZ^{[2]}
             g = step.adjoint
             if g.id not in self.tex and g.derived and not g.is_constant:

@@ -1,4 +1,19 @@
-"""The user's names, found again after SymPy has flattened them away.
+"""Every name in a generated module, by one rule, and the user's names found again after
+SymPy has flattened them away.
+
+The rule (the README's Names):
+- The user's names are kept: parameters, inputs and dimensions exactly as given, refused by
+  check_name when one cannot be a variable; then the intermediates named after the model
+  file's variables or its outputs, in the order the graph computes them.
+- Reserved: Python's keywords and builtins, np, the module's PARAMS, INPUTS, SHAPES and
+  LABELS, the Jacobians' mode=, and every name with a leading underscore (symgrad's helpers:
+  _matmul, _dims, _jacobian_<name>_reverse).
+- A name symgrad makes from a user's (the layers' Z1 and A1, adjoints dZ1, tangents Z1_dot,
+  seeds Y_bar and vW1, the batch n_seeds), and a user's name already taken, is the first
+  free of base, base_2, base_3, ...; one that is no plain identifier becomes t.
+- An unnamed statement is the first free of t1, t2, ...: none is a name of the module, nor
+  reads like one in the derivation (t1 and t_1 both read t_{1}).
+Names holds the names taken in one module, copied for each function; derive fills it.
 
 SymPy flattens what it builds: with `K = Wk @ X` and `Q = Wq @ X`, `K.T @ Q` is stored as
 the one product `X.T @ Wk.T @ Wq @ X`, and with `Xhat = D * inv`, `gamma * Xhat` as the one
@@ -17,10 +32,13 @@ it), and the groups are converted shallowest first, each with those found before
 import builtins
 import inspect
 import keyword
+import re
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
 
 import sympy as sp
+from sympy.printing.conventions import split_super_sub
 
 from .array import plain
 from .errors import SymgradError
@@ -232,25 +250,167 @@ def frame_variables(frame):
     return variables((name, value, None) for name, value in namespace.items())
 
 
-RESERVED = {"np", "mode"} | set(dir(builtins))    # the generated code's own names
+# -- the one rule: reserved names, and new names that avoid the names taken -----------------
+MODULE = {"np": "NumPy", "PARAMS": "the module's parameter names",
+          "INPUTS": "the module's input names", "SHAPES": "the module's shapes",
+          "LABELS": "the module's numbers of classes",
+          "mode": "the mode= argument of jacobian_<name>"}
+RESERVED = frozenset(MODULE) | frozenset(keyword.kwlist) | frozenset(dir(builtins))
 
 
 def check_name(name, what="symbol", reserved=RESERVED):
     """Names become Python variables in generated code: only plain identifiers that shadow
-    nothing the code uses (NumPy as np, the Jacobians' mode=, Python's builtins) pass; a
-    model's name only names a module (reserved=())."""
+    nothing the code uses (NumPy as np, the module's PARAMS, INPUTS, SHAPES and LABELS, the
+    Jacobians' mode=, Python's builtins) pass; a model's name only names a module
+    (reserved=())."""
     why = ("is not a string" if not isinstance(name, str) else
            "is not a Python identifier" if not name.isidentifier() else
            "is a Python keyword" if keyword.iskeyword(name) else
            "starts with an underscore (kept for symgrad's helpers)" if name.startswith("_") else
-           f"is a name the generated code uses ({_USE.get(name, 'a Python builtin')})"
+           f"is a name the generated code uses ({MODULE.get(name, 'a Python builtin')})"
            if name in reserved else None)
     if why:
         raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: it "
                            f"{why}: rename it, using letters, digits and underscores, e.g. 'W1'")
 
 
-_USE = {"np": "NumPy", "mode": "the mode= argument of jacobian_<name>"}
+class Names:
+    """The names taken in one generated module or function (the reserved ones always), and
+    new names that avoid them: unique(base) for a name made from a user's, fresh() for an
+    unnamed statement. Deterministic: the same names taken in the same order give the same
+    names."""
+
+    def __init__(self, taken: Iterable[str] = ()):
+        self.taken: set[str] = set(RESERVED)
+        self.readings: set[tuple] = set()   # how the names read in LaTeX, see _reading
+        self.counts: dict[str, int] = {}    # prefix -> the last number fresh() tried
+        self.named: set[int] = set()        # ids of the nodes unique_names has named
+        for name in taken:
+            self.add(name)
+
+    def add(self, name: str) -> None:
+        """Take name (a user's, kept as it is)."""
+        self.taken.add(name)
+        self.readings.add(_reading(name))
+
+    def copy(self) -> "Names":
+        other = Names()
+        other.taken, other.readings = set(self.taken), set(self.readings)
+        other.counts, other.named = dict(self.counts), set(self.named)
+        return other
+
+    def unique(self, base: str) -> str:
+        """The first free of base, base_2, base_3, ... (t, t_2, ... for a base that is no
+        identifier or starts with an underscore; lambda_2 for lambda), now taken."""
+        base = base if base.isidentifier() and not base.startswith("_") else "t"
+        name, k = base, 2
+        while name in self.taken:
+            name, k = f"{base}_{k}", k + 1
+        self.add(name)
+        return name
+
+    def fresh(self, prefix: str = "t") -> str:
+        """The first free of prefix1, prefix2, ... that reads like no name taken (t1 and t_1
+        both read t_{1} in the derivation), now taken; each call goes on from the last."""
+        k = self.counts.get(prefix, 0)
+        while True:
+            k += 1
+            name = f"{prefix}{k}"
+            if name not in self.taken and _reading(name) not in self.readings:
+                self.counts[prefix] = k
+                self.add(name)
+                return name
+
+
+def _reading(name):
+    """How SymPy's LaTeX reads a symbol name: its base, superscripts and subscripts (t1 and
+    t_1 are t with the subscript 1)."""
+    base, supers, subs = split_super_sub(name)
+    return base, tuple(supers), tuple(subs)
+
+
+def numbered(template: str, taken: set) -> Iterator[str]:
+    """template % 1, template % 2, ...: those not in taken, each taken as it is given (the
+    derivation's long intermediates u_{1}, u_{2}, ... beside a user's u_1)."""
+    k = 0
+    while True:
+        k += 1
+        if template % k not in taken:
+            taken.add(template % k)
+            yield template % k
+
+
+def leaf_names(order) -> set[str]:
+    """The names of the leaves among the nodes in order and their operands, and of the
+    dimensions in their shapes: the names a user gave, taken first."""
+    out: set[str] = set()
+    for node in order:
+        for n in (node, *node.args):
+            if n.op == "leaf":
+                out.add(n.name)
+        for d in node.shape:
+            out |= {s.name for s in sp.sympify(d).free_symbols}
+    return out
+
+
+def unique_names(order, names: Names) -> None:
+    """Make the names of the nodes in order distinct variables that shadow nothing: the
+    leaves' and dimensions' are taken as they are, then each named node not named before
+    gets names.unique(its name), in order (the first to want a name has it)."""
+    for name in leaf_names(order):
+        names.add(name)
+    for node in order:
+        if node.op == "leaf" or node.name is None or node.id in names.named:
+            continue
+        node.name = names.unique(node.name)
+        names.named.add(node.id)
+
+
+def statement_names(order, names: Names) -> dict:
+    """{node id: its statement's name}: the node's own, else names.fresh() (t1, t2, ...),
+    avoiding the names of the nodes in order, of their leaves and dimensions, and names's."""
+    for name in leaf_names(order) | {n.name for n in order if n.name}:
+        names.add(name)
+    return {node.id: node.name or names.fresh() for node in order}
+
+
+# -- the names symgrad makes from a user's ----------------------------------------------------
+def adjoint_name(name: str) -> str:
+    """dL/d(name): dZ1."""
+    return "d" + name
+
+
+def tangent_name(name: str) -> str:
+    """The tangent of name, left to right: Z1_dot."""
+    return name + "_dot"
+
+
+def seed_name(name: str) -> str:
+    """The adjoint seed of an output, right to left: A2_bar."""
+    return name + "_bar"
+
+
+def direction_name(name: str) -> str:
+    """The direction v of a Hessian-vector product for a parameter: vW1."""
+    return "v" + name
+
+
+def name_layers(order) -> None:
+    """Name unnamed layers as the notes do: Z<k> = W<k> A + b<k>, A<k> = g(Z<k>) feeding
+    W<k+1>."""
+    fed = {n.args[1].id for n in order if n.op == "matmul"}
+    for node in order:
+        if node.name is not None or node.op != "map":
+            continue
+        for a in node.args:
+            k = re.search(r"(\d+)$", a.args[0].name or "") if a.op == "matmul" else None
+            if k and a.args[0].op == "leaf" and a.name is None:   # else a is the Z
+                node.name = f"Z{k.group(1)}"
+                break
+            k = re.fullmatch(r"Z(\d+)", a.name or "")
+            if k and len(node.args) == 1 and node.id in fed:
+                node.name = f"A{k.group(1)}"
+                break
 
 
 class tex(str):
