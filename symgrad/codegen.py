@@ -15,7 +15,8 @@ from . import __version__
 from .dims import default_dims
 from .errors import SymgradError
 from .graph import topo
-from .liveness import fresh_arrays, reuse_and_free
+from . import ir
+from .liveness import passes
 from .naming import statement_names
 from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
                              region_index)
@@ -345,9 +346,10 @@ def _function(d, name, draft, summary, returns, helpers, binder, public=True, sh
     helpers |= draft.code.helpers
     keep = {a.name for a in args} | draft.returned()
     given = shared.fresh if shared else set()
-    body = reuse_and_free(body, keep, draft.shapes, draft.fresh, given)
+    stmts = passes(ir.parse(body), keep, draft.shapes, draft.fresh, given)
     start = shared.call(draft) if shared else []
-    returned = returns(names, _owned(shared.body if shared else [], body, names, args))
+    returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args))
+    body = ir.lines(stmts)
     entry = _validate(args, helpers, d) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, helpers, d) if public
                                         else []) + _slice_checks(draft.roots) + start + body
@@ -380,9 +382,9 @@ class _Shared:
         used = {v.id for y in lines for v in ast.walk(ast.parse(y)) if isinstance(v, ast.Name)}
         self.args = [a for a in first.args if a.name in used]
         self.dims = sorted(first.dims & used)
-        self.body = reuse_and_free(lines, set(self.returns) | {a.name for a in self.args},
-                                   first.shapes, first.fresh)
-        self.fresh = {v for v in self.returns if v in fresh_arrays(lines, first.shapes)}
+        self.stmts = passes(ir.parse(lines), set(self.returns) | {a.name for a in self.args},
+                            first.shapes, first.fresh)
+        self.fresh = {v for v in self.returns if v in ir.owned(ir.parse(lines), first.shapes)}
 
     def worth_it(self):
         """Whether the module gets shorter: each of the n functions trades the statements and
@@ -406,7 +408,7 @@ class _Shared:
         return f"{self._targets(draft)} = {self.NAME}({self._signature()})"
 
     def function(self):
-        return dict(name=self.NAME, args=self._signature(), body=self.body,
+        return dict(name=self.NAME, args=self._signature(), body=ir.lines(self.stmts),
                     doc=[g[2] for g in self.groups],
                     returns=", ".join(self.returns),
                     summary="The forward pass that forward, loss and value_and_grad share; "
@@ -436,15 +438,12 @@ def _differentiates(d, p):
     return consumer
 
 
-def _owned(before, body, names, args):
+def _owned(before, stmts, names, args):
     """array(node): the text returning node as an array of its own: a copy where its value
     is an argument, a view of one, a read-only broadcast or shares memory with an array
-    returned before it (the caller may write into what it gets back)."""
-    shares = {a.name: {a.name} for a in args}
-    for stmt in (s for line in before + body for s in ast.parse(line).body):  # no comments
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-            target = stmt.targets[0].id
-            shares[target] = _sharing(stmt.value, shares, target)
+    returned before it (the caller may write into what it gets back); before: the statements
+    of the forward pass the function starts with, if any."""
+    shares = ir.sharing(before + stmts, [a.name for a in args])
     handed = {a.name for a in args} | {"<read-only>"}
 
     def array(node):
@@ -452,7 +451,7 @@ def _owned(before, body, names, args):
         if node.shape == ():
             return text
         value = ast.parse(text, mode="eval").body
-        memory = shares[text] if text in shares else _sharing(value, shares, None)
+        memory = shares[text] if text in shares else ir.shared_by(value, shares, None)
         copy = bool(memory & handed)
         handed.update(memory)
         if not copy:
@@ -460,30 +459,6 @@ def _owned(before, body, names, args):
         return f"{text}.copy()" if isinstance(value, (ast.Name, ast.Attribute)) \
             else f"np.array({text})"
     return array
-
-
-_VIEWS = {"T", "mT", "reshape"}      # attributes and methods that may give a view
-
-
-def _sharing(value, shares, target):
-    """The names of the arrays whose memory an expression's value may share: its own target's
-    for a new array, "<read-only>" for a broadcast."""
-    if isinstance(value, ast.Name):
-        return shares.get(value.id, {value.id})
-    if isinstance(value, ast.Subscript):
-        return _sharing(value.value, shares, target)
-    if isinstance(value, ast.Attribute) and value.attr in _VIEWS:
-        return _sharing(value.value, shares, target)
-    if isinstance(value, ast.Call):
-        out = [k.value for k in value.keywords if k.arg == "out"]
-        func = value.func
-        if out:
-            return _sharing(out[0], shares, target)
-        if ast.unparse(func) == "np.broadcast_to":
-            return _sharing(value.args[0], shares, target) | {"<read-only>"}
-        if isinstance(func, ast.Attribute) and func.attr in _VIEWS:
-            return _sharing(func.value, shares, target)
-    return {target} if target else set()
 
 
 def _validate(args, helpers, d):

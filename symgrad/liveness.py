@@ -1,4 +1,5 @@
-"""Liveness over a generated function's statements: reuse and free arrays nobody reads again.
+"""Liveness over a generated function's statements (symgrad/ir.py): reuse and free arrays
+nobody reads again.
 
 A matrix the function computed itself and a statement reads for the last time takes the
 results of the statement's elementwise operations from the one that reads it last on
@@ -9,8 +10,11 @@ hands back warm pages: on a machine where the heap is given back between calls, 
 page costs a page fault, which costs more than the arithmetic on it.
 """
 import ast
+import copy
 
 import numpy as np
+
+from . import ir
 
 from .errors import SymgradError
 from .graph import broadcast_shape
@@ -20,89 +24,64 @@ _BINARY = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply",
 
 
 def reuse_and_free(lines, keep, shapes, fresh, given=()):
-    """The statements `name = rhs` in `lines` with out= reuse and `del`s added.
+    """The statements `name = rhs` in `lines` with out= reuse and `del`s added (the text of
+    `passes`)."""
+    return ir.lines(passes(ir.parse(lines), keep, shapes, fresh, given))
+
+
+def passes(stmts, keep, shapes, fresh, given=()):
+    """The statements with each elementwise operation written into an array that dies in it
+    (_into_dying), at most one out= per statement (_one_out_each), and a `del` where an array
+    dies, naming every name bound to it.
 
     keep: names that must survive (arguments, returned values); shapes: name -> shape of
     the statements' arrays (names missing from it are never reused nor deleted); fresh()
-    gives an unused name for a temporary; given: arrays bound before the lines that nothing
-    else holds (a private function's results), reused and freed like the lines' own.
+    gives an unused name for a temporary; given: arrays bound before the statements that
+    nothing else holds (a private function's results), reused and freed like their own.
     """
-    stmts, reads = _parsed(lines)
-    last = {name: i for i, names in enumerate(reads) for name in names}
-    owned = _fresh(stmts, reads, shapes, given) - set(keep)
-    comments = {i for i, s in enumerate(stmts) if s is None}
+    last = {name: i for i, s in enumerate(stmts) for name in s.reads}
+    owned = ir.owned(stmts, shapes, given) - set(keep)
     out, aliases = [], {}            # name -> the other names bound to its array
-    for i, (line, stmt) in enumerate(zip(lines, stmts)):
-        if i in comments:
-            out.append(line)
+    for i, stmt in enumerate(stmts):
+        if stmt.kind == "comment":
+            out.append(stmt)
             continue
-        dying = sorted(n for n in reads[i] if last[n] == i and n in owned)
-        new, temps = _one_out_each(_into_dying(line, stmt, dying, shapes), fresh)
+        dying = sorted(n for n in stmt.reads if last[n] == i and n in owned)
+        new, temps = _one_out_each(_into_dying(stmt, dying, shapes), fresh)
         out += new
-        held = next((_holder(x) for x in new if x.startswith(_target(stmt) + " = ")), None)
+        held = next((x.holder() for x in new if x.kind == "assign"
+                     and x.target == stmt.target), None)
         if held in dying:                 # the target now holds that array: freed with it
             dying.remove(held)
-            aliases[_target(stmt)] = aliases.pop(held, []) + [held]
+            aliases[stmt.target] = aliases.pop(held, []) + [held]
         dying += temps
         if dying:
-            out.append("del " + ", ".join(n for d in dying for n in [d] + aliases.pop(d, [])))
+            out.append(ir.Stmt.parse(
+                "del " + ", ".join(n for d in dying for n in [d] + aliases.pop(d, []))))
     return out
-
-
-def fresh_arrays(lines, shapes):
-    """The matrices the statements allocate that no other name views or aliases."""
-    return _fresh(*_parsed(lines), shapes)
-
-
-def _parsed(lines):
-    """(statements, names each reads): a comment is None, reading nothing; x += y reads x."""
-    stmts = [None if line.startswith("#") else ast.parse(line).body[0] for line in lines]
-    reads = [set() if s is None else _reads(s)
-             | ({_target(s)} if isinstance(s, ast.AugAssign) else set()) for s in stmts]
-    return stmts, reads
-
-
-def _fresh(stmts, reads, shapes, given=()):
-    arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
-    owned = ({_target(s) for s in stmts if s is not None and _allocates(s)} | set(given)) \
-        & arrays
-    for s, names in zip(stmts, reads):
-        if s is not None and not _allocates(s) and not isinstance(s, ast.AugAssign):
-            owned -= names          # a view (x.T) or an alias shares memory: never reuse
-    return owned
-
-
-def _holder(line):
-    """The name whose array a statement's target is bound to (y for x = y and for
-    x = np.f(..., out=y)), else None."""
-    stmt = ast.parse(line).body[0]
-    if not isinstance(stmt, ast.Assign):
-        return None
-    return stmt.value.id if isinstance(stmt.value, ast.Name) else _out(stmt.value)
 
 
 _INPLACE = {"np.add": ast.Add, "np.multiply": ast.Mult, "np.subtract": ast.Sub,
             "np.divide": ast.Div}
 
 
-def _one_out_each(line, fresh):
+def _one_out_each(stmt, fresh):
     """(statements, temporaries): the statement as statements with one out= at most each, in
     Python's order of evaluation, and the temporaries it introduced (dead after it). Each
     operation writing into an array is a statement; the writes into one array are a chain
     on one name, the target's where the value ends in that array (x = np.square(A, out=A),
     np.subtract(1, x, out=x), x *= G for x = G*(1 - A**2)), a fresh one's else; a part of
     the statement without writes that reads an array written later is computed first."""
-    stmt = ast.parse(line).body[0]
-    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call) or sum(
-            _out(c) is not None for c in ast.walk(stmt.value)) < 2:
-        return [line], []
-    target = _target(stmt)
-    written = {_out(c) for c in ast.walk(stmt.value)} - {None}
-    chains = {_out(stmt.value): target} if _out(stmt.value) else {}
+    if stmt.kind != "assign" or not isinstance(stmt.value, ast.Call) or sum(
+            ir.out_of(c) is not None for c in ast.walk(stmt.value)) < 2:
+        return [stmt], []
+    stmt, target = copy.deepcopy(stmt.tree), stmt.target      # a copy to rewrite
+    written = {ir.out_of(c) for c in ast.walk(stmt.value)} - {None}
+    chains = {ir.out_of(stmt.value): target} if ir.out_of(stmt.value) else {}
     out, temps = [], []
 
     def visit(node, carrier):
-        into = _out(node)
+        into = ir.out_of(node)
         if into is None:
             if carrier or isinstance(node, ast.Name) or not any(
                     isinstance(n, ast.Name) and n.id in written for n in ast.walk(node)) \
@@ -112,7 +91,7 @@ def _one_out_each(line, fresh):
             temps.append(temp)
             out.append(ast.unparse(ast.Assign([ast.Name(temp)], node, lineno=0)))
             return ast.Name(temp)
-        args = [visit(a, isinstance(a, ast.Name) and a.id == into or _out(a) == into)
+        args = [visit(a, isinstance(a, ast.Name) and a.id == into or ir.out_of(a) == into)
                 for a in node.args]
         node.args = args
         name = chains.get(into)
@@ -130,21 +109,13 @@ def _one_out_each(line, fresh):
     value = visit(stmt.value, False)
     if not (isinstance(value, ast.Name) and value.id == target):
         out.append(ast.unparse(ast.Assign([ast.Name(target)], value, lineno=0)))
-    return out, temps
-
-
-def _out(call):
-    """The name a call writes into (out=name), else None."""
-    if not isinstance(call, ast.Call):
-        return None
-    out = next((k.value for k in call.keywords if k.arg == "out"), None)
-    return out.id if isinstance(out, ast.Name) else None
+    return ir.parse(out), temps
 
 
 def _statement(target, call, first):
     """target = call for the first of a chain; then the call in place: target += y for
     np.add(target, y, out=target), np.exp(target, out=target) for a unary ufunc."""
-    if first or _out(call) != target:
+    if first or ir.out_of(call) != target:
         return ast.unparse(ast.Assign([ast.Name(target)], call, lineno=0))
     func = ast.unparse(call.func)
     args = call.args
@@ -154,30 +125,6 @@ def _statement(target, call, first):
             or func in ("np.add", "np.multiply")):
         return ast.unparse(ast.AugAssign(ast.Name(target), _INPLACE[func](), others[0]))
     return ast.unparse(ast.Expr(call))
-
-
-def _target(stmt):
-    """The name a statement writes (x in x += y and in x[i, j] -= y)."""
-    target = stmt.target if isinstance(stmt, ast.AugAssign) else stmt.targets[0]
-    return target.value.id if isinstance(target, ast.Subscript) else target.id
-
-
-def _reads(stmt):
-    """The names a statement reads (for x[k:, :] += y, the names in the subscript too)."""
-    target = stmt.target if isinstance(stmt, ast.AugAssign) else None
-    parts = [stmt.value] + ([target.slice] if isinstance(target, ast.Subscript) else [])
-    return {n.id for part in parts for n in ast.walk(part) if isinstance(n, ast.Name)}
-
-
-def _allocates(stmt):
-    """Whether the statement's value is a new array (not a view such as x.T or a name);
-    `x += y` is not: it writes into x."""
-    if isinstance(stmt, ast.AugAssign):
-        return False
-    value = stmt.value
-    if isinstance(value, ast.Call):
-        return ast.unparse(value.func) != "np.broadcast_to"
-    return isinstance(value, (ast.BinOp, ast.UnaryOp))
 
 
 _UNARY = {ast.USub: "np.negative"}
@@ -198,7 +145,7 @@ def _as_ufunc(node):
     return None
 
 
-def _into_dying(line, stmt, dying, shapes):
+def _into_dying(s, dying, shapes):
     """The line with each elementwise operation written into an array that dies in the
     statement: an array an operand reads or holds, once no part of the statement evaluated
     later reads it, when the operation's result has its shape, a matrix's.
@@ -208,13 +155,14 @@ def _into_dying(line, stmt, dying, shapes):
     it as an operand runs; one inside anything else (x.T, np.dot(x, y)) counts as read by
     the last operation, which NumPy lets write into its own inputs and their views.
     """
-    if isinstance(stmt, ast.AugAssign):
-        return line
+    line, stmt = s.text, s.tree
+    if s.kind != "assign":
+        return s
     value = stmt.value
     if isinstance(value, ast.Call) and ast.unparse(value.func) == "np.array" \
             and len(value.args) == 1 and not value.keywords \
             and isinstance(value.args[0], ast.Name) and value.args[0].id in dying:
-        return f"{_target(stmt)} = {value.args[0].id}"    # no copy of an array that dies
+        return ir.Stmt.parse(f"{s.target} = {value.args[0].id}")   # no copy: it dies
     order = []                                    # the nodes, in the order they run
 
     def walk(node):
@@ -232,7 +180,7 @@ def _into_dying(line, stmt, dying, shapes):
             if isinstance(child, ast.Name) and child.id in dying:
                 at = when[node] if child in operands else len(order) - 1
                 last[child.id] = max(last.get(child.id, -1), at)
-    shape = {stmt.value: shapes.get(_target(stmt))}
+    shape = {stmt.value: shapes.get(s.target)}
 
     def shape_of(node):
         if node not in shape:
@@ -276,8 +224,8 @@ def _into_dying(line, stmt, dying, shapes):
         return f"{func}({args}, out={into[0]})", into[0]
 
     new, _ = visit(stmt.value)
-    return line if new == ast.get_source_segment(line, stmt.value) \
-        else f"{_target(stmt)} = {new}"
+    return s if new == ast.get_source_segment(line, stmt.value) \
+        else ir.Stmt.parse(f"{s.target} = {new}")
 
 
 _SCALAR = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
