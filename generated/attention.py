@@ -79,8 +79,9 @@ def _dims(Wq, Wk, Wv, X, Y=None):
     """The dimensions d_k, d, m, checked across the arguments."""
     d_k, d = Wq.shape
     m = X.shape[1]
-    if (Wk.shape, Wv.shape, X.shape) != ((d_k, d), (d, d),
-            (d, m)) or Y is not None and Y.shape != (d, m):
+    if ((Wk.shape, Wv.shape, X.shape)
+            != ((d_k, d), (d, d), (d, m))
+            or Y is not None and Y.shape != (d, m)):
         _shape_error(SHAPES, PARAMS + INPUTS, (Wq, Wk, Wv, X, Y))
     return d_k, d, m
 

@@ -85,8 +85,9 @@ def _dims(W1, b1, W2, b2, X, Y=None):
     n_h, n_x = W1.shape
     n_y = W2.shape[0]
     m = X.shape[1]
-    if (b1.shape, W2.shape, b2.shape, X.shape) != ((n_h, 1), (n_y, n_h), (n_y, 1),
-            (n_x, m)) or Y is not None and Y.shape != (n_y, m):
+    if ((b1.shape, W2.shape, b2.shape, X.shape)
+            != ((n_h, 1), (n_y, n_h), (n_y, 1), (n_x, m))
+            or Y is not None and Y.shape != (n_y, m)):
         _shape_error(SHAPES, PARAMS + INPUTS, (W1, b1, W2, b2, X, Y))
     return n_h, n_x, n_y, m
 

@@ -87,9 +87,9 @@ def _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y=None):
     n2 = W2.shape[0]
     n3 = W3.shape[0]
     m = X.shape[1]
-    if (b1.shape, W2.shape, b2.shape, W3.shape, b3.shape, W4.shape, b4.shape,
-            X.shape) != ((n1, 1), (n2, n1), (n2, 1), (n3, n2), (n3, 1), (1, n3), (1, 1),
-            (n0, m)) or Y is not None and Y.shape != (1, m):
+    if ((b1.shape, W2.shape, b2.shape, W3.shape, b3.shape, W4.shape, b4.shape, X.shape)
+            != ((n1, 1), (n2, n1), (n2, 1), (n3, n2), (n3, 1), (1, n3), (1, 1), (n0, m))
+            or Y is not None and Y.shape != (1, m)):
         _shape_error(SHAPES, PARAMS + INPUTS, (W1, b1, W2, b2, W3, b3, W4, b4, X, Y))
     return n1, n0, n2, n3, m
 

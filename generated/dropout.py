@@ -84,8 +84,9 @@ def _dims(W1, b1, W2, b2, X, D1, Y=None):
     """The dimensions n_h, n_x, m, checked across the arguments."""
     n_h, n_x = W1.shape
     m = X.shape[1]
-    if (b1.shape, W2.shape, b2.shape, X.shape, D1.shape) != ((n_h, 1), (1, n_h), (1, 1),
-            (n_x, m), (n_h, m)) or Y is not None and Y.shape != (1, m):
+    if ((b1.shape, W2.shape, b2.shape, X.shape, D1.shape)
+            != ((n_h, 1), (1, n_h), (1, 1), (n_x, m), (n_h, m))
+            or Y is not None and Y.shape != (1, m)):
         _shape_error(SHAPES, ('W1', 'b1', 'W2', 'b2', 'X', 'D1', 'Y'), (W1, b1, W2, b2, X, D1, Y))
     return n_h, n_x, m
 

@@ -71,8 +71,10 @@ def _dims(w, X, Y=None, vw=None):
     """The dimensions n_x, m, checked across the arguments."""
     n_x = w.shape[0]
     m = X.shape[1]
-    if (w.shape, X.shape) != ((n_x, 1), (n_x, m)) or Y is not None and Y.shape != (1,
-            m) or vw is not None and vw.shape != (n_x, 1):
+    if ((w.shape, X.shape)
+            != ((n_x, 1), (n_x, m))
+            or Y is not None and Y.shape != (1, m)
+            or vw is not None and vw.shape != (n_x, 1)):
         _shape_error({**SHAPES, 'vw': ('n_x', '1')}, ('w', 'X', 'Y', 'vw'), (w, X, Y, vw))
     return n_x, m
 

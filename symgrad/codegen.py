@@ -654,15 +654,16 @@ class _Dims:
                 else:
                     got.append(f"{a.name}.shape")
                     want.append(expected)
-        tests = [f"{got[0]} != {want[0]}"] if len(got) == 1 else \
-            ["(%s) != (%s)" % (", ".join(got), ", ".join(want))] if got else []
-        tests += maybe
-        if tests:
+        parts = ([got[0], f"!= {want[0]}"] if len(got) == 1 else [
+            "(%s)" % ", ".join(got), "!= (%s)" % ", ".join(want)] if got else []) + maybe
+        if parts:
             helpers.add("_shape_error")
             names = [a.name for a in self.args]
             listed = "PARAMS + INPUTS" if shapes == "SHAPES" and names == [
                 a.name for a in args] else _tuple(names)       # _shape_error zips them
-            self.lines += _wrapped("if %s:" % " or ".join(tests), 92, 8, depth=1) + _wrapped(
+            parts[len(parts) - len(maybe) + (not got):] = [
+                "or " + x for x in parts[len(parts) - len(maybe) + (not got):]]
+            self.lines += _condition(parts) + _wrapped(
                 f"    _shape_error({shapes}, {listed}, {_tuple(names, quote=False)})", 96)
         if self.dims:
             self.lines.append(f"return {', '.join(self.dims)}")
@@ -691,6 +692,17 @@ class _Dims:
         if not self.dims:
             return [text]
         return _wrapped(f"{', '.join(self.dims)} = {text}")
+
+
+def _condition(parts):
+    """`if a != b or c:` on one line if it fits, else in parentheses, a part per line (each
+    broken inside its brackets where it is still too long)."""
+    line = "if %s:" % " ".join(parts)
+    if len(line) <= 92:
+        return [line]
+    lines = ["if (" + parts[0]] + ["        " + x for x in parts[1:]]
+    lines[-1] += "):"
+    return [y for x in lines for y in _wrapped(x, 96, 8, depth=x.count("(") and 1)]
 
 
 def _wrapped(line, width=96, indent=4, depth=0, enclosed=False):
