@@ -16,7 +16,7 @@ from .dims import default_dims
 from .errors import SymgradError
 from .graph import topo
 from .liveness import reuse_and_free
-from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
+from .printing.numpy import (HELPERS, MathNodePrinter, NumPyNodePrinter, ScalarNumPyPrinter,
                              region_index)
 from .schedule import plan
 
@@ -276,8 +276,8 @@ def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(),
     floats = [a for a in args if a.symbol not in d.model.labels]      # they give the dtype
     arrays = [a.name for a in floats if a.shape != ()]
     dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
-    code = NodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
-    math = NodePrinter(p, names, ScalarMathPrinter, math=True)
+    code = NumPyNodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
+    math = MathNodePrinter(names, p.exprs)
     body, doc = _identity_seeds(seeds, floats, batch), []
     known = {a.name for a in args} | dims | {s.name for s in seeds} | {batch}
     through, line_of, block = _differentiates(d, p), {}, None    # Tangent's comments

@@ -10,7 +10,7 @@ from op_cases import CASES, build, evaluate
 from symgrad.graph import OPS, Graph
 from symgrad.printing import runtime
 from symgrad.printing.latex import LatexNodePrinter, name_tex
-from symgrad.printing.numpy import NodePrinter, ScalarMathPrinter
+from symgrad.printing.numpy import MathNodePrinter, NumPyNodePrinter
 from symgrad.rules import JVP, LOCAL, VJP, Local
 from symgrad.schedule import plan
 
@@ -74,7 +74,7 @@ def _printing(case):
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_numpy_printer_computes_the_op(case):
     node, values, p, names = _printing(case)
-    printer = NodePrinter(p, names)
+    printer = NumPyNodePrinter(p, names)
     if node.op == "leaf":            # an argument of the function: printed as its name
         assert printer.operand(node) == (node.name, False)
         return
@@ -86,7 +86,7 @@ def test_numpy_printer_computes_the_op(case):
     got = np.asarray(scope["out"], dtype=float)
     assert got.shape == want.shape, code
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=code)
-    assert NodePrinter(p, names, ScalarMathPrinter, math=True).rhs(node)   # docstring math
+    assert MathNodePrinter(names, p.exprs).rhs(node)   # docstring math
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
