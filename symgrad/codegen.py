@@ -16,13 +16,26 @@ from .dims import default_dims
 from .errors import SymgradError
 from .graph import topo
 from .liveness import reuse_and_free
-from .printing.numpy import (HELPERS, MathNodePrinter, NumPyNodePrinter, ScalarNumPyPrinter,
-                             region_index)
+from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
+                             ScalarNumPyPrinter, region_index)
 from .schedule import plan
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 if not TEMPLATES.is_dir():                     # installed without the source tree
     TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+# the styles of generated code: the printer of its statements, and whether liveness reuses
+# and frees arrays (out=, del). fast, the default, does; plain is the code of a course's
+# solution, each equation one statement, no in-place arithmetic
+STYLES = {"fast": (FastNumPyNodePrinter, True), "plain": (PlainNumPyNodePrinter, False)}
+
+
+def check_style(style):
+    """Raise SymgradError unless style is one of STYLES."""
+    if not isinstance(style, str) or style not in STYLES:
+        raise SymgradError(f"unknown style {style!r}: choose one of {', '.join(STYLES)} "
+                           "(fast is the default)")
 
 
 def _environment():
@@ -31,8 +44,10 @@ def _environment():
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
 
 
-def module_source(derivation):
-    """The generated module's text for one derivation (deterministic: same model, same bytes)."""
+def module_source(derivation, style="fast"):
+    """The generated module's text for one derivation (deterministic: same model, same bytes),
+    in one of STYLES."""
+    check_style(style)
     _plan.cache_clear()
     d = derivation
     model = d.model
@@ -58,11 +73,12 @@ def module_source(derivation):
     tangents = d.hessian.tangents if d.hessian else []
     dims = _Dims(d.params + d.inputs + tangents, d.params + fwd_inputs, helpers)
     for name, args, roots, summary, returns in specs:
-        functions.append(_function(d, name, args, roots, summary, returns, helpers, dims))
+        functions.append(_function(d, name, args, roots, summary, returns, helpers, dims,
+                                   style=style))
     for jac in d.jacobians:
-        functions += _jacobian(d, jac, helpers, dims)
+        functions += _jacobian(d, jac, helpers, dims, style)
     if d.hessian:
-        functions += _hessian(d, helpers, arrays, dims)
+        functions += _hessian(d, helpers, arrays, dims, style)
     functions[:0] = [dims.function()] if dims.lines else []
     for f in functions:
         f["summary"] = "\n    ".join(textwrap.wrap(f["summary"], 92))
@@ -74,13 +90,14 @@ def module_source(derivation):
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
+        style=style,
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
         shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
             "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),
             100, depth=1)),
         labels="{%s}" % ", ".join("%r: %r" % (y.name, str(k)) for y, k in model.labels.items())
         if model.labels else None,
-        helpers=[HELPERS[h] for h in sorted(helpers)], functions=functions)
+        helpers=[STYLES[style][0].runtime[h] for h in sorted(helpers)], functions=functions)
     text = _environment().get_template("module.py.j2").render(**context)
     compile(text, f"{model.name}.py", "exec")
     return text
@@ -134,7 +151,7 @@ def _fewer_products(out, wrt):
     return f'"reverse" if {n_out} <= {n_wrt} else "forward"'
 
 
-def _jacobian(d, jac, helpers, dims):
+def _jacobian(d, jac, helpers, dims, style):
     """jacobian_<name> picks an order by the sizes; the two orders are private functions."""
     args, out, wrt = d.params + d.inputs, jac.output, jac.wrt
     label = out.name or "the output"
@@ -162,18 +179,18 @@ def _jacobian(d, jac, helpers, dims):
         f"d {label} / d {wrt.name} right to left: the adjoint of {wrt.name} for every seed "
         f"{jac.seed.name}[k] = e_k at once (a leading batch axis).",
         lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, dims,
-        [jac.seed], public=False)
+        [jac.seed], public=False, style=style)
     forward = _function(
         d, private + "forward", args, [jac.forward],
         f"d {label} / d {wrt.name} left to right: the tangent of {label} for every seed "
         f"{jac.tangent.name}[k] = e_k at once (a leading batch axis).",
         lambda names, array:
         f"{array(jac.forward)}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
-        helpers, dims, [jac.tangent], public=False)
+        helpers, dims, [jac.tangent], public=False, style=style)
     return [dispatch, reverse, forward]
 
 
-def _hessian(d, helpers, arrays, dims):
+def _hessian(d, helpers, arrays, dims, style):
     """hessian_vector_product (forward over reverse) and the full Hessian (every tangent);
     arrays: the names of the array arguments, as for value_and_grad."""
     h, args = d.hessian, d.params + d.inputs
@@ -185,7 +202,8 @@ def _hessian(d, helpers, arrays, dims):
     hvp = _function(
         d, "hessian_vector_product", args + h.tangents, roots,
         "H v forward over reverse: the tangents of the gradients along the tangents "
-        + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers, dims)
+        + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers, dims,
+        style=style)
     sizes = [sp.Mul(*p.shape) for p in d.params]
     total = str(sp.Add(*sizes))
 
@@ -199,7 +217,7 @@ def _hessian(d, helpers, arrays, dims):
         d, "hessian", args, roots,
         f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
         "of PARAMS, each flattened in C order (forward over reverse, one tangent per entry).",
-        blocks, helpers, dims, h.tangents)
+        blocks, helpers, dims, h.tangents, style=style)
     return [hvp, full]
 
 
@@ -259,7 +277,8 @@ def _needed_inputs(d, roots):
     return needed
 
 
-def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(), public=True):
+def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(), public=True,
+              style="fast"):
     """One generated function; seeds are leaves it sets to identity rows, one per entry (in
     order), so that the nodes depending on them carry a leading batch axis. returns(names,
     array) gives the returned expression (array(node): node returned as an array of its own);
@@ -276,7 +295,8 @@ def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(),
     floats = [a for a in args if a.symbol not in d.model.labels]      # they give the dtype
     arrays = [a.name for a in floats if a.shape != ()]
     dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
-    code = NumPyNodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
+    printer, reuses = STYLES[style]
+    code = printer(p, names, batched=batched, batch=batch, dtype=dtype)
     math = MathNodePrinter(names, p.exprs)
     body, doc = _identity_seeds(seeds, floats, batch), []
     known = {a.name for a in args} | dims | {s.name for s in seeds} | {batch}
@@ -316,7 +336,8 @@ def _function(d, name, args, roots, summary, returns, helpers, binder, seeds=(),
               for n in p.order}
     shapes |= {d: () for d in dims} | {a.name: tuple(a.shape) for a in args} \
         | {s.name: (axis, *(s.shape or (1, 1))) for s in seeds}
-    body = reuse_and_free(body, keep, shapes, fresh)
+    if reuses:
+        body = reuse_and_free(body, keep, shapes, fresh)
     returned = returns(names, _owned(body, names, args, p))
     entry = _validate(args, helpers, d) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, helpers, d) if public

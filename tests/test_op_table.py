@@ -1,8 +1,8 @@
 """Issue 16, one op table: every op in symgrad.graph.OPS has its derivative rules (a VJP, a
 JVP and the VJP's explanation, symgrad/rules.py) unless it has none by design (listed below
 with the reason), and a NumPy and a LaTeX printer. The printers are checked by printing a
-tiny node of each op (tests/op_cases.py); the NumPy code is run and compared with the value
-op_cases.evaluate computes on its own."""
+tiny node of each op (tests/op_cases.py); the NumPy code, in both styles (fast and plain), is
+run and compared with the value op_cases.evaluate computes on its own."""
 import numpy as np
 import pytest
 
@@ -10,7 +10,8 @@ from op_cases import CASES, build, evaluate
 from symgrad.graph import OPS, Graph
 from symgrad.printing import runtime
 from symgrad.printing.latex import LatexNodePrinter, name_tex
-from symgrad.printing.numpy import MathNodePrinter, NumPyNodePrinter
+from symgrad.printing.numpy import (FastNumPyNodePrinter, MathNodePrinter,
+                                    PlainNumPyNodePrinter)
 from symgrad.rules import JVP, LOCAL, VJP, Local
 from symgrad.schedule import plan
 
@@ -71,10 +72,12 @@ def _printing(case):
     return node, values, p, names
 
 
+@pytest.mark.parametrize("style", [FastNumPyNodePrinter, PlainNumPyNodePrinter],
+                         ids=["fast", "plain"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_numpy_printer_computes_the_op(case):
+def test_numpy_printer_computes_the_op(case, style):
     node, values, p, names = _printing(case)
-    printer = NumPyNodePrinter(p, names)
+    printer = style(p, names)
     if node.op == "leaf":            # an argument of the function: printed as its name
         assert printer.operand(node) == (node.name, False)
         return

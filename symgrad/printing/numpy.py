@@ -14,7 +14,7 @@ from sympy.printing.str import StrPrinter
 
 from ..graph import broadcast_shape, full_region, placeholder
 from ..schedule import is_square
-from . import runtime
+from . import runtime, runtime_plain
 from .nodes import NodePrinter, _Named, region_index
 
 # helper functions a generated module may need: name -> source (emitted only when used)
@@ -22,6 +22,8 @@ HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime._arrays, runtime._labels, runtime._check_labels, runtime._shape_error,
     runtime._sigmoid, runtime._matmul, runtime._logsumexp, runtime._erf, runtime._logcosh,
     runtime._xlogx, runtime._put_at_arg, runtime._take_at_arg, runtime._diagonal_matrix)}
+# the plain style's: the same, with the in-place ones written as their formulas
+PLAIN_HELPERS = {**HELPERS, "_sigmoid": inspect.getsource(runtime_plain._sigmoid).rstrip()}
 
 
 class _Operands:
@@ -108,9 +110,7 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
         if column is not None and row is not None:
             outer = sp.Symbol("_outer%d" % len(self.operands))
-            self.helpers.add("_matmul")
-            self.operands = {**self.operands, outer: ("_matmul(%s, %s)" % (
-                self._print(column), self._print(row)), False)}
+            self.operands = {**self.operands, outer: self._outer_product(column, row)}
             return self._print(expr / (column * row) * outer)
         steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
         rest = sp.Mul(*[f for f in expr.args if not isinstance(f, sp.Heaviside)])
@@ -118,6 +118,11 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
             return super()._print_Mul(expr)
         masks = ["(%s > 0)" % self._print(h.args[0]) for h in steps]
         return "*".join([self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)] + masks)
+
+    def _outer_product(self, column, row):
+        """(text, is_compound) of a column times a row."""
+        self.helpers.add("_matmul")
+        return "_matmul(%s, %s)" % (self._print(column), self._print(row)), False
 
     def _print_Abs(self, expr):
         return "np.abs(%s)" % self._print(expr.args[0])
@@ -178,6 +183,23 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         return repr(float(expr))
 
 
+class ScalarPlainPrinter(ScalarNumPyPrinter):
+    """The same, as a course writes it: a column times a row is c @ r, and x**3 is x**3
+    (where the fast style calls _matmul and multiplies powers out)."""
+
+    def _outer_product(self, column, row):
+        return "%s @ %s" % (self.parenthesize(column, PRECEDENCE["Mul"]),
+                            self.parenthesize(row, PRECEDENCE["Mul"])), True
+
+    def _print_Pow(self, expr, rational=False):
+        base, e = expr.args
+        if e.is_Integer and abs(e) > 2:
+            if e < 0:
+                return "1 / %s**%s" % (self.parenthesize(base, PRECEDENCE["Pow"]), -e)
+            return NumPyPrinter._print_Pow(self, expr, rational)
+        return super()._print_Pow(expr, rational)
+
+
 def _is_vector(shape, axis):
     """Whether shape is a column (axis 1 of size 1) or a row (axis 0), not a 1 x 1."""
     return shape is not None and len(shape) == 2 and shape[axis] == 1 and shape[1 - axis] != 1
@@ -236,7 +258,9 @@ class ScalarMathPrinter(_Operands, StrPrinter):
 
 
 class NumPyNodePrinter(NodePrinter):
-    """Graph nodes as NumPy code, the fast style: statements (`lines`) and expressions.
+    """Graph nodes as NumPy code: statements (`lines`, `_lines_<op>` where an op takes more
+    than `name = rhs`) and expressions. Its two styles are its subclasses,
+    FastNumPyNodePrinter (the default) and PlainNumPyNodePrinter (a course's code).
 
     Nodes in `batched` carry a leading batch axis of size `batch` (one Jacobian seed per
     entry): they transpose the last two axes and sum over negative axes.
@@ -244,6 +268,7 @@ class NumPyNodePrinter(NodePrinter):
 
     scalar_printer = ScalarNumPyPrinter
     arange = "np.arange(%s)"
+    runtime = HELPERS          # the source of each helper the code may call
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
         super().__init__(names, plan.exprs)
@@ -255,9 +280,6 @@ class NumPyNodePrinter(NodePrinter):
 
     def _t(self, node):
         return ".mT" if self._is_batched(node) else ".T"
-
-    def _compound(self, node, text):
-        return node.op == "matmul" and self._matmul_function(node) is None
 
     # -- statements -----------------------------------------------------------------------
     def lines(self, node, name, fresh):
@@ -271,13 +293,6 @@ class NumPyNodePrinter(NodePrinter):
     def _lines_map(self, node, name, fresh):
         """Repeated subexpressions of an elementwise expression are computed once."""
         expr, args = self._expr(node)
-        product = self._product_term(node, expr, args)
-        if product is not None:    # Z = W @ A; Z += b: no second array for the sum
-            rest = expr - placeholder(product)
-            sign = "-" if rest.could_extract_minus_sign() else "+"
-            return ["%s = %s" % (name, self.rhs(args[product])),
-                    "%s %s= %s" % (name, sign, self._scalar(-rest if sign == "-" else rest,
-                                                             args))]
         # sqrt(2/pi) once, as a float literal
         expr = expr.replace(lambda e: e.is_number and not e.is_Rational and not e.is_Atom,
                             lambda e: e.evalf(17))
@@ -343,18 +358,6 @@ class NumPyNodePrinter(NodePrinter):
                                            text))
         return lines
 
-    def _product_term(self, node, expr, args):
-        """i if expr is operand i plus other terms and operand i is an unnamed matrix
-        product of node's full shape (an array this function owns), else None."""
-        if not isinstance(expr, sp.Add):
-            return None
-        for i, a in enumerate(args):
-            if placeholder(i) in expr.args and a.op == "matmul" and a.id not in self.names \
-                    and a.shape == node.shape and self._is_batched(a) == self._is_batched(node) \
-                    and not (expr - placeholder(i)).has(placeholder(i)):
-                return i
-        return None
-
     def _broadcast(self, node, text):
         """np.broadcast_to when a materialised map is wider than the operands its expression
         uses (after fusion and simplification: X + b - X is b, broadcast)."""
@@ -366,46 +369,15 @@ class NumPyNodePrinter(NodePrinter):
             return "np.broadcast_to(%s, (%s, %s, %s))" % (text, self.batch, *node.shape)
         return "np.broadcast_to(%s, (%s, %s))" % (text, *node.shape)
 
-    def _matmul_function(self, node):
-        """The function a matrix product is printed with, or None for a @ b (stacks of
-        matrices).
-
-        A vector result is np.dot(a, b): the same BLAS call as @ with a third less overhead
-        (no generalized-ufunc dispatch); np.dot zeroes its result first, which costs more
-        than that on a matrix. A matrix result is _matmul(a, b), which picks the faster of
-        the two ways to store it."""
-        if self._is_batched(node):
-            return None
-        if sp.S.One in node.shape:
-            return "np.dot"
-        self.helpers.add("_matmul")
-        return "_matmul"
-
     # -- expressions, one method per op ---------------------------------------------------
+    def _reduced_axis(self, node, batched):
+        """The axis of a reduction: node.axis, or counted from the end for a stack."""
+        if not batched:
+            return node.axis
+        return "(-2, -1)" if node.axis is None else node.axis - 2
+
     def _print_map(self, node):
         return self._broadcast(node, super()._print_map(node))
-
-    def _print_matmul(self, node):
-        args, wrap = self.operands(node)
-        function = self._matmul_function(node)
-        if function is None:
-            return "%s @ %s" % (wrap[0], wrap[1])
-        return "%s(%s, %s)" % (function, args[0][0], args[1][0])
-
-    def _print_sum(self, node):
-        args, wrap = self.operands(node)
-        if self._is_batched(node):
-            axis = "(-2, -1)" if node.axis is None else node.axis - 2
-            return "%s.sum(axis=%s, keepdims=True)" % (wrap[0], axis)
-        square = node.args[0]
-        if node.shape == () and square.id in self.plan.inline \
-                and is_square(square):        # one dot product, no temporary
-            x = self.operand(square.args[0])[0]
-            return "np.vdot(%s, %s)" % (x, x)
-        if node.shape == ():
-            return "%s.sum()" % wrap[0]
-        axis = "" if node.axis is None else "axis=%d, " % node.axis
-        return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
 
     def _print_trace(self, node):
         args, _ = self.operands(node)
@@ -429,16 +401,6 @@ class NumPyNodePrinter(NodePrinter):
 
     def _print_eye(self, node):
         return "np.eye(%s, dtype=%s)" % (node.shape[0], self.dtype)
-
-    def _print_max(self, node):
-        args, wrap = self.operands(node)
-        kind, batched = node.op, self._is_batched(node.args[0])
-        if node.axis is None and not batched:
-            return "%s.%s()" % (wrap[0], kind)
-        axis = "(-2, -1)" if node.axis is None else node.axis - 2 if batched else node.axis
-        return "%s.%s(axis=%s, keepdims=True)" % (wrap[0], kind, axis)
-
-    _print_min = _print_max
 
     def _print_argmax_put(self, node):
         """The adjoint of a max/min (put) or the tangent (take), by a helper."""
@@ -473,6 +435,111 @@ class NumPyNodePrinter(NodePrinter):
             texts.append(text)
         axis = node.axis - 2 if self._is_batched(node) else node.axis
         return "np.concatenate((%s), axis=%d)" % (", ".join(texts), axis)
+
+
+class FastNumPyNodePrinter(NumPyNodePrinter):
+    """NumPy code in the fast style, the default: a product by the fastest call for its
+    shape (_matmul, np.dot), Z = W @ A then Z += b (the product's array takes the sum),
+    x.sum(axis=1, keepdims=True), sum(x**2) as np.vdot(x, x). codegen then reuses and frees
+    arrays (liveness.reuse_and_free)."""
+
+    def _compound(self, node, text):
+        return node.op == "matmul" and self._matmul_function(node) is None
+
+    def _product_term(self, node, expr, args):
+        """i if expr is operand i plus other terms and operand i is an unnamed matrix
+        product of node's full shape (an array this function owns), else None."""
+        if not isinstance(expr, sp.Add):
+            return None
+        for i, a in enumerate(args):
+            if placeholder(i) in expr.args and a.op == "matmul" and a.id not in self.names \
+                    and a.shape == node.shape and self._is_batched(a) == self._is_batched(node) \
+                    and not (expr - placeholder(i)).has(placeholder(i)):
+                return i
+        return None
+
+    def _matmul_function(self, node):
+        """The function a matrix product is printed with, or None for a @ b (stacks of
+        matrices).
+
+        A vector result is np.dot(a, b): the same BLAS call as @ with a third less overhead
+        (no generalized-ufunc dispatch); np.dot zeroes its result first, which costs more
+        than that on a matrix. A matrix result is _matmul(a, b), which picks the faster of
+        the two ways to store it."""
+        if self._is_batched(node):
+            return None
+        if sp.S.One in node.shape:
+            return "np.dot"
+        self.helpers.add("_matmul")
+        return "_matmul"
+
+    def _print_matmul(self, node):
+        args, wrap = self.operands(node)
+        function = self._matmul_function(node)
+        if function is None:
+            return "%s @ %s" % (wrap[0], wrap[1])
+        return "%s(%s, %s)" % (function, args[0][0], args[1][0])
+
+    def _print_sum(self, node):
+        args, wrap = self.operands(node)
+        if self._is_batched(node):
+            return "%s.sum(axis=%s, keepdims=True)" % (wrap[0], self._reduced_axis(node, True))
+        square = node.args[0]
+        if node.shape == () and square.id in self.plan.inline \
+                and is_square(square):        # one dot product, no temporary
+            x = self.operand(square.args[0])[0]
+            return "np.vdot(%s, %s)" % (x, x)
+        if node.shape == ():
+            return "%s.sum()" % wrap[0]
+        axis = "" if node.axis is None else "axis=%d, " % node.axis
+        return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
+
+    def _print_max(self, node):
+        args, wrap = self.operands(node)
+        kind, batched = node.op, self._is_batched(node.args[0])
+        if node.axis is None and not batched:
+            return "%s.%s()" % (wrap[0], kind)
+        return "%s.%s(axis=%s, keepdims=True)" % (wrap[0], kind,
+                                                   self._reduced_axis(node, batched))
+
+    _print_min = _print_max
+
+    def _lines_map(self, node, name, fresh):
+        expr, args = self._expr(node)
+        product = self._product_term(node, expr, args)
+        if product is None:
+            return super()._lines_map(node, name, fresh)
+        rest = expr - placeholder(product)       # Z = W @ A; Z += b: no second array
+        sign = "-" if rest.could_extract_minus_sign() else "+"
+        return ["%s = %s" % (name, self.rhs(args[product])),
+                "%s %s= %s" % (name, sign, self._scalar(-rest if sign == "-" else rest, args))]
+
+
+class PlainNumPyNodePrinter(NumPyNodePrinter):
+    """NumPy code in the plain style, the code of a course's solution: a @ b for every
+    product, np.sum(x, axis=1, keepdims=True), one statement per equation (Z1 = W1 @ X + b1);
+    codegen does no buffer reuse for it (no out=, no del)."""
+
+    scalar_printer = ScalarPlainPrinter
+    runtime = PLAIN_HELPERS
+
+    def _print_sum(self, node):
+        x = self.operands(node)[0][0][0]
+        if self._is_batched(node):
+            return "np.sum(%s, axis=%s, keepdims=True)" % (x, self._reduced_axis(node, True))
+        if node.shape == ():
+            return "np.sum(%s)" % x
+        axis = "" if node.axis is None else "axis=%d, " % node.axis
+        return "np.sum(%s, %skeepdims=True)" % (x, axis)
+
+    def _print_max(self, node):
+        x, batched = self.operands(node)[0][0][0], self._is_batched(node.args[0])
+        if node.axis is None and not batched:
+            return "np.%s(%s)" % (node.op, x)
+        return "np.%s(%s, axis=%s, keepdims=True)" % (node.op, x,
+                                                       self._reduced_axis(node, batched))
+
+    _print_min = _print_max
 
 
 class MathNodePrinter(NodePrinter):
