@@ -15,7 +15,7 @@ import sympy as sp
 
 from . import __version__
 from .certify import certify
-from .codegen import module_source, tests_source
+from .codegen import STYLES, check_style, module_source, tests_source
 from .derive import derive
 from .errors import SymgradError, SymgradWarning
 from .explain import parse_at, render
@@ -90,6 +90,7 @@ def _umask():
 def _derive(args):
     out = Path(args.output)
     stale = []
+    check_style(args.style)
     if args.tests:
         _quotable([args.file, args.output, args.tests])
     for model, names in load(args.file):
@@ -99,7 +100,7 @@ def _derive(args):
         derivation = derive(model, names)
         derived = time.perf_counter()
         _status(f"{model.name}: derived in {derived - start:.2f} s; emitting ...")
-        files = [(target, module_source(derivation))]
+        files = [(target, module_source(derivation, args.style))]
         if not (args.no_verify or args.check):      # --check writes nothing
             _status(f"{model.name}: certifying ...")
             certify(model, files[0][1])
@@ -125,7 +126,8 @@ def _derive(args):
         print(f"wrote {' and '.join(str(path) for path, _ in files)} "
               f"({time.perf_counter() - start:.2f} s)")
     if stale:
-        again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "")
+        again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "") \
+            + (f" --style {args.style}" if args.style != "fast" else "")
         raise SymgradError(f"{', '.join(stale)} out of date: run `{again}`")
 
 
@@ -232,6 +234,9 @@ def main(argv=None):
     p.add_argument("--tests", metavar="DIR",
                    help="also write DIR/test_<model>.py: pytest checks of each module")
     p.add_argument("--force", action="store_true", help="overwrite files symgrad did not write")
+    p.add_argument("--style", default="fast", metavar="{%s}" % ",".join(STYLES),
+                   help="fast (the default): buffers reused in place; plain: the code of a "
+                        "course's solution, one statement per equation, no in-place tricks")
     p.add_argument("--no-verify", action="store_true",
                    help="skip certification against the model's SymPy expression "
                         "(not recommended)")

@@ -18,13 +18,26 @@ from .graph import topo
 from . import ir
 from .liveness import passes
 from .naming import statement_names
-from .printing.numpy import (HELPERS, NodePrinter, ScalarMathPrinter, ScalarNumPyPrinter,
-                             region_index)
+from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
+                             ScalarNumPyPrinter, region_index)
 from .schedule import plan
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 if not TEMPLATES.is_dir():                     # installed without the source tree
     TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+# the styles of generated code: the printer of its statements, and whether liveness reuses
+# and frees arrays (out=, del). fast, the default, does; plain is the code of a course's
+# solution, each equation one statement, no in-place arithmetic
+STYLES = {"fast": (FastNumPyNodePrinter, True), "plain": (PlainNumPyNodePrinter, False)}
+
+
+def check_style(style):
+    """Raise SymgradError unless style is one of STYLES."""
+    if not isinstance(style, str) or style not in STYLES:
+        raise SymgradError(f"unknown style {style!r}: choose one of {', '.join(STYLES)} "
+                           "(fast is the default)")
 
 
 def _environment():
@@ -33,8 +46,10 @@ def _environment():
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
 
 
-def module_source(derivation):
-    """The generated module's text for one derivation (deterministic: same model, same bytes)."""
+def module_source(derivation, style="fast"):
+    """The generated module's text for one derivation (deterministic: same model, same bytes),
+    in one of STYLES."""
+    check_style(style)
     _plan.cache_clear()
     d = derivation
     model = d.model
@@ -60,7 +75,7 @@ def module_source(derivation):
     tangents = d.hessian.tangents if d.hessian else []
     dims = _Dims(d.params + d.inputs + tangents, d.params + fwd_inputs, helpers,
                  _shapes_source(tangents))
-    drafts = [_Draft(d, args, roots, ()) for _, args, roots, _, _ in specs]
+    drafts = [_Draft(d, args, roots, (), style) for _, args, roots, _, _ in specs]
     shared: _Shared | None = _Shared(drafts)
     if not shared.worth_it():
         shared = None
@@ -68,9 +83,9 @@ def module_source(derivation):
         functions.append(_function(d, name, draft, summary, returns, helpers, dims,
                                    shared=shared))
     for jac in d.jacobians:
-        functions += _jacobian(d, jac, helpers, dims)
+        functions += _jacobian(d, jac, helpers, dims, style)
     if d.hessian:
-        functions += _hessian(d, helpers, arrays, dims)
+        functions += _hessian(d, helpers, arrays, dims, style)
     functions[:0] = ([dims.function()] if dims.lines else []) \
         + ([shared.function()] if shared else [])
     for f in functions:
@@ -83,13 +98,14 @@ def module_source(derivation):
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
+        style=style,
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
         shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
             "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),
             100, depth=1)),
         labels="{%s}" % ", ".join("%r: %r" % (y.name, str(k)) for y, k in model.labels.items())
         if model.labels else None,
-        helpers=[HELPERS[h] for h in sorted(helpers)], functions=functions)
+        helpers=[STYLES[style][0].runtime[h] for h in sorted(helpers)], functions=functions)
     text = _environment().get_template("module.py.j2").render(**context)
     compile(text, f"{model.name}.py", "exec")
     return text
@@ -143,7 +159,7 @@ def _fewer_products(out, wrt):
     return f'"reverse" if {n_out} <= {n_wrt} else "forward"'
 
 
-def _jacobian(d, jac, helpers, dims):
+def _jacobian(d, jac, helpers, dims, style):
     """jacobian_<name> picks an order by the sizes; the two orders are private functions."""
     args, out, wrt = d.params + d.inputs, jac.output, jac.wrt
     label = out.name or "the output"
@@ -169,13 +185,13 @@ def _jacobian(d, jac, helpers, dims):
     dispatch["body"] += _wrapped(f'order = {private}reverse if mode == "reverse" else '
                                  f'{private}forward')
     reverse = _function(
-        d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed]),
+        d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed], style),
         f"d {label} / d {wrt.name} right to left, all seeds {jac.seed.name}[k] = e_k at once "
         "(a batch axis).",
         lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, dims,
         public=False)
     forward = _function(
-        d, private + "forward", _Draft(d, args, [jac.forward], [jac.tangent]),
+        d, private + "forward", _Draft(d, args, [jac.forward], [jac.tangent], style),
         f"d {label} / d {wrt.name} left to right, all seeds {jac.tangent.name}[k] = e_k at "
         "once (a batch axis).",
         lambda names, array:
@@ -184,7 +200,7 @@ def _jacobian(d, jac, helpers, dims):
     return [dispatch, reverse, forward]
 
 
-def _hessian(d, helpers, arrays, dims):
+def _hessian(d, helpers, arrays, dims, style):
     """hessian_vector_product (forward over reverse) and the full Hessian (every tangent);
     arrays: the names of the array arguments, as for value_and_grad."""
     h, args = d.hessian, d.params + d.inputs
@@ -194,7 +210,7 @@ def _hessian(d, helpers, arrays, dims):
         return _tuple([_grad(p, t, names, arrays, array) if t is not None else _zero(p)
                        for p, t in zip(d.params, h.products)], quote=False)
     hvp = _function(
-        d, "hessian_vector_product", _Draft(d, args + h.tangents, roots, ()),
+        d, "hessian_vector_product", _Draft(d, args + h.tangents, roots, (), style),
         "H v forward over reverse: the tangents of the gradients along the tangents "
         + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers, dims)
     sizes = [sp.Mul(*p.shape) for p in d.params]
@@ -207,7 +223,7 @@ def _hessian(d, helpers, arrays, dims):
             else f"np.zeros(({total}, {size}){dtype})" for t, size in zip(h.products, sizes)],
             quote=False)
     full = _function(
-        d, "hessian", _Draft(d, args, roots, h.tangents),
+        d, "hessian", _Draft(d, args, roots, h.tangents, style),
         f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
         "of PARAMS, each flattened in C order (forward over reverse, one tangent per entry).",
         blocks, helpers, dims)
@@ -274,8 +290,9 @@ class _Draft:
     """One function's statements before the passes: for each statement node, its lines and
     its docstring equation (see _draft); what the passes and the returns need besides."""
 
-    def __init__(self, d, args, roots, seeds):
+    def __init__(self, d, args, roots, seeds, style):
         self.args, self.roots, self.seeds = args, roots, seeds
+        printer, self.reuses = STYLES[style]
         self.p = p = _plan(tuple(roots))
         used = d.names.copy()           # every name of the module, then this function's
         self.names = names = statement_names(p.order, used)
@@ -286,8 +303,8 @@ class _Draft:
         self.floats = [a for a in args if a.symbol not in d.model.labels]  # they give the dtype
         arrays = [a.name for a in self.floats if a.shape != ()]
         dtype = f"{arrays[0]}.dtype" if arrays else "np.float64"
-        self.code = code = NodePrinter(p, names, batched=batched, batch=batch, dtype=dtype)
-        math = NodePrinter(p, names, ScalarMathPrinter, math=True)
+        self.code = code = printer(p, names, batched=batched, batch=batch, dtype=dtype)
+        math = MathNodePrinter(names, p.exprs)
         self.batch, self.groups = batch, []     # [(name, lines, equation, comment)]
         known = {a.name for a in args} | self.dims | {s.name for s in seeds} | {batch}
         through, line_of, block = _differentiates(d, p), {}, None    # Tangent's comments
@@ -346,7 +363,8 @@ def _function(d, name, draft, summary, returns, helpers, binder, public=True, sh
     helpers |= draft.code.helpers
     keep = {a.name for a in args} | draft.returned()
     given = shared.fresh if shared else set()
-    stmts = passes(ir.parse(body), keep, draft.shapes, draft.fresh, given)
+    stmts = passes(ir.parse(body), keep, draft.shapes, draft.fresh, given) if draft.reuses \
+        else ir.parse(body)
     start = shared.call(draft) if shared else []
     returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args))
     body = ir.lines(stmts)
@@ -383,7 +401,7 @@ class _Shared:
         self.args = [a for a in first.args if a.name in used]
         self.dims = sorted(first.dims & used)
         self.stmts = passes(ir.parse(lines), set(self.returns) | {a.name for a in self.args},
-                            first.shapes, first.fresh)
+                            first.shapes, first.fresh) if first.reuses else ir.parse(lines)
         self.fresh = {v for v in self.returns if v in ir.owned(ir.parse(lines), first.shapes)}
 
     def worth_it(self):

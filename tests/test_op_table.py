@@ -1,8 +1,8 @@
 """Issue 16, one op table: every op in symgrad.graph.OPS has its derivative rules (a VJP, a
 JVP and the VJP's explanation, symgrad/rules.py) unless it has none by design (listed below
 with the reason), and a NumPy and a LaTeX printer. The printers are checked by printing a
-tiny node of each op (tests/op_cases.py); the NumPy code is run and compared with the value
-op_cases.evaluate computes on its own."""
+tiny node of each op (tests/op_cases.py); the NumPy code, in both styles (fast and plain), is
+run and compared with the value op_cases.evaluate computes on its own."""
 import numpy as np
 import pytest
 
@@ -10,7 +10,8 @@ from op_cases import CASES, build, evaluate
 from symgrad.graph import OPS, Graph
 from symgrad.printing import runtime
 from symgrad.printing.latex import LatexNodePrinter, name_tex
-from symgrad.printing.numpy import NodePrinter, ScalarMathPrinter
+from symgrad.printing.numpy import (FastNumPyNodePrinter, MathNodePrinter,
+                                    PlainNumPyNodePrinter)
 from symgrad.rules import JVP, LOCAL, VJP, Local
 from symgrad.schedule import plan
 
@@ -71,10 +72,12 @@ def _printing(case):
     return node, values, p, names
 
 
+@pytest.mark.parametrize("style", [FastNumPyNodePrinter, PlainNumPyNodePrinter],
+                         ids=["fast", "plain"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_numpy_printer_computes_the_op(case):
+def test_numpy_printer_computes_the_op(case, style):
     node, values, p, names = _printing(case)
-    printer = NodePrinter(p, names)
+    printer = style(p, names)
     if node.op == "leaf":            # an argument of the function: printed as its name
         assert printer.operand(node) == (node.name, False)
         return
@@ -86,7 +89,7 @@ def test_numpy_printer_computes_the_op(case):
     got = np.asarray(scope["out"], dtype=float)
     assert got.shape == want.shape, code
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=code)
-    assert NodePrinter(p, names, ScalarMathPrinter, math=True).rhs(node)   # docstring math
+    assert MathNodePrinter(names, p.exprs).rhs(node)   # docstring math
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

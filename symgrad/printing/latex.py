@@ -13,7 +13,8 @@ from sympy.printing.precedence import PRECEDENCE
 from ..graph import full_region, placeholder
 from ..naming import tex
 from ..rules import _region_tex
-from .numpy import NodePrinter, _Named, _Operands, extremum_pair
+from .nodes import NodePrinter
+from .numpy import _Operands, extremum_pair
 
 _LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
 _TEXT = re.compile(r"[A-Za-z0-9 .,;:!?'()\[\]+\-*/=@\u00a0-\U0010ffff]+")
@@ -182,77 +183,99 @@ class LatexNodePrinter(NodePrinter):
     inline; `exprs` (id -> (expr, args)) overrides a map's own expression (a fused one)."""
 
     scalar_printer = ScalarLatexPrinter
-    math, batched = True, frozenset()     # math, of single matrices (no stacks)
 
-    def __init__(self, names, exprs=None):
-        self.names, self.exprs, self.helpers = names, exprs or {}, set()
+    def paren(self, text):
+        return r"\left(%s\right)" % text
 
-    def operand(self, node):
-        if isinstance(node, _Named):
-            return node.name, False
-        if node.id in self.names:
-            return self.names[node.id], False
-        if node.is_constant:
-            return self._scalar(node.expr, []), True
-        if node.op == "transpose":
-            text, compound = self.operand(node.args[0])
-            return r"{%s}^{\top}" % (r"\left(%s\right)" % text if compound else text), False
-        text = self.rhs(node)
-        return text, not _bare(text)
+    def _compound(self, node, text):
+        return node.op != "leaf" and not _bare(text)       # W^{[1]} is one symbol
 
-    def rhs(self, node):
-        if node.op == "map":
-            return self._scalar(*self.exprs.get(node.id, (node.expr, node.args)))
-        args = [self.operand(a) for a in node.args]
-        wrap = [r"\left(%s\right)" % t if c else t for t, c in args]
-        if node.op == "matmul":
-            return r"%s\, %s" % (wrap[0], wrap[1])
-        if node.op == "transpose":
-            return self.operand(node)[0]
-        if node.op == "sum":
-            under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[node.axis]
-            return r"\textstyle\sum%s %s" % (under, wrap[0])
-        if node.op == "logsumexp":
-            per = r"_{\text{cols}}" if node.axis == 0 else r"_{\text{rows}}"
-            return r"\operatorname{logsumexp}%s\left(%s\right)" % (per, args[0][0])
-        if node.op == "trace":
-            return r"\operatorname{tr}\left(%s\right)" % args[0][0]
-        if node.op == "eye":
-            return "I_{%s}" % sp.latex(node.shape[0])
-        if node.op == "inverse":
-            return r"{%s}^{-1}" % wrap[0]
-        if node.op == "det":
-            return r"\det\left(%s\right)" % args[0][0]
-        if node.op == "logdet":
-            return r"\log\left|\det\left(%s\right)\right|" % args[0][0]
-        if node.op == "pick":
-            return r"%s\left[%s\right]" % (wrap[0], self.labels_text(node))
-        if node.op == "scatter":
-            return self._scatter_math(node, *self.exprs.get(node.id, (placeholder(0),
-                                                                      node.args[:1])),
-                                      r"\operatorname{onehot}\left(%s\right)")
-        if node.op == "leaf":
-            return name_tex(node.name)
-        if node.op in ("max", "min"):
-            under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[node.axis]
-            return r"\%s%s\left(%s\right)" % (node.op, under, args[0][0])
-        if node.op.startswith("arg"):          # argmax_put, argmin_take, ...
-            kind, action = node.op[3:6], node.op[7:]
-            under = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}[node.axis]
-            where = r"\arg\%s%s %s" % (kind, under, wrap[1])
-            return r"%s \text{ at } %s" % (wrap[0], where) if action == "put" \
-                else r"{%s}_{%s}" % (wrap[0], where)
-        if node.op == "slice":
-            return r"{%s}_{%s}" % (wrap[0], _region_tex(node.expr, node.args[0].shape))
-        if node.op == "pad":
-            return " + ".join(text if region == full_region(node.shape) else
-                              r"\operatorname{pad}_{%s}\left(%s\right)" % (
-                                  _region_tex(region, node.shape), text)
-                              for (text, _), region in zip(args, node.expr))
-        if node.op in ("diag", "undiag"):
-            return r"\operatorname{%s}\left(%s\right)" % (
-                "diag" if node.op == "diag" else "Diag", args[0][0])
-        if node.op == "concat":
-            sep = r" \\ " if node.axis == 0 else " & "
-            return r"\begin{bmatrix} %s \end{bmatrix}" % sep.join(t for t, _ in args)
-        raise NotImplementedError(node.op)
+    def _transposed(self, node):
+        text, compound = self.operand(node.args[0])
+        return r"{%s}^{\top}" % (self.paren(text) if compound else text), False
+
+    def _print_leaf(self, node):
+        return name_tex(node.name)
+
+    def _print_matmul(self, node):
+        _, wrap = self.operands(node)
+        return r"%s\, %s" % (wrap[0], wrap[1])
+
+    def _print_transpose(self, node):
+        return self.operand(node)[0]
+
+    def _print_sum(self, node):
+        _, wrap = self.operands(node)
+        return r"\textstyle\sum%s %s" % (_AXIS[node.axis], wrap[0])
+
+    def _print_logsumexp(self, node):
+        per = r"_{\text{cols}}" if node.axis == 0 else r"_{\text{rows}}"
+        return r"\operatorname{logsumexp}%s\left(%s\right)" % (per, self._only(node))
+
+    def _print_trace(self, node):
+        return r"\operatorname{tr}\left(%s\right)" % self._only(node)
+
+    def _print_eye(self, node):
+        return "I_{%s}" % sp.latex(node.shape[0])
+
+    def _print_inverse(self, node):
+        return r"{%s}^{-1}" % self.operands(node)[1][0]
+
+    def _print_det(self, node):
+        return r"\det\left(%s\right)" % self._only(node)
+
+    def _print_logdet(self, node):
+        return r"\log\left|\det\left(%s\right)\right|" % self._only(node)
+
+    def _print_pick(self, node):
+        _, wrap = self.operands(node)
+        return r"%s\left[%s\right]" % (wrap[0], self.labels_text(node))
+
+    def _print_scatter(self, node):
+        return self._scatter_math(node, *self.exprs.get(node.id, (placeholder(0),
+                                                                  node.args[:1])),
+                                  r"\operatorname{onehot}\left(%s\right)")
+
+    def _print_max(self, node):
+        return r"\%s%s\left(%s\right)" % (node.op, _AXIS[node.axis], self._only(node))
+
+    _print_min = _print_max
+
+    def _print_argmax_put(self, node):
+        _, wrap = self.operands(node)
+        kind, action = node.op[3:6], node.op[7:]
+        where = r"\arg\%s%s %s" % (kind, _AXIS[node.axis], wrap[1])
+        return r"%s \text{ at } %s" % (wrap[0], where) if action == "put" \
+            else r"{%s}_{%s}" % (wrap[0], where)
+
+    _print_argmin_put = _print_argmax_take = _print_argmin_take = _print_argmax_put
+
+    def _print_slice(self, node):
+        _, wrap = self.operands(node)
+        return r"{%s}_{%s}" % (wrap[0], _region_tex(node.expr, node.args[0].shape))
+
+    def _print_pad(self, node):
+        args, _ = self.operands(node)
+        return " + ".join(text if region == full_region(node.shape) else
+                          r"\operatorname{pad}_{%s}\left(%s\right)" % (
+                              _region_tex(region, node.shape), text)
+                          for (text, _), region in zip(args, node.expr))
+
+    def _print_diag(self, node):
+        return r"\operatorname{diag}\left(%s\right)" % self._only(node)
+
+    def _print_undiag(self, node):
+        return r"\operatorname{Diag}\left(%s\right)" % self._only(node)
+
+    def _print_concat(self, node):
+        args, _ = self.operands(node)
+        sep = r" \\ " if node.axis == 0 else " & "
+        return r"\begin{bmatrix} %s \end{bmatrix}" % sep.join(t for t, _ in args)
+
+    def _only(self, node):
+        """The text of node's one operand, without parentheses."""
+        return self.operands(node)[0][0][0]
+
+
+# a reduction's axis, under its symbol: all entries, per column (rows summed), per row
+_AXIS = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}

@@ -1,7 +1,8 @@
-"""Printing scheduled nodes as NumPy source (and as plain math for docstrings).
+"""Printing scheduled nodes as NumPy source, and as plain math for docstrings.
 
 Scalar expressions print through SymPy printers that dispatch on the class
-(`_print_sigmoid`, ...); array operations (products, sums) print in `NodePrinter`.
+(`_print_sigmoid`, ...); array operations (products, sums) print through a method per op
+(`_print_matmul`, ...) of the node printers, siblings on printing.nodes.NodePrinter.
 """
 import ast
 import inspect
@@ -11,21 +12,18 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..graph import broadcast_shape, full_region, placeholder, same_dim
+from ..graph import broadcast_shape, full_region, placeholder
 from ..schedule import is_square
-from . import runtime
+from . import runtime, runtime_plain
+from .nodes import NodePrinter, _Named, region_index
 
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime._arrays, runtime._labels, runtime._check_labels, runtime._shape_error,
     runtime._sigmoid, runtime._matmul, runtime._logsumexp, runtime._erf, runtime._logcosh,
     runtime._xlogx, runtime._put_at_arg, runtime._take_at_arg, runtime._diagonal_matrix)}
-
-
-# linear-algebra ops: op -> (NumPy code, docstring math); slogdet is stable where det
-# under- or overflows
-LINALG = {"inverse": ("np.linalg.inv(%s)", "inv(%s)"), "det": ("np.linalg.det(%s)", "det(%s)"),
-          "logdet": ("np.linalg.slogdet(%s).logabsdet", "log|det(%s)|")}
+# the plain style's: the same, with the in-place ones written as their formulas
+PLAIN_HELPERS = {**HELPERS, "_sigmoid": inspect.getsource(runtime_plain._sigmoid).rstrip()}
 
 
 class _Operands:
@@ -112,9 +110,7 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         row = next((f for f in expr.args if _is_vector(self.shapes.get(f), 0)), None)
         if column is not None and row is not None:
             outer = sp.Symbol("_outer%d" % len(self.operands))
-            self.helpers.add("_matmul")
-            self.operands = {**self.operands, outer: ("_matmul(%s, %s)" % (
-                self._print(column), self._print(row)), False)}
+            self.operands = {**self.operands, outer: self._outer_product(column, row)}
             return self._print(expr / (column * row) * outer)
         steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
         rest = sp.Mul(*[f for f in expr.args if not isinstance(f, sp.Heaviside)])
@@ -122,6 +118,11 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
             return super()._print_Mul(expr)
         masks = ["(%s > 0)" % self._print(h.args[0]) for h in steps]
         return "*".join([self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)] + masks)
+
+    def _outer_product(self, column, row):
+        """(text, is_compound) of a column times a row."""
+        self.helpers.add("_matmul")
+        return "_matmul(%s, %s)" % (self._print(column), self._print(row)), False
 
     def _print_Abs(self, expr):
         return "np.abs(%s)" % self._print(expr.args[0])
@@ -182,6 +183,23 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         return repr(float(expr))
 
 
+class ScalarPlainPrinter(ScalarNumPyPrinter):
+    """The same, as a course writes it: a column times a row is c @ r, and x**3 is x**3
+    (where the fast style calls _matmul and multiplies powers out)."""
+
+    def _outer_product(self, column, row):
+        return "%s @ %s" % (self.parenthesize(column, PRECEDENCE["Mul"]),
+                            self.parenthesize(row, PRECEDENCE["Mul"])), True
+
+    def _print_Pow(self, expr, rational=False):
+        base, e = expr.args
+        if e.is_Integer and abs(e) > 2:
+            if e < 0:
+                return "1 / %s**%s" % (self.parenthesize(base, PRECEDENCE["Pow"]), -e)
+            return NumPyPrinter._print_Pow(self, expr, rational)
+        return super()._print_Pow(expr, rational)
+
+
 def _is_vector(shape, axis):
     """Whether shape is a column (axis 1 of size 1) or a row (axis 0), not a 1 x 1."""
     return shape is not None and len(shape) == 2 and shape[axis] == 1 and shape[1 - axis] != 1
@@ -239,75 +257,45 @@ class ScalarMathPrinter(_Operands, StrPrinter):
         return text
 
 
-class NodePrinter:
-    """Prints the statements of a Plan with one scalar printer class (code or math).
+class NumPyNodePrinter(NodePrinter):
+    """Graph nodes as NumPy code: statements (`lines`, `_lines_<op>` where an op takes more
+    than `name = rhs`) and expressions. Its two styles are its subclasses,
+    FastNumPyNodePrinter (the default) and PlainNumPyNodePrinter (a course's code).
 
     Nodes in `batched` carry a leading batch axis of size `batch` (one Jacobian seed per
     entry): they transpose the last two axes and sum over negative axes.
     """
 
-    def __init__(self, plan, names, scalar_printer=ScalarNumPyPrinter, math=False,
-                 batched=frozenset(), batch=None, dtype="np.float64"):
-        self.plan, self.names, self.math, self.dtype = plan, names, math, dtype
+    scalar_printer = ScalarNumPyPrinter
+    arange = "np.arange(%s)"
+    runtime = HELPERS          # the source of each helper the code may call
+
+    def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
+        super().__init__(names, plan.exprs)
+        self.plan, self.dtype = plan, dtype
         self.batched, self.batch = batched, batch
-        self.scalar_printer = scalar_printer
-        self.helpers = set()
-        self.named = {n.id for n in plan.order}
 
-    def operand(self, node):
-        """(text, is_compound) for a node used as an operand."""
-        if isinstance(node, _Named):
-            return node.name, False
-        if node.op == "leaf":
-            return node.name, False
-        if node.id in self.named:
-            return self.names[node.id], False
-        if node.is_constant:
-            return self._scalar(node.expr, []), True
-        if node.op == "transpose":
-            text, compound = self.operand(node.args[0])
-            if node.args[0].is_constant:        # a number: its own transpose
-                return text, compound
-            t = self._t(node)
-            return ("(%s)%s" % (text, t) if compound else text + t), False
-        return self.rhs(node), node.op == "matmul" and self._matmul_function(node) is None
+    def _is_batched(self, node):
+        return node.id in self.batched
 
-    def _scalar(self, expr, args):
-        texts = [self.operand(a) for a in args]
-        # stand-ins named like the operands, so terms sort by the names a reader sees
-        syms = [sp.Symbol(text, real=True) for text, _ in texts]
-        expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
-        return self._printer(dict(zip(syms, texts)), zip(syms, args)).doprint(expr)
+    def _t(self, node):
+        return ".mT" if self._is_batched(node) else ".T"
 
-    def _printer(self, operands, stand_ins):
-        """The scalar printer for operands (stand-in -> (text, compound)); stand_ins pairs
-        each stand-in with its node; a stack of matrices has no 2-d shape."""
-        shapes = {s: a.shape for s, a in stand_ins
-                  if not isinstance(a, _Named) and not self._is_batched(a)}
-        printer = self.scalar_printer(operands, self.helpers, shapes)
-        printer.dtype = getattr(self, "dtype", None)
-        return printer
-
+    # -- statements -----------------------------------------------------------------------
     def lines(self, node, name, fresh):
-        """The statements computing node into name; fresh() gives unused temporary names.
-        Repeated subexpressions of an elementwise expression are computed once."""
-        if node.op == "scatter":
-            return self._scatter(node, name, fresh)
-        if node.op == "pad" and not self.math:
-            return self._pad_lines(node, name)
-        if node.op != "map":
+        """The statements computing node into name (`_lines_<op>`, else name = rhs);
+        fresh() gives unused temporary names."""
+        method = getattr(self, "_lines_" + node.op, None)
+        if method is None:
             return ["%s = %s" % (name, self.rhs(node))]
-        expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
-        product = self._product_term(node, expr, args)
-        if product is not None:    # Z = W @ A; Z += b: no second array for the sum
-            rest = expr - placeholder(product)
-            sign = "-" if rest.could_extract_minus_sign() else "+"
-            return ["%s = %s" % (name, self.rhs(args[product])),
-                    "%s %s= %s" % (name, sign, self._scalar(-rest if sign == "-" else rest,
-                                                             args))]
-        if not self.math:    # sqrt(2/pi) once, as a float literal
-            expr = expr.replace(lambda e: e.is_number and not e.is_Rational and not e.is_Atom,
-                                lambda e: e.evalf(17))
+        return method(node, name, fresh)
+
+    def _lines_map(self, node, name, fresh):
+        """Repeated subexpressions of an elementwise expression are computed once."""
+        expr, args = self._expr(node)
+        # sqrt(2/pi) once, as a float literal
+        expr = expr.replace(lambda e: e.is_number and not e.is_Rational and not e.is_Atom,
+                            lambda e: e.evalf(17))
         temps, (expr,) = sp.cse([expr], symbols=_placeholders_from(len(args)))
         out, args = [], list(args)
         for _, sub in temps:
@@ -317,7 +305,7 @@ class NodePrinter:
         out.append("%s = %s" % (name, self._broadcast(node, self._scalar(expr, args))))
         return out
 
-    def _scatter(self, node, name, fresh):
+    def _lines_scatter(self, node, name, fresh):
         """name = the base, a new array; then the values added in place at the labels'
         entries (dZ = A/m, then dZ[y, np.arange(m)] -= 1/m: no one-hot matrix is formed)."""
         expr, args = self.plan.exprs[node.id]
@@ -345,133 +333,7 @@ class NodePrinter:
         out.append("%s[%s] %s= %s" % (name, index, sign, text))
         return out
 
-    def _scatter_math(self, node, expr, args, onehot):
-        """A scatter as math, base + onehot(y)*values (onehot: its text, given y's)."""
-        expr = expr.xreplace({placeholder(i): a.expr for i, a in enumerate(args)
-                              if a.is_constant})
-        onehot, values, k = _Named(onehot % self.labels_text(node)), node.args[2], len(args)
-        if values.is_constant:
-            return self._scalar(expr + placeholder(k) * values.expr, [*args, onehot])
-        return self._scalar(expr + placeholder(k) * placeholder(k + 1), [*args, onehot, values])
-
-    def labels_text(self, node):
-        """The labels of a pick or scatter as the model names them (y, not a view y.T)."""
-        labels = node.args[1]
-        return self.operand(labels.args[0] if labels.op == "transpose" else labels)[0]
-
-    def _at_labels(self, node, labels):
-        """(index, flipped): the index of the labels' entries along node's axis, y,
-        np.arange(m) for axis 0; for axis 1 np.arange(m), y with cs231n's labels, a row, whose
-        entries then come as a row (flipped: transpose them), else np.arange(m)[:, None], y."""
-        m = str(node.shape[1 - node.axis])
-        arange = "arange(%s)" % m if self.math else "np.arange(%s)" % m
-        lead = "..., " if self._is_batched(node) else ""
-        if node.axis == 0:
-            return lead + "%s, %s" % (self.operand(labels)[0], arange), False
-        if labels.op == "transpose":
-            return lead + "%s, %s" % (arange, self.operand(labels.args[0])[0]), True
-        return lead + "%s[:, None], %s" % (arange, self.operand(labels)[0]), False
-
-    def _product_term(self, node, expr, args):
-        """i if expr is operand i plus other terms and operand i is an unnamed matrix
-        product of node's full shape (an array this function owns), else None."""
-        if self.math or not isinstance(expr, sp.Add):
-            return None
-        for i, a in enumerate(args):
-            if placeholder(i) in expr.args and a.op == "matmul" and a.id not in self.named \
-                    and a.shape == node.shape and self._is_batched(a) == self._is_batched(node) \
-                    and not (expr - placeholder(i)).has(placeholder(i)):
-                return i
-        return None
-
-    def _broadcast(self, node, text):
-        """np.broadcast_to when a materialised map is wider than the operands its expression
-        uses (after fusion and simplification: X + b - X is b, broadcast)."""
-        expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
-        used = [a.shape for i, a in enumerate(args) if placeholder(i) in expr.free_symbols]
-        if node.shape == () or broadcast_shape(used) == node.shape:
-            return text
-        if self._is_batched(node):
-            return "np.broadcast_to(%s, (%s, %s, %s))" % (text, self.batch, *node.shape)
-        return "np.broadcast_to(%s, (%s, %s))" % (text, *node.shape)
-
-    def _is_batched(self, node):
-        return node.id in self.batched and not self.math
-
-    def _matmul_function(self, node):
-        """The function a matrix product is printed with, or None for a @ b (the math, and
-        stacks of matrices).
-
-        A vector result is np.dot(a, b): the same BLAS call as @ with a third less overhead
-        (no generalized-ufunc dispatch); np.dot zeroes its result first, which costs more
-        than that on a matrix. A matrix result is _matmul(a, b), which picks the faster of
-        the two ways to store it."""
-        if self.math or self._is_batched(node):
-            return None
-        if sp.S.One in node.shape:
-            return "np.dot"
-        self.helpers.add("_matmul")
-        return "_matmul"
-
-    def _t(self, node):
-        return ".mT" if self._is_batched(node) else ".T"
-
-    def rhs(self, node):
-        """The right-hand side computing node (no common-subexpression temporaries)."""
-        if node.op == "map":
-            expr, args = self.plan.exprs.get(node.id, (node.expr, node.args))
-            text = self._scalar(expr, args)
-            return text if self.math else self._broadcast(node, text)
-        args = [self.operand(a) for a in node.args]
-        wrap = ["(%s)" % t if c else t for t, c in args]
-        if node.op == "matmul":
-            function = self._matmul_function(node)
-            if function is None:
-                return "%s @ %s" % (wrap[0], wrap[1])
-            return "%s(%s, %s)" % (function, args[0][0], args[1][0])
-        if node.op == "transpose":
-            return wrap[0] + self._t(node)
-        if node.op in ("sum", "trace") and self._is_batched(node):
-            if node.op == "trace":
-                return "np.trace(%s, axis1=-2, axis2=-1)[:, None, None]" % args[0][0]
-            axis = "(-2, -1)" if node.axis is None else node.axis - 2
-            return "%s.sum(axis=%s, keepdims=True)" % (wrap[0], axis)
-        if node.op == "sum":
-            square = node.args[0]
-            if node.shape == () and not self.math and square.id in self.plan.inline \
-                    and not self._is_batched(node) \
-                    and is_square(square):        # one dot product, no temporary
-                x = self.operand(square.args[0])[0]
-                return "np.vdot(%s, %s)" % (x, x)
-            if node.shape == ():
-                return "sum(%s)" % args[0][0] if self.math else "%s.sum()" % wrap[0]
-            axis = "" if node.axis is None else "axis=%d, " % node.axis
-            if self.math:
-                return "sum(%s%s)" % (args[0][0], ", axis=%d" % node.axis if axis else "")
-            return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
-        if node.op == "pick":
-            index, flipped = self._at_labels(node, node.args[1])
-            return "%s[%s]%s" % (wrap[0], index, self._t(node) if flipped else "")
-        if node.op == "scatter":           # the math (the code is two statements: _scatter)
-            return self._scatter_math(node, *self.plan.exprs[node.id], "onehot(%s)")
-        if node.op == "logsumexp":
-            if self.math:
-                return "logsumexp(%s, axis=%d)" % (args[0][0], node.axis)
-            self.helpers.add("_logsumexp")
-            return "_logsumexp(%s, %d)" % (args[0][0], node.axis - 2)
-        if node.op == "trace":
-            return "%s(%s)" % ("tr" if self.math else "np.trace", args[0][0])
-        if node.op in LINALG:
-            return LINALG[node.op][self.math] % args[0][0]
-        if node.op == "eye":
-            n = node.shape[0]
-            return "I(%s)" % n if self.math else "np.eye(%s, dtype=%s)" % (n, self.dtype)
-        if node.op in OPS_RHS:
-            return OPS_RHS[node.op](self, node, args, wrap)
-        raise NotImplementedError(node.op)
-
-    # -- reductions, slices and concatenation (symgrad/ops.py) ------------------------------
-    def _pad_lines(self, node, name):
+    def _lines_pad(self, node, name, fresh):
         """zeros (or the dense term, as an array of its own) and each part added into its
         region in place: one array for the adjoint of every slice of a matrix."""
         parts = list(zip(node.args, node.expr))
@@ -488,54 +350,82 @@ class NodePrinter:
             lines.append("%s = np.zeros((%s), dtype=%s)" % (name, ", ".join(map(str, shape)),
                                                            self.dtype))
         for part, region in parts:
-            if part.op == "map" and part.id not in self.named:   # += broadcasts it
-                text = self._scalar(*self.plan.exprs.get(part.id, (part.expr, part.args)))
+            if part.op == "map" and part.id not in self.names:   # += broadcasts it
+                text = self._scalar(*self._expr(part))
             else:
                 text = self.operand(part)[0]
             lines.append("%s[%s] += %s" % (name, region_index(region, node.shape, batched),
                                            text))
         return lines
 
-    def _extremum(self, node, args, wrap):
-        kind, batched = node.op, self._is_batched(node.args[0])
-        if self.math:
-            axis = "" if node.axis is None else ", axis=%d" % node.axis
-            return "%s(%s%s)" % (kind, args[0][0], axis)
-        if node.axis is None and not batched:
-            return "%s.%s()" % (wrap[0], kind)
-        axis = "(-2, -1)" if node.axis is None else node.axis - 2 if batched else node.axis
-        return "%s.%s(axis=%s, keepdims=True)" % (wrap[0], kind, axis)
+    def _broadcast(self, node, text):
+        """np.broadcast_to when a materialised map is wider than the operands its expression
+        uses (after fusion and simplification: X + b - X is b, broadcast)."""
+        expr, args = self._expr(node)
+        used = [a.shape for i, a in enumerate(args) if placeholder(i) in expr.free_symbols]
+        if node.shape == () or broadcast_shape(used) == node.shape:
+            return text
+        if self._is_batched(node):
+            return "np.broadcast_to(%s, (%s, %s, %s))" % (text, self.batch, *node.shape)
+        return "np.broadcast_to(%s, (%s, %s))" % (text, *node.shape)
 
-    def _at_extremum(self, node, args, wrap):
+    # -- expressions, one method per op ---------------------------------------------------
+    def _reduced_axis(self, node, batched):
+        """The axis of a reduction: node.axis, or counted from the end for a stack."""
+        if not batched:
+            return node.axis
+        return "(-2, -1)" if node.axis is None else node.axis - 2
+
+    def _print_map(self, node):
+        return self._broadcast(node, super()._print_map(node))
+
+    def _print_trace(self, node):
+        args, _ = self.operands(node)
+        if self._is_batched(node):
+            return "np.trace(%s, axis1=-2, axis2=-1)[:, None, None]" % args[0][0]
+        return "np.trace(%s)" % args[0][0]
+
+    def _print_logsumexp(self, node):
+        args, _ = self.operands(node)
+        self.helpers.add("_logsumexp")
+        return "_logsumexp(%s, %d)" % (args[0][0], node.axis - 2)
+
+    def _print_inverse(self, node):
+        return "np.linalg.inv(%s)" % self.operands(node)[0][0][0]
+
+    def _print_det(self, node):
+        return "np.linalg.det(%s)" % self.operands(node)[0][0][0]
+
+    def _print_logdet(self, node):      # stable where det under- or overflows
+        return "np.linalg.slogdet(%s).logabsdet" % self.operands(node)[0][0][0]
+
+    def _print_eye(self, node):
+        return "np.eye(%s, dtype=%s)" % (node.shape[0], self.dtype)
+
+    def _print_argmax_put(self, node):
         """The adjoint of a max/min (put) or the tangent (take), by a helper."""
+        args, _ = self.operands(node)
         kind, action = node.op[3:6], node.op[7:]
-        if self.math:
-            axis = "" if node.axis is None else ", axis=%d" % node.axis
-            return ("%s at arg%s(%s%s)" if action == "put" else "%s[arg%s(%s%s)]") % (
-                wrap[0], kind, args[1][0], axis)
         helper = "_put_at_arg" if action == "put" else "_take_at_arg"
         self.helpers.add(helper)
         axis = "None" if node.axis is None else node.axis - 2
         return "%s(%s, %s, %s, np.arg%s)" % (helper, args[0][0], args[1][0], axis, kind)
 
-    def _slice(self, node, args, wrap):
-        return "%s[%s]" % (wrap[0], region_index(node.expr, node.args[0].shape,
-                                               self._is_batched(node)))
+    _print_argmin_put = _print_argmax_take = _print_argmin_take = _print_argmax_put
 
-    def _diagonal(self, node, args, wrap):
-        """diag: a view of the diagonal as a column; undiag: a helper's new array."""
-        if self.math:
-            return "%s(%s)" % ("diag" if node.op == "diag" else "Diag", args[0][0])
-        if node.op == "undiag":
-            self.helpers.add("_diagonal_matrix")
-            return "_diagonal_matrix(%s)" % args[0][0]
+    def _print_diag(self, node):
+        """A view of the diagonal as a column."""
+        args, _ = self.operands(node)
         if self._is_batched(node):
             return "np.diagonal(%s, axis1=-2, axis2=-1)[..., None]" % args[0][0]
         return "np.diagonal(%s)[:, None]" % args[0][0]
 
-    def _concat(self, node, args, wrap):
-        if self.math:
-            return "concat(%s, axis=%d)" % (", ".join(a for a, _ in args), node.axis)
+    def _print_undiag(self, node):
+        self.helpers.add("_diagonal_matrix")
+        return "_diagonal_matrix(%s)" % self.operands(node)[0][0][0]
+
+    def _print_concat(self, node):
+        args, _ = self.operands(node)
         texts = []
         for part, (text, _) in zip(node.args, args):
             if part.is_constant:       # np.concatenate takes arrays, not numbers
@@ -547,27 +437,175 @@ class NodePrinter:
         return "np.concatenate((%s), axis=%d)" % (", ".join(texts), axis)
 
 
-def region_index(region, shape, batched=False):
-    """The subscript of a region: [:, :k], [..., i:i + 1, :] for a stack of matrices."""
-    axes = []
-    for (start, stop, step), n in zip(region, shape):
-        text = "%s:%s" % ("" if start == 0 else start, "" if same_dim(stop, n) else stop)
-        axes.append(text + ("" if step == 1 else ":%s" % step))
-    return ", ".join(["..."] * batched + axes)
+class FastNumPyNodePrinter(NumPyNodePrinter):
+    """NumPy code in the fast style, the default: a product by the fastest call for its
+    shape (_matmul, np.dot), Z = W @ A then Z += b (the product's array takes the sum),
+    x.sum(axis=1, keepdims=True), sum(x**2) as np.vdot(x, x). codegen then reuses and frees
+    arrays (liveness.reuse_and_free)."""
+
+    def _compound(self, node, text):
+        return node.op == "matmul" and self._matmul_function(node) is None
+
+    def _product_term(self, node, expr, args):
+        """i if expr is operand i plus other terms and operand i is an unnamed matrix
+        product of node's full shape (an array this function owns), else None."""
+        if not isinstance(expr, sp.Add):
+            return None
+        for i, a in enumerate(args):
+            if placeholder(i) in expr.args and a.op == "matmul" and a.id not in self.names \
+                    and a.shape == node.shape and self._is_batched(a) == self._is_batched(node) \
+                    and not (expr - placeholder(i)).has(placeholder(i)):
+                return i
+        return None
+
+    def _matmul_function(self, node):
+        """The function a matrix product is printed with, or None for a @ b (stacks of
+        matrices).
+
+        A vector result is np.dot(a, b): the same BLAS call as @ with a third less overhead
+        (no generalized-ufunc dispatch); np.dot zeroes its result first, which costs more
+        than that on a matrix. A matrix result is _matmul(a, b), which picks the faster of
+        the two ways to store it."""
+        if self._is_batched(node):
+            return None
+        if sp.S.One in node.shape:
+            return "np.dot"
+        self.helpers.add("_matmul")
+        return "_matmul"
+
+    def _print_matmul(self, node):
+        args, wrap = self.operands(node)
+        function = self._matmul_function(node)
+        if function is None:
+            return "%s @ %s" % (wrap[0], wrap[1])
+        return "%s(%s, %s)" % (function, args[0][0], args[1][0])
+
+    def _print_sum(self, node):
+        args, wrap = self.operands(node)
+        if self._is_batched(node):
+            return "%s.sum(axis=%s, keepdims=True)" % (wrap[0], self._reduced_axis(node, True))
+        square = node.args[0]
+        if node.shape == () and square.id in self.plan.inline \
+                and is_square(square):        # one dot product, no temporary
+            x = self.operand(square.args[0])[0]
+            return "np.vdot(%s, %s)" % (x, x)
+        if node.shape == ():
+            return "%s.sum()" % wrap[0]
+        axis = "" if node.axis is None else "axis=%d, " % node.axis
+        return "%s.sum(%skeepdims=True)" % (wrap[0], axis)
+
+    def _print_max(self, node):
+        args, wrap = self.operands(node)
+        kind, batched = node.op, self._is_batched(node.args[0])
+        if node.axis is None and not batched:
+            return "%s.%s()" % (wrap[0], kind)
+        return "%s.%s(axis=%s, keepdims=True)" % (wrap[0], kind,
+                                                   self._reduced_axis(node, batched))
+
+    _print_min = _print_max
+
+    def _lines_map(self, node, name, fresh):
+        expr, args = self._expr(node)
+        product = self._product_term(node, expr, args)
+        if product is None:
+            return super()._lines_map(node, name, fresh)
+        rest = expr - placeholder(product)       # Z = W @ A; Z += b: no second array
+        sign = "-" if rest.could_extract_minus_sign() else "+"
+        return ["%s = %s" % (name, self.rhs(args[product])),
+                "%s %s= %s" % (name, sign, self._scalar(-rest if sign == "-" else rest, args))]
 
 
-def _pad_math(printer, node, args, wrap):
-    """The docstring's view of a pad: zeros with each part added into its region."""
-    full = full_region(node.shape)
-    return " + ".join(text if region == full else "pad(%s at [%s])" % (
-        text, region_index(region, node.shape)) for (text, _), region in zip(args, node.expr))
+class PlainNumPyNodePrinter(NumPyNodePrinter):
+    """NumPy code in the plain style, the code of a course's solution: a @ b for every
+    product, np.sum(x, axis=1, keepdims=True), one statement per equation (Z1 = W1 @ X + b1);
+    codegen does no buffer reuse for it (no out=, no del)."""
+
+    scalar_printer = ScalarPlainPrinter
+    runtime = PLAIN_HELPERS
+
+    def _print_sum(self, node):
+        x = self.operands(node)[0][0][0]
+        if self._is_batched(node):
+            return "np.sum(%s, axis=%s, keepdims=True)" % (x, self._reduced_axis(node, True))
+        if node.shape == ():
+            return "np.sum(%s)" % x
+        axis = "" if node.axis is None else "axis=%d, " % node.axis
+        return "np.sum(%s, %skeepdims=True)" % (x, axis)
+
+    def _print_max(self, node):
+        x, batched = self.operands(node)[0][0][0], self._is_batched(node.args[0])
+        if node.axis is None and not batched:
+            return "np.%s(%s)" % (node.op, x)
+        return "np.%s(%s, axis=%s, keepdims=True)" % (node.op, x,
+                                                       self._reduced_axis(node, batched))
+
+    _print_min = _print_max
 
 
-OPS_RHS = {"max": NodePrinter._extremum, "min": NodePrinter._extremum,
-           "argmax_put": NodePrinter._at_extremum, "argmin_put": NodePrinter._at_extremum,
-           "argmax_take": NodePrinter._at_extremum, "argmin_take": NodePrinter._at_extremum,
-           "slice": NodePrinter._slice, "concat": NodePrinter._concat, "pad": _pad_math,
-           "diag": NodePrinter._diagonal, "undiag": NodePrinter._diagonal}
+class MathNodePrinter(NodePrinter):
+    """Graph nodes as the docstrings' equations, in the README's notation: W2.T @ dZ2,
+    sum(dZ1, axis=1), (Z1 > 0) for a ReLU mask, onehot(y)."""
+
+    scalar_printer = ScalarMathPrinter
+
+    def _print_sum(self, node):
+        args, _ = self.operands(node)
+        if node.shape == () or node.axis is None:
+            return "sum(%s)" % args[0][0]
+        return "sum(%s, axis=%d)" % (args[0][0], node.axis)
+
+    def _print_trace(self, node):
+        return "tr(%s)" % self.operands(node)[0][0][0]
+
+    def _print_logsumexp(self, node):
+        return "logsumexp(%s, axis=%d)" % (self.operands(node)[0][0][0], node.axis)
+
+    def _print_inverse(self, node):
+        return "inv(%s)" % self.operands(node)[0][0][0]
+
+    def _print_det(self, node):
+        return "det(%s)" % self.operands(node)[0][0][0]
+
+    def _print_logdet(self, node):
+        return "log|det(%s)|" % self.operands(node)[0][0][0]
+
+    def _print_eye(self, node):
+        return "I(%s)" % node.shape[0]
+
+    def _print_scatter(self, node):
+        return self._scatter_math(node, *self.exprs[node.id], "onehot(%s)")
+
+    def _print_max(self, node):
+        axis = "" if node.axis is None else ", axis=%d" % node.axis
+        return "%s(%s%s)" % (node.op, self.operands(node)[0][0][0], axis)
+
+    _print_min = _print_max
+
+    def _print_argmax_put(self, node):
+        args, wrap = self.operands(node)
+        kind, action = node.op[3:6], node.op[7:]
+        axis = "" if node.axis is None else ", axis=%d" % node.axis
+        return ("%s at arg%s(%s%s)" if action == "put" else "%s[arg%s(%s%s)]") % (
+            wrap[0], kind, args[1][0], axis)
+
+    _print_argmin_put = _print_argmax_take = _print_argmin_take = _print_argmax_put
+
+    def _print_pad(self, node):
+        """Zeros with each part added into its region."""
+        args, _ = self.operands(node)
+        full = full_region(node.shape)
+        return " + ".join(text if region == full else "pad(%s at [%s])" % (
+            text, region_index(region, node.shape)) for (text, _), region in zip(args, node.expr))
+
+    def _print_diag(self, node):
+        return "diag(%s)" % self.operands(node)[0][0][0]
+
+    def _print_undiag(self, node):
+        return "Diag(%s)" % self.operands(node)[0][0][0]
+
+    def _print_concat(self, node):
+        args, _ = self.operands(node)
+        return "concat(%s, axis=%d)" % (", ".join(a for a, _ in args), node.axis)
 
 
 def _allocates(text):
@@ -584,14 +622,6 @@ class _AsMap:
 
     def __init__(self, node):
         self.id, self.shape, self.args, self.expr = node.id, node.shape, node.args[:1], None
-
-
-class _Named:
-    """A temporary introduced by common-subexpression elimination, used as an operand."""
-    op, args, id = "temp", (), None
-
-    def __init__(self, name):
-        self.name = name
 
 
 def _placeholders_upto(n):
