@@ -36,6 +36,7 @@ of 1 become broadcast products, `exp` summed along an axis becomes `exp(logsumex
 `log` of a sigmoid or softmax is composed with it so the stable forms can be used.
 """
 import itertools
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 
 import sympy as sp
@@ -621,3 +622,54 @@ def topo(roots):
             stack.append((node, True))
             stack.extend((a, False) for a in reversed(node.args) if a.id not in seen)
     return order
+
+
+def describe(roots: Iterable[Node]) -> str:
+    """The graph below roots as text, for golden tests: one line per node in topological
+    order, `label = op[parameters](operands)  shape`, such as
+    `n2 = map[tanh(_x0)](n1)  (n_h, m)`. A node is labelled by its name, an unnamed one by
+    n0, n1, ... in that order; a map's parameter is its scalar expression in the
+    placeholders _x0, _x1, ... of its operands, a reduction's its axis."""
+    return listing(topo(list(roots)))
+
+
+def listing(order: Iterable[Node], exprs: Mapping[int, tuple] | None = None,
+            inline: Collection[int] = frozenset()) -> str:
+    """One line per node of order, as describe writes them; exprs (node id -> (expr, args))
+    replaces a map's own expression and operands (a schedule's fused ones), and an operand
+    whose id is in inline and that has no line is written out inside its user's line."""
+    order, exprs = list(order), exprs or {}
+    labels, unnamed = {}, itertools.count()
+    for node in order:
+        labels[node.id] = node.name or f"n{next(unnamed)}"
+
+    def written(node):
+        if node.id in labels or node.op == "leaf" or node.id not in inline:
+            return labels.get(node.id) or node.name or f"#{node.id}"   # #id: not listed
+        return _term(node, exprs, written)
+
+    return "\n".join(f"{labels[node.id]} = {_term(node, exprs, written)}  "
+                     f"{shape_str(node.shape)}" for node in order)
+
+
+def _term(node, exprs, written):
+    """op[parameters](operands) for one node, each operand as written(operand) gives it."""
+    if node.op == "leaf":
+        return "leaf"
+    expr, args = exprs.get(node.id, (node.expr, node.args))
+    if node.op == "map":
+        params = sp.sstr(expr)
+    elif node.op == "slice":
+        params = _region(expr)
+    elif node.op == "pad":
+        params = "; ".join(_region(r) for r in expr)
+    else:
+        params = "" if node.axis is None else f"axis={node.axis}"
+    params = f"[{params}]" if params else ""
+    return f"{node.op}{params}({', '.join(written(a) for a in args)})"
+
+
+def _region(region):
+    """rows, cols of a slice's region as start:stop or start:stop:step."""
+    return ", ".join(f"{sp.sstr(a)}:{sp.sstr(b)}" + (f":{sp.sstr(c)}" if c != 1 else "")
+                     for a, b, c in region)
