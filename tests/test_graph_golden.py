@@ -2,23 +2,14 @@
 builder's rules, and identical subexpressions as one node."""
 import sympy as sp
 from conftest import EXAMPLES
+from helpers import logistic
 
 import symgrad as sg
 from symgrad.derive import derive
-from symgrad.graph import describe, listing
+from symgrad.graph import describe
 from symgrad.load import load
-from symgrad.schedule import plan
 
 n, m, k = sp.symbols("n m k", integer=True, positive=True)
-
-
-def _logistic():
-    """One sigmoid unit under binary cross-entropy, its activation A an output."""
-    X, Y = sg.Input("X", n, m), sg.Input("Y", 1, m)
-    w, b = sg.Param("w", 1, n), sg.Param("b", 1, 1)
-    A = sg.sigmoid(w @ X + b)
-    return derive(sg.Model("logistic", sg.mean(sg.binary_cross_entropy(A, Y)), [w, b], [X, Y],
-                           outputs={"A": A}))
 
 
 # the forward graph: a map's operands are ordered by node id (parameters, then inputs, in
@@ -43,7 +34,7 @@ A = map[sigmoid(_x0)](n1)  (1, m)"""
 
 
 def test_forward_graph_of_a_one_layer_sigmoid_model():
-    d = _logistic()
+    d = logistic()
     assert describe([d.loss, d.outputs["A"]]) == LOGISTIC_FORWARD
 
 
@@ -51,7 +42,7 @@ def test_the_sweep_writes_sigmoid_derivatives_with_the_forward_sigmoid():
     # L = sum((1 - Y) softplus(z) + Y softplus(-z))/m, so dL/dz = (1 - Y) A/m - Y (1 - A)/m,
     # one term per softplus, each reading the forward node A = sigmoid(z), not a new one;
     # dw = dz X^T, and db sums dz over the m columns b was broadcast along
-    d = _logistic()
+    d = logistic()
     assert describe([d.loss, d.outputs["A"]] + d.grads) == LOGISTIC_FORWARD + """
 n9 = map[-_x0*(1 - _x1)/m](Y, A)  (1, m)
 n10 = map[_x1*(1 - _x0)/m](Y, A)  (1, m)
@@ -105,18 +96,3 @@ n1 = map[_x0*_x1](G, n0)  (k + n, m)
 n2 = sum(n1)  scalar
 dU = slice[0:n, 0:m](G)  (n, m)
 dV = slice[n:k + n, 0:m](G)  (k, m)"""
-
-
-def test_a_plan_lists_its_statements_with_inlined_operands_written_out():
-    # the loss's maps fuse into softplus(z) - Y z (one per entry), the sum and the mean's
-    # division are one statement, and dz's two terms fuse into (A - Y)/m
-    d = _logistic()
-    p = plan([d.loss, d.outputs["A"]] + d.grads)
-    assert listing(p.order, p.exprs, p.inline) == """\
-n0 = map[_x0 + _x1](b, matmul(w, X))  (1, m)
-n1 = map[-_x0*_x1 + softplus(_x1)](Y, n0)  (1, m)
-n2 = map[_x0/m](sum(n1))  scalar
-A = map[sigmoid(_x0)](n0)  (1, m)
-n3 = map[(-_x0 + _x1)/m](Y, A)  (1, m)
-dw = matmul(n3, transpose(X))  (1, n)
-db = sum[axis=1](n3)  (1, 1)"""
