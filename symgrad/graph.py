@@ -636,8 +636,9 @@ def describe(roots: Iterable[Node]) -> str:
 def listing(order: Iterable[Node], exprs: Mapping[int, tuple] | None = None,
             inline: Collection[int] = frozenset()) -> str:
     """One line per node of order, as describe writes them; exprs (node id -> (expr, args))
-    replaces a map's own expression and operands (a schedule's fused ones), and an operand
-    whose id is in inline and that has no line is written out inside its user's line."""
+    replaces a map's own expression and operands (a schedule's fused ones), an operand whose
+    id is in inline and that has no line is written out inside its user's line (as is a
+    scatter's base fused into it, from exprs), and any other operand without one is #id."""
     order, exprs = list(order), exprs or {}
     labels, unnamed = {}, itertools.count()
     for node in order:
@@ -656,17 +657,21 @@ def _term(node, exprs, written):
     """op[parameters](operands) for one node, each operand as written(operand) gives it."""
     if node.op == "leaf":
         return "leaf"
-    expr, args = exprs.get(node.id, (node.expr, node.args))
+    args = [written(a) for a in node.args]
     if node.op == "map":
-        params = sp.sstr(expr)
-    elif node.op == "slice":
-        params = _region(expr)
+        expr, operands = exprs.get(node.id, (node.expr, node.args))
+        return f"map[{sp.sstr(expr)}]({', '.join(written(a) for a in operands)})"
+    if node.op == "scatter" and node.id in exprs:      # its base, fused into its array
+        expr, operands = exprs[node.id]
+        args[0] = written(operands[0]) if expr == placeholder(0) else \
+            f"map[{sp.sstr(expr)}]({', '.join(written(a) for a in operands)})"
+    if node.op == "slice":
+        params = _region(node.expr)
     elif node.op == "pad":
-        params = "; ".join(_region(r) for r in expr)
+        params = "; ".join(_region(r) for r in node.expr)
     else:
         params = "" if node.axis is None else f"axis={node.axis}"
-    params = f"[{params}]" if params else ""
-    return f"{node.op}{params}({', '.join(written(a) for a in args)})"
+    return f"{node.op}{f'[{params}]' if params else ''}({', '.join(args)})"
 
 
 def _region(region):

@@ -19,7 +19,7 @@ from symgrad.schedule import (FUSED, _fuse_within_budget, _hoist_shared_calls,
 from symgrad.testing import random_instance
 
 X0, X1, X2 = placeholder(0), placeholder(1), placeholder(2)
-n, m = sp.symbols("n m", integer=True, positive=True)
+n, m, k = sp.symbols("n m k", integer=True, positive=True)
 
 # ---- liveness.reuse_and_free ---------------------------------------------------------------
 # arguments A, B (3 x 3) and u (3 x 1); the statements' own T, U, V, G, S, R are 3 x 3 unless
@@ -129,14 +129,14 @@ def test_one_out_each(line, expected, temps):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "liveness bug: a statement whose outermost call writes no array (np.where, _matmul, @) "
-    "but holds two or more writes keeps them on one line, and is bound to a temporary "
-    "first (t1 = np.where(..., out=T)...), S = t1, del t1): the del frees nothing. Seen in "
-    "a generated module: t4 = np.where(Z1 > 0, 0, np.subtract(1, np.square(t2, out=t2), "
+    "liveness bug: writes nested in a call or operator that itself writes nothing "
+    "(np.where, _matmul, @) stay on one line, two out= in it; under a call the whole is "
+    "bound to a temporary first, then S = t1 and a del t1 that frees nothing. Seen in a "
+    "generated module: t4 = np.where(Z1 > 0, 0, np.subtract(1, np.square(t2, out=t2), "
     "out=t2)); dZ2 = t4; del t2, Z2, t4"))
 @pytest.mark.parametrize("line", ["S = np.where(A > 0, 0, 1 - T**2)",
                                   "S = np.exp(T) @ np.tanh(U)"])
-def test_writes_inside_a_call_that_writes_nothing_are_one_a_statement(line):
+def test_writes_inside_a_call_that_writes_nothing_are_statements_of_their_own(line):
     lines = ["T = A*2", "U = A*3", line]
     new = reuse_and_free(lines, ["A", "B", "S"], SHAPES, fresh_names())
     assert_same_results(lines, new, ARGS, ["S"])
@@ -145,7 +145,7 @@ def test_writes_inside_a_call_that_writes_nothing_are_one_a_statement(line):
 
 
 # ---- schedule.plan: fusion and inlining ------------------------------------------------------
-DIMS = {"n": 3, "m": 5}
+DIMS = {"n": 3, "m": 5, "k": 4}
 
 
 def _checked_plan(d):
@@ -171,6 +171,21 @@ A = map[sigmoid(_x0)](n0)  (1, m)
 n3 = map[(-_x0 + _x1)/m](Y, A)  (1, m)
 dw = matmul(n3, transpose(X))  (1, n)
 db = sum[axis=1](n3)  (1, 1)"""
+
+
+def test_softmax_cross_entropy_fuses_its_gradient_into_a_scatter():
+    # mean_j (lse(z_j) - z_(y_j, j)) with z = W X: the softmax exp(z - lse)/m, computed into
+    # the scatter's array, gets -1/m added at each column's label, dZ = (softmax - onehot)/m
+    # with no one-hot matrix; the pick is written inside the loss's map
+    W, X, y = sg.Param("W", k, n), sg.Input("X", n, m), sg.Labels("y", m)
+    d = derive(sg.Model("ce", sg.cross_entropy(W @ X, y), [W], [X, y]))
+    assert _checked_plan(d) == """\
+n0 = matmul(W, X)  (k, m)
+n1 = logsumexp[axis=0](n0)  (1, m)
+n2 = map[_x0 - _x1](n1, pick[axis=0](n0, y))  (1, m)
+n3 = map[_x0/m](sum(n2))  scalar
+n4 = scatter[axis=0](map[exp(_x0 - _x1)/m](n0, n1), y, map[-1/m]())  (k, m)
+dW = matmul(n4, transpose(X))  (k, n)"""
 
 
 def test_a_product_used_twice_is_a_statement():
