@@ -36,6 +36,7 @@ of 1 become broadcast products, `exp` summed along an axis becomes `exp(logsumex
 `log` of a sigmoid or softmax is composed with it so the stable forms can be used.
 """
 import itertools
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 
 import sympy as sp
@@ -621,3 +622,59 @@ def topo(roots):
             stack.append((node, True))
             stack.extend((a, False) for a in reversed(node.args) if a.id not in seen)
     return order
+
+
+def describe(roots: Iterable[Node]) -> str:
+    """The graph below roots as text, for golden tests: one line per node in topological
+    order, `label = op[parameters](operands)  shape`, such as
+    `n2 = map[tanh(_x0)](n1)  (n_h, m)`. A node is labelled by its name, an unnamed one by
+    n0, n1, ... in that order; a map's parameter is its scalar expression in the
+    placeholders _x0, _x1, ... of its operands, a reduction's its axis."""
+    return listing(topo(list(roots)))
+
+
+def listing(order: Iterable[Node], exprs: Mapping[int, tuple] | None = None,
+            inline: Collection[int] = frozenset()) -> str:
+    """One line per node of order, as describe writes them; exprs (node id -> (expr, args))
+    replaces a map's own expression and operands (a schedule's fused ones), an operand whose
+    id is in inline and that has no line is written out inside its user's line (as is a
+    scatter's base fused into it, from exprs), and any other operand without one is #id."""
+    order, exprs = list(order), exprs or {}
+    labels, unnamed = {}, itertools.count()
+    for node in order:
+        labels[node.id] = node.name or f"n{next(unnamed)}"
+
+    def written(node):
+        if node.id in labels or node.op == "leaf" or node.id not in inline:
+            return labels.get(node.id) or node.name or f"#{node.id}"   # #id: not listed
+        return _term(node, exprs, written)
+
+    return "\n".join(f"{labels[node.id]} = {_term(node, exprs, written)}  "
+                     f"{shape_str(node.shape)}" for node in order)
+
+
+def _term(node, exprs, written):
+    """op[parameters](operands) for one node, each operand as written(operand) gives it."""
+    if node.op == "leaf":
+        return "leaf"
+    args = [written(a) for a in node.args]
+    if node.op == "map":
+        expr, operands = exprs.get(node.id, (node.expr, node.args))
+        return f"map[{sp.sstr(expr)}]({', '.join(written(a) for a in operands)})"
+    if node.op == "scatter" and node.id in exprs:      # its base, fused into its array
+        expr, operands = exprs[node.id]
+        args[0] = written(operands[0]) if expr == placeholder(0) else \
+            f"map[{sp.sstr(expr)}]({', '.join(written(a) for a in operands)})"
+    if node.op == "slice":
+        params = _region(node.expr)
+    elif node.op == "pad":
+        params = "; ".join(_region(r) for r in node.expr)
+    else:
+        params = "" if node.axis is None else f"axis={node.axis}"
+    return f"{node.op}{f'[{params}]' if params else ''}({', '.join(args)})"
+
+
+def _region(region):
+    """rows, cols of a slice's region as start:stop or start:stop:step."""
+    return ", ".join(f"{sp.sstr(a)}:{sp.sstr(b)}" + (f":{sp.sstr(c)}" if c != 1 else "")
+                     for a, b, c in region)

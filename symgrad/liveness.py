@@ -72,8 +72,7 @@ def _one_out_each(stmt, fresh):
     on one name, the target's where the value ends in that array (x = np.square(A, out=A),
     np.subtract(1, x, out=x), x *= G for x = G*(1 - A**2)), a fresh one's else; a part of
     the statement without writes that reads an array written later is computed first."""
-    if stmt.kind != "assign" or not isinstance(stmt.value, ast.Call) or sum(
-            ir.out_of(c) is not None for c in ast.walk(stmt.value)) < 2:
+    if stmt.kind != "assign" or sum(ir.out_of(c) is not None for c in ast.walk(stmt.value)) < 2:
         return [stmt], []
     stmt, target = copy.deepcopy(stmt.tree), stmt.target      # a copy to rewrite
     written = {ir.out_of(c) for c in ast.walk(stmt.value)} - {None}
@@ -83,9 +82,16 @@ def _one_out_each(stmt, fresh):
     def visit(node, carrier):
         into = ir.out_of(node)
         if into is None:
-            if carrier or isinstance(node, ast.Name) or not any(
-                    isinstance(n, ast.Name) and n.id in written for n in ast.walk(node)) \
-                    or not isinstance(node, ast.expr):
+            if carrier or isinstance(node, ast.Name) or not isinstance(node, ast.expr):
+                return node
+            if any(ir.out_of(c) for c in ast.walk(node)):    # writes inside np.where(...),
+                for name, value in ast.iter_fields(node):    # a @ b: each a statement
+                    if isinstance(value, list):
+                        setattr(node, name, [visit(v, False) for v in value])
+                    elif isinstance(value, ast.expr):
+                        setattr(node, name, visit(value, False))
+                return node
+            if not any(isinstance(n, ast.Name) and n.id in written for n in ast.walk(node)):
                 return node
             temp = fresh()
             temps.append(temp)

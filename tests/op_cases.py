@@ -4,6 +4,7 @@ from symgrad's printers: the shared ground of test_rules.py and test_op_table.py
 A case's operands are leaves of small numeric shapes; its node is the op applied to them.
 """
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
@@ -137,12 +138,31 @@ def build(case, seed=0):
 
 
 # ---- a NumPy evaluator of graphs, op by op -------------------------------------------------
-def evaluate(node, values):
-    """node's value, given the leaves' values by name (floats, 0-d arrays for scalars)."""
+def evaluate(node, values, dims=None):
+    """node's value, given the leaves' values by name (floats, 0-d arrays for scalars) and,
+    for a graph with symbolic shapes, the dimensions' by name."""
     memo = {}
     for n in topo([node]):
-        memo[n.id] = _value(n, [memo[a.id] for a in n.args], values)
+        memo[n.id] = node_value(n, [memo[a.id] for a in n.args], values, dims)
     return memo[node.id]
+
+
+def node_value(n, xs, values, dims=None, expr=None):
+    """n's value from its operands' values xs, with expr in place of n's own expression (a
+    schedule's fused one) if given."""
+    if dims or expr is not None:
+        n = _numeric(n, dims or {}, n.expr if expr is None else expr)
+    return _value(n, xs, values)
+
+
+def _numeric(n, dims, expr):
+    """n with the dimensions in its shape and expression replaced by their values."""
+    def at(e):
+        e = sp.sympify(e)
+        return e.xreplace({s: sp.Integer(dims[s.name]) for s in e.free_symbols
+                           if s.name in dims})
+    return SimpleNamespace(op=n.op, axis=n.axis, name=n.name, shape=tuple(map(at, n.shape)),
+                           expr=None if expr is None else at(expr))
 
 
 def _index(region):

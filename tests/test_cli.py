@@ -1,26 +1,11 @@
 """The command line: what derive and check write and print, and one-line errors for bad input."""
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from conftest import ROOT
-
-HEADER = ("import sympy as sp\nimport symgrad as sg\n"
-          "n, m = sp.symbols('n m', integer=True, positive=True)\n")
-
-
-def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "symgrad.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
-
-
-def model_file(tmp_path, body, name="model.py"):
-    path = tmp_path / name
-    path.write_text(HEADER + textwrap.dedent(body))
-    return path
+from helpers import model_file
+from helpers import run_cli as run
 
 
 def test_derive_writes_one_module_per_model_and_says_so(tmp_path):

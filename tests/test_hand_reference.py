@@ -2,19 +2,10 @@
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import compiled, sigmoid
 
 import symgrad as sg
-from symgrad.codegen import module_source
-from symgrad.derive import derive
-from symgrad.testing import load_module, relative_error
-
-
-def _sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
-def _compile(model):
-    return load_module(module_source(derive(model)), model.name)
+from symgrad.testing import relative_error
 
 
 def _dims(seed):
@@ -39,14 +30,14 @@ def test_two_layer_tanh_sigmoid_equals_textbook_backprop(seed):
     W1, b1, W2, b2 = (sg.Param("W1", nh, nx), sg.Param("b1", nh, 1), sg.Param("W2", 1, nh),
                       sg.Param("b2", 1, 1))
     A2 = sg.sigmoid(W2 @ sg.tanh(W1 @ X + b1) + b2)
-    module = _compile(sg.Model("two", sg.mean(sg.binary_cross_entropy(A2, Y)),
+    module = compiled(sg.Model("two", sg.mean(sg.binary_cross_entropy(A2, Y)),
                                [W1, b1, W2, b2], [X, Y]))
     rng = np.random.default_rng(seed)
     w1, c1 = rng.standard_normal((n_h, n_x)), rng.standard_normal((n_h, 1))
     w2, c2 = rng.standard_normal((1, n_h)), rng.standard_normal((1, 1))
     x, y = rng.standard_normal((n_x, m)), (rng.random((1, m)) > 0.5).astype(float)
     a1 = np.tanh(w1 @ x + c1)
-    a2 = _sigmoid(w2 @ a1 + c2)
+    a2 = sigmoid(w2 @ a1 + c2)
     cost = -np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2))
     dz2 = (a2 - y) / m
     dz1 = (w2.T @ dz2) * (1 - a1**2)
@@ -61,7 +52,7 @@ def test_softmax_cross_entropy_equals_textbook_backprop(seed):
     X, Y = sg.Input("X", nx, mm), sg.Input("Y", kk, mm)
     W, b = sg.Param("W", kk, nx), sg.Param("b", kk, 1)
     cost = -sg.sum(sp.HadamardProduct(Y, sg.log_softmax(W @ X + b))) / mm
-    module = _compile(sg.Model("soft", cost, [W, b], [X, Y]))
+    module = compiled(sg.Model("soft", cost, [W, b], [X, Y]))
     rng = np.random.default_rng(seed)
     w, c = rng.standard_normal((k, n_x)), rng.standard_normal((k, 1))
     x = rng.standard_normal((n_x, m))
@@ -84,11 +75,11 @@ def test_logistic_regression_plain_sympy_vectorised_cost(seed):
     t = sp.Symbol("t", real=True)
     A = (w.T * X + b * one).applyfunc(sp.Lambda(t, 1 / (1 + sp.exp(-t))))
     cost = -(1 / mm) * (Y * A.applyfunc(sp.log).T + (one - Y) * (one - A).applyfunc(sp.log).T)
-    module = _compile(sg.Model("notes", cost, [w, b], [X, Y]))
+    module = compiled(sg.Model("notes", cost, [w, b], [X, Y]))
     rng = np.random.default_rng(seed)
     wv, bv = rng.standard_normal((n_x, 1)), float(rng.standard_normal())
     x, y = rng.standard_normal((n_x, m)), (rng.random((1, m)) > 0.5).astype(float)
-    a = _sigmoid(wv.T @ x + bv)
+    a = sigmoid(wv.T @ x + bv)
     cost = -np.mean(y * np.log(a) + (1 - y) * np.log(1 - a))
     loss, (dw, db) = module.value_and_grad(wv, bv, x, y)
     assert isinstance(db, float)
@@ -105,12 +96,12 @@ def test_custom_lambda_activation_with_l2_penalty(seed):
     t = sp.Symbol("t", real=True)
     A = (W * X).applyfunc(sp.Lambda(t, t / (1 + sp.exp(-t))))
     cost = sg.mse(A, Y) + lam / 2 * sp.Trace(W.T * W)
-    module = _compile(sg.Model("swish", cost, [W, lam], [X, Y]))
+    module = compiled(sg.Model("swish", cost, [W, lam], [X, Y]))
     rng = np.random.default_rng(seed)
     wv, lv = rng.standard_normal((n_y, n_x)), 0.3
     x, y = rng.standard_normal((n_x, m)), rng.standard_normal((n_y, m))
     z = wv @ x
-    s = _sigmoid(z)
+    s = sigmoid(z)
     a = z * s
     cost = np.mean((a - y) ** 2) + lv / 2 * np.sum(wv**2)
     dz = 2 * (a - y) / (n_y * m) * (s + z * s * (1 - s))

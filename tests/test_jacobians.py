@@ -10,9 +10,10 @@ import sympy as sp
 import symgrad as sg
 from symgrad.codegen import module_source
 from symgrad.derive import derive
-from symgrad.testing import central_differences, load_module, random_instance, relative_error
+from symgrad.testing import central_differences, load_module, relative_error
 
 from conftest import ROOT, derived
+from helpers import module_args
 
 n_x, n_h, m = sp.symbols("n_x n_h m", integer=True, positive=True)
 X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
@@ -36,11 +37,6 @@ CASES = [(TWO_LAYER, TWO, name, out) for name, out in [
 DIMS = [{"n_x": 3, "n_h": 4, "m": 5, "n": 3}, {"n_x": 1, "n_h": 2, "m": 1, "n": 1}]
 
 
-def _setup(model, module, dims, seed=0):
-    values = random_instance(model, dims, seed)
-    return [values[k] for k in module.PARAMS + module.INPUTS]
-
-
 def _output(module, name):
     """f(*params, *inputs) -> the named forward output."""
     fwd = list(inspect.signature(module.forward).parameters)
@@ -52,7 +48,7 @@ def _output(module, name):
 @pytest.mark.parametrize("mode", ["reverse", "forward", "auto"])
 @pytest.mark.parametrize("model,module,name,out", CASES, ids=[c[2] for c in CASES])
 def test_jacobian_matches_central_differences(model, module, name, out, mode, dims):
-    args = _setup(model, module, dims)
+    args = module_args(model, module, dims)
     wrt = model.jacobians[name][1].name
     jacobian = getattr(module, f"jacobian_{name}")(*args, mode=mode)
     reference = central_differences(_output(module, out), args,
@@ -63,7 +59,7 @@ def test_jacobian_matches_central_differences(model, module, name, out, mode, di
 
 def test_float32_in_float32_out():
     args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a
-            for a in _setup(TWO_LAYER, TWO, DIMS[0])]
+            for a in module_args(TWO_LAYER, TWO, DIMS[0])]
     for mode in ("reverse", "forward"):
         assert TWO.jacobian_dA2_dW1(*args, mode=mode).dtype == np.float32
 
@@ -75,7 +71,7 @@ def test_auto_picks_the_order_with_fewer_products():
 
 def test_unknown_mode_is_a_one_line_error():
     with pytest.raises(ValueError, match="mode must be 'reverse', 'forward' or 'auto', not 'x'"):
-        TWO.jacobian_dA2_dW1(*_setup(TWO_LAYER, TWO, DIMS[0]), mode="x")
+        TWO.jacobian_dA2_dW1(*module_args(TWO_LAYER, TWO, DIMS[0]), mode="x")
 
 
 def test_jacobian_of_an_unconnected_pair_is_an_error():
@@ -104,7 +100,7 @@ def _flat_grad(module):
 
 @pytest.mark.parametrize("dims", DIMS, ids=["3-4-5", "1-2-1"])
 def test_hessian_matches_central_differences_of_the_gradient(dims):
-    args = _setup(TWO_LAYER, TWO, dims)
+    args = module_args(TWO_LAYER, TWO, dims)
     hessian = TWO.hessian(*args)
     reference = np.concatenate([
         central_differences(_flat_grad(TWO), args, k).reshape(len(hessian), -1)
@@ -115,7 +111,7 @@ def test_hessian_matches_central_differences_of_the_gradient(dims):
 
 
 def test_hessian_vector_product_is_hessian_times_vector():
-    args = _setup(TWO_LAYER, TWO, DIMS[0])
+    args = module_args(TWO_LAYER, TWO, DIMS[0])
     rng = np.random.default_rng(1)
     vectors = [rng.standard_normal(np.shape(a)) if np.ndim(a) else float(rng.standard_normal())
                for a in args[:len(TWO.PARAMS)]]

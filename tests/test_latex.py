@@ -7,13 +7,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 import sympy as sp
 
 import symgrad as sg
 from conftest import EXAMPLES, ROOT
+from helpers import run_cli as run
 from symgrad.derive import derive
 from symgrad.explain import Explanation, render
 from symgrad.load import load
@@ -23,11 +23,6 @@ from symgrad.rules import LOCAL, VJP
 
 # every op in the registry, in one loss: trace, det and inverse of a square parameter too
 ZOO = ROOT / "tests" / "zoo_model.py"
-
-
-def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "symgrad.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
 
 
 def derivations(path):

@@ -4,12 +4,10 @@ derivative at a kink is PyTorch's."""
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import close, compiled, tensor
 
 import symgrad as sg
-from symgrad.codegen import module_source
-from symgrad.derive import derive
 from symgrad.errors import SymgradError
-from symgrad.testing import load_module, relative_error
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -18,20 +16,6 @@ n, m = sp.symbols("n m", integer=True, positive=True)
 Z, G = sg.Param("Z", n, m), sg.Input("G", n, m)
 RNG = np.random.default_rng(15)
 KINKS = np.array([[0.0, 1.0, -1.0, 2.5, -3.0], [0.5, -0.25, 40.0, -40.0, 1e-9]])
-
-
-def compiled(model):
-    return load_module(module_source(derive(model)), model.name)
-
-
-def close(got, want, rtol=1e-8):
-    want = want.detach().numpy() if hasattr(want, "detach") else want
-    assert np.shape(got) == np.shape(want)
-    assert relative_error(got, want) <= rtol, relative_error(got, want)
-
-
-def tensor(a, grad=False):
-    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
 
 
 def torch_vjp(f, z, g, *scalars):

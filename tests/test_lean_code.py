@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import sympy as sp
 from conftest import EXAMPLES, ROOT, derived
+from helpers import assert_same_results, fresh_names, module_args
 
 import symgrad as sg
 from symgrad.codegen import module_source
 from symgrad.liveness import reuse_and_free
 from symgrad.derive import derive
 from symgrad.printing.numpy import HELPERS
-from symgrad.testing import default_dims, load_module, random_instance
+from symgrad.testing import load_module
 
 m, n = sp.symbols("m n", integer=True, positive=True)
 STEMS = [p.stem for p in EXAMPLES if derived(p)[0][0].params]
@@ -28,15 +29,10 @@ def _body(source, function="value_and_grad"):
     return text
 
 
-def _args(model, module, dtype=np.float64):
-    values = random_instance(model, default_dims(model), dtype=dtype)
-    return [values[k] for k in module.PARAMS + module.INPUTS]
-
-
 @pytest.mark.parametrize("stem", STEMS)
 def test_value_and_grad_leaves_its_arguments_unchanged(example, stem):
     model, _, _, module = example(stem)
-    args = _args(model, module)
+    args = module_args(model, module)
     before = [np.copy(a) for a in args]
     module.value_and_grad(*args)
     code = module.forward.__code__           # forward takes only the inputs its outputs read
@@ -106,8 +102,8 @@ def test_binary_cross_entropy_takes_one_logaddexp(example):
 @pytest.mark.parametrize("stem", [s for s in STEMS if s != "graph"])   # graph: scalars only
 def test_float32_in_gives_float32_loss_and_gradients(example, stem):
     model, _, _, module = example(stem)
-    loss64, grads64 = module.value_and_grad(*_args(model, module))
-    loss, grads = module.value_and_grad(*_args(model, module, np.float32))
+    loss64, grads64 = module.value_and_grad(*module_args(model, module))
+    loss, grads = module.value_and_grad(*module_args(model, module, dtype=np.float32))
     assert np.asarray(loss).dtype == np.float32
     assert np.isclose(loss, loss64, rtol=1e-4)
     for name, g, g64 in zip(module.PARAMS, grads, grads64):
@@ -130,24 +126,13 @@ def test_float32_in_gives_float32_loss_and_gradients(example, stem):
 ])
 def test_in_place_rewrites_compute_the_same_values(lines, reused):
     shapes = {"T": (3, 3), "S": (3, 3)}
-    new = reuse_and_free(lines, keep=["A", "B", "u", "v"], shapes=shapes, fresh=_fresh())
+    new = reuse_and_free(lines, keep=["A", "B", "u", "v"], shapes=shapes, fresh=fresh_names())
     assert (reused in "\n".join(new)) if reused else "out=" not in "\n".join(new)
     assert all(line.count("out=") <= 1 for line in new)
     rng = np.random.default_rng(0)
     args = dict(A=rng.standard_normal((3, 3)), B=rng.standard_normal((3, 3)),
-                u=rng.standard_normal((3, 1)), v=rng.standard_normal((1, 3)), np=np)
-    before = {k: np.copy(v) for k, v in args.items() if k != "np"}
-    expected, got = dict(args), dict(args)
-    exec("\n".join(lines), expected)
-    exec("\n".join(new), got)
-    np.testing.assert_array_equal(got["S"], expected["S"])
-    for k, v in before.items():                       # the arguments are left alone
-        np.testing.assert_array_equal(args[k], v)
-
-
-def _fresh():
-    counter = iter(range(1, 99))
-    return lambda: f"t{next(counter)}"
+                u=rng.standard_normal((3, 1)), v=rng.standard_normal((1, 3)))
+    assert_same_results(lines, new, args, ["S"])      # and the arguments are left alone
 
 
 def test_a_chain_of_writes_is_one_statement_each_and_every_del_frees():
@@ -156,17 +141,14 @@ def test_a_chain_of_writes_is_one_statement_each_and_every_del_frees():
     # right after A1 = np.tanh(Z1, out=Z1), which freed nothing
     lines = ["Z1 = A*2", "A1 = np.tanh(Z1)", "dA1 = B*3", "dZ1 = dA1*(1 - A1**2)", "S = dZ1 @ B"]
     shapes = {n: (3, 3) for n in ("Z1", "A1", "dA1", "dZ1", "S")}
-    new = reuse_and_free(lines, keep=["A", "B", "S"], shapes=shapes, fresh=_fresh())
+    new = reuse_and_free(lines, keep=["A", "B", "S"], shapes=shapes, fresh=fresh_names())
     assert new[1:6] == ["A1 = np.tanh(Z1, out=Z1)", "dA1 = B*3", "dZ1 = np.square(A1, out=A1)",
                         "np.subtract(1, dZ1, out=dZ1)", "dZ1 *= dA1"]
     # every array is freed once, with all the names bound to it
     assert [x for x in new if x.startswith("del")] == ["del dA1", "del dZ1, Z1, A1"]
     rng = np.random.default_rng(0)
-    args = dict(A=rng.standard_normal((3, 3)), B=rng.standard_normal((3, 3)), np=np)
-    expected, got = dict(args), dict(args)
-    exec("\n".join(lines), expected)
-    exec("\n".join(new), got)
-    np.testing.assert_allclose(got["S"], expected["S"], rtol=1e-15)
+    args = dict(A=rng.standard_normal((3, 3)), B=rng.standard_normal((3, 3)))
+    assert_same_results(lines, new, args, ["S"], rtol=1e-15)
 
 
 def test_in_place_rewrite_keeps_the_parentheses_around_it():
@@ -174,7 +156,7 @@ def test_in_place_rewrite_keeps_the_parentheses_around_it():
     # rewritten inside it
     lines = ["T = A*2", "S = B*(A*(1 - T) + A)/2"]
     new = reuse_and_free(lines, keep=["A", "B"], shapes={"T": (2, 2), "S": (2, 2)},
-                         fresh=_fresh())
+                         fresh=fresh_names())
     assert "S = B*(A*np.subtract(1, T, out=T) + A)/2" in new
 
 

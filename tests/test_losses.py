@@ -9,14 +9,14 @@ import warnings
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import close, tensor
+from helpers import module_and_source as compiled
 
 import symgrad as sg
 from symgrad.certify import certify
-from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.errors import SymgradError
 from symgrad.graph import placeholder
-from symgrad.testing import load_module, relative_error
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -24,21 +24,6 @@ F = torch.nn.functional
 n, m, k = sp.symbols("n m k", integer=True, positive=True)
 RNG = np.random.default_rng(15)
 REDUCTIONS = ["mean", "sum", "none"]
-
-
-def compiled(model):
-    source = module_source(derive(model))
-    return load_module(source, model.name), source
-
-
-def close(got, want, rtol=1e-8):
-    want = want.detach().numpy() if hasattr(want, "detach") else np.asarray(want)
-    assert np.shape(got) == np.shape(want), (np.shape(got), np.shape(want))
-    assert relative_error(got, want) <= rtol, relative_error(got, want)
-
-
-def tensor(a, grad=False):
-    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
 
 
 def reduced(loss, reduction, cotangent):

@@ -4,7 +4,6 @@ import inspect
 import pickle
 import re
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import sympy as sp
 
 import symgrad as sg
 from conftest import ROOT
+from helpers import model_file
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.load import load
@@ -59,12 +59,6 @@ def equations(source, function="value_and_grad"):
     return found
 
 
-def model_file(tmp_path, text, name="model.py"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 # -- kept through SymPy's flattening -----------------------------------------------------------
 def test_attention_computes_queries_keys_and_values_by_their_names():
     (model, d, source), = derived(ROOT / "examples" / "attention.py")
@@ -81,7 +75,7 @@ def test_attention_computes_queries_keys_and_values_by_their_names():
 
 
 def test_batch_norm_in_plain_sympy_keeps_mean_and_variance(tmp_path):
-    (model, d, source), = derived(model_file(tmp_path, BATCH_NORM))
+    (model, d, source), = derived(model_file(tmp_path, BATCH_NORM, header=""))
     eq = equations(source)
     # SymPy merges mu's ones-vector into OneMatrix(m, m) in D, and flattens Zhat into out
     assert eq["mu"] == "sum(Z, axis=1)/m" and eq["D"] == "Z - mu"
@@ -109,7 +103,7 @@ def test_a_named_product_is_kept_in_a_multiple_and_a_transpose(tmp_path):
         H = W @ U                                # used as 3 H, and as H.T inside a product
         cost = sg.sum(sp.HadamardProduct(3 * H, H)) + sg.sum(X.T @ H.T @ X)
         model = sg.Model("multiple", loss=cost, params=[W, U], inputs=[X])
-        """)
+        """, header="")
     (model, d, source), = derived(path)
     eq = equations(source, "loss")
     assert eq["H"] == "W @ U" and "H.T" in eq["cost"] and "W" not in eq["cost"]
@@ -145,7 +139,7 @@ def test_a_loop_without_numbered_weights_and_a_helper_name_each_layer(tmp_path):
             H = block(W, H)
         cost = sg.mean(H)
         model = sg.Model("loop", loss=cost, params=weights, inputs=[X])
-        """)
+        """, header="")
     (model, d, source), = derived(path)
     eq = equations(source)
     assert [eq[f"pre{k}"] for k in (1, 2, 3)] == ["W_a @ X", "W_b @ H1", "W_c @ H2"]
@@ -166,7 +160,7 @@ def test_a_variable_rebound_by_successive_statements_names_its_last_value(tmp_pa
         A1 = sp.HadamardProduct(A1, D1)          # dropout, as the course writes it
         cost = sg.mean(A1)
         model = sg.Model("dropout", loss=cost, params=[W1], inputs=[X, D1])
-        """)
+        """, header="")
     (model, d, source), = derived(path)
     eq = equations(source, "loss")
     assert eq["A1"] == "D1*relu(Z1)" and not [k for k in eq if k.startswith("A1_")]
@@ -189,7 +183,7 @@ def test_layer_names_never_collide_with_parameters_or_other_variables(tmp_path):
             Z = W @ Z                            # ... so Z's are Z_1 (Z1's), Z_2, Z_3
         cost = sg.mean(b) + sg.mean(Z)
         model = sg.Model("clash", loss=cost, params=[W, b1, b2], inputs=[X])
-        """)
+        """, header="")
     (model, d, source), = derived(path)
     eq = equations(source)
     assert eq["b_1"].startswith("tanh(") and "b_2" in eq and "b1" not in eq

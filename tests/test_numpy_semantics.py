@@ -8,24 +8,17 @@ import sys
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import certified as module_of
 
 import symgrad as sg
-from symgrad.certify import certify
 from symgrad.codegen import module_source
 from symgrad.derive import derive
-from symgrad.testing import load_module, relative_error
+from symgrad.testing import relative_error
 
 torch = pytest.importorskip("torch")
 
 n, m, k = sp.symbols("n m k", integer=True, positive=True)
 rng = np.random.default_rng(15)
-
-
-def module_of(model):
-    """The generated module, certified against the model's own SymPy expression."""
-    source = module_source(derive(model))
-    certify(model, source)
-    return load_module(source, model.name)
 
 
 def agrees_with_torch(model, formula, values, rtol=1e-10):

@@ -10,13 +10,13 @@ import textwrap
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import certified as built
 
 import symgrad as sg
-from symgrad.certify import certify
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.errors import SymgradError
-from symgrad.testing import load_module, relative_error
+from symgrad.testing import relative_error
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -24,13 +24,6 @@ F = torch.nn.functional
 n, m, k = sp.symbols("n m k", integer=True, positive=True)
 RNG = np.random.default_rng(15)
 RTOL = 1e-8
-
-
-def built(model):
-    """The model's generated module, certified first (certify raises if it disagrees)."""
-    source = module_source(derive(model))
-    certify(model, source)
-    return load_module(source, model.name)
 
 
 def values_for(model, dims, seed=0):

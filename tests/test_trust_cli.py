@@ -6,17 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import sympy as sp
+from helpers import model_file
 
 import symgrad as sg
 from symgrad import cli
 from symgrad.errors import SymgradError
 
-HEADER = ("import sympy as sp\nimport symgrad as sg\n"
-          "n, m = sp.symbols('n m', integer=True, positive=True)\n")
 PLAIN = """
     W, X = sg.Param('W', 1, n), sg.Input('X', n, m)
     model = sg.Model('plain', sg.sum(sg.tanh(W @ X)), [W], [X])
@@ -29,12 +27,6 @@ def here(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "certify", lambda model, source: None)
     return tmp_path
-
-
-def model_file(tmp_path, body=PLAIN, name="model.py"):
-    path = tmp_path / name
-    path.write_text(HEADER + textwrap.dedent(body))
-    return path
 
 
 def one_line_error(capsys, *argv):
@@ -58,7 +50,7 @@ def test_debug_before_or_after_the_subcommand_shows_the_traceback(where):
 
 
 def test_an_output_folder_that_is_a_file(tmp_path, capsys):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     (tmp_path / "out").write_text("a file\n")
     line = one_line_error(capsys, "derive", "model.py", "-o", "out")
     assert "out is a file, not a folder" in line
@@ -66,7 +58,7 @@ def test_an_output_folder_that_is_a_file(tmp_path, capsys):
 
 
 def test_a_target_that_is_a_folder(tmp_path, capsys):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     (tmp_path / "generated" / "plain.py").mkdir(parents=True)
     line = one_line_error(capsys, "derive", "model.py")
     assert "generated/plain.py: it is a folder" in line
@@ -74,7 +66,7 @@ def test_a_target_that_is_a_folder(tmp_path, capsys):
 
 
 def test_tests_into_a_file(tmp_path, capsys):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     (tmp_path / "tests").write_text("a file\n")
     line = one_line_error(capsys, "derive", "model.py", "--tests", "tests")
     assert "tests is a file, not a folder" in line
@@ -82,7 +74,7 @@ def test_tests_into_a_file(tmp_path, capsys):
 
 
 def test_an_unwritable_folder(tmp_path, capsys, monkeypatch):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
 
     def refuse(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
@@ -93,7 +85,7 @@ def test_an_unwritable_folder(tmp_path, capsys, monkeypatch):
 
 
 def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypatch):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     fdopen = os.fdopen
 
     def full(fd, *args, **kwargs):
@@ -145,7 +137,7 @@ def test_an_internal_error_is_one_line_asking_for_a_report(tmp_path, capsys, mon
     def broken(model, names=None):
         raise ZeroDivisionError("boom")
     monkeypatch.setattr(cli, "derive", broken)
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     line = one_line_error(capsys, "derive", "model.py")
     assert line == ("symgrad: error: internal error: ZeroDivisionError: boom; please report it "
                     "(rerun with --debug for the traceback)")
@@ -164,7 +156,7 @@ def test_unknown_dims_name_the_known_ones(tmp_path, capsys):
 
 
 def test_odd_command_lines_are_one_line_errors(tmp_path, capsys):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     (tmp_path / "nul.py").write_bytes(b"x = 1\0\n")
     (tmp_path / "folder").mkdir()
     assert "nul.py:1: syntax error" in one_line_error(capsys, "derive", "nul.py")
@@ -232,7 +224,7 @@ sys.exit(cli.main(["derive", "model.py"]))
 @pytest.mark.parametrize("signum,code,said", [(signal.SIGTERM, 143, "terminated"),
                                               (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_during_the_write_leaves_no_temporary(tmp_path, signum, code, said):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     (tmp_path / "slow.py").write_text(SLOW_WRITE)
     # a shell's background job inherits SIGINT ignored: give the child the default, as a
     # terminal does, so the test does not depend on how pytest was started
@@ -253,7 +245,7 @@ def test_a_signal_during_the_write_leaves_no_temporary(tmp_path, signum, code, s
 
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_generated_files_get_the_mode_of_a_plain_write(tmp_path, capsys, umask, mode):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     old = os.umask(umask)
     try:
         assert cli.main(["derive", "model.py", "--tests", "tests"]) == 0
@@ -292,7 +284,7 @@ def test_a_model_file_imports_from_its_own_folder(tmp_path, capsys, monkeypatch)
 
 @pytest.mark.parametrize("name", ["a\nimport os.py", "a\rb.py", "a\u2028b.py", "a\x1bb.py"])
 def test_a_file_name_with_a_line_break_is_refused(tmp_path, capsys, name):
-    model_file(tmp_path, name=name)
+    model_file(tmp_path, PLAIN, name=name)
     for command in (["derive"], ["latex"], ["check"]):
         line = one_line_error(capsys, *command, name)
         assert "contains a control character or a line break" in line and "rename" in line
@@ -301,7 +293,7 @@ def test_a_file_name_with_a_line_break_is_refused(tmp_path, capsys, name):
 
 def test_a_file_name_with_quotes_stays_in_the_header_comment(tmp_path, capsys):
     name = 'q"""; import os; """.py'
-    model_file(tmp_path, name=name)
+    model_file(tmp_path, PLAIN, name=name)
     assert cli.main(["derive", name]) == 0, capsys.readouterr().err
     text = (tmp_path / "generated" / "plain.py").read_text()
     assert text.splitlines()[0].startswith("# Generated by symgrad ") and name in \
@@ -315,7 +307,7 @@ def test_a_file_name_with_quotes_stays_in_the_header_comment(tmp_path, capsys):
 
 def test_markdown_header_cannot_close_its_comment(tmp_path, capsys):
     name = "x --><img src=a onerror=alert(1)>.py"
-    model_file(tmp_path, name=name)
+    model_file(tmp_path, PLAIN, name=name)
     assert cli.main(["latex", name, "-o", "d.md"]) == 0, capsys.readouterr().err
     first = (tmp_path / "d.md").read_text().splitlines()[0]
     assert first.startswith("<!-- Generated by symgrad ") and first.endswith(" -->")
@@ -323,7 +315,7 @@ def test_markdown_header_cannot_close_its_comment(tmp_path, capsys):
 
 
 def test_certification_runs_before_writing_unless_no_verify(tmp_path, capsys, monkeypatch):
-    model_file(tmp_path)
+    model_file(tmp_path, PLAIN)
     seen = []
 
     def wrong(model, source):

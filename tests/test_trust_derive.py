@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from conftest import EXAMPLES
+from helpers import compiled
 
 import symgrad as sg
 from symgrad import rules
@@ -17,10 +18,6 @@ from symgrad.testing import check_model, default_dims, load_module, random_insta
 
 n, k, m = sp.symbols("n k m", integer=True, positive=True)
 RNG = np.random.default_rng(14)
-
-
-def compiled(model):
-    return load_module(module_source(derive(model)), model.name)
 
 
 def test_a_broadcast_keeps_its_count_when_sympy_cancels_the_matrix_beside_it():

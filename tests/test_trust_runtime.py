@@ -9,13 +9,15 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import compiled
 
 import symgrad as sg
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.errors import SymgradError
 from symgrad.printing.runtime import _erf
-from symgrad.testing import default_dims, load_module, random_instance, sympy_reference
+from symgrad.testing import (central_differences, default_dims, load_module, random_instance,
+                             sympy_reference)
 
 n, m, k = sp.symbols("n m k", integer=True, positive=True)
 z = sp.Symbol("z", real=True)
@@ -25,7 +27,7 @@ s = sg.Param("s")
 
 
 def _module(name, **kw):
-    return load_module(module_source(derive(sg.Model(name, **kw))), name)
+    return compiled(sg.Model(name, **kw))
 
 
 def _values(module, seed=0, dims=None):
@@ -273,16 +275,6 @@ def test_output_needing_a_dimension_of_an_input_the_loss_alone_reads():
     assert np.isclose(module.forward(v, x)["o"], 6 * np.log(7), rtol=1e-15)
 
 
-def _central_hessian(grad, theta, h=1e-5):
-    """Central differences of a gradient written by hand: one column per entry of theta."""
-    columns = []
-    for i in range(theta.size):
-        e = np.zeros_like(theta)
-        e[i] = h
-        columns.append((grad(theta + e) - grad(theta - e)) / (2 * h))
-    return np.stack(columns, axis=1)
-
-
 def test_hessian_with_a_scalar_parameter_times_a_matrix():
     module = _module("scaled", loss=sg.sum(sg.tanh(s * (V @ X))), params=[s, V], inputs=[X],
                      hessian=True)
@@ -295,7 +287,7 @@ def test_hessian_with_a_scalar_parameter_times_a_matrix():
         d = 1 - np.tanh(s * p) ** 2
         return np.concatenate([[np.sum(d * p)], (s * d @ x.T).ravel()])
     theta = np.concatenate([[s0], v.ravel()])
-    np.testing.assert_allclose(module.hessian(s0, v, x), _central_hessian(grad, theta),
+    np.testing.assert_allclose(module.hessian(s0, v, x), central_differences(grad, [theta], 0),
                                rtol=1e-6, atol=1e-8)
 
 

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import sympy as sp
+from helpers import sigmoid
 
 import symgrad as sg
 from symgrad.codegen import module_source
@@ -211,15 +212,11 @@ def test_column_first_is_refused_since_sympy_gives_it_the_column_shape():
 
 
 # ---- parameters inside Lambdas and helper activations ----------------------------------------
-def _sigmoid(t):
-    return 1 / (1 + np.exp(-t))
-
-
 def test_learnable_swish_beta():
     swish = Z.applyfunc(sp.Lambda(z, z * sg.Sigmoid(beta * z)))
     module = checked(sg.sum(sp.HadamardProduct(G, swish)), [Z, beta], [G])
     value, (dZ, dbeta) = module.value_and_grad(W0, 1.3, G0)
-    sb = _sigmoid(1.3 * W0)
+    sb = sigmoid(1.3 * W0)
     assert np.isclose(value, np.sum(G0 * W0 * sb), rtol=1e-14)
     assert np.isclose(dbeta, np.sum(G0 * W0**2 * sb * (1 - sb)), rtol=1e-13)
     assert relative_error(dZ, G0 * (sb + 1.3 * W0 * sb * (1 - sb))) < 1e-14
