@@ -174,4 +174,4 @@ def hessian(w, X, Y):
     del A
     t1 = A_dot/m
     dw_dot = X @ t1.mT
-    return np.concatenate((dw_dot.reshape(-1, n_x),), axis=1)
+    return dw_dot.reshape(-1, n_x)

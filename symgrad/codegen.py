@@ -218,6 +218,10 @@ def _hessian(d, helpers, arrays, dims, style):
 
     def blocks(names, array):        # a new array: np.concatenate copies
         dtype = f", dtype={arrays[0]}.dtype" if arrays else ""
+        if len(sizes) == 1:             # one parameter: its block, an array of its own
+            t = h.products[0]
+            return f"{array(t)}.reshape(-1, {sizes[0]})" if t is not None \
+                else f"np.zeros(({total}, {total}){dtype})"
         return "np.concatenate(%s, axis=1)" % _tuple([
             f"{names[t.id]}.reshape(-1, {size})" if t is not None
             else f"np.zeros(({total}, {size}){dtype})" for t, size in zip(h.products, sizes)],

@@ -185,3 +185,13 @@ def test_generated_examples_are_a_quarter_shorter_than_in_0_1_and_lines_fit_in_1
         lines = path.read_text().splitlines()
         assert len(lines) <= 216, (path.name, len(lines))
         assert max(map(len, lines)) <= 100, path.name
+
+
+def test_the_hessian_of_one_parameter_is_its_block_not_a_one_block_concatenate(example):
+    model, _, source, module = example("logistic_newton")
+    assert "np.concatenate" not in _body(source, "hessian")
+    w, X, Y = module_args(model, module)
+    H = module.hessian(w, X, Y)
+    a = 1 / (1 + np.exp(-(w.T @ X)))            # by hand: X diag(a(1 - a)) X^T / m
+    assert np.allclose(H, (X * (a * (1 - a))) @ X.T / X.shape[1], rtol=1e-12, atol=0)
+    assert not any(np.shares_memory(H, x) for x in (w, X, Y))
