@@ -20,7 +20,7 @@ from .liveness import passes
 from .naming import statement_names
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
-from .schedule import plan
+from .schedule import gradient_roots, plan
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 if not TEMPLATES.is_dir():                     # installed without the source tree
@@ -66,7 +66,7 @@ def module_source(derivation, style="fast"):
                                                  for k, n in outputs.items())),
         ("loss", d.params + d.inputs, [d.loss], "The loss, a scalar.",
          lambda names, array: scalar(d.loss, names)),
-        ("value_and_grad", d.params + d.inputs, [d.loss] + _backprop_order(d),
+        ("value_and_grad", d.params + d.inputs, gradient_roots(d),
          "(loss, grads): grads in PARAMS order, each shaped like its parameter.",
          lambda names, array: "%s, %s" % (scalar(d.loss, names), _tuple(
              [_grad(p, g, names, arrays, array) for p, g in zip(d.params, d.grads)],
@@ -258,18 +258,6 @@ def _grad(param, grad, names, arrays, array):
     if grad.is_constant:
         return f"np.full_like({param.name}, {names[grad.id]})"
     return array(grad)
-
-
-def _backprop_order(d):
-    """The gradients, the last-used parameter's first, as backprop finds them: each layer's
-    dW and db are computed as soon as its dZ is, so dZ can be freed before the next layer."""
-    order = topo([d.loss])
-    first_use = {}
-    for k, node in enumerate(order):
-        for a in node.args:
-            first_use.setdefault(a.id, k)
-    ranked = sorted(zip(d.params, d.grads), key=lambda pg: -first_use.get(pg[0].id, -1))
-    return [g for _, g in ranked]
 
 
 def _needed_inputs(d, roots):

@@ -13,7 +13,7 @@ from .graph import placeholder
 from .naming import numbered, statement_names
 from .printing.latex import LatexNodePrinter, breaks, name_tex, shape_tex, unicode_tex, width
 from .rules import LOCAL, map_partial
-from .schedule import plan
+from .schedule import gradient_roots, plan
 
 LINE = 64          # glyphs on one line of a right-hand side before it breaks
 
@@ -58,7 +58,7 @@ class Explanation:
     def __init__(self, derivation, at=None):
         d = self.d = derivation
         self.overrides = d.model.names
-        self.code = plan([d.loss] + list(d.outputs.values()) + d.grads)
+        self.code = plan(gradient_roots(d))      # value_and_grad's plan, its names
         self.tex = {n.id: name_tex(n.name, self.overrides) for n in d.params + d.inputs}
         names = statement_names(self.code.order, d.names.copy())
         for node in self.code.order:     # the code's forward statements: t1 = ... reads t_{1}

@@ -74,6 +74,24 @@ def plan(roots):
     return Plan(_hoist_shared_calls(computed, exprs), exprs, inline)
 
 
+def gradient_roots(d):
+    """The roots of value_and_grad's plan, which the derivation's explanation shows too: the
+    loss, then the gradients in the order backprop finds them."""
+    return [d.loss] + _backprop_order(d)
+
+
+def _backprop_order(d):
+    """The gradients, the last-used parameter's first, as backprop finds them: each layer's
+    dW and db are computed as soon as its dZ is, so dZ can be freed before the next layer."""
+    order = topo([d.loss])
+    first_use = {}
+    for k, node in enumerate(order):
+        for a in node.args:
+            first_use.setdefault(a.id, k)
+    ranked = sorted(zip(d.params, d.grads), key=lambda pg: -first_use.get(pg[0].id, -1))
+    return [g for _, g in ranked]
+
+
 FUSED = 100     # tree nodes of one fused expression; the examples' largest has 56
 
 

@@ -154,3 +154,17 @@ def test_at_on_a_matrix_model_and_foreign_files_are_refused(tmp_path):
     result = run("latex", ROOT / "examples" / "graph.py", "-o", "notes.tex", cwd=tmp_path)
     assert result.returncode == 1 and "--force" in result.stderr
     assert (tmp_path / "notes.tex").read_text() == "my own notes\n"
+
+
+
+def test_the_forward_pass_shown_is_the_one_value_and_grad_computes():
+    """The explanation reads value_and_grad's own plan: cookbook's covariance = inv(P), an
+    output that only forward and the Jacobian compute, used to appear among its statements."""
+    from symgrad.codegen import module_source
+    d, = derivations(ROOT / "examples" / "cookbook.py")
+    vag = module_source(d).split("def value_and_grad(", 1)[1].split("\ndef ", 1)[0]
+    forward = "\n".join(Explanation(d).forward())
+    assert "covariance" not in vag and "covariance" not in forward
+    for name in ("D", "P", "nll"):       # what it does compute, it shows
+        assert f"\n    {name} = " in vag and re.search(rf"(^|\\mathit{{){name}\}}? &= ", forward,
+                                                      re.M), name
