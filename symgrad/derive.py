@@ -9,16 +9,16 @@ from .errors import SymgradError, SymgradWarning
 from .explain import render, repr_latex
 from .naming import (Names, adjoint_name, direction_name, name_layers, name_nodes, seed_name,
                      tangent_name, unique_names)
-from .graph import Graph, placeholder, shape_str, topo
+from .graph import Graph, Node, placeholder, shape_str, topo
 from .rules import JVP, LOCAL, VJP
 
 
 @dataclass
 class Term:
     """One chain-rule term: consumer's adjoint times the local Jacobian of its index-th operand."""
-    consumer: object
+    consumer: Node
     index: int
-    contribution: object
+    contribution: Node
 
     @property
     def rule(self):
@@ -28,9 +28,9 @@ class Term:
 @dataclass
 class Step:
     """dL/d(node) = the sum of its terms, giving the node `adjoint`."""
-    node: object
-    terms: list
-    adjoint: object
+    node: Node
+    terms: list[Term]
+    adjoint: Node | None
 
 
 @dataclass
@@ -38,15 +38,15 @@ class Derivation:
     """Everything the code generator and the LaTeX view need, from one sweep."""
     model: object
     graph: Graph
-    loss: object
-    params: list
-    inputs: list
-    outputs: dict
-    grads: list
-    steps: list = field(default_factory=list)
+    loss: Node
+    params: list[Node]
+    inputs: list[Node]
+    outputs: dict[str, Node]
+    grads: list[Node]
+    steps: list[Step] = field(default_factory=list)
     unreached: list = field(default_factory=list)
-    jacobians: list = field(default_factory=list)
-    hessian: object = None
+    jacobians: list["Jacobian"] = field(default_factory=list)
+    hessian: "Hessian | None" = None
     names: Names = field(default_factory=Names)     # every name of the module (naming's rule)
 
     def latex(self, fmt="tex", at=None):
@@ -63,12 +63,12 @@ class Jacobian:
     """d output / d wrt in both orders, each linear in a seed leaf that the generated code
     sets to an identity (a leading batch axis: one seed per entry)."""
     name: str
-    output: object
-    wrt: object
-    seed: object        # right to left: the output's adjoint
-    reverse: object     # ... gives wrt's adjoint
-    tangent: object     # left to right: wrt's tangent
-    forward: object     # ... gives the output's tangent
+    output: Node
+    wrt: Node
+    seed: Node          # right to left: the output's adjoint
+    reverse: Node       # ... gives wrt's adjoint
+    tangent: Node       # left to right: wrt's tangent
+    forward: Node       # ... gives the output's tangent
 
 
 @dataclass

@@ -36,8 +36,9 @@ of 1 become broadcast products, `exp` summed along an axis becomes `exp(logsumex
 `log` of a sigmoid or softmax is composed with it so the stable forms can be used.
 """
 import itertools
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 import sympy as sp
 
@@ -52,13 +53,16 @@ OPS = frozenset({
     "argmax_take", "argmin_take", "slice", "pad", "concat", "diag", "undiag"})
 
 
+Shape = tuple[sp.Expr, ...]      # symbolic dimensions: () a scalar, (rows, cols) a matrix
+
+
 @lru_cache(maxsize=None)
-def placeholder(i):
+def placeholder(i: int) -> sp.Symbol:
     """The scalar stand-in for the entries of a map node's i-th operand."""
     return sp.Symbol(f"_x{i}", real=True)
 
 
-def placeholder_index(sym):
+def placeholder_index(sym: object) -> int | None:
     """i for placeholder(i), else None."""
     name = getattr(sym, "name", "")
     return int(name[2:]) if name.startswith("_x") and name[2:].isdigit() else None
@@ -68,8 +72,18 @@ class Node:
     """One array value in the graph. Compare by identity: the builder shares equal nodes."""
 
     __slots__ = ("op", "args", "shape", "expr", "axis", "symbol", "name", "id", "derived")
+    op: str
+    args: tuple["Node", ...]
+    shape: Shape
+    expr: Any             # a map's scalar expression (SymPy), a slice's or pad's regions
+    axis: int | None
+    symbol: sp.Basic | None
+    name: str | None
+    id: int
+    derived: bool
 
-    def __init__(self, op, args, shape, expr=None, axis=None, symbol=None, id=0):
+    def __init__(self, op: str, args: Iterable["Node"], shape: Iterable, expr: object = None,
+                 axis: int | None = None, symbol: sp.Basic | None = None, id: int = 0):
         if op not in OPS:
             raise ValueError(f"unknown op {op!r}: not in graph.OPS")
         self.op, self.args, self.shape = op, tuple(args), tuple(shape)
@@ -78,7 +92,7 @@ class Node:
         self.derived = False     # True for nodes made by the backward sweep
 
     @property
-    def is_constant(self):
+    def is_constant(self) -> bool:
         return self.op == "map" and not self.args
 
     def __repr__(self):
@@ -95,7 +109,7 @@ def shape_str(shape):
     return "scalar" if shape == () else f"({shape[0]}, {shape[1]})"
 
 
-def broadcast_shape(shapes, what="operands"):
+def broadcast_shape(shapes: Iterable[Shape], what: str = "operands") -> Shape:
     """The shape that entries of these shapes broadcast to (each axis, aligned from the
     last: 1 or one size)."""
     shapes = [s for s in shapes if s != ()]
@@ -141,19 +155,19 @@ class Graph:
         return node if node is not None and not node.derived else None
 
     # -- leaves and constants -------------------------------------------------------------
-    def leaf(self, symbol):
+    def leaf(self, symbol: sp.Basic) -> Node:
         shape = tuple(sp.sympify(d) for d in symbol.shape) \
             if isinstance(symbol, sp.MatrixSymbol) else ()
         return self._make("leaf", (), shape, symbol=symbol)
 
-    def constant(self, value, shape=()):
+    def constant(self, value: object, shape: Shape = ()) -> Node:
         return self._make("map", (), shape, expr=sp.sympify(value))
 
     def eye(self, n):
         return self._make("eye", (), (n, n))
 
     # -- elementwise ----------------------------------------------------------------------
-    def map(self, expr, args, shape=None):
+    def map(self, expr: sp.Expr, args: Sequence[Node], shape: Shape | None = None) -> Node:
         """Elementwise expr over args (placeholder i = args[i]), broadcast to shape."""
         expr, args = sp.sympify(expr), list(args)
         if shape is None:
@@ -247,7 +261,7 @@ class Graph:
         return expr, args
 
     # -- matrix algebra -------------------------------------------------------------------
-    def matmul(self, a, b):
+    def matmul(self, a: Node, b: Node) -> Node:
         if a.shape == () or b.shape == ():
             return self.map(placeholder(0) * placeholder(1), [a, b])
         if not same_dim(a.shape[1], b.shape[0]):
@@ -275,7 +289,7 @@ class Graph:
             return self.map(placeholder(0) * placeholder(1), [a, b], shape)
         return self._make("matmul", (a, b), shape)
 
-    def transpose(self, a, push=False):
+    def transpose(self, a: Node, push: bool = False) -> Node:
         """a.T; with push (or for a cheap map), a transposed map becomes a map of transposed
         args, so that fusion and simplification see through it."""
         if a.shape == () or a.shape == (1, 1) or a.op == "eye":
@@ -289,14 +303,14 @@ class Graph:
             return self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
         return self._make("transpose", (a,), shape)
 
-    def sum(self, a, axis=None, scalar=False):
+    def sum(self, a: Node, axis: int | None = None, scalar: bool = False) -> Node:
         """Sum over axis 0, 1 or all (None), keeping dims; scalar=True sums to shape ()."""
         if a.shape == ():
             return a
         rows, cols = a.shape
         if axis is None:
             shape = () if scalar else (sp.S.One, sp.S.One)
-            counts = (rows, cols)
+            counts: tuple = (rows, cols)
         else:
             shape = (sp.S.One, cols) if axis == 0 else (rows, sp.S.One)
             counts = (rows,) if axis == 0 else (cols,)
@@ -465,7 +479,7 @@ class Graph:
             return parts[0]
         return self._make("pad", parts, shape, expr=sp.Tuple(*regions))
 
-    def add(self, terms, shape):
+    def add(self, terms: list[Node], shape: Shape) -> Node:
         """The sum of terms (a node's adjoint contributions) of shape, or broadcast to it,
         with no zeros formed: a scatter into zeros among them adds its values into the sum of
         the others, and the pads become one pad, whose regions are added into one array in
@@ -606,7 +620,7 @@ def _replace(expr, subs, memo):
     return out
 
 
-def topo(roots):
+def topo(roots: Iterable[Node]) -> list[Node]:
     """Nodes reachable from roots, operands before users, in a deterministic order."""
     order, seen = [], set()
     for root in roots:

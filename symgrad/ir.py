@@ -8,6 +8,7 @@ make the statements (their text is parsed once, here); the passes in liveness.py
 list; `lines` gives the text back, as printed where no pass rewrote a statement.
 """
 import ast
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -18,38 +19,39 @@ class Stmt:
     kind: str
     tree: ast.stmt | None
     text: str
-    reads: frozenset = field(default=frozenset())
+    reads: frozenset[str] = field(default=frozenset())
     target: str | None = None
 
     @classmethod
-    def parse(cls, text):
+    def parse(cls, text: str) -> "Stmt":
         if text.startswith("#"):
             return cls("comment", None, text)
         tree = ast.parse(text).body[0]
         return cls.of(tree, text)
 
     @classmethod
-    def of(cls, tree, text=None):
+    def of(cls, tree: ast.stmt, text: str | None = None) -> "Stmt":
         """The statement of a syntax tree (text: its source, else printed from the tree)."""
         text = ast.unparse(tree) if text is None else text
         if isinstance(tree, ast.Delete):
             return cls("free", tree, text, frozenset(), None)
         if isinstance(tree, ast.Expr):        # np.f(..., out=x): an update of x
-            value, target = tree.value, out_of(tree.value)
-            return cls("update", tree, text, _names(value), target)
+            return cls("update", tree, text, _names(tree.value), out_of(tree.value))
         if isinstance(tree, ast.AugAssign):   # x += y reads x; x[k, :] += y reads k too
-            target = tree.target
-            parts = [tree.value] + ([target.slice] if isinstance(target, ast.Subscript) else [])
-            name = target.value.id if isinstance(target, ast.Subscript) else target.id
+            into = tree.target
+            parts = [tree.value] + ([into.slice] if isinstance(into, ast.Subscript) else [])
+            base = into.value if isinstance(into, ast.Subscript) else into
+            assert isinstance(base, ast.Name), text
             return cls("update", tree, text,
-                       frozenset().union(*map(_names, parts)) | {name}, name)
+                       frozenset().union(*map(_names, parts)) | {base.id}, base.id)
+        assert isinstance(tree, ast.Assign) and isinstance(tree.targets[0], ast.Name), text
         return cls("assign", tree, text, _names(tree.value), tree.targets[0].id)
 
     @property
     def value(self):
         return self.tree.value if self.kind in ("assign", "update") else None
 
-    def allocates(self):
+    def allocates(self) -> bool:
         """Whether the statement binds its target to a new array (not a view such as x.T, a
         name, or a read-only broadcast)."""
         if self.kind != "assign":
@@ -59,7 +61,7 @@ class Stmt:
             return ast.unparse(value.func) != "np.broadcast_to"
         return isinstance(value, (ast.BinOp, ast.UnaryOp))
 
-    def holder(self):
+    def holder(self) -> str | None:
         """The name whose array the target is bound to (y for x = y and for
         x = np.f(..., out=y)), else None."""
         if self.kind != "assign":
@@ -67,15 +69,15 @@ class Stmt:
         return self.value.id if isinstance(self.value, ast.Name) else out_of(self.value)
 
 
-def parse(lines):
+def parse(lines: Iterable[str]) -> list[Stmt]:
     return [Stmt.parse(line) for line in lines]
 
 
-def lines(stmts):
+def lines(stmts: Iterable[Stmt]) -> list[str]:
     return [s.text for s in stmts]
 
 
-def out_of(call):
+def out_of(call: ast.AST) -> str | None:
     """The name a call writes into (out=name), else None."""
     if not isinstance(call, ast.Call):
         return None
@@ -87,12 +89,12 @@ def _names(tree):
     return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
 
 
-def owned(stmts, shapes, given=()):
+def owned(stmts: list[Stmt], shapes: Mapping[str, tuple], given: Iterable[str] = ()) -> set[str]:
     """The matrices the statements allocate (and those given, bound before them, that nothing
     else holds), less any that a view or an alias of another name reads: the arrays a
     function may write into and free."""
     arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
-    found = ({s.target for s in stmts if s.allocates()} | set(given)) & arrays
+    found = ({s.target for s in stmts if s.target and s.allocates()} | set(given)) & arrays
     for s in stmts:
         if s.kind == "assign" and not s.allocates():
             found -= s.reads          # a view (x.T) or an alias shares memory: never reuse
@@ -102,13 +104,13 @@ def owned(stmts, shapes, given=()):
 _VIEWS = {"T", "mT", "reshape"}      # attributes and methods that may give a view
 
 
-def sharing(stmts, args):
+def sharing(stmts: list[Stmt], args: Iterable[str]) -> dict[str, set[str]]:
     """{name: the names of the arrays whose memory its value may share}: an argument's its
     own, a new array its target's, a view or an alias its base's, a broadcast "<read-only>"
     as well."""
     shares = {a: {a} for a in args}
     for s in stmts:
-        if s.kind == "assign":
+        if s.kind == "assign" and s.target is not None:
             shares[s.target] = shared_by(s.value, shares, s.target)
     return shares
 

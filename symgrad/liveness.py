@@ -11,6 +11,7 @@ page costs a page fault, which costs more than the arithmetic on it.
 """
 import ast
 import copy
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -23,13 +24,15 @@ _BINARY = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply",
            ast.Div: "np.divide"}
 
 
-def reuse_and_free(lines, keep, shapes, fresh, given=()):
+def reuse_and_free(lines: list[str], keep: Iterable[str], shapes: Mapping[str, tuple],
+                   fresh: Callable[[], str], given: Iterable[str] = ()) -> list[str]:
     """The statements `name = rhs` in `lines` with out= reuse and `del`s added (the text of
     `passes`)."""
     return ir.lines(passes(ir.parse(lines), keep, shapes, fresh, given))
 
 
-def passes(stmts, keep, shapes, fresh, given=()):
+def passes(stmts: list[ir.Stmt], keep: Iterable[str], shapes: Mapping[str, tuple],
+           fresh: Callable[[], str], given: Iterable[str] = ()) -> list[ir.Stmt]:
     """The statements with each elementwise operation written into an array that dies in it
     (_into_dying), at most one out= per statement (_one_out_each), and a `del` where an array
     dies, naming every name bound to it.
@@ -41,7 +44,8 @@ def passes(stmts, keep, shapes, fresh, given=()):
     """
     last = {name: i for i, s in enumerate(stmts) for name in s.reads}
     owned = ir.owned(stmts, shapes, given) - set(keep)
-    out, aliases = [], {}            # name -> the other names bound to its array
+    out: list[ir.Stmt] = []
+    aliases: dict[str, list[str]] = {}    # name -> the other names bound to its array
     for i, stmt in enumerate(stmts):
         if stmt.kind == "comment":
             out.append(stmt)
@@ -51,8 +55,8 @@ def passes(stmts, keep, shapes, fresh, given=()):
         out += new
         held = next((x.holder() for x in new if x.kind == "assign"
                      and x.target == stmt.target), None)
-        if held in dying:                 # the target now holds that array: freed with it
-            dying.remove(held)
+        if held is not None and stmt.target is not None and held in dying:
+            dying.remove(held)            # the target now holds that array: freed with it
             aliases[stmt.target] = aliases.pop(held, []) + [held]
         dying += temps
         if dying:

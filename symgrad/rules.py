@@ -15,14 +15,18 @@ here, with the explanation, and one converter method in convert.py.
 from dataclasses import dataclass
 from typing import Callable
 
+from .graph import Graph, Node
+
 import sympy as sp
 
 from .graph import block_regions, placeholder
 from .simplify import simplify_derivative
 
-VJP: dict = {}         # op -> its VJP rule (defvjp)
-JVP: dict = {}         # op -> its JVP rule (defjvp)
-LOCAL: dict = {}       # op -> its local Jacobian's text for the derivation view
+# op -> its VJP rule (defvjp): (graph, node, g, i) -> operand i's adjoint contribution
+VJP: dict[str, Callable[[Graph, Node, Node, int], Node | None]] = {}
+# op -> its JVP rule (defjvp): (graph, node, operand tangents or None) -> node's tangent
+JVP: dict[str, Callable[[Graph, Node, list], Node | None]] = {}
+LOCAL: dict[str, "Local"] = {}    # op -> its local Jacobian's text for the derivation view
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ from .simplify import simplify_derivative
 @dataclass
 class Plan:
     """The statements of one function: `order` of materialised nodes with their expressions."""
-    order: list          # nodes computed by a statement, operands first
-    exprs: dict          # node id -> (scalar expr, args) for materialised maps, after fusion
-    inline: set          # ids of nodes written inside their single user
+    order: list[Node]    # nodes computed by a statement, operands first
+    exprs: dict[int, tuple[sp.Expr, list[Node]]]   # node id -> (scalar expr, args) for
+    #                      materialised maps (a scatter's base), after fusion
+    inline: set[int]     # ids of nodes written inside their single user
 
 
-def plan(roots):
+def plan(roots: list[Node]) -> Plan:
     order = topo(roots)
     root_ids = {r.id for r in roots}
     users = defaultdict(list)
@@ -74,7 +75,7 @@ def plan(roots):
     return Plan(_hoist_shared_calls(computed, exprs), exprs, inline)
 
 
-def gradient_roots(d):
+def gradient_roots(d) -> list[Node]:
     """The roots of value_and_grad's plan, which the derivation's explanation shows too: the
     loss, then the gradients in the order backprop finds them."""
     return [d.loss] + _backprop_order(d)
