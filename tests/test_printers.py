@@ -105,7 +105,7 @@ def test_a_relu_mask_is_a_comparison():
     code, plain, math, tex = printed(dz, "dZ1")
     assert code == plain == ["dZ1 = dA1*(Z1 > 0)"]     # a boolean mask, no np.heaviside
     assert math == "dA1*(Z1 > 0)"
-    assert tex == r"dA^{[1]} \odot \mathbb{1}\left[Z^{[1]} > 0\right]"
+    assert tex == r"dA^{[1]} \odot \mathbf{1}\left[Z^{[1]} > 0\right]"   # \mathbb{1}: a wrong glyph
 
 
 def test_a_sigmoid_calls_the_stable_helper():

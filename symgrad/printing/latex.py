@@ -175,7 +175,8 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
         return super()._print_Piecewise(expr)
 
     def _print_Heaviside(self, expr, exp=None):      # H(0) = 0: ReLU'(0) = 0
-        return r"\mathbb{1}\left[%s > 0\right]" % self._print(expr.args[0])
+        # the indicator in bold: amssymb's \mathbb has no 1 (it prints another glyph)
+        return r"\mathbf{1}\left[%s > 0\right]" % self._print(expr.args[0])
 
 
 class LatexNodePrinter(NodePrinter):
