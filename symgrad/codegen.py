@@ -335,8 +335,12 @@ class _Draft:
 
     def returned(self):
         """The names the returned values read."""
-        return {n.id for r in self.roots for n in ast.walk(ast.parse(self.names[r.id]))
-                if isinstance(n, ast.Name)}
+        return _names_in([self.names[r.id] for r in self.roots])
+
+
+def _names_in(texts):
+    """The names the Python source texts (statements or expressions) read or write."""
+    return {n.id for t in texts for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Name)}
 
 
 def _function(d, name, draft, summary, returns, helpers, binder, public=True, shared=None):
@@ -383,18 +387,15 @@ class _Shared:
         self.groups = first.groups[:n]
         lines = [x for g in self.groups for x in g[1]]
         defined = [g[0] for g in self.groups]
-        read = set()
-        for x in drafts:
-            later = [y for g in x.groups[n:] for y in g[1]] + [x.names[r.id] for r in x.roots]
-            read |= {v.id for y in later for v in ast.walk(ast.parse(y))
-                     if isinstance(v, ast.Name)}
+        read = set().union(*(self._later(x) for x in drafts))
         self.returns = [v for v in defined if v in read]
-        used = {v.id for y in lines for v in ast.walk(ast.parse(y)) if isinstance(v, ast.Name)}
+        used = _names_in(lines)
         self.args = [a for a in first.args if a.name in used]
         self.dims = sorted(first.dims & used)
-        self.stmts = passes(ir.parse(lines), set(self.returns) | {a.name for a in self.args},
-                            first.shapes, first.fresh) if first.reuses else ir.parse(lines)
-        self.fresh = {v for v in self.returns if v in ir.owned(ir.parse(lines), first.shapes)}
+        stmts = ir.parse(lines)
+        self.fresh = {v for v in self.returns if v in ir.owned(stmts, first.shapes)}
+        self.stmts = passes(stmts, set(self.returns) | {a.name for a in self.args},
+                            first.shapes, first.fresh) if first.reuses else stmts
 
     def worth_it(self):
         """Whether the module gets shorter: each of the n functions trades the statements and
@@ -405,17 +406,19 @@ class _Shared:
     def _signature(self):
         return ", ".join([a.name for a in self.args] + self.dims)
 
-    def _targets(self, draft):
-        read = draft.returned() | {v.id for g in draft.groups[len(self.groups):]
-                                   for y in g[1] for v in ast.walk(ast.parse(y))
-                                   if isinstance(v, ast.Name)}
-        return ", ".join(v if v in read else "_" for v in self.returns)
-
-    def call(self, draft):
-        return _wrapped(f"{self._targets(draft)} = {self.NAME}({self._signature()})")
+    def _later(self, draft):
+        """The names a draft reads after the shared statements, its returned values too."""
+        return draft.returned() | _names_in(
+            [y for g in draft.groups[len(self.groups):] for y in g[1]])
 
     def equation(self, draft):
-        return f"{self._targets(draft)} = {self.NAME}({self._signature()})"
+        """draft's call of the shared pass, what it does not read bound to _."""
+        later = self._later(draft)
+        targets = ", ".join(v if v in later else "_" for v in self.returns)
+        return f"{targets} = {self.NAME}({self._signature()})"
+
+    def call(self, draft):
+        return _wrapped(self.equation(draft))
 
     def function(self):
         return dict(name=self.NAME, args=self._signature(), body=ir.lines(self.stmts),
