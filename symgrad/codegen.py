@@ -340,7 +340,7 @@ class _Draft:
 
 def _names_in(texts):
     """The names the Python source texts (statements or expressions) read or write."""
-    return {n.id for t in texts for n in ast.walk(ast.parse(t)) if isinstance(n, ast.Name)}
+    return set().union(*(ir.names(ast.parse(t)) for t in texts))
 
 
 def _function(d, name, draft, summary, returns, helpers, binder, public=True, shared=None):

@@ -24,28 +24,23 @@ class Stmt:
 
     @classmethod
     def parse(cls, text: str) -> "Stmt":
+        """The statement of one line of source."""
         if text.startswith("#"):
             return cls("comment", None, text)
         tree = ast.parse(text).body[0]
-        return cls.of(tree, text)
-
-    @classmethod
-    def of(cls, tree: ast.stmt, text: str | None = None) -> "Stmt":
-        """The statement of a syntax tree (text: its source, else printed from the tree)."""
-        text = ast.unparse(tree) if text is None else text
         if isinstance(tree, ast.Delete):
             return cls("free", tree, text, frozenset(), None)
         if isinstance(tree, ast.Expr):        # np.f(..., out=x): an update of x
-            return cls("update", tree, text, _names(tree.value), out_of(tree.value))
+            return cls("update", tree, text, names(tree.value), out_of(tree.value))
         if isinstance(tree, ast.AugAssign):   # x += y reads x; x[k, :] += y reads k too
             into = tree.target
             parts = [tree.value] + ([into.slice] if isinstance(into, ast.Subscript) else [])
             base = into.value if isinstance(into, ast.Subscript) else into
             assert isinstance(base, ast.Name), text
             return cls("update", tree, text,
-                       frozenset().union(*map(_names, parts)) | {base.id}, base.id)
+                       frozenset().union(*map(names, parts)) | {base.id}, base.id)
         assert isinstance(tree, ast.Assign) and isinstance(tree.targets[0], ast.Name), text
-        return cls("assign", tree, text, _names(tree.value), tree.targets[0].id)
+        return cls("assign", tree, text, names(tree.value), tree.targets[0].id)
 
     @property
     def value(self):
@@ -85,7 +80,8 @@ def out_of(call: ast.AST) -> str | None:
     return out.id if isinstance(out, ast.Name) else None
 
 
-def _names(tree):
+def names(tree: ast.AST) -> frozenset[str]:
+    """The names a syntax tree reads or writes."""
     return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
 
 
