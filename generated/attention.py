@@ -172,7 +172,7 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     cost = np.vdot(t1, t1)/(d*m)
     # back through cost = sum(t1**2)/(d*m)
     dA = np.multiply(2, t1, out=t1)
-    dA /= d * m
+    dA /= d*m
     # back through A = V @ P
     dP = _matmul(V.T, dA)
     del V

@@ -208,8 +208,8 @@ def _jacobian_dcov_dL_forward(mu, L, X):
     P = _matmul(L, L.T)
     covariance = np.linalg.inv(P)
     del P
-    P_dot = L_dot @ L.T
-    P_dot += L @ L_dot.mT
+    P_dot = L @ L_dot.mT
+    P_dot += L_dot @ L.T
     covariance_dot = -((covariance @ P_dot) @ covariance)
     del covariance
     return covariance_dot.reshape(n**2, n**2).T.reshape(n, n, n, n)

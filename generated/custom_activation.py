@@ -183,7 +183,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         + (1/2)*t6.sum(keepdims=True)/m)
     del t1, t2, t6
     # back through A2 = Z2*t4
-    t7 = 1.5957691216057308 * Z2 * t4 * (1 - t4)
+    t7 = 1.5957691216057308*Z2*t4*(1 - t4)
     dZ2 = np.square(Z2, out=Z2)
     dZ2 *= 0.134145
     dZ2 += 1

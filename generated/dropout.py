@@ -105,7 +105,7 @@ def forward(W1, b1, W2, b2, X, D1):
     Z1 = _matmul(W1, X)
     Z1 += b1
     A1 = np.maximum(0, Z1, out=Z1)
-    A1 *= 1.25 * D1
+    A1 *= 1.25*D1
     Z2 = np.dot(W2, A1)
     del A1, Z1
     Z2 += b2
@@ -128,7 +128,7 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     Z1 = _matmul(W1, X)
     Z1 += b1
     A1 = np.maximum(0, Z1, out=Z1)
-    A1 *= 1.25 * D1
+    A1 *= 1.25*D1
     Z2 = np.dot(W2, A1)
     del A1, Z1
     Z2 += b2

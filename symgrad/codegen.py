@@ -18,6 +18,7 @@ from .graph import topo
 from . import ir
 from .liveness import passes
 from .naming import statement_names
+from .products import forms as product_forms
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
 from .schedule import gradient_roots, plan
@@ -27,9 +28,10 @@ if not TEMPLATES.is_dir():                     # installed without the source tr
     TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-# the styles of generated code: the printer of its statements, and whether liveness reuses
-# and frees arrays (out=, del). fast, the default, does; plain is the code of a course's
-# solution, each equation one statement, no in-place arithmetic
+# the styles of generated code: the printer of its statements, and whether the passes run
+# over them (the products' forms, then out= reuse and del). fast, the default, runs them;
+# plain is the code of a course's solution, each equation one statement, a @ b for every
+# product, no in-place arithmetic
 STYLES = {"fast": (FastNumPyNodePrinter, True), "plain": (PlainNumPyNodePrinter, False)}
 
 
@@ -53,7 +55,7 @@ def module_source(derivation, style="fast"):
     _plan.cache_clear()
     d = derivation
     model = d.model
-    functions, helpers = [], set()
+    functions = []
     outputs = d.outputs or {"loss": d.loss}
     fwd_inputs = _needed_inputs(d, list(outputs.values()))
     arrays = [x.name for x in d.params + d.inputs      # those giving the dtype: not labels
@@ -73,19 +75,18 @@ def module_source(derivation, style="fast"):
              quote=False))),
     ]
     tangents = d.hessian.tangents if d.hessian else []
-    dims = _Dims(d.params + d.inputs + tangents, d.params + fwd_inputs, helpers,
+    dims = _Dims(d.params + d.inputs + tangents, d.params + fwd_inputs,
                  _shapes_source(tangents))
     drafts = [_Draft(d, args, roots, (), style) for _, args, roots, _, _ in specs]
     shared: _Shared | None = _Shared(drafts)
     if not shared.worth_it():
         shared = None
     for (name, _, _, summary, returns), draft in zip(specs, drafts):
-        functions.append(_function(d, name, draft, summary, returns, helpers, dims,
-                                   shared=shared))
+        functions.append(_function(d, name, draft, summary, returns, dims, shared=shared))
     for jac in d.jacobians:
-        functions += _jacobian(d, jac, helpers, dims, style)
+        functions += _jacobian(d, jac, dims, style)
     if d.hessian:
-        functions += _hessian(d, helpers, arrays, dims, style)
+        functions += _hessian(d, arrays, dims, style)
     functions[:0] = ([dims.function()] if dims.lines else []) \
         + ([shared.function()] if shared else [])
     for f in functions:
@@ -95,6 +96,7 @@ def module_source(derivation, style="fast"):
         f["signature"] = "\n".join(_wrapped(f"def {f['name']}({f['args']}):", 100, 8))
         if f["returns"]:
             f["returns"] = "\n    ".join(_wrapped("return " + f["returns"], 96))[len("return "):]
+    called = _called(functions)
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
@@ -105,7 +107,8 @@ def module_source(derivation, style="fast"):
             100, depth=1)),
         labels="{%s}" % ", ".join("%r: %r" % (y.name, str(k)) for y, k in model.labels.items())
         if model.labels else None,
-        helpers=[STYLES[style][0].runtime[h] for h in sorted(helpers)], functions=functions)
+        helpers=[source for h, source in sorted(STYLES[style][0].runtime.items())
+                 if h in called], functions=functions)
     text = _environment().get_template("module.py.j2").render(**context)
     compile(text, f"{model.name}.py", "exec")
     return text
@@ -159,7 +162,7 @@ def _fewer_products(out, wrt):
     return f'"reverse" if {n_out} <= {n_wrt} else "forward"'
 
 
-def _jacobian(d, jac, helpers, dims, style):
+def _jacobian(d, jac, dims, style):
     """jacobian_<name> picks an order by the sizes; the two orders are private functions."""
     args, out, wrt = d.params + d.inputs, jac.output, jac.wrt
     label = out.name or "the output"
@@ -174,8 +177,7 @@ def _jacobian(d, jac, helpers, dims, style):
         doc=[f"mode 'reverse': one vector-Jacobian product per entry of {label} ({n_out})",
              f"mode 'forward': one Jacobian-vector product per entry of {wrt.name} ({n_wrt})",
              "mode 'auto': the order with fewer products"],
-        body=_validate(args, helpers, d) + dims.call(args)
-        + _labels_in_range(args, helpers, d) + [
+        body=_validate(args, d) + dims.call(args) + _labels_in_range(args, d) + [
             'if mode == "auto":',
             f'    mode = {_fewer_products(out.shape, wrt.shape)}',
             'if mode not in ("reverse", "forward"):',
@@ -188,19 +190,18 @@ def _jacobian(d, jac, helpers, dims, style):
         d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed], style),
         f"d {label} / d {wrt.name} right to left, all seeds {jac.seed.name}[k] = e_k at once "
         "(a batch axis).",
-        lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, dims,
-        public=False)
+        lambda names, array: f"{array(jac.reverse)}.reshape{shape}", dims, public=False)
     forward = _function(
         d, private + "forward", _Draft(d, args, [jac.forward], [jac.tangent], style),
         f"d {label} / d {wrt.name} left to right, all seeds {jac.tangent.name}[k] = e_k at "
         "once (a batch axis).",
         lambda names, array:
         f"{array(jac.forward)}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
-        helpers, dims, public=False)
+        dims, public=False)
     return [dispatch, reverse, forward]
 
 
-def _hessian(d, helpers, arrays, dims, style):
+def _hessian(d, arrays, dims, style):
     """hessian_vector_product (forward over reverse) and the full Hessian (every tangent);
     arrays: the names of the array arguments, as for value_and_grad."""
     h, args = d.hessian, d.params + d.inputs
@@ -212,7 +213,7 @@ def _hessian(d, helpers, arrays, dims, style):
     hvp = _function(
         d, "hessian_vector_product", _Draft(d, args + h.tangents, roots, (), style),
         "H v forward over reverse: the tangents of the gradients along the tangents "
-        + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, helpers, dims)
+        + ", ".join(t.name for t in h.tangents) + ", in PARAMS order.", products, dims)
     sizes = [sp.Mul(*p.shape) for p in d.params]
     total = str(sp.Add(*sizes))
 
@@ -230,7 +231,7 @@ def _hessian(d, helpers, arrays, dims, style):
         d, "hessian", _Draft(d, args, roots, h.tangents, style),
         f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
         "of PARAMS, each flattened in C order (forward over reverse, one tangent per entry).",
-        blocks, helpers, dims)
+        blocks, dims)
     return [hvp, full]
 
 
@@ -314,7 +315,7 @@ class _Draft:
                 raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
                                    _needed_for(d, node, roots)) from e
             expr = p.exprs.get(node.id, [node.expr])[0]
-            unknown = _unresolved(lines, known | code.helpers)
+            unknown = _unresolved(lines, known | set(code.runtime))
             if unknown:
                 raise _unprintable(unknown, _needed_for(d, node, roots), expr)
             known.add(names[node.id])
@@ -333,9 +334,24 @@ class _Draft:
         self.shapes |= {x: () for x in self.dims} | {a.name: tuple(a.shape) for a in args} \
             | {s.name: (axis, *(s.shape or (1, 1))) for s in seeds}
 
+    def rewritten(self, stmts, keep, given=()):
+        """The statements after the style's passes: in the fast style the products' forms,
+        then out= reuse and frees (keep: the names that must survive; given: arrays bound
+        before the statements that nothing else holds); none in the plain style."""
+        if not self.reuses:
+            return stmts
+        return passes(product_forms(stmts, self.shapes), keep, self.shapes, self.fresh, given)
+
     def returned(self):
         """The names the returned values read."""
         return _names_in([self.names[r.id] for r in self.roots])
+
+
+def _called(functions):
+    """The names of the runtime helpers the functions call (a name with a leading underscore
+    is symgrad's: a model's never has one)."""
+    return {name for f in functions for line in f["body"] + [f["returns"] or ""]
+            for name in re.findall(r"\b(_[a-z_]+)\(", line)}
 
 
 def _names_in(texts):
@@ -343,7 +359,7 @@ def _names_in(texts):
     return set().union(*(ir.names(ast.parse(t)) for t in texts))
 
 
-def _function(d, name, draft, summary, returns, helpers, binder, public=True, shared=None):
+def _function(d, name, draft, summary, returns, binder, public=True, shared=None):
     """One generated function from its draft; returns(names, array) gives the returned
     expression (array(node): node returned as an array of its own); a public function checks
     and converts its arguments first. shared: the _Shared forward pass it starts with, if
@@ -356,17 +372,15 @@ def _function(d, name, draft, summary, returns, helpers, binder, public=True, sh
     for _, lines, equation, comment in groups:
         body += [comment] * bool(comment) + lines
         doc.append(equation)
-    helpers |= draft.code.helpers
     keep = {a.name for a in args} | draft.returned()
     given = shared.fresh if shared else set()
-    stmts = passes(ir.parse(body), keep, draft.shapes, draft.fresh, given) if draft.reuses \
-        else ir.parse(body)
+    stmts = draft.rewritten(ir.parse(body), keep, given)
     start = shared.call(draft) if shared else []
     returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args))
     body = ir.lines(stmts)
-    entry = _validate(args, helpers, d) if public else []
-    body = entry + binder.call(args) + (_labels_in_range(args, helpers, d) if public
-                                        else []) + _slice_checks(draft.roots) + start + body
+    entry = _validate(args, d) if public else []
+    body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
+        + _slice_checks(draft.roots) + start + body
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
                 doc=doc, body=body, returns=returned)
@@ -394,13 +408,13 @@ class _Shared:
         self.dims = sorted(first.dims & used)
         stmts = ir.parse(lines)
         self.fresh = {v for v in self.returns if v in ir.owned(stmts, first.shapes)}
-        self.stmts = passes(stmts, set(self.returns) | {a.name for a in self.args},
-                            first.shapes, first.fresh) if first.reuses else stmts
+        self.stmts = first.rewritten(stmts, set(self.returns) | {a.name for a in self.args})
 
     def worth_it(self):
         """Whether the module gets shorter: each of the n functions trades the statements and
         equations for a call and its equation, for a function of its own."""
-        size, n = sum(len(g[1]) + 1 for g in self.groups), len(self.drafts)
+        size = len(self.groups) + sum(s.kind != "free" for s in self.stmts)
+        n = len(self.drafts)
         return bool(self.returns) and (n - 1) * size - 2 * n - 7 > 0
 
     def _signature(self):
@@ -474,14 +488,13 @@ def _owned(before, stmts, names, args):
     return array
 
 
-def _validate(args, helpers, d):
+def _validate(args, d):
     """The statements checking and converting the arguments at entry (_arrays; _labels for
     integer labels); a Hessian's tangents, not in SHAPES, have the shapes of their
     parameters."""
     labels = [a for a in args if a.symbol in d.model.labels]
     lines = [f"{a.name} = _labels({a.name}, {a.name!r}, SHAPES[{a.name!r}])" for a in labels]
     args = [a for a in args if a not in labels]
-    helpers.update(["_arrays"] + ["_labels"] * bool(labels))
     if not args:
         return lines
     shapes = _shapes_source([a for a in args if a not in d.params + d.inputs])
@@ -502,13 +515,12 @@ def _shapes_source(tangents):
         if tangents else "SHAPES"
 
 
-def _labels_in_range(args, helpers, d):
+def _labels_in_range(args, d):
     """The statements checking that each integer labels argument holds class indices (once
     the dimensions, the number of classes among them, are bound)."""
     lines = []
     for a in args:
         if a.symbol in d.model.labels:
-            helpers.add("_check_labels")
             lines.append(f"_check_labels({a.name}, {a.name!r}, {d.model.labels[a.symbol]})")
     return lines
 
@@ -632,7 +644,7 @@ class _Dims:
     `required` (an input forward does not read, a Hessian's tangents) may be None. shapes:
     the Python source of the shapes dict (SHAPES, or SHAPES with the tangents')."""
 
-    def __init__(self, args, required, helpers, shapes="SHAPES"):
+    def __init__(self, args, required, shapes="SHAPES"):
         required_ids = {a.id for a in required}
         self.optional = {a.name for a in args if a.id not in required_ids}
         self.args = sorted([a for a in args if a.shape != ()], key=lambda a: a.name in
@@ -670,7 +682,6 @@ class _Dims:
         parts = ([got[0], f"!= {want[0]}"] if len(got) == 1 else [
             "(%s)" % ", ".join(got), "!= (%s)" % ", ".join(want)] if got else []) + maybe
         if parts:
-            helpers.add("_shape_error")
             names = [a.name for a in self.args]
             listed = "PARAMS + INPUTS" if shapes == "SHAPES" and names == [
                 a.name for a in args] else _tuple(names)       # _shape_error zips them

@@ -3,13 +3,21 @@
 A body is a list of `Stmt`s: an assignment (`x = value`: a new array, a view, an alias or a
 number), an update in place (`x += y`, `x[i, j] -= y`, or a call writing `out=x` as a
 statement of its own), a free (`del x, y`) or a comment. Each knows the names it reads and
-the one it writes; the shapes of the arrays come with the body (name -> shape). The printers
-make the statements (their text is parsed once, here); the passes in liveness.py rewrite the
-list; `lines` gives the text back, as printed where no pass rewrote a statement.
+the one it writes. The shapes and dtypes of the named arrays come with the body (name ->
+shape, name -> dtype); `shape_of` and `dtype_of` give those of any value a statement
+computes. The printers make the statements (their text is parsed once, here); the passes in
+products.py and liveness.py rewrite the list, as syntax trees; `lines` gives the text back,
+as printed where no pass rewrote a statement, else by `source`, in the printers' notation.
 """
 import ast
+from ast import _Precedence, _Unparser  # type: ignore[attr-defined]
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SymgradError
+from .graph import broadcast_shape
 
 
 @dataclass
@@ -64,6 +72,12 @@ class Stmt:
         return self.value.id if isinstance(self.value, ast.Name) else out_of(self.value)
 
 
+    @classmethod
+    def of(cls, tree: ast.stmt) -> "Stmt":
+        """The statement of a syntax tree a pass built, its text in the printers' notation."""
+        return cls.parse(source(tree))
+
+
 def parse(lines: Iterable[str]) -> list[Stmt]:
     return [Stmt.parse(line) for line in lines]
 
@@ -86,11 +100,12 @@ def names(tree: ast.AST) -> frozenset[str]:
 
 
 def owned(stmts: list[Stmt], shapes: Mapping[str, tuple], given: Iterable[str] = ()) -> set[str]:
-    """The matrices the statements allocate (and those given, bound before them, that nothing
-    else holds), less any that a view or an alias of another name reads: the arrays a
-    function may write into and free."""
+    """The float matrices the statements allocate (and those given, bound before them, that
+    nothing else holds), less any that a view or an alias of another name reads: the arrays a
+    function may write into (a float result never goes into a mask) and free."""
     arrays = {t for t, shape in shapes.items() if len(shape) == 2 and shape != (1, 1)}
-    found = ({s.target for s in stmts if s.target and s.allocates()} | set(given)) & arrays
+    found = ({s.target for s in stmts if s.target and s.allocates()
+              and dtype_of(s.value, {}) == "float"} | set(given)) & arrays
     for s in stmts:
         if s.kind == "assign" and not s.allocates():
             found -= s.reads          # a view (x.T) or an alias shares memory: never reuse
@@ -129,3 +144,99 @@ def shared_by(value, shares, target):
         if isinstance(func, ast.Attribute) and func.attr in _VIEWS:
             return shared_by(func.value, shares, target)
     return {target} if target else set()
+
+
+# -- the text of a syntax tree ---------------------------------------------------------------
+class _Notation(_Unparser):
+    """Python source in the printers' notation (SymPy's): a*b, a/b and a**b without spaces,
+    a fraction of two numbers in parentheses inside a product ((1/2)*D), and a product of
+    products in parentheses ((A @ B) @ C: the order the schedule chose, shown)."""
+
+    def visit_BinOp(self, node):
+        op = self.binop[node.op.__class__.__name__]
+        precedence = self.binop_precedence[op]
+        with self.require_parens(precedence, node):
+            left, right = (precedence.next(), precedence) if op in self.binop_rassoc \
+                else (precedence, precedence.next())
+            for side, operand in ((0, node.left), (1, node.right)):
+                level = (left, right)[side]
+                if op in ("*", "/") and _fraction(operand) \
+                        or op == "@" and isinstance(operand, ast.BinOp) \
+                        and isinstance(operand.op, ast.MatMult):
+                    level = _Precedence.ATOM
+                self.set_precedence(level, operand)
+                self.traverse(operand)
+                if side == 0:
+                    self.write(op if op in ("*", "/", "**") else f" {op} ")
+
+
+def _fraction(node):
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) \
+        and isinstance(node.left, ast.Constant) and isinstance(node.right, ast.Constant)
+
+
+def source(tree: ast.AST) -> str:
+    """The Python source of a syntax tree, in the printers' notation (see _Notation)."""
+    return _Notation().visit(tree)
+
+
+# -- the shape and dtype of a value ----------------------------------------------------------
+Shape = tuple
+
+
+def shape_of(node: ast.AST, shapes: Mapping[str, Shape]) -> Shape | None:
+    """The shape of the value of an expression, from the shapes of the names it reads;
+    () for a number, None where it cannot be told (an unknown name or function)."""
+    if isinstance(node, ast.Name):
+        return shapes.get(node.id)
+    if isinstance(node, ast.Constant):
+        return ()
+    if isinstance(node, ast.Attribute) and node.attr in ("T", "mT"):
+        shape = shape_of(node.value, shapes)
+        return None if shape is None or len(shape) < 2 else (*shape[:-2], shape[-1], shape[-2])
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+        a, b = shape_of(node.left, shapes), shape_of(node.right, shapes)
+        if a is None or b is None or len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
+            return None
+        lead = _broadcast([a[:-2], b[:-2]])
+        return None if lead is None else (*lead, a[-2], b[-1])
+    if isinstance(node, ast.UnaryOp):
+        return shape_of(node.operand, shapes)
+    if isinstance(node, (ast.BinOp, ast.Compare)):
+        kids = [node.left, node.right] if isinstance(node, ast.BinOp) \
+            else [node.left, *node.comparators]
+        return _broadcast([shape_of(k, shapes) for k in kids])
+    if isinstance(node, ast.Call) and ufunc(node.func) is not None:
+        return _broadcast([shape_of(a, shapes) for a in node.args])
+    return None
+
+
+def _broadcast(shapes):
+    """The shape these broadcast to; None if one is unknown or they do not broadcast."""
+    if any(s is None for s in shapes):
+        return None
+    try:
+        return broadcast_shape(shapes)
+    except SymgradError:
+        return None
+
+
+def dtype_of(node: ast.AST, dtypes: Mapping[str, str]) -> str:
+    """The kind of the values of an expression: "bool" for a comparison (a mask) or a logical
+    ufunc's result, a name's own (dtypes, "float" where it has none), else "float" (the
+    arrays' dtype: the arguments give it and arithmetic keeps it)."""
+    if isinstance(node, ast.Name):
+        return dtypes.get(node.id, "float")
+    if isinstance(node, ast.Compare):
+        return "bool"
+    called = ufunc(node.func) if isinstance(node, ast.Call) else None
+    if called is not None and "d" * called.nin + "->d" not in called.types:
+        return "bool"
+    return "float"
+
+
+def ufunc(func: ast.AST):
+    """The NumPy ufunc np.<name> names, else None."""
+    text = ast.unparse(func)
+    found = getattr(np, text[3:], None) if text.startswith("np.") else None
+    return found if isinstance(found, np.ufunc) else None

@@ -13,12 +13,8 @@ import ast
 import copy
 from collections.abc import Callable, Iterable, Mapping
 
-import numpy as np
-
 from . import ir
 
-from .errors import SymgradError
-from .graph import broadcast_shape
 
 _BINARY = {ast.Add: "np.add", ast.Sub: "np.subtract", ast.Mult: "np.multiply",
            ast.Div: "np.divide"}
@@ -99,7 +95,7 @@ def _one_out_each(stmt, fresh):
                 return node
             temp = fresh()
             temps.append(temp)
-            out.append(ast.unparse(ast.Assign([ast.Name(temp)], node, lineno=0)))
+            out.append(ast.Assign([ast.Name(temp)], node, lineno=0))
             return ast.Name(temp)
         args = [visit(a, isinstance(a, ast.Name) and a.id == into or ir.out_of(a) == into)
                 for a in node.args]
@@ -118,23 +114,23 @@ def _one_out_each(stmt, fresh):
 
     value = visit(stmt.value, False)
     if not (isinstance(value, ast.Name) and value.id == target):
-        out.append(ast.unparse(ast.Assign([ast.Name(target)], value, lineno=0)))
-    return ir.parse(out), temps
+        out.append(ast.Assign([ast.Name(target)], value, lineno=0))
+    return [ir.Stmt.of(x) for x in out], temps
 
 
 def _statement(target, call, first):
     """target = call for the first of a chain; then the call in place: target += y for
     np.add(target, y, out=target), np.exp(target, out=target) for a unary ufunc."""
     if first or ir.out_of(call) != target:
-        return ast.unparse(ast.Assign([ast.Name(target)], call, lineno=0))
+        return ast.Assign([ast.Name(target)], call, lineno=0)
     func = ast.unparse(call.func)
     args = call.args
     others = [a for a in args if not (isinstance(a, ast.Name) and a.id == target)]
     if func in _INPLACE and len(args) == 2 and len(others) == 1 and (
             isinstance(args[0], ast.Name) and args[0].id == target
             or func in ("np.add", "np.multiply")):
-        return ast.unparse(ast.AugAssign(ast.Name(target), _INPLACE[func](), others[0]))
-    return ast.unparse(ast.Expr(call))
+        return ast.AugAssign(ast.Name(target), _INPLACE[func](), others[0])
+    return ast.Expr(call)
 
 
 _UNARY = {ast.USub: "np.negative"}
@@ -150,29 +146,30 @@ def _as_ufunc(node):
         return _BINARY[type(node.op)], [node.left, node.right]
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)], [node.operand]
-    if isinstance(node, ast.Call) and not node.keywords and _is_ufunc(node.func):
+    if isinstance(node, ast.Call) and not node.keywords and ir.ufunc(node.func) is not None \
+            and ir.dtype_of(node, {}) == "float":     # never a comparison's boolean result
         return ast.unparse(node.func), node.args
     return None
 
 
 def _into_dying(s, dying, shapes):
-    """The line with each elementwise operation written into an array that dies in the
-    statement: an array an operand reads or holds, once no part of the statement evaluated
-    later reads it, when the operation's result has its shape, a matrix's.
+    """The statement with each elementwise operation written into an array that dies in it:
+    an array an operand reads or holds, once no part of the statement evaluated later reads
+    it, when the operation's result has its shape, a matrix's.
 
     Python evaluates operands left to right and an operation after its operands, so the
     operations run in the post-order of the tree. A name is read when the operation taking
     it as an operand runs; one inside anything else (x.T, np.dot(x, y)) counts as read by
     the last operation, which NumPy lets write into its own inputs and their views.
     """
-    line, stmt = s.text, s.tree
     if s.kind != "assign":
         return s
-    value = stmt.value
+    value = s.value
     if isinstance(value, ast.Call) and ast.unparse(value.func) == "np.array" \
             and len(value.args) == 1 and not value.keywords \
             and isinstance(value.args[0], ast.Name) and value.args[0].id in dying:
         return ir.Stmt.parse(f"{s.target} = {value.args[0].id}")   # no copy: it dies
+    tree = copy.deepcopy(s.tree)                  # a copy to rewrite
     order = []                                    # the nodes, in the order they run
 
     def walk(node):
@@ -180,7 +177,7 @@ def _into_dying(s, dying, shapes):
             walk(child)
         order.append(node)
 
-    walk(stmt.value)
+    walk(tree.value)
     when = {node: i for i, node in enumerate(order)}
     ufuncs = {node: _as_ufunc(node) for node in order}
     last = {}                                     # dying name -> when its last read runs
@@ -190,81 +187,37 @@ def _into_dying(s, dying, shapes):
             if isinstance(child, ast.Name) and child.id in dying:
                 at = when[node] if child in operands else len(order) - 1
                 last[child.id] = max(last.get(child.id, -1), at)
-    shape = {stmt.value: shapes.get(s.target)}
-
-    def shape_of(node):
-        if node not in shape:
-            if isinstance(node, ast.Name):
-                shape[node] = shapes.get(node.id)
-            elif all(isinstance(n, _SCALAR) for n in ast.walk(node)):
-                shape[node] = ()
-            elif ufuncs[node] or isinstance(node, ast.Compare):
-                kids = ufuncs[node][1] if ufuncs[node] else [node.left, *node.comparators]
-                shape[node] = _broadcast([shape_of(k) for k in kids])
-            else:
-                shape[node] = None
-        return shape[node]
-
-    parts = {}                                    # node -> (new source, array holding it)
     conditions = {sub for call in order if isinstance(call, ast.Call)   # np.select's masks
                   and ast.unparse(call.func) == "np.select" and call.args
                   for sub in ast.walk(call.args[0])}
+    held, new = {}, {}      # node -> the dying array now holding it; -> its rewritten node
+
+    def shape_of(node):
+        return shapes.get(s.target) if node is tree.value else ir.shape_of(node, shapes)
 
     def visit(node):
-        text = ast.get_source_segment(line, node)
-        start = node.col_offset
-        for child in reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]):
-            new, held = parts[child] = visit(child)
-            a, b = child.col_offset - start, child.end_col_offset - start
-            if new != ast.get_source_segment(line, child):
-                if held and not isinstance(node, ast.Call) and text[a - 1:a] == "(" \
-                        and text[b:b + 1] == ")":
-                    a, b = a - 1, b + 1             # np.f(...) needs no parentheses
-                text = text[:a] + new + text[b:]
+        """node, its operations rewritten into dying arrays (operands first)."""
+        for name, field in ast.iter_fields(node):
+            if isinstance(field, list):
+                setattr(node, name, [visit(x) if isinstance(x, ast.expr) else x
+                                     for x in field])
+            elif isinstance(field, ast.expr):
+                setattr(node, name, visit(field))
+        new[node] = node
         if ufuncs[node] is None or isinstance(node, ast.Name) or node in conditions:
-            return text, None
+            return node
         func, operands = ufuncs[node]
-        into = [parts[o][1] for o in operands if parts[o][1]] + [
+        shape = shape_of(node)
+        into = [held[o] for o in operands if o in held] + [
             o.id for o in operands if isinstance(o, ast.Name) and last.get(o.id) == when[node]]
-        into = [name for name in into if shapes.get(name) == shape_of(node) is not None
-                and 1 not in shape_of(node)]         # a vector: allocating it is cheap
+        into = [name for name in into if shapes.get(name) == shape is not None
+                and 1 not in shape]               # a vector: allocating it is cheap
         if not into:
-            return text, None
-        args = ", ".join(_unwrapped(parts[o][0]) for o in operands)
-        return f"{func}({args}, out={into[0]})", into[0]
+            return node
+        held[node] = into[0]
+        new[node] = ast.Call(ast.parse(func, mode="eval").body, [new[o] for o in operands],
+                             [ast.keyword("out", ast.Name(into[0]))])
+        return new[node]
 
-    new, _ = visit(stmt.value)
-    return s if new == ast.get_source_segment(line, stmt.value) \
-        else ir.Stmt.parse(f"{s.target} = {new}")
-
-
-_SCALAR = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
-
-
-def _broadcast(shapes):
-    """The shape these broadcast to; None if one is unknown or they do not broadcast."""
-    if any(s is None for s in shapes):
-        return None
-    try:
-        return broadcast_shape(shapes)
-    except SymgradError:
-        return None
-
-
-def _is_ufunc(func):
-    """Whether func is a NumPy ufunc with a float result: never a comparison or a logical
-    one (np.greater, np.isfinite), whose boolean result must not go into a float array."""
-    text = ast.unparse(func)
-    ufunc = getattr(np, text[3:], None) if text.startswith("np.") else None
-    return isinstance(ufunc, np.ufunc) and "d" * ufunc.nin + "->d" in ufunc.types
-
-
-def _unwrapped(text):
-    """An operand's source without the parentheses it needed inside an expression."""
-    if text.startswith("(") and text.endswith(")"):
-        try:
-            ast.parse(text[1:-1], mode="eval")
-            return text[1:-1]
-        except SyntaxError:
-            pass
-    return text
+    tree.value = visit(tree.value)
+    return s if ast.dump(tree) == ast.dump(s.tree) else ir.Stmt.of(tree)

@@ -87,16 +87,17 @@ def fresh_names():
 
 def assert_same_results(lines, new, args, results, scratch=(), rtol=0.0):
     """Run the statements lines and their rewrite new, each on its own copy of args
-    ({name: value}): the names results hold the same values after both, and neither wrote
-    into an argument, but for the scratch ones (arrays that die in the statements)."""
+    ({name: value}; a value other than an array, a helper, is passed as it is): the names
+    results hold the same values after both, and neither wrote into an argument, but for the
+    scratch ones (arrays that die in the statements)."""
     runs = []
     for code in (lines, new):
-        env = {k: np.copy(v) for k, v in args.items()}
+        env = {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in args.items()}
         env["np"] = np
         exec("\n".join(code), env)
         runs.append(env)
         for k, v in args.items():
-            if k not in scratch:
+            if k not in scratch and isinstance(v, np.ndarray):
                 np.testing.assert_array_equal(env[k], v, err_msg=f"argument {k} was written")
     for name in results:
         np.testing.assert_allclose(runs[1][name], runs[0][name], rtol=rtol, atol=0,

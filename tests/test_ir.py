@@ -1,5 +1,7 @@
 """The statement IR (symgrad/ir.py) on its own: what each statement reads and writes, which
 arrays a function owns, and which memory each value may share (the copies on return)."""
+import ast
+
 import pytest
 
 from symgrad import ir
@@ -54,3 +56,37 @@ def test_sharing_follows_views_aliases_out_and_broadcasts_back_to_the_arguments(
 def test_lines_give_back_the_text_as_printed():
     text = ["Z1 = _matmul(W1, X)", "Z1 += b1", "# a comment", "del Z1"]
     assert ir.lines(ir.parse(text)) == text
+
+
+@pytest.mark.parametrize("text", [
+    "t = (1/2)*D/m",                      # a fraction in a product keeps its parentheses
+    "x = -((a @ b) @ c)",                 # so does a product of products: the order chosen
+    "A1 *= 1.25*D1",
+    "dZ = np.tanh(Z, out=Z)*(1 - A**2)",
+    "x = a - (b - c)",
+    "y = (Z1 > 0)*G",
+    "dscores[np.arange(N), y] -= 1/N",
+])
+def test_source_writes_a_tree_in_the_printers_notation(text):
+    """What a pass rewrites reads as the printers write (ast.unparse gives T * 2, 1 / N)."""
+    assert ir.source(ast.parse(text)) == text
+
+
+SHAPES = {"W": (4, 3), "X": (3, 5), "b": (4, 1), "S": (2, 3, 5), "m": ()}
+
+
+@pytest.mark.parametrize("text,shape", [
+    ("W @ X + b", (4, 5)), ("(W @ X).T", (5, 4)), ("W.T", (3, 4)), ("-b/m", (4, 1)),
+    ("np.tanh(W @ X)*(b > 0)", (4, 5)), ("W @ S", (2, 4, 5)), ("S.mT", (2, 5, 3)),
+    ("2", ()), ("W @ b", None), ("W + X", None), ("_sigmoid(X)", None), ("X[:, :2]", None),
+])
+def test_the_shape_of_a_value_from_the_shapes_of_its_names(text, shape):
+    assert ir.shape_of(ast.parse(text, mode="eval").body, SHAPES) == shape
+
+
+@pytest.mark.parametrize("text,dtype", [
+    ("W > 0", "bool"), ("np.greater(W, 0)", "bool"), ("np.isfinite(W)", "bool"),
+    ("np.tanh(W)", "float"), ("W*(W > 0)", "float"), ("y", "int"), ("W", "float"),
+])
+def test_the_dtype_of_a_value(text, dtype):
+    assert ir.dtype_of(ast.parse(text, mode="eval").body, {"y": "int"}) == dtype

@@ -121,7 +121,7 @@ def test_float32_in_gives_float32_loss_and_gradients(example, stem):
     (["T = A*2", "S = (T + 1)*np.dot(T, B)"], None),  # read later: never overwritten early
     # T*2 is computed before T is overwritten: one out= per statement keeps Python's order
     (["T = A*2", "S = T*2 - np.exp(T)"],
-     "t1 = T * 2\nS = np.exp(T, out=T)\nnp.subtract(t1, S, out=S)"),
+     "t1 = T*2\nS = np.exp(T, out=T)\nnp.subtract(t1, S, out=S)"),
     (["T = A*2", "S = T + B"], "np.add(T, B, out=T)"),
 ])
 def test_in_place_rewrites_compute_the_same_values(lines, reused):

@@ -83,7 +83,7 @@ def test_numpy_printer_computes_the_op(case, style):
         return
     temps = iter(f"tmp{k}" for k in range(100))
     code = "\n".join(printer.lines(node, "out", lambda: next(temps)))
-    scope = {"np": np, **values, **{h: getattr(runtime, h) for h in printer.helpers}}
+    scope = {"np": np, **values, **{h: getattr(runtime, h) for h in printer.runtime}}
     exec(compile(code, case.id, "exec"), scope)
     want = evaluate(node, values)
     got = np.asarray(scope["out"], dtype=float)

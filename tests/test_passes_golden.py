@@ -51,6 +51,9 @@ LIVENESS = {
         ["T = u*2", "V = B*2", "S = np.multiply(T, V, out=V)", "del T"]),
     "into the first of two": (["T = A*2", "V = B*2", "S = T*V"], "A B S", {},
                               ["T = A*2", "V = B*2", "S = np.multiply(T, V, out=T)", "del V"]),
+    # a mask holds booleans: a float result never goes into it (NumPy refuses the cast)
+    "not into a boolean array": (["T = np.greater(A, 0)", "S = np.exp(T*1.5)"], "A S", {},
+                        ["T = np.greater(A, 0)", "S = np.exp(T*1.5)"]),
     # a vector is cheap to allocate: never written into
     "not into a vector": (["T = u*2", "S = np.exp(T)"], "u S", {"T": (3, 1), "S": (3, 1)},
                           ["T = u*2", "S = np.exp(T)", "del T"]),
@@ -112,10 +115,10 @@ ONE_OUT_EACH = {
         ["S = np.square(T, out=T)", "np.subtract(1, S, out=S)", "S *= B"], []),
     "divide keeps its order": ("S = np.divide(B, np.exp(T, out=T), out=T)",
                                ["S = np.exp(T, out=T)", "np.divide(B, S, out=S)"], []),
-    # T * 2 reads T before exp overwrites it: it is computed first, into a temporary
+    # T*2 reads T before exp overwrites it: it is computed first, into a temporary
     "a part read before a write": (
-        "S = np.subtract(T * 2, np.exp(T, out=T), out=T)",
-        ["t1 = T * 2", "S = np.exp(T, out=T)", "np.subtract(t1, S, out=S)"], ["t1"]),
+        "S = np.subtract(T*2, np.exp(T, out=T), out=T)",
+        ["t1 = T*2", "S = np.exp(T, out=T)", "np.subtract(t1, S, out=S)"], ["t1"]),
     # the write into U is a chain of its own, on a fresh name, added in place into S
     "a second array's chain": (
         "S = np.add(np.exp(T, out=T), np.tanh(U, out=U), out=T)",

@@ -24,7 +24,6 @@ class NodePrinter:
     def __init__(self, names: dict, exprs: dict | None = None) -> None:
         self.names = names
         self.exprs = exprs if exprs is not None else {}
-        self.helpers: set[str] = set()       # runtime helpers the printed code calls
 
     # -- dispatch -------------------------------------------------------------------------
     def rhs(self, node):
@@ -95,7 +94,7 @@ class NodePrinter:
         each stand-in with its node; a stack of matrices has no 2-d shape."""
         shapes = {s: a.shape for s, a in stand_ins
                   if not isinstance(a, _Named) and not self._is_batched(a)}
-        printer = self.scalar_printer(operands, self.helpers, shapes)
+        printer = self.scalar_printer(operands, shapes)
         printer.dtype = self.dtype
         return printer
 

@@ -31,10 +31,9 @@ class _Operands:
 
     settings = {"fully_qualified_modules": True, "strict": True}   # the SymPy printer's
 
-    def __init__(self, operands, helpers=None, shapes=None):
+    def __init__(self, operands, shapes=None):
         super().__init__(self.settings)
         self.operands = operands          # placeholder -> (text, is_compound)
-        self.helpers = helpers if helpers is not None else set()
         self.shapes = shapes or {}        # placeholder -> shape of its operand, where known
 
     def _print_Symbol(self, expr):
@@ -72,23 +71,18 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         return text
 
     def _print_erf(self, expr):
-        self.helpers.add("_erf")
         return "_erf(%s)" % self._print(expr.args[0])
 
     def _print_erfc(self, expr):
-        self.helpers.add("_erf")
         return "_erf(%s, complement=True)" % self._print(expr.args[0])
 
     def _print_sigmoid(self, expr):
-        self.helpers.add("_sigmoid")
         return "_sigmoid(%s)" % self._print(expr.args[0])
 
     def _print_logcosh(self, expr):
-        self.helpers.add("_logcosh")
         return "_logcosh(%s)" % self._print(expr.args[0])
 
     def _print_xlogx(self, expr):
-        self.helpers.add("_xlogx")
         return "_xlogx(%s)" % self._print(expr.args[0])
 
     def _print_softplus(self, expr):
@@ -120,9 +114,10 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         return "*".join([self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)] + masks)
 
     def _outer_product(self, column, row):
-        """(text, is_compound) of a column times a row."""
-        self.helpers.add("_matmul")
-        return "_matmul(%s, %s)" % (self._print(column), self._print(row)), False
+        """(text, is_compound) of a column times a row: c @ r (products.call_forms makes it
+        _matmul(c, r) in the fast style)."""
+        return "%s @ %s" % (self.parenthesize(column, PRECEDENCE["Mul"]),
+                            self.parenthesize(row, PRECEDENCE["Mul"])), True
 
     def _print_Abs(self, expr):
         return "np.abs(%s)" % self._print(expr.args[0])
@@ -184,12 +179,8 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
 
 
 class ScalarPlainPrinter(ScalarNumPyPrinter):
-    """The same, as a course writes it: a column times a row is c @ r, and x**3 is x**3
-    (where the fast style calls _matmul and multiplies powers out)."""
-
-    def _outer_product(self, column, row):
-        return "%s @ %s" % (self.parenthesize(column, PRECEDENCE["Mul"]),
-                            self.parenthesize(row, PRECEDENCE["Mul"])), True
+    """The same, as a course writes it: x**3 is x**3 (where the fast style multiplies powers
+    out)."""
 
     def _print_Pow(self, expr, rational=False):
         base, e = expr.args
@@ -387,7 +378,6 @@ class NumPyNodePrinter(NodePrinter):
 
     def _print_logsumexp(self, node):
         args, _ = self.operands(node)
-        self.helpers.add("_logsumexp")
         return "_logsumexp(%s, %d)" % (args[0][0], node.axis - 2)
 
     def _print_inverse(self, node):
@@ -407,7 +397,6 @@ class NumPyNodePrinter(NodePrinter):
         args, _ = self.operands(node)
         kind, action = node.op[3:6], node.op[7:]
         helper = "_put_at_arg" if action == "put" else "_take_at_arg"
-        self.helpers.add(helper)
         axis = "None" if node.axis is None else node.axis - 2
         return "%s(%s, %s, %s, np.arg%s)" % (helper, args[0][0], args[1][0], axis, kind)
 
@@ -421,7 +410,6 @@ class NumPyNodePrinter(NodePrinter):
         return "np.diagonal(%s)[:, None]" % args[0][0]
 
     def _print_undiag(self, node):
-        self.helpers.add("_diagonal_matrix")
         return "_diagonal_matrix(%s)" % self.operands(node)[0][0][0]
 
     def _print_concat(self, node):
@@ -438,47 +426,9 @@ class NumPyNodePrinter(NodePrinter):
 
 
 class FastNumPyNodePrinter(NumPyNodePrinter):
-    """NumPy code in the fast style, the default: a product by the fastest call for its
-    shape (_matmul, np.dot), Z = W @ A then Z += b (the product's array takes the sum),
-    x.sum(axis=1, keepdims=True), sum(x**2) as np.vdot(x, x). codegen then reuses and frees
-    arrays (liveness.reuse_and_free)."""
-
-    def _compound(self, node, text):
-        return node.op == "matmul" and self._matmul_function(node) is None
-
-    def _product_term(self, node, expr, args):
-        """i if expr is operand i plus other terms and operand i is an unnamed matrix
-        product of node's full shape (an array this function owns), else None."""
-        if not isinstance(expr, sp.Add):
-            return None
-        for i, a in enumerate(args):
-            if placeholder(i) in expr.args and a.op == "matmul" and a.id not in self.names \
-                    and a.shape == node.shape and self._is_batched(a) == self._is_batched(node) \
-                    and not (expr - placeholder(i)).has(placeholder(i)):
-                return i
-        return None
-
-    def _matmul_function(self, node):
-        """The function a matrix product is printed with, or None for a @ b (stacks of
-        matrices).
-
-        A vector result is np.dot(a, b): the same BLAS call as @ with a third less overhead
-        (no generalized-ufunc dispatch); np.dot zeroes its result first, which costs more
-        than that on a matrix. A matrix result is _matmul(a, b), which picks the faster of
-        the two ways to store it."""
-        if self._is_batched(node):
-            return None
-        if sp.S.One in node.shape:
-            return "np.dot"
-        self.helpers.add("_matmul")
-        return "_matmul"
-
-    def _print_matmul(self, node):
-        args, wrap = self.operands(node)
-        function = self._matmul_function(node)
-        if function is None:
-            return "%s @ %s" % (wrap[0], wrap[1])
-        return "%s(%s, %s)" % (function, args[0][0], args[1][0])
+    """NumPy code in the fast style, the default: x.sum(axis=1, keepdims=True), sum(x**2) as
+    np.vdot(x, x). codegen then chooses the products' forms (products.forms: _matmul,
+    np.dot, Z = W @ A then Z += b) and reuses and frees arrays (liveness.passes)."""
 
     def _print_sum(self, node):
         args, wrap = self.operands(node)
@@ -503,16 +453,6 @@ class FastNumPyNodePrinter(NumPyNodePrinter):
                                                    self._reduced_axis(node, batched))
 
     _print_min = _print_max
-
-    def _lines_map(self, node, name, fresh):
-        expr, args = self._expr(node)
-        product = self._product_term(node, expr, args)
-        if product is None:
-            return super()._lines_map(node, name, fresh)
-        rest = expr - placeholder(product)       # Z = W @ A; Z += b: no second array
-        sign = "-" if rest.could_extract_minus_sign() else "+"
-        return ["%s = %s" % (name, self.rhs(args[product])),
-                "%s %s= %s" % (name, sign, self._scalar(-rest if sign == "-" else rest, args))]
 
 
 class PlainNumPyNodePrinter(NumPyNodePrinter):

@@ -1,0 +1,90 @@
+"""The fast style's forms of matrix products: passes over a function's statements
+(symgrad/ir.py), which the printers write as `a @ b` everywhere.
+
+- `split_sums`: `Z = W @ A + b` becomes `Z = W @ A` then `Z += b`: the product's new array
+  takes the sum, where the one statement would allocate a second array for it.
+- `call_forms`: a product of two matrices becomes `np.dot(a, b)` where the result is a
+  vector (the same BLAS call as @ with a third less overhead: no generalized-ufunc
+  dispatch; np.dot zeroes a matrix result first, which costs more than that), and
+  `_matmul(a, b)` where it is a matrix (the helper picks the faster of the two ways to
+  store it). A product of stacks of matrices (a Jacobian's seeds) stays `a @ b`.
+"""
+import ast
+import copy
+from collections.abc import Mapping
+
+from . import ir
+
+
+def forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
+    """The statements with both passes applied, split_sums first."""
+    return call_forms(split_sums(stmts, shapes), shapes)
+
+
+def split_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
+    """Each `Z = ... + P + ...` whose sum has a term P, a product of Z's shape (not
+    broadcast) that no other term reads, as `Z = P` and `Z += rest` (`Z -= ...` where every
+    other term is subtracted)."""
+    out: list[ir.Stmt] = []
+    for s in stmts:
+        out += _split(s, shapes) or [s]
+    return out
+
+
+def _split(s, shapes):
+    if s.kind != "assign" or not isinstance(s.value, ast.BinOp) \
+            or not isinstance(s.value.op, (ast.Add, ast.Sub)):
+        return None
+    terms = _terms(s.value, 1)
+    for i, (sign, term) in enumerate(terms):
+        rest = terms[:i] + terms[i + 1:]
+        if sign > 0 and _is_product(term) and shapes.get(s.target) is not None \
+                and ir.shape_of(term, shapes) == shapes.get(s.target) \
+                and not any(ast.dump(term) == ast.dump(n) for _, t in rest for n in ast.walk(t)):
+            subtract = all(sign < 0 for sign, _ in rest)
+            rest.sort(key=lambda st: st[0] < 0)        # a term added first: a - b, not -b + a
+            value = rest[0][1] if subtract or rest[0][0] > 0 else ast.UnaryOp(ast.USub(),
+                                                                              rest[0][1])
+            for sign, t in rest[1:]:
+                value = ast.BinOp(value, ast.Add() if (sign > 0) != subtract else ast.Sub(), t)
+            target = ast.Name(s.target)
+            return [ir.Stmt.of(ast.Assign([target], term, lineno=0)),
+                    ir.Stmt.of(ast.AugAssign(target, ast.Sub() if subtract else ast.Add(),
+                                             value))]
+    return None
+
+
+def _terms(node, sign):
+    """[(sign, term)] of a sum written with + and -."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        return _terms(node.left, sign) + _terms(
+            node.right, sign if isinstance(node.op, ast.Add) else -sign)
+    return [(sign, node)]
+
+
+def _is_product(node):
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
+
+
+def call_forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
+    """Each product of two matrices as np.dot(a, b) (a vector result) or _matmul(a, b)."""
+    out = []
+    for s in stmts:
+        if s.tree is not None and any(map(_is_product, ast.walk(s.tree))):
+            tree = _Calls(shapes).visit(copy.deepcopy(s.tree))
+            s = ir.Stmt.of(tree) if ast.dump(tree) != ast.dump(s.tree) else s
+        out.append(s)
+    return out
+
+
+class _Calls(ast.NodeTransformer):
+    def __init__(self, shapes):
+        self.shapes = shapes
+
+    def visit_BinOp(self, node):
+        shape = ir.shape_of(node, self.shapes) if _is_product(node) else None
+        self.generic_visit(node)             # the operands' products first
+        if shape is None or len(shape) != 2:
+            return node
+        function = "np.dot" if 1 in shape else "_matmul"
+        return ast.Call(ast.parse(function, mode="eval").body, [node.left, node.right], [])

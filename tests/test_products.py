@@ -1,0 +1,51 @@
+"""The products' forms (symgrad/products.py), golden strings over hand-written statements:
+each expected value is the NumPy an expert writes for that shape, and each rewrite is run
+against the statements it replaces."""
+import numpy as np
+import pytest
+from helpers import assert_same_results
+
+from symgrad import ir, products
+from symgrad.printing import runtime
+
+# W (4 x 3), X (3 x 5), b (4 x 1), w (1 x 4), c (4 x 5), s (1 x 1); Z, V, A the statements'
+SHAPES = dict(W=(4, 3), X=(3, 5), b=(4, 1), w=(1, 4), c=(4, 5), s=(1, 1), Z=(4, 5),
+              V=(1, 5), A=(4, 5), S=(2, 4, 5), G=(2, 4, 3), P=(1, 1))
+RNG = np.random.default_rng(18)
+ARGS = {k: RNG.standard_normal(v) for k, v in SHAPES.items() if k in "WXbwcsG"}
+
+FORMS = {
+    # a matrix result: the helper choosing the faster storage; a vector one: np.dot
+    "matrix product": (["Z = W @ X"], ["Z = _matmul(W, X)"]),
+    "vector product": (["V = w @ (W @ X)"], ["V = np.dot(w, _matmul(W, X))"]),
+    "through a transpose": (["A = (X.T @ W.T).T"], ["A = _matmul(X.T, W.T).T"]),
+    "1 x 1 result": (["P = w @ b"], ["P = np.dot(w, b)"]),
+    # a slice's shape is not inferred: its product keeps the operator (correct, untuned)
+    "unknown shape": (["V = w @ W @ X[:, :5]"], ["V = np.dot(w, W) @ X[:, :5]"]),
+    # a sum with the product of the target's shape: the product's array takes it
+    "bias added in place": (["Z = W @ X + b"], ["Z = _matmul(W, X)", "Z += b"]),
+    "bias first": (["Z = b + W @ X"], ["Z = _matmul(W, X)", "Z += b"]),
+    "subtracted terms": (["Z = W @ X - b - c"], ["Z = _matmul(W, X)", "Z -= b + c"]),
+    "mixed terms": (["Z = c - b + W @ X"], ["Z = _matmul(W, X)", "Z += c - b"]),
+    # a negated product or a broadcast one (a row, widened by b) keeps its one statement
+    "negated product": (["Z = b - W @ X"], ["Z = b - _matmul(W, X)"]),
+    "broadcast product": (["A = w @ W @ X + c"], ["A = np.dot(np.dot(w, W), X) + c"]),
+    "product read twice": (["Z = W @ X + np.tanh(W @ X)"],
+                           ["Z = _matmul(W, X) + np.tanh(_matmul(W, X))"]),
+    # a stack of matrices (a Jacobian's seeds) stays a @ b
+    "stacked product": (["S = G @ X + c"], ["S = G @ X", "S += c"]),
+}
+
+
+@pytest.mark.parametrize("lines,expected", FORMS.values(), ids=FORMS)
+def test_products_forms(lines, expected):
+    new = ir.lines(products.forms(ir.parse(lines), SHAPES))
+    assert new == expected
+    target = lines[0].split(" = ")[0]
+    assert_same_results(lines, new, ARGS | {"_matmul": runtime._matmul}, [target],
+                        rtol=1e-14)
+
+
+def test_statements_without_products_are_kept_as_printed():
+    lines = ["A = np.tanh(c)*(1/2)", "A += b", "# a comment", "del A"]
+    assert ir.lines(products.forms(ir.parse(lines), SHAPES)) == lines
