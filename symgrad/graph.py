@@ -36,6 +36,7 @@ of 1 become broadcast products, `exp` summed along an axis becomes `exp(logsumex
 `log` of a sigmoid or softmax is composed with it so the stable forms can be used.
 """
 import itertools
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -178,6 +179,8 @@ class Graph:
         expr, args = self._compose(expr, args)
         if self.deriving:
             expr, args = self._reuse_forward(expr, args)
+        else:
+            expr, args = self._one_sum(expr, args)
         expr, args = self._normalise(expr, args)
         if len(args) == 1 and expr == placeholder(0) and args[0].shape == tuple(shape):
             return args[0]
@@ -210,6 +213,35 @@ class Graph:
         if with_exp and (len(with_exp) > 1 or simplify.has_unstable_use(expr)):
             expr, args = inline_maps(expr, args, self._has_exp)
         return simplify.canonical(expr), args
+
+    def _one_sum(self, expr, args):
+        """Sums of all the entries of arrays of one shape, added (times numbers), as one sum:
+        c*sum(P) + d*sum(Q) is c*sum(P + (d/c)*Q), where P and Q are elementwise work that
+        gets an array of its own for the sum anyway (not an argument, a named array, or a
+        square, whose sum is one np.vdot): one array then. The course notes' cost
+        -(Y @ log(A).T + (1 - Y) @ log(1 - A).T)/m is then one sum of one elementwise
+        expression, which simplifies to binary cross-entropy's one logaddexp."""
+        groups = defaultdict(list)
+        for i, a in enumerate(args):
+            x = a.args[0] if a.op == "sum" else None
+            if a.axis is None and a.name is None and x is not None and x.op == "map" \
+                    and x.name is None and x.expr != placeholder(0)**2:
+                groups[(a.shape, x.shape)].append(i)
+        for members in groups.values():
+            xs = [placeholder(i) for i in members]
+            coefficients = [sp.diff(expr, x) for x in xs]
+            if len(members) < 2 or any(c.free_symbols & set(xs) for c in coefficients):
+                continue
+            scale = coefficients[0]
+            ratios = [sp.simplify(c / scale) for c in coefficients]
+            if not all(r.is_number for r in ratios):
+                continue
+            inner = self.map(sp.Add(*[r * placeholder(k) for k, r in enumerate(ratios)]),
+                             [args[i].args[0] for i in members])
+            total = self.sum(inner, None, scalar=args[members[0]].shape == ())
+            rest = expr.xreplace({x: 0 for x in xs})
+            return rest + scale * placeholder(len(args)), args + [total]
+        return expr, args
 
     def _has_exp(self, node):
         """Whether a map node's expression, its map operands inlined, has an exp or sigmoid
@@ -287,6 +319,11 @@ class Graph:
             return self.map(placeholder(0) * placeholder(1), [a, b], shape)
         if a.shape == (1, 1) or b.shape == (1, 1):
             return self.map(placeholder(0) * placeholder(1), [a, b], shape)
+        if shape == (1, 1) and b.op == "transpose" and not self.deriving and any(
+                x.op == "map" and x.name is None for x in (a, b.args[0])):
+            # a row times a row transposed, one of them elementwise: the sum of their
+            # elementwise product, into which the elementwise work fuses
+            return self.sum(self.map(placeholder(0) * placeholder(1), [a, b.args[0]]))
         return self._make("matmul", (a, b), shape)
 
     def transpose(self, a: Node, push: bool = False) -> Node:

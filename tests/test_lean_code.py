@@ -195,3 +195,78 @@ def test_the_hessian_of_one_parameter_is_its_block_not_a_one_block_concatenate(e
     a = 1 / (1 + np.exp(-(w.T @ X)))            # by hand: X diag(a(1 - a)) X^T / m
     assert np.allclose(H, (X * (a * (1 - a))) @ X.T / X.shape[1], rtol=1e-12, atol=0)
     assert not any(np.shares_memory(H, x) for x in (w, X, Y))
+
+
+COURSE_NET = '''
+n_x, n_h = sp.symbols("n_x n_h", integer=True, positive=True)
+X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
+W1, b1 = sg.Param("W1", n_h, n_x), sg.Param("b1", n_h, 1)
+W2, b2 = sg.Param("W2", 1, n_h), sg.Param("b2", 1, 1)
+A1 = sg.tanh(W1 @ X + b1)
+A2 = sg.sigmoid(W2 @ A1 + b2)
+cost = {cost}
+model = sg.Model("net", loss=cost, params=[W1, b1, W2, b2], inputs=[X, Y])
+'''
+
+
+def _net(tmp_path, cost, name):
+    path = tmp_path / f"{name}.py"
+    path.write_text("import sympy as sp\nimport symgrad as sg\n"
+                    'm = sp.Symbol("m", integer=True, positive=True)\n'
+                    + COURSE_NET.format(cost=cost))
+    from conftest import derived as derive_file
+    return derive_file(path)[0]
+
+
+def test_the_course_notes_cost_compiles_to_binary_cross_entropy_code(tmp_path):
+    """-(1/m)(Y log(A2)^T + (1 - Y) log(1 - A2)^T), as the course notes write the cost, gives
+    the code of sg.binary_cross_entropy: one logaddexp, no product of Y with a row of logs, the
+    column layout (W1 @ X, never X.T @ W1.T), the same backward statements."""
+    course = _net(tmp_path, "-(1 / m) * (Y @ sg.log(A2).T + (1 - Y) @ sg.log(1 - A2).T)",
+                  "course")
+    bce = _net(tmp_path, "sg.binary_cross_entropy(A2, Y)", "bce")
+    body = _body(course[2])
+    assert body.count("np.logaddexp") == 1 and "np.dot(Y" not in body, body
+    assert "_matmul(W1, X)" in body and "X.T" not in body.split("# back through")[0], body
+    backward = [_body(s).split("# back through Z2 = ")[1].split("return ")[0]
+                for s in (course[2], bce[2])]
+    assert backward[0] == backward[1]        # (the course's cost is a 1 x 1 matrix)
+    # the loss by the course's own formula, from NumPy (not from either module)
+    rng = np.random.default_rng(5)
+    W1v, b1v, W2v, b2v = (rng.standard_normal(s) for s in ((4, 3), (4, 1), (1, 4), (1, 1)))
+    Xv, Yv = rng.standard_normal((3, 7)), (rng.uniform(size=(1, 7)) > 0.5) * 1.0
+    A2v = 1 / (1 + np.exp(-(W2v @ np.tanh(W1v @ Xv + b1v) + b2v)))
+    want = -(Yv @ np.log(A2v).T + (1 - Yv) @ np.log(1 - A2v).T)[0, 0] / 7
+    for _, _, _, module in (course, bce):
+        loss, grads = module.value_and_grad(W1v, b1v, W2v, b2v, Xv, Yv)
+        assert np.isclose(loss, want, rtol=1e-12)
+    np.testing.assert_allclose(course[3].value_and_grad(W1v, b1v, W2v, b2v, Xv, Yv)[1][0],
+                               bce[3].value_and_grad(W1v, b1v, W2v, b2v, Xv, Yv)[1][0],
+                               rtol=1e-12)
+
+
+def test_a_row_dot_a_row_of_arguments_stays_one_product():
+    """u @ v.T of two arguments is one BLAS dot, no elementwise temporary (only a row built
+    elementwise is summed as a product, so that its elementwise work fuses)."""
+    u, v = sg.Input("u", 1, n), sg.Param("v", 1, n)
+    source = module_source(derive(sg.Model("dot", loss=(u @ v.T)[0, 0], params=[v],
+                                           inputs=[u])))
+    assert "np.dot(u, v.T)" in _body(source, "loss"), _body(source, "loss")
+
+
+def test_sums_of_one_shape_added_are_one_sum():
+    """c*sum(exp(P)) + d*sum(tanh(Q)) for P, Q of one shape is one reduction of one
+    elementwise expression, c*sum(exp(P) + (d/c)*tanh(Q)): one array where there were two.
+    Sums of arguments, of squares (np.vdot) or along an axis are left as they are."""
+    from symgrad.graph import Graph, placeholder
+    g = Graph()
+    P, Q = (g.leaf(sp.MatrixSymbol(s, n, m)) for s in "PQ")
+    X0, X1 = placeholder(0), placeholder(1)
+    e, t = g.map(sp.exp(X0), [P]), g.map(sp.tanh(X0), [Q])
+    node = g.map(3 * X0 - 6 * X1, [g.sum(e), g.sum(t)])
+    assert node.op == "map" and node.expr == 3 * X0 and node.args[0].op == "sum"
+    inner = node.args[0].args[0]
+    assert inner.op == "map" and inner.expr == X0 - 2 * X1 and inner.args == (e, t)
+    for kept in ([g.sum(P), g.sum(Q)], [g.sum(e), g.sum(g.map(X0**2, [Q]))],
+                 [g.sum(g.map(sp.sin(X0), [P]), 0), g.sum(t, 0)]):
+        assert sorted(a.op for a in g.map(X0 + X1, kept).args) == ["sum", "sum"]
