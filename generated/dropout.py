@@ -41,6 +41,32 @@ def _arrays(values, names, shapes):
     return out
 
 
+def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
+    """Initial values of params (init_params): each weight (a name in fan_in, which gives the
+    axis of its shape that counts its inputs) random by scheme, N(0, 2/fan-in) for "he",
+    N(0, 1/fan-in) for "xavier", 0.01 N(0, 1) for "small", zeros for "zeros"; a parameter in
+    ones 1 (a scale), every other 0 (a bias). shapes: SHAPES; dims: dimension -> size."""
+    variances = {"he": 2.0, "xavier": 1.0, "small": None, "zeros": 0.0}
+    if scheme not in variances:
+        raise ValueError(f"scheme must be one of {', '.join(map(repr, variances))}, "
+                         f"not {scheme!r}")
+    needed = {d for name in params for d in shapes[name] if not d.isdigit()}
+    missing = sorted(needed - set(dims))
+    if missing:
+        raise ValueError(f"init_params needs the size of {', '.join(missing)} in dims")
+    rng = np.random.default_rng(seed)
+    values = []
+    for name in params:
+        shape = tuple(int(d) if d.isdigit() else int(dims[d]) for d in shapes[name])
+        if name in fan_in and scheme != "zeros":
+            variance = variances[scheme]
+            scale = 0.01 if variance is None else np.sqrt(variance / shape[fan_in[name]])
+            values.append(scale * rng.standard_normal(shape))
+        else:
+            values.append(np.full(shape, float(name in ones)) if shape else float(name in ones))
+    return tuple(values)
+
+
 def _matmul(a, b):
     """a @ b; a wide one of 2**14 entries or more stored column-major, a column times a row
     by np.dot (why: symgrad's README, "How it works")."""
@@ -190,3 +216,15 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     dW1 = _matmul(dZ1, X.T)
     del dZ1
     return cost, (dW1, db1, dW2, db2)
+
+
+def init_params(dims, scheme="he", seed=None):
+    """Initial parameters in PARAMS order, sized by dims ({dimension: size}); seed: for NumPy's
+    default_rng.
+
+    W1, W2: weights, of fan-in (the inputs a unit sums) n_x, n_h
+      scheme 'he' N(0, 2/fan-in), for ReLU; 'xavier' N(0, 1/fan-in), for tanh;
+      'small' 0.01 N(0, 1); 'zeros' 0
+    b1, b2: 0
+    """
+    return _init_params(SHAPES, PARAMS, dims, scheme, seed, {'W1': 1, 'W2': 1})

@@ -40,6 +40,32 @@ def _arrays(values, names, shapes):
     return out
 
 
+def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
+    """Initial values of params (init_params): each weight (a name in fan_in, which gives the
+    axis of its shape that counts its inputs) random by scheme, N(0, 2/fan-in) for "he",
+    N(0, 1/fan-in) for "xavier", 0.01 N(0, 1) for "small", zeros for "zeros"; a parameter in
+    ones 1 (a scale), every other 0 (a bias). shapes: SHAPES; dims: dimension -> size."""
+    variances = {"he": 2.0, "xavier": 1.0, "small": None, "zeros": 0.0}
+    if scheme not in variances:
+        raise ValueError(f"scheme must be one of {', '.join(map(repr, variances))}, "
+                         f"not {scheme!r}")
+    needed = {d for name in params for d in shapes[name] if not d.isdigit()}
+    missing = sorted(needed - set(dims))
+    if missing:
+        raise ValueError(f"init_params needs the size of {', '.join(missing)} in dims")
+    rng = np.random.default_rng(seed)
+    values = []
+    for name in params:
+        shape = tuple(int(d) if d.isdigit() else int(dims[d]) for d in shapes[name])
+        if name in fan_in and scheme != "zeros":
+            variance = variances[scheme]
+            scale = 0.01 if variance is None else np.sqrt(variance / shape[fan_in[name]])
+            values.append(scale * rng.standard_normal(shape))
+        else:
+            values.append(np.full(shape, float(name in ones)) if shape else float(name in ones))
+    return tuple(values)
+
+
 def forward(a, b, c):
     """The model's outputs loss, in a dict.
 
@@ -88,3 +114,13 @@ def value_and_grad(a, b, c):
     db = 3*c
     dc = 3*b
     return float(J), (float(dv), float(db), float(dc))
+
+
+def init_params(dims, scheme="he", seed=None):
+    """Initial parameters in PARAMS order, sized by dims ({dimension: size}); seed: for NumPy's
+    default_rng.
+
+    b, c: 1 (scales)
+    a: 0
+    """
+    return _init_params(SHAPES, PARAMS, dims, scheme, seed, {}, ('b', 'c'))

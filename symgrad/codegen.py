@@ -14,7 +14,7 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from . import __version__
 from .dims import default_dims
 from .errors import SymgradError
-from .graph import topo
+from .graph import placeholder, topo
 from . import ir
 from .liveness import passes
 from .naming import statement_names
@@ -87,6 +87,8 @@ def module_source(derivation, style="fast"):
         functions += _jacobian(d, jac, dims, style)
     if d.hessian:
         functions += _hessian(d, arrays, dims, style)
+    if d.params:
+        functions.append(_init(d))
     functions[:0] = ([dims.function()] if dims.lines else []) \
         + ([shared.function()] if shared else [])
     for f in functions:
@@ -233,6 +235,42 @@ def _hessian(d, arrays, dims, style):
         "of PARAMS, each flattened in C order (forward over reverse, one tangent per entry).",
         blocks, dims)
     return [hvp, full]
+
+
+def _init(d):
+    """init_params: initial parameters by their role in the model, found in the graph: a
+    weight is an operand of a matrix product (its fan-in the axis the product sums over), a
+    scale a factor of an elementwise product (1), anything else a bias (0)."""
+    fan_in: dict[str, int] = {}
+    ones: set[str] = set()
+    params = {p.id: p for p in d.params}
+    for node in topo([d.loss]):
+        for k, a in enumerate(node.args):
+            flipped = a.op == "transpose"
+            p = params.get(a.args[0].id if flipped else a.id)
+            if p is None:
+                continue
+            if node.op == "matmul":       # W @ X sums over W's columns, X @ W over W's rows
+                fan_in.setdefault(p.name, (1 if k == 0 else 0) ^ flipped)
+            elif node.op == "map":
+                slope = sp.diff(node.expr, placeholder(k))
+                if not slope.is_number and placeholder(k) not in slope.free_symbols:
+                    ones.add(p.name)
+    weights = [p for p in d.params if p.name in fan_in]
+    scales = [p.name for p in d.params if p.name in ones and p.name not in fan_in]
+    biases = [p.name for p in d.params if p.name not in fan_in and p.name not in ones]
+    doc = [f"{', '.join(p.name for p in weights)}: weights, of fan-in (the inputs a unit "
+           "sums) " + ", ".join(str(p.shape[fan_in[p.name]]) for p in weights),
+           "  scheme 'he' N(0, 2/fan-in), for ReLU; 'xavier' N(0, 1/fan-in), for tanh;",
+           "  'small' 0.01 N(0, 1); 'zeros' 0"] if weights else []
+    doc += [f"{', '.join(scales)}: 1 (scales)"] * bool(scales)
+    doc += [f"{', '.join(biases)}: 0"] * bool(biases)
+    fans = "{%s}" % ", ".join(f"{p.name!r}: {fan_in[p.name]}" for p in weights)
+    return dict(name="init_params", args='dims, scheme="he", seed=None', doc=doc, body=[],
+                summary="Initial parameters in PARAMS order, sized by dims ({dimension: "
+                "size}); seed: for NumPy's default_rng.",
+                returns=f"_init_params(SHAPES, PARAMS, dims, scheme, seed, {fans}"
+                + (f", {_tuple(scales)}" if scales else "") + ")")
 
 
 def _zero(param):

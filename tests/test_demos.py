@@ -33,3 +33,21 @@ def test_deep_network_learns_the_moons_in_a_short_run():
     results = train_deep.main(["--quiet", "--png", "", "--iterations", "1000"])
     assert results["accuracy"] >= 0.85
     assert results["costs"][-1] < 0.5 * results["costs"][0]
+
+
+def test_initialisation_schemes_show_what_the_notes_say(tmp_path):
+    """zeros never breaks the symmetry (every weight's gradient is 0, the cost stays at log 2
+    for balanced labels); 0.01-scaled weights give vanishing gradients in the deep ReLU net;
+    He keeps the per-layer gradient norms level and trains."""
+    import init_schemes
+    png = tmp_path / "schemes.png"
+    r = init_schemes.main(["--iterations", "500", "--png", str(png)])
+    assert r["zeros"]["norms"] == [0.0] * 4
+    assert all(not W.any() for W in r["zeros"]["params"][0:6:2])      # W1, W2, W3 stay 0
+    assert r["zeros"]["costs"][-1] == pytest.approx(np.log(2), abs=1e-6)
+    he, small = r["he"]["norms"], r["small"]["norms"]
+    assert max(he) / min(he) < 10                                      # level
+    assert all(s < 1e-3 * h for s, h in zip(small, he))                # vanishing
+    assert r["he"]["accuracy"] >= 0.85
+    pytest.importorskip("matplotlib")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -97,7 +97,7 @@ def test_plain_two_layer_is_the_course_solution():
     """examples/two_layer.py by hand: cost = mean(BCE(sigmoid(Z2), Y)), so dZ2 = (A2 - Y)/m
     carries the 1/m and dW1, db1 do not divide again; tanh' = 1 - A1**2."""
     (_, _, _, source), = styles(TWO_LAYER)
-    body = source.split("def value_and_grad(", 1)[1].split('"""', 2)[2]
+    body = source.split("def value_and_grad(", 1)[1].split('"""', 2)[2].split("\ndef ")[0]
     statements = [line.strip() for line in body.splitlines()
                   if line.strip() and not line.strip().startswith("#")][2:]  # after _dims
     assert statements == [

@@ -1,6 +1,6 @@
 """Train the generated L-layer network (ReLU hidden layers, sigmoid output; L = 4 in
 examples/deep_relu.py) on two interleaved moons that this script generates, with plain
-gradient descent and He initialisation.
+gradient descent and He initialisation (the generated module's init_params).
 
     symgrad derive examples/deep_relu.py            # writes generated/deep_relu.py
     python examples/scripts/train_deep.py           # trains it; writes deep_boundary.png
@@ -24,17 +24,6 @@ def moons(m=400, noise=0.3, seed=0):
     return X, Y
 
 
-def he_params(module, sizes, seed=1):
-    """W<l> ~ normal * sqrt(2 / fan-in) and zero biases, in the module's PARAMS order."""
-    rng = np.random.default_rng(seed)
-    params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        params += [rng.standard_normal((fan_out, fan_in)) * np.sqrt(2 / fan_in),
-                   np.zeros((fan_out, 1))]
-    assert len(params) == len(module.PARAMS), "sizes must give one (W, b) per layer"
-    return params
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=3000)
@@ -48,7 +37,8 @@ def main(argv=None):
     sizes = [int(s) for s in args.sizes.split(",")]
     X, Y = moons()
     print(f"moons data set: X {X.shape}; layer sizes {sizes}; parameters {deep.PARAMS}")
-    params, costs = gradient_descent(deep, he_params(deep, sizes), (X, Y), args.iterations,
+    start = deep.init_params(dict(zip(("n0", "n1", "n2", "n3"), sizes)), "he", seed=1)
+    params, costs = gradient_descent(deep, start, (X, Y), args.iterations,
                                      args.learning_rate, every=max(args.iterations // 100, 1),
                                      quiet=args.quiet)
     acc = accuracy(deep.forward(*params, X)["AL"], Y)
