@@ -48,6 +48,7 @@ class Derivation:
     jacobians: list["Jacobian"] = field(default_factory=list)
     hessian: "Hessian | None" = None
     names: Names = field(default_factory=Names)     # every name of the module (naming's rule)
+    plans: dict = field(default_factory=dict, repr=False, compare=False)   # schedule.planned's
 
     def latex(self, fmt="tex", at=None):
         """This derivation as a standalone LaTeX document (fmt="tex") or Markdown ("md");
