@@ -96,7 +96,8 @@ class Explanation:
             if not node.is_constant and node.id not in self.tex:
                 self.tex[node.id] = self._name(node)
                 self.temps.add(node.id)
-        self.code_tex = dict(self.tex)   # the code's names only: the forward pass's printer
+        statements = {n.id for n in self.code.order} | {n.id for n in d.params + d.inputs}
+        self.code_tex = {k: v for k, v in self.tex.items() if k in statements}   # the code's
         self.batch = _batch(d)
         self.chain = _chain_nodes(d)
         self.values = _Values(d, at) if at is not None else None
@@ -206,7 +207,7 @@ class Explanation:
         """node's expression, for a mean loss in the course's convention: an adjoint with the
         m examples along its columns is m times the code's (one example's), so dZ^{[2]} =
         A^{[2]} - Y and dW^{[2]} = (1/m) dZ^{[2]} A^{[1]T}."""
-        printer = LatexNodePrinter({k: v for k, v in self.tex.items() if k != node.id},
+        printer = LatexNodePrinter({k: v for k, v in self.code_tex.items() if k != node.id},
                                    self.code.exprs)
         s = self.batch
         if s is None or node.id not in self.chain:
@@ -336,20 +337,21 @@ class Explanation:
         return lines
 
     def _gradients_text(self):
-        grads = ", ".join(f"${self.tex.get(g.id) or self._result(g)}$" for g in self.d.grads)
-        return (f"value\\_and\\_grad returns the loss ${self.label(self.d.loss)}$ and the "
-                f"gradients {grads}, in the order of the parameters, each shaped like its "
-                "parameter: the gradient of the loss with respect to each entry of it.")
+        params = ", ".join(f"${self.tex[p.id]}$" for p in self.d.params)
+        return (f"value\\_and\\_grad returns the loss ${self.label(self.d.loss)}$ and its "
+                f"gradient with respect to each parameter, in the order {params}, each shaped "
+                "like its parameter (entry by entry, the derivative of the loss by that "
+                "entry):")
 
     # -- Jacobians and the Hessian --------------------------------------------------------
     def _statements(self, roots, seeds):
         """The statements of the function planned for roots that value_and_grad's forward
-        pass does not already show (seeds: the leaves the function sets to unit vectors)."""
+        pass does not already show (seeds: {id: LaTeX} of the leaves the function sets to
+        unit vectors)."""
         p = planned(self.d, roots)
         names = statement_names(p.order, self.d.names.copy())
         tex = dict(self.code_tex)
-        for s in seeds:
-            tex[s.id] = name_tex(s.name, self.overrides)
+        tex.update(seeds)
         known = {n.id for n in self.code.order if not n.derived}
         lines = []
         for node in p.order:
@@ -377,11 +379,11 @@ class Explanation:
                 f"Right to left: the adjoint ${seed}$ of ${out_tex}$ is swept back to "
                 f"${wrt}$; the code sets ${seed}$ to each unit matrix in turn (a batch "
                 f"axis), and the adjoint of ${wrt}$ it gives is one row of the Jacobian.",
-                self._statements([jac.reverse], [jac.seed]),
+                self._statements([jac.reverse], {jac.seed.id: seed}),
                 f"Left to right: the tangent ${tangent}$ of ${wrt}$ is carried forward to "
                 f"${out_tex}$; with ${tangent}$ set to each unit matrix in turn, the "
                 "tangent of the output is one column of the Jacobian.",
-                self._statements([jac.forward], [jac.tangent])]))
+                self._statements([jac.forward], {jac.tangent.id: tangent})]))
         return out
 
     def hessian_section(self):
@@ -389,7 +391,8 @@ class Explanation:
         if h is None:
             return []
         roots = [t for t in h.products if t is not None]
-        dirs = ", ".join(f"${name_tex(t.name, self.overrides)}$" for t in h.tangents)
+        v = {t.id: "v_{%s}" % self.tex[p.id] for p, t in zip(self.d.params, h.tangents)}
+        dirs = ", ".join(f"${v[t.id]}$" for t in h.tangents)
         zero = [self.tex[p.id] for p, t in zip(self.d.params, h.products) if t is None]
         return [("Hessian, forward over reverse", [
             f"The Hessian-vector product carries tangents {dirs} (one direction per "
@@ -398,7 +401,7 @@ class Explanation:
             "the directions to each unit matrix in turn (a batch axis)."
             + (" The gradients of " + ", ".join(f"${z}$" for z in zero)
                + " do not change along them (zero blocks)." if zero else ""),
-            self._statements(roots, h.tangents)])]
+            self._statements(roots, v)])]
 
     # -- the document ---------------------------------------------------------------------
     def sections(self, steps=False):
@@ -560,6 +563,8 @@ def _says(e, t):
                     shape[1] == 1 else f"the ${sp.latex(cshape[0])}$ rows")
             return (f"was broadcast over {over} in {who}, so its adjoint sums the terms of "
                     f"{dc} over them")
+        if cshape == ():
+            return f"enters {who}, so its adjoint is {dc} times the derivative of {who} by it"
         return (f"enters {who} elementwise, so its adjoint is {dc} times the derivative, "
                 "entry by entry")
     if c.op == "matmul":
@@ -615,7 +620,7 @@ def _batch(d):
     if len(summed.shape) != 2 or not isinstance(summed.shape[1], sp.Symbol):
         return None
     m = summed.shape[1]
-    return m if sp.simplify(loss.expr - placeholder(0) / m) == 0 else None
+    return m if (loss.expr * m / placeholder(0)).is_number else None
 
 
 class _Values:
@@ -745,7 +750,8 @@ def render(derivations, fmt="tex", at=None, steps=False):
                            else "## %s\n" % heading.replace("\\_", "_"))
             for item in items:
                 out.append(_block(item, fmt) if isinstance(item, list) else
-                           (item if fmt == "tex" else item.replace("\\_", "_")) + "\n")
+                           (item.replace("--", "-{}-") if fmt == "tex"       # no en dash
+                            else item.replace("\\_", "_")) + "\n")
     if fmt == "tex":
         out.append(r"\end{document}")
         return unicode_tex("\n".join(out)) + "\n"       # pdflatex sets ASCII only

@@ -17,7 +17,7 @@ from .nodes import NodePrinter
 from .numpy import _Operands, extremum_pair
 from ..schedule import is_square
 
-_LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
+_LAYER = re.compile(r"(d?)([A-Za-z])(\d+|L)")      # W1 -> W^{[1]}; AL -> A^{[L]}
 _TEXT = re.compile(r"[A-Za-z0-9 .,;:!?'()\[\]+\-*/=@\u00a0-\U0010ffff]+")
 _SPECIAL = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
             "^": r"\hat{}", "_": r"\_", "%": r"\%", "~": r"\sim ", "<": "{<}", ">": "{>}",
@@ -30,6 +30,9 @@ def name_tex(name, overrides=None):
     if overrides and name in overrides:
         value = overrides[name]
         return value if isinstance(value, tex) else text_tex(value)
+    accent = re.fullmatch(r"(\w+)_(dot|bar)", name)
+    if accent:                                         # a tangent Z1_dot, a seed A2_bar
+        return r"\%s{%s}" % (accent[2], name_tex(accent[1], overrides))
     layer = _LAYER.fullmatch(name)
     if layer:
         return "%s%s^{[%s]}" % layer.groups()
@@ -89,7 +92,8 @@ def transposes(tex):
     old = None
     while old != tex:
         old = tex
-        tex = re.sub(r"\{(\\?[A-Za-z]+(?:_\{[^{}]*\})?)(?:\^\{([^{}]*)\})?\}\^\{\\top\}", one, tex)
+        tex = re.sub(r"\{(\\?[A-Za-z]+(?:_\{[^{}]*\}|\{[A-Za-z]+\})?)(?:\^\{([^{}]*)\})?\}"
+                     r"\^\{\\top\}", one, tex)
     return tex.replace("^{}", "")
 
 
@@ -252,6 +256,15 @@ class LatexNodePrinter(NodePrinter):
 
     def _print_leaf(self, node):
         return name_tex(node.name)
+
+    def _scalar(self, expr, args):
+        texts = [self.operand(a) for a in args]
+        # stand-ins named like the operands as a reader sees them (A^{[2]} - Y, \mathrm{AL}
+        # - Y), so that terms sort by those names
+        syms = [sp.Symbol(re.sub(r"\\[A-Za-z]+|[{}\\]", "", text) + "\0" + text, real=True)
+                for text, _ in texts]
+        expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
+        return self._printer(dict(zip(syms, texts)), zip(syms, args)).doprint(expr)
 
     def _print_matmul(self, node):
         _, wrap = self.operands(node)
