@@ -25,7 +25,7 @@ from .printing.latex import (LatexNodePrinter, breaks, name_tex, over_columns, s
 from .printing.numpy import MathNodePrinter
 from .rules import LOCAL, map_partial
 from .functions import softplus
-from .schedule import Plan, gradient_roots, planned
+from .schedule import gradient_roots, planned
 
 LINE = 64          # glyphs on one line of a right-hand side before it breaks
 
@@ -79,8 +79,8 @@ class Explanation:
     def __init__(self, derivation, at=None):
         d = self.d = derivation
         self.overrides = d.model.names
-        self.code: Plan = planned(d, gradient_roots(d))   # value_and_grad's plan
-        self.names = names = statement_names(self.code.order, d.names.copy())
+        self.code = planned(d, gradient_roots(d))     # value_and_grad's plan: a Plan
+        self.names = statement_names(self.code.order, d.names.copy())
         self.tex = {n.id: name_tex(n.name, self.overrides) for n in d.params + d.inputs}
         for node in self.code.order:     # the code's forward statements: t1 = ... reads t_{1}
             if not node.is_constant and not node.derived and node.id not in self.tex:
@@ -152,8 +152,8 @@ class Explanation:
                     A, Z, Y = self.label(a), self.label(z), self.label(y)
                     return (f"Each example's loss is the cross-entropy $-\\left({Y} \\log {A} + "
                             f"(1 - {Y}) \\log(1 - {A})\\right)$ of ${A} = \\sigma({Z})$; since "
-                            f"$\\log {A} = -\\operatorname{{softplus}}(-{Z})$ and $\\log(1 - {A}) = "
-                            f"-\\operatorname{{softplus}}({Z})$, it equals "
+                            f"$\\log {A} = -\\operatorname{{softplus}}(-{Z})$ and "
+                            f"$\\log(1 - {A}) = -\\operatorname{{softplus}}({Z})$, it equals "
                             f"${self.tex[node.id]} = \\operatorname{{softplus}}({Z}) - {Y} \\odot "
                             f"{Z}$, the form the code computes.")
         return ""
@@ -550,7 +550,7 @@ def _depends(node, z):
 
 def _says(e, t):
     """What one chain-rule term says, in words."""
-    c, node = t.consumer, t.contribution
+    c = t.consumer
     arg = c.args[t.index]
     who, dc = f"${e.label(c)}$", f"${e.d_of(c)}$"
     if c.op == "map":
@@ -563,6 +563,8 @@ def _says(e, t):
                     shape[1] == 1 else f"the ${sp.latex(cshape[0])}$ rows")
             return (f"was broadcast over {over} in {who}, so its adjoint sums the terms of "
                     f"{dc} over them")
+        if map_partial(c, t.index) == 1:
+            return f"is a term of the sum {who}, so its adjoint is {dc} itself"
         if cshape == ():
             return f"enters {who}, so its adjoint is {dc} times the derivative of {who} by it"
         return (f"enters {who} elementwise, so its adjoint is {dc} times the derivative, "
@@ -642,7 +644,7 @@ class _Values:
                 f"{', '.join(x.name for x in leaves)}, e.g. --at "
                 + ",".join(f"{x.name}=1" for x in leaves))
         self.at = {x.id: sp.nsimplify(at[x.name]) for x in leaves}
-        self.cache: dict[int, sp.Expr] = {}
+        self.cache = {}
 
     def __call__(self, node: Node):
         if node.id not in self.cache:
