@@ -41,8 +41,6 @@ def name_tex(name, overrides=None):
     if name.isascii() and name.isalpha() and len(name) > 1 and not name.startswith("d") \
             and sp.latex(sp.Symbol(name)) == name:
         return (r"\mathit{%s}" if name.islower() else r"\mathrm{%s}") % name
-    if not name.isascii():                             # alpha, or text_tex's safe form
-        return unicode_tex(sp.latex(sp.Symbol(name)))
     return sp.latex(sp.Symbol(name))
 
 
@@ -259,9 +257,9 @@ class LatexNodePrinter(NodePrinter):
 
     def _scalar(self, expr, args):
         texts = [self.operand(a) for a in args]
-        # stand-ins named like the operands as a reader sees them (A^{[2]} - Y, \mathrm{AL}
-        # - Y), so that terms sort by those names
-        syms = [sp.Symbol(re.sub(r"\\[A-Za-z]+|[{}\\]", "", text) + "\0" + text, real=True)
+        # stand-ins named like the operands as a reader sees them (\mathrm{AL} as AL), so
+        # that terms sort by those names: A^{[L]} - Y
+        syms = [sp.Symbol(re.sub(r"\\math[a-z]+\{|[{}]", "", text) + "\0" + text, real=True)
                 for text, _ in texts]
         expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
         return self._printer(dict(zip(syms, texts)), zip(syms, args)).doprint(expr)
