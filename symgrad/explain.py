@@ -366,7 +366,8 @@ class Explanation:
     def jacobian_sections(self):
         out = []
         for jac in self.d.jacobians:
-            out_tex = self.label(jac.output)
+            out_tex = name_tex(jac.output.name, self.overrides) if jac.output.name \
+                else self.label(jac.output)
             wrt = self.tex.get(jac.wrt.id) or name_tex(jac.wrt.name, self.overrides)
             seed, tangent = (name_tex(s.name, self.overrides) for s in (jac.seed, jac.tangent))
             title = (f"Jacobian {_text(jac.name)}: "
