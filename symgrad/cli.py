@@ -210,7 +210,7 @@ def _check(args):
 def _latex(args):
     fmt = args.format or ("md" if (args.output or "").endswith(".md") else "tex")
     derivations = [derive(model, names) for model, names in load(args.file)]
-    text = render(derivations, fmt, parse_at(args.at) if args.at else None)
+    text = render(derivations, fmt, parse_at(args.at) if args.at else None, steps=args.steps)
     header = f"{MARKER}{__version__} from {Path(args.file).name}"    # no line break: load
     text = (f"% {header}\n" if fmt == "tex" else f"<!-- {html.escape(header)} -->\n") + text
     if not args.output:
@@ -253,6 +253,9 @@ def main(argv=None):
                    help="a standalone LaTeX document or Markdown with $$ blocks "
                         "(default: md for an -o ending in .md, else tex)")
     p.add_argument("--at", help="values of a scalar model's symbols, e.g. a=5,b=3,c=2")
+    p.add_argument("--steps", action="store_true",
+                   help="the full right-to-left trace, each step with its local Jacobians "
+                        "(default: the summary, one line per adjoint the code computes)")
     p.add_argument("--force", action="store_true", help="overwrite files symgrad did not write")
     p.set_defaults(run=_latex)
     for p in sub.choices.values():          # SUPPRESS: `symgrad --debug derive` survives

@@ -21,7 +21,7 @@ from .naming import statement_names
 from .products import forms as product_forms
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
-from .schedule import gradient_roots, plan
+from .schedule import gradient_roots, planned
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 if not TEMPLATES.is_dir():                     # installed without the source tree
@@ -52,7 +52,6 @@ def module_source(derivation, style="fast"):
     """The generated module's text for one derivation (deterministic: same model, same bytes),
     in one of STYLES."""
     check_style(style)
-    _plan.cache_clear()
     d = derivation
     model = d.model
     functions = []
@@ -324,7 +323,7 @@ class _Draft:
     def __init__(self, d, args, roots, seeds, style):
         self.args, self.roots, self.seeds = args, roots, seeds
         printer, self.reuses = STYLES[style]
-        self.p = p = _plan(tuple(roots))
+        self.p = p = planned(d, roots)
         used = d.names.copy()           # every name of the module, then this function's
         self.names = names = statement_names(p.order, used)
         self.dims = {str(x) for a in args for dim in a.shape for x in sp.sympify(dim).free_symbols}
@@ -561,14 +560,6 @@ def _labels_in_range(args, d):
         if a.symbol in d.model.labels:
             lines.append(f"_check_labels({a.name}, {a.name!r}, {d.model.labels[a.symbol]})")
     return lines
-
-
-@functools.lru_cache(maxsize=4)
-def _plan(roots):
-    """plan(roots), once for functions with the same roots (forward and loss, when the
-    model names no outputs, or value_and_grad and the Hessian's products); module_source
-    empties the cache first, so that it holds one derivation's plans at most."""
-    return plan(list(roots))
 
 
 def _depending(roots, seeds):

@@ -6,7 +6,7 @@ import sympy as sp
 
 from .convert import Converter
 from .errors import SymgradError, SymgradWarning
-from .explain import render, repr_latex
+from .explain import render, repr_latex, text
 from .naming import (Names, adjoint_name, direction_name, name_layers, name_nodes, seed_name,
                      tangent_name, unique_names)
 from .graph import Graph, Node, placeholder, shape_str, topo
@@ -48,14 +48,19 @@ class Derivation:
     jacobians: list["Jacobian"] = field(default_factory=list)
     hessian: "Hessian | None" = None
     names: Names = field(default_factory=Names)     # every name of the module (naming's rule)
+    plans: dict = field(default_factory=dict, repr=False, compare=False)   # schedule.planned's
 
-    def latex(self, fmt="tex", at=None):
-        """This derivation as a standalone LaTeX document (fmt="tex") or Markdown ("md");
-        `at` maps the names of a scalar model's leaves to numbers to show values."""
-        return render([self], fmt, at)
+    def latex(self, fmt="tex", at=None, steps=False):
+        """This derivation as a standalone LaTeX document (fmt="tex") or Markdown ("md"):
+        the summary, or with steps=True the full trace; `at` maps the names of a scalar
+        model's leaves to numbers to show values."""
+        return render([self], fmt, at, steps)
 
     def _repr_latex_(self):
         return repr_latex(self)
+
+    def __repr__(self):
+        return text(self)
 
 
 @dataclass

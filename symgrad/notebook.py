@@ -17,11 +17,11 @@ def derive_model(model):
     return derive(model, frame_variables(sys._getframe(1)))
 
 
-def latex(model, fmt="tex", at=None):
+def latex(model, fmt="tex", at=None, steps=False):
     """The derivation as `symgrad latex` writes it: a standalone LaTeX document (fmt="tex")
-    or Markdown ("md"); `at` maps a scalar model's leaves to numbers to show values.
-    Exported as `sg.latex`."""
-    return derive(model, frame_variables(sys._getframe(1))).latex(fmt, at)
+    or Markdown ("md"), the summary or with steps=True the full trace; `at` maps a scalar
+    model's leaves to numbers to show values. Exported as `sg.latex`."""
+    return derive(model, frame_variables(sys._getframe(1))).latex(fmt, at, steps)
 
 
 def compile_model(model, verify=True, style="fast"):

@@ -75,6 +75,16 @@ def plan(roots: list[Node]) -> Plan:
     return Plan(_hoist_shared_calls(computed, exprs), exprs, inline)
 
 
+def planned(d, roots: list[Node]) -> Plan:
+    """plan(roots) for a function of derivation d, made once and kept on d (`d.plans`): the
+    code generator and the explanation read the same Plan object, value_and_grad's being
+    planned(d, gradient_roots(d))."""
+    key = tuple(r.id for r in roots)
+    if key not in d.plans:
+        d.plans[key] = plan(list(roots))
+    return d.plans[key]
+
+
 def gradient_roots(d) -> list[Node]:
     """The roots of value_and_grad's plan, which the derivation's explanation shows too: the
     loss, then the gradients in the order backprop finds them."""

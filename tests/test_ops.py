@@ -481,7 +481,7 @@ def test_the_derivation_shows_each_new_op_and_its_local_jacobian():
     H = sg.tanh(W @ X)
     loss = (sg.sum(sg.concat([sg.max(H[0:2, :], axis=0), H[2:3, :]], axis=0))
             + sg.sum(sg.maximum(H, 0)) + sp.Trace(sg.sin(W @ W.T)))
-    text = sg.Model("view", loss=loss, params=[W], inputs=[X]).derivation().latex()
+    text = sg.Model("view", loss=loss, params=[W], inputs=[X]).derivation().latex(steps=True)
     for expected in [r"\max_{\text{rows}}", r"\arg\max_{\text{rows}}", r"\operatorname{pad}_{",
                      r"\begin{bmatrix}", r"\max\left(", r"\operatorname{diag}",
                      r"\left[:2,\, :\right]"]:

@@ -82,7 +82,7 @@ def test_a_sum_over_the_columns_keeps_its_axis():
     assert code == ["db1 = dZ1.sum(axis=1, keepdims=True)"]
     assert plain == ["db1 = np.sum(dZ1, axis=1, keepdims=True)"]
     assert math == "sum(dZ1, axis=1)"
-    assert tex == r"\textstyle\sum_{\text{cols}} dZ^{[1]}"
+    assert tex == r"\textstyle\sum_{i=1}^{m} dZ^{[1](i)}"        # over the m examples
 
 
 def test_a_sum_of_everything_is_a_scalar():
@@ -100,7 +100,7 @@ def test_a_transpose_is_a_view_in_a_product():
     assert code == ["dW1 = _matmul(dZ1, X.T)"]
     assert plain == ["dW1 = dZ1 @ X.T"]
     assert math == "dZ1 @ X.T"
-    assert tex == r"dZ^{[1]}\, {X}^{\top}"
+    assert tex == r"dZ^{[1]}\, X^{T}"
 
 
 def test_a_relu_mask_is_a_comparison():
@@ -129,7 +129,7 @@ def test_a_named_operand_prints_as_its_name():
     net = Net()
     dw = net.g.matmul(net.dZ1, net.g.transpose(net.X))
     printer = LatexNodePrinter({net.dZ1.id: r"\delta"})
-    assert printer.rhs(dw) == r"\delta\, {X}^{\top}"
+    assert printer.rhs(dw) == r"\delta\, X^{T}"
     assert name_tex("dZ1") == "dZ^{[1]}"
 
 
@@ -149,7 +149,7 @@ def test_a_cube_is_multiplied_out_in_the_fast_style_only():
     assert code == ["C = (Z1*Z1*Z1)"]              # NumPy fast-paths x**2 only
     assert plain == ["C = Z1**3"]
     assert math == "Z1**3"
-    assert tex == r"\left(Z^{[1]}\right)^{3}"
+    assert tex == r"Z^{[1]\circ 3}"                  # elementwise, not a matrix power
 
 
 CODE_PRINTERS = [FastNumPyNodePrinter, PlainNumPyNodePrinter]

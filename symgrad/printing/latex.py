@@ -15,8 +15,9 @@ from ..naming import tex
 from ..rules import _region_tex
 from .nodes import NodePrinter
 from .numpy import _Operands, extremum_pair
+from ..schedule import is_square
 
-_LAYER = re.compile(r"(d?)([A-Za-z])(\d+)")
+_LAYER = re.compile(r"(d?)([A-Za-z])(\d+|L)")      # W1 -> W^{[1]}; AL -> A^{[L]}
 _TEXT = re.compile(r"[A-Za-z0-9 .,;:!?'()\[\]+\-*/=@\u00a0-\U0010ffff]+")
 _SPECIAL = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
             "^": r"\hat{}", "_": r"\_", "%": r"\%", "~": r"\sim ", "<": "{<}", ">": "{>}",
@@ -29,12 +30,17 @@ def name_tex(name, overrides=None):
     if overrides and name in overrides:
         value = overrides[name]
         return value if isinstance(value, tex) else text_tex(value)
+    accent = re.fullmatch(r"(\w+)_(dot|bar)", name)
+    if accent:                                         # a tangent Z1_dot, a seed A2_bar
+        return r"\%s{%s}" % (accent[2], name_tex(accent[1], overrides))
     layer = _LAYER.fullmatch(name)
     if layer:
         return "%s%s^{[%s]}" % layer.groups()
-    if name.isalpha() and len(name) > 1 and not name.startswith("d") \
+    if re.fullmatch(r"[A-Z][a-z]{1,2}", name):         # Wq, Wout: W_{q}, not W times q
+        return "%s_{%s}" % (name[0], name[1:])
+    if name.isascii() and name.isalpha() and len(name) > 1 and not name.startswith("d") \
             and sp.latex(sp.Symbol(name)) == name:
-        return r"\mathit{%s}" % name
+        return (r"\mathit{%s}" if name.islower() else r"\mathrm{%s}") % name
     return sp.latex(sp.Symbol(name))
 
 
@@ -71,6 +77,30 @@ def shape_tex(shape):
     if shape == ():
         return r"\text{scalar}"
     return r"%s \times %s" % tuple(sp.latex(d) for d in shape)
+
+
+def transposes(tex):
+    """The rules' {X}^{\\top} as the course writes it: W^{[2]T}, X^{T}, t_{1}^{T}; a
+    transpose of a transpose is dropped."""
+    def one(m):
+        base, sup = m[1], m[2]
+        if sup is not None:
+            return "%s^{%s}" % (base, sup[:-1] if sup.endswith("T") else sup + "T")
+        return base + "^{T}"
+    old = None
+    while old != tex:
+        old = tex
+        tex = re.sub(r"\{(\\?[A-Za-z]+(?:_\{[^{}]*\}|\{[A-Za-z]+\})?)(?:\^\{([^{}]*)\})?\}"
+                     r"\^\{\\top\}", one, tex)
+    return tex.replace("^{}", "")
+
+
+def over_columns(text, m, compound=False):
+    """The sum of the columns (the examples) of text: \\sum_{i=1}^{m} dZ^{[1](i)}."""
+    column = re.fullmatch(r"(d?[A-Za-z]+)\^\{([^{}]*)\}", text)
+    text = "%s^{%s(i)}" % column.groups() if column and not compound else \
+        r"%s^{(i)}" % (text if _bare(text) and not compound else r"\left(%s\right)" % text)
+    return r"\textstyle\sum_{i=1}^{%s} %s" % (sp.latex(m), text)
 
 
 def width(tex):
@@ -148,12 +178,33 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
         return not (factor.is_Pow and factor.exp.is_negative) and any(
             self.shapes.get(s, ()) != () for s in base.free_symbols)
 
+    def _shape(self, factor):
+        rows, cols = 1, 1
+        for s in factor.free_symbols:
+            shape = self.shapes.get(s, ())
+            if len(shape) == 2:
+                rows = shape[0] if shape[0] != 1 else rows
+                cols = shape[1] if shape[1] != 1 else cols
+        return rows, cols
+
     def _print_Mul(self, expr):
         factors = sp.Mul.make_args(expr)
         mats = [f for f in factors if self._is_matrix(f)]
         if len(mats) < 2:
             return super()._print_Mul(expr)
-        text = r" \odot ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in mats)
+        # a column times a row is their matrix product (inner dimension 1): W^{[2]T} dZ^{[2]}
+        shapes = [self._shape(f) for f in mats]
+        col = [f for f, (r, c) in zip(mats, shapes) if c == 1 and r != 1]
+        row = [f for f, (r, c) in zip(mats, shapes) if r == 1 and c != 1]
+        texts = []
+        if len(col) == 1 and len(row) == 1:
+            mats = [f for f in mats if f not in (col[0], row[0])]
+            texts.append(r"%s\, %s" % (self.parenthesize(col[0], PRECEDENCE["Mul"]),
+                                        self.parenthesize(row[0], PRECEDENCE["Mul"])))
+            if not mats:
+                texts[0] = r"\left(%s\right)" % texts[0] if any(
+                    not self._is_matrix(f) for f in factors) else texts[0]
+        text = r" \odot ".join(texts + [self.parenthesize(f, PRECEDENCE["Mul"]) for f in mats])
         stand_in = sp.Dummy(real=True)
         self.operands[stand_in] = (text, True)
         return self._print(sp.Mul(*[f for f in factors if not self._is_matrix(f)]) * stand_in)
@@ -162,9 +213,15 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
         base, e = expr.args
         if base in self.operands and e.is_positive and e != sp.S.Half:
             text, compound = self.operands[base]
+            power = self._print(e)
+            if self.shapes.get(base, ()) not in ((), (1, 1)):
+                power = r"\circ %s" % power        # elementwise: A^{\circ 2}, not A A
+                layer = re.fullmatch(r"([A-Za-z]+)\^\{(\[\d+\])\}", text)
+                if layer:
+                    return "%s^{%s%s}" % (layer[1], layer[2], power)
             if compound or not _bare(text):
                 text = r"\left(%s\right)" % text
-            return "%s^{%s}" % (text, self._print(e))
+            return "%s^{%s}" % (text, power)
         return super()._print_Pow(expr)
 
     def _print_Piecewise(self, expr):
@@ -193,10 +250,19 @@ class LatexNodePrinter(NodePrinter):
 
     def _transposed(self, node):
         text, compound = self.operand(node.args[0])
-        return r"{%s}^{\top}" % (self.paren(text) if compound else text), False
+        return transposes(r"{%s}^{\top}" % (self.paren(text) if compound else text)), False
 
     def _print_leaf(self, node):
         return name_tex(node.name)
+
+    def _scalar(self, expr, args):
+        texts = [self.operand(a) for a in args]
+        # stand-ins named like the operands as a reader sees them (\mathrm{AL} as AL), so
+        # that terms sort by those names: A^{[L]} - Y
+        syms = [sp.Symbol(re.sub(r"\\math[a-z]+\{|[{}]", "", text) + "\0" + text, real=True)
+                for text, _ in texts]
+        expr = expr.xreplace({placeholder(i): s for i, s in enumerate(syms)})
+        return self._printer(dict(zip(syms, texts)), zip(syms, args)).doprint(expr)
 
     def _print_matmul(self, node):
         _, wrap = self.operands(node)
@@ -206,8 +272,15 @@ class LatexNodePrinter(NodePrinter):
         return self.operand(node)[0]
 
     def _print_sum(self, node):
-        _, wrap = self.operands(node)
-        return r"\textstyle\sum%s %s" % (_AXIS[node.axis], wrap[0])
+        (arg,) = node.args
+        if node.axis is None and is_square(arg) and arg.id not in self.names:
+            text, compound = self.operand(arg.args[0])       # a sum of squares: a norm
+            return r"\left\|%s\right\|^{2}" % text
+        (text, compound), = self.operands(node)[0]
+        if node.axis == 1 and len(arg.shape) == 2:          # over the columns: the examples
+            return over_columns(text, arg.shape[1], compound)
+        return r"\textstyle\sum%s %s" % (_AXIS[node.axis], self.paren(text) if compound
+                                            else text)
 
     def _print_logsumexp(self, node):
         per = r"_{\text{cols}}" if node.axis == 0 else r"_{\text{rows}}"

@@ -1,0 +1,288 @@
+"""The derivation view as a student reads it (issue 19): the summary in the course's notation,
+the full trace with --steps, every symbol defined before it is used, and the defects the
+rendered PDF showed, each pinned by its LaTeX text or the compiled PDF's text.
+
+The expected lines are the course's (Ng's two-layer summary, its dA for a sigmoid with
+cross-entropy), written here by hand."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from conftest import EXAMPLES, ROOT
+from helpers import run_cli as run
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.explain import Explanation, render
+from symgrad.graph import OPS
+from symgrad.load import load
+from symgrad.printing.latex import name_tex
+from symgrad.schedule import gradient_roots
+
+ZOO = ROOT / "tests" / "zoo_model.py"
+
+
+def derivations(path):
+    return [derive(model, names) for model, names in load(path)]
+
+
+def two_layer():
+    (d,) = derivations(ROOT / "examples" / "two_layer.py")
+    return d
+
+
+def rows(text, section="Backward pass, right to left"):
+    """The align rows 'lhs &= rhs' of one section, the shape notes dropped."""
+    body = text.split(r"\subsection*{%s}" % section, 1)[1].split(r"\subsection*", 1)[0]
+    return [r.split(" &&")[0].strip() for block in re.findall(
+        r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", body, re.S) for r in block.split(" \\\\\n")]
+
+
+# ---- the summary: the course's six lines -----------------------------------------------------
+def test_the_two_layer_summary_is_the_six_lines_of_the_course():
+    assert rows(two_layer().latex()) == [
+        r"dZ^{[2]} &= A^{[2]} - Y",
+        r"dW^{[2]} &= \frac{1}{m}\, dZ^{[2]}\, A^{[1]T}",
+        r"db^{[2]} &= \frac{1}{m}\, \textstyle\sum_{i=1}^{m} dZ^{[2](i)}",
+        r"dZ^{[1]} &= W^{[2]T}\, dZ^{[2]} \odot \left(1 - A^{[1]\circ 2}\right)",
+        r"dW^{[1]} &= \frac{1}{m}\, dZ^{[1]}\, X^{T}",
+        r"db^{[1]} &= \frac{1}{m}\, \textstyle\sum_{i=1}^{m} dZ^{[1](i)}",
+    ]
+
+
+def test_the_summary_says_where_the_one_over_m_went():
+    text = two_layer().latex()
+    assert "the mean over the $m$ examples" in text and r"the $\frac{1}{m}$ of the mean" in text
+
+
+def test_a_loss_that_is_no_mean_over_the_examples_keeps_the_codes_own_adjoints():
+    (d,) = derivations(ROOT / "examples" / "attention.py")     # the mean over d * m entries
+    text = d.latex()
+    assert "the mean over the" not in text
+    assert r"dt_{1} &= \frac{2 t_{1}}{d m}" in text
+
+
+def test_steps_give_the_full_trace_with_local_jacobians():
+    d = two_layer()
+    summary, steps = d.latex(), d.latex(steps=True)
+    assert r"\frac{\partial" not in summary.split("Backward pass")[1].split("Gradients")[0]
+    for expected in [r"\frac{\partial A^{[1]}}{\partial Z^{[1]}} &= \operatorname{diag}",
+                     r"X^{T} \otimes I_{n_{h}}",                         # Kronecker structure
+                     r"dW^{[1]} &= d\left(W^{[1]}\, X\right)\, X^{T}",
+                     r" &= dZ^{[1]}\, X^{T}"]:
+        assert expected in steps, expected
+    result = run("latex", ROOT / "examples" / "two_layer.py", "--steps", cwd=ROOT)
+    assert result.returncode == 0 and r"\otimes" in result.stdout
+
+
+# ---- products, transposes, powers, names ------------------------------------------------------
+def test_a_product_with_an_inner_dimension_of_one_prints_as_a_product():
+    text = two_layer().latex(steps=True)          # W2 is 1 x n_h: W2^T dZ2 is an outer product
+    assert r"&= W^{[2]T}\, dZ^{[2]}" in text
+    assert r"dZ^{[2]} \odot W^{[2]T}" not in text and r"\odot {W^{[2]}}^{\top}" not in text
+
+
+def test_transposes_read_as_in_the_notes():
+    text = two_layer().latex()
+    assert r"A^{[1]T}" in text and r"X^{T}" in text and r"^{\top}" not in text
+
+
+def test_an_elementwise_square_is_not_a_matrix_power_and_a_sum_of_squares_is_a_norm():
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    W, X = sg.Param("W", n, n), sg.Input("X", n, m)
+    model = sg.Model("decay", sg.mean(sg.tanh(W @ X) ** 2) + sg.sum(W ** 2), [W], [X])
+    text = model.derivation().latex()
+    assert r"\left\|W\right\|^{2}" in text
+    assert r"^{\circ 2}" in text and not re.search(r"\\right\)\^\{2\}", text)
+
+
+def test_multi_letter_names_are_one_symbol():
+    assert name_tex("Wq") == "W_{q}" and name_tex("AL") == "A^{[L]}"
+    assert name_tex("cost") == r"\mathit{cost}" and name_tex("ReLU") == r"\mathrm{ReLU}"
+    (d,) = derivations(ROOT / "examples" / "attention.py")
+    text = d.latex()
+    assert r"dW_{q} &= dQ\, X^{T}" in text and r"\mathit{Wq}" not in text
+
+
+# ---- every symbol defined before it is used ----------------------------------------------------
+# the names a line can use: layer names, numbered temporaries, words, subscripted names,
+# tangents and seeds (an identity I_{n} and the dimensions are no values)
+SYMBOL = re.compile(r"(?<![A-Za-z\\_])(d?(?:\\dot\{[^{}]*\}|\\bar\{[^{}]*\}|v_\{[^{}]*\}|"
+                    r"[A-Za-z]\^\{\[\w+\]\}|[a-z]_\{\d+\}|\\mathit\{\w+\}|\\mathrm\{\w+\}|"
+                    r"[A-HJ-Z]_\{[a-z]+\}))")
+
+
+def undefined(text, given):
+    """(symbol, row) for each symbol a row's right-hand side uses before a row defines it."""
+    defined, bad = set(given), []
+    for row in re.findall(r"^(.*?&=.*?)(?: \\\\)?$", text, re.M):
+        lhs, rhs = row.split("&=", 1)
+        bad += [(u, row) for u in SYMBOL.findall(rhs.split("&&")[0])
+                if u not in defined and u != lhs.strip()]
+        if lhs.strip():
+            defined.add(lhs.strip())
+    return bad
+
+
+@pytest.mark.parametrize("steps", [False, True], ids=["summary", "steps"])
+@pytest.mark.parametrize("path", EXAMPLES + [ZOO], ids=lambda p: p.stem)
+def test_every_symbol_a_line_uses_is_defined_on_an_earlier_line(path, steps):
+    for model, names in load(path):
+        d = derive(model, names)
+        given = {name_tex(x.name, model.names) for x in d.params + d.inputs}
+        given |= {"d" + g for g in given} | {sp.latex(x) for x in model.dims}
+        for j in d.jacobians:
+            given |= {name_tex(j.seed.name), name_tex(j.tangent.name)}
+        if d.hessian:
+            given |= {"v_{%s}" % name_tex(p.name, model.names) for p in d.params}
+        assert undefined(render([d], steps=steps), given) == []
+
+
+def test_the_checker_finds_a_symbol_used_before_its_definition():
+    text = "u &= t_{4} + W \\\\\nt_{4} &= 2 W"
+    assert undefined(text, {"W"}) == [("t_{4}", "u &= t_{4} + W")]
+
+
+# ---- sigmoid with cross-entropy, as the course derives it ---------------------------------------
+def test_sigmoid_with_cross_entropy_goes_through_dA_then_dZ_and_names_the_stable_form():
+    text = two_layer().latex(steps=True)
+    da = r"dA^{[2]} &= -\frac{1}{m} \left(\frac{Y}{A^{[2]}} - \frac{1 - Y}{1 - A^{[2]}}\right)"
+    dz = (r"dZ^{[2]} &= dA^{[2]} \odot \left(A^{[2]} \odot \left(1 - A^{[2]}\right)\right) \\"
+          "\n" r" &= \frac{A^{[2]} - Y}{m}")
+    assert da in text and dz in text and text.index(da) < text.index(dz)
+    assert r"-\left(Y \log A^{[2]} + (1 - Y) \log(1 - A^{[2]})\right)" in text
+    assert r"t_{1} = \operatorname{softplus}(Z^{[2]}) - Y \odot Z^{[2]}$, the form the code" \
+        in text
+    assert r"\max(z, 0) + \log(1 + e^{-|z|})" in text
+    assert "u_{1}" not in text                    # the stable rewrite's intermediates
+
+
+def test_the_course_dA_is_the_derivative_of_the_cross_entropy():
+    a, y, m = sp.symbols("a y m", positive=True)
+    bce = -(y * sp.log(a) + (1 - y) * sp.log(1 - a)) / m
+    shown = -(y / a - (1 - y) / (1 - a)) / m       # the line the test above pins down
+    assert sp.simplify(sp.diff(bce, a) - shown) == 0
+
+
+# ---- captions and noise -----------------------------------------------------------------------
+@pytest.mark.parametrize("path", EXAMPLES + [ZOO], ids=lambda p: p.stem)
+def test_captions_are_words_and_no_line_is_noise(path):
+    for d in derivations(path):
+        text = d.latex(steps=True)
+        ops = "|".join(sorted(OPS))
+        assert not re.search(r"\((%s)\)" % ops, text), re.search(r".*\((%s)\).*" % ops, text)
+        assert not re.search(r"\\odot 1(?![0-9.])|\\cdot 1(?![0-9.])", text)
+        assert r"\top}}^{\top}" not in text and "TT}" not in text and "^{T}^{T}" not in text
+        for row in re.findall(r"^.*&=.*$", text, re.M):
+            parts = [re.sub(r"\s|\\[,;!]", "", p) for p in row.split("&&")[0].split("=")]
+            assert all(p != q for p, q in zip(parts[1:], parts[2:])), row
+
+
+def test_a_bias_caption_says_it_was_broadcast_over_the_examples():
+    text = two_layer().latex(steps=True)
+    assert ("$b^{[1]}$ was broadcast over the $m$ examples in $Z^{[1]}$, so its adjoint sums "
+            "the terms of $dZ^{[1]}$ over them") in text
+
+
+def test_values_at_a_point_are_not_repeated():
+    text = derivations(ROOT / "examples" / "graph.py")[0].latex(at={"a": 5, "b": 3, "c": 2},
+                                                                steps=True)
+    assert r" &= 3 b = 9" in text and "3 b = 3 b" not in text
+
+
+def test_the_gradients_section_says_what_value_and_grad_returns():
+    text = two_layer().latex()
+    assert ("value\\_and\\_grad returns the loss $\\mathit{cost}$ and its gradient with "
+            "respect to each parameter, in the order $W^{[1]}$, $b^{[1]}$, $W^{[2]}$, $b^{[2]}$"
+            ) in text
+
+
+# ---- Jacobians and the Hessian ----------------------------------------------------------------
+def test_jacobian_and_hessian_sweeps_have_sections_of_their_own():
+    (d,) = derivations(ROOT / "examples" / "cookbook.py")
+    text = d.latex()
+    assert r"\subsection*{Jacobian dcov\_dL:" in text
+    assert "Right to left" in text.split("Jacobian dcov")[1] and "Left to right" in text
+    (d,) = derivations(ROOT / "examples" / "logistic_newton.py")
+    text = d.latex()
+    hessian = text.split(r"\subsection*{Hessian, forward over reverse}")[1]
+    assert "v_{w}" in hessian and "&=" in hessian
+
+
+# ---- one plan for the code and the view -------------------------------------------------------
+def test_the_view_reads_the_plan_object_the_code_generator_made():
+    d = two_layer()
+    module_source(d)
+    key = tuple(r.id for r in gradient_roots(d))
+    assert Explanation(d).code is d.plans[key]
+
+
+# ---- user text, Unicode, notebooks ------------------------------------------------------------
+def test_user_text_is_escaped_and_greek_names_are_commands():
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    alpha, X = sg.Param("α", 1, n), sg.Input("X", n, m)
+    model = sg.Model("greek", sg.mean(sg.tanh(alpha @ X)), [alpha], [X],
+                     names={"X": r"X & $\input{x}$ #_%"})
+    text = model.derivation().latex()
+    assert "α" not in text and r"\alpha" in text
+    assert r"\input{x}" not in text and r"\&" in text and r"\#" in text
+
+
+def test_a_notebook_keeps_the_users_names_and_shows_sections():
+    n_x, m = sp.symbols("n_x m", integer=True, positive=True)
+
+    def cell():
+        X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
+        w = sg.Param("w", 1, n_x)
+        A = sg.sigmoid(w @ X)
+        cost = sg.binary_cross_entropy(A, Y)
+        return sg.derive(sg.Model("logreg", cost, [w], [X, Y]))
+    d = cell()
+    shown = d._repr_latex_()
+    assert r"\mathit{cost} &= " in shown and r"\partial \mathit{cost} / \partial N" in shown
+    assert r"$\textbf{Forward pass}$" in shown and r"$\textbf{Backward pass" in shown
+    assert shown.count("$$\n\\begin{aligned}") >= 3 and "value_and_grad returns" in shown
+    assert repr(d).startswith("Derivation of logreg:") and "\n    cost = " in repr(d)
+    assert "Derivation(model=" not in repr(d)
+
+
+# ---- the compiled PDF, as a student reads it ----------------------------------------------------
+def pdf_text(path, tmp_path, *args):
+    if shutil.which("pdflatex") is None or shutil.which("pdftotext") is None:
+        if os.environ.get("SYMGRAD_REQUIRE_LATEX"):
+            pytest.fail("pdflatex or pdftotext not found: apt-get install texlive-latex-base "
+                        "texlive-latex-recommended poppler-utils")
+        pytest.skip("pdflatex or pdftotext not installed")
+    result = run("latex", path, "-o", "d.tex", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    tex = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert tex.returncode == 0, tex.stdout[-2000:]
+    return subprocess.run(["pdftotext", "d.pdf", "-"], cwd=tmp_path, capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_the_relu_indicator_prints_as_a_bold_one_in_the_pdf(tmp_path):
+    text = pdf_text(ROOT / "examples" / "deep_relu.py", tmp_path)
+    assert "⊮" not in text                       # what amssymb's \mathbb{1} printed
+    assert "⊙ 1 A[3] > 0" in text
+
+
+def test_a_greek_name_prints_as_the_greek_letter_in_the_pdf(tmp_path):
+    (tmp_path / "greek.py").write_text(
+        "import sympy as sp\nimport symgrad as sg\n"
+        "n, m = sp.symbols('n m', integer=True, positive=True)\n"
+        "α, X = sg.Param('α', 1, n), sg.Input('X', n, m)\n"
+        "model = sg.Model('greek', sg.mean(sg.tanh(α @ X)), [α], [X])\n")
+    for args in [(), ("--steps",)]:
+        text = pdf_text(tmp_path / "greek.py", tmp_path, "--force", *args)
+        assert "dα" in text and "?" not in text
+
+
+def test_the_steps_option_reads_as_two_hyphens_in_the_pdf(tmp_path):
+    text = pdf_text(ROOT / "examples" / "two_layer.py", tmp_path)
+    assert "--steps" in text and "–steps" not in text
