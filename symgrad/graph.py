@@ -696,9 +696,10 @@ def _region(region):
 
 def text(node: Node, written: Callable[[Node], str]) -> str:
     """node's operation as plain text in NumPy's spelling, its operands as written(operand)
-    gives them: `b*c`, `W1 @ X`, `W2.T`, `sum(dZ1, axis=1)`; a map is its scalar expression
-    with the operands in place of the placeholders, and a product of a column by a row (an
-    outer product, which the builder makes a broadcast) reads `W2.T @ dZ2`."""
+    gives them: `b*c`, `W1 @ X`, `W2.T`, `sum(dZ1, axis=1, keepdims=True)`; a map is its
+    scalar expression with the operands in place of the placeholders, and a product of a
+    column by a row (an outer product, which the builder makes a broadcast) reads
+    `W2.T @ dZ2`."""
     if node.op == "leaf":
         return node.name or "leaf"
     args = [written(a) for a in node.args]
@@ -715,5 +716,6 @@ def text(node: Node, written: Callable[[Node], str]) -> str:
     if node.op == "transpose":
         return f"{args[0]}.T"
     if node.op == "sum":
-        return f"sum({args[0]}" + ("" if node.axis is None else f", axis={node.axis}") + ")"
+        return f"sum({args[0]}" + ("" if node.axis is None else
+                                   f", axis={node.axis}, keepdims=True") + ")"
     return _term(node, {}, written)
