@@ -718,4 +718,7 @@ def text(node: Node, written: Callable[[Node], str]) -> str:
     if node.op == "sum":
         return f"sum({args[0]}" + ("" if node.axis is None else
                                    f", axis={node.axis}, keepdims=True") + ")"
-    return _term(node, {}, written)
+    if node.op in ("slice", "pad"):
+        return _term(node, {}, written)
+    return f"{node.op}({', '.join(args)}" + \
+        ("" if node.axis is None else f", axis={node.axis}") + ")"

@@ -14,6 +14,7 @@ from .errors import SymgradError
 from .evaluate import values
 from .explain import parse_at
 from .graph import Node, text, topo
+from .naming import numbered
 from .testing import random_instance
 
 FORMATS = ("svg", "png", "dot")
@@ -90,9 +91,10 @@ def nodes(d) -> list[Node]:
 
 def _model(d, at, seed, prefix):
     order = nodes(d)
-    labels, unnamed = {}, iter(range(len(order)))
-    for node in order:                     # as graph.describe labels them
-        labels[node.id] = node.name or f"n{next(unnamed)}"
+    taken = {n.name for n in order if n.name} | {x.name for x in d.model.dims}
+    labels, unnamed = {}, numbered("t%d", taken)      # t1, t2, ...: no name of the model's
+    for node in order:
+        labels[node.id] = node.name or next(unnamed)
     numeric = _values(d, order, at, seed) if at is not None else None
     params = {p.id for p in d.params}
     loss = labels[d.loss.id]

@@ -4,6 +4,9 @@ Neither check uses symgrad's derivation: finite differences only call the module
 and the SymPy oracle expands the model's matrices into scalar entries (dimensions set to
 small integers), evaluates the scalar loss with mpmath at 40 digits and differentiates it by
 central differences at that precision.
+
+`compare_backprop` checks a hand-written backward pass (a student's) adjoint by adjoint
+against the trace, evaluated by NumPy node by node (symgrad/evaluate.py).
 """
 import sys
 import types

@@ -159,6 +159,13 @@ def test_labels_are_escaped_so_no_name_can_inject_dot():
     assert quote("two\nlines") == '"two\\\\nlines"'        # shown as \n, no line break
 
 
+def test_unnamed_nodes_are_numbered_apart_from_the_models_names():
+    (model, names), = load(ROOT / "examples" / "deep_relu.py")     # dimensions n0, n1, ...
+    source = dot_source([derive(model, names)])
+    assert '"t1 = W1 @ X"' in source and '"n0 × m"' in source
+    assert not any(f'"n{k} = ' in source for k in range(10))
+
+
 @needs_dot
 def test_a_hostile_name_is_drawn_as_its_characters():
     (model, names), = load(ROOT / "examples" / "graph.py")
@@ -181,7 +188,7 @@ def test_sg_picture_displays_itself_as_svg_with_the_callers_names():
     picture = sg.picture(sg.Model("lecture", loss=J, params=[a, b, c]),
                          at={"a": 5, "b": 3, "c": 2})
     lines = [lines for _, lines in drawn(picture._repr_svg_()).values()]
-    assert ["total = a + n0", "= 11", "dJ/dtotal = 22"] in lines
-    assert ["b", "= 3", "dJ/db = 44"] in lines and ["n0 = b*c", "= 6", "dJ/dn0 = 22"] in lines
+    assert ["total = a + t1", "= 11", "dJ/dtotal = 22"] in lines
+    assert ["b", "= 3", "dJ/db = 44"] in lines and ["t1 = b*c", "= 6", "dJ/dt1 = 22"] in lines
     assert ["J = total**2", "= 121", "dJ/dJ = 1"] in lines
     assert "digraph symgrad {" in picture.dot
