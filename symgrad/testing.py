@@ -25,7 +25,7 @@ from .errors import SymgradError
 from .functions import to_elementary
 from .graph import inline_maps, placeholder, text, topo
 from .load import load
-from .naming import frame_variables
+from .naming import adjoint_name, frame_variables
 from .labels import Pick
 from .codegen import module_source
 from .derive import derive
@@ -611,29 +611,30 @@ def compare_backprop(model, backward, dims=None, seed=0, rtol=1e-6, names=None, 
     forward = [n for n in topo([d.loss] + list(d.outputs.values()) + d.grads)
                if n.name and n.op != "leaf" and not n.derived]
     with np.errstate(all="ignore"):
-        value = evaluate.values(forward + [g for g, _ in order], leaves, dims)
+        value = evaluate.values(forward + [g for _, g, _ in order], leaves, dims)
     parameters = {p.name: np.copy(leaves[p.name]) for p in model.params}
     cache = {n.name: np.copy(value[n.id]) for n in forward}
     given = backward(parameters, cache, *[np.copy(leaves[x.name]) for x in model.inputs])
     if not isinstance(given, Mapping):
         raise SymgradError(f"compare_backprop: backward returned {type(given).__name__}, not a "
                            "dict of adjoints by name, e.g. {'dZ2': dZ2, 'dW2': dW2}")
-    valid = [g.name for g, _ in order]
+    valid = [name for name, _, _ in order]
     unknown = [k for k in given if k not in valid]
     if unknown:
         raise SymgradError(f"compare_backprop: no adjoint named {', '.join(map(str, unknown))} "
                            f"in {model.name}'s trace: its adjoints are {', '.join(valid)}")
     m = dims.get(batch, 1) if batch else 1
     per_example = next((x for x in model.dims if x.name == batch), None)
-    intermediate = {g.id: inter for g, inter in order}
+    intermediate = {g.id: inter for _, g, inter in reversed(order)}     # the first one's
     scale = _convention(order, given, value, m, rtol)
     checks = []
-    for g, inter in order:
+    for name, g, inter in order:
         s = scale if inter else 1
-        check = AdjointCheck(g.name, f"{g.name} = {_formula(g, intermediate, scale, per_example)}")
-        if g.name in given:
+        formula = _formula(g, inter, intermediate, scale, per_example)
+        check = AdjointCheck(name, f"{name} = {formula}")
+        if name in given:
             check.given = True
-            want, got = s * value[g.id], given[g.name]
+            want, got = s * value[g.id], given[name]
             try:
                 got = np.asarray(got, dtype=np.float64)
             except (TypeError, ValueError):
@@ -662,28 +663,40 @@ def assert_backprop_matches(model, backward, **options):
 
 
 def _right_to_left(d):
-    """[(adjoint node, whether it is an intermediate's)] of the trace's named adjoints (the
-    seed's excepted), in the order the sweep completes them: after the last consumer whose
-    rule contributes to it, a parameter's gradient before an intermediate's at a tie."""
+    """[(name, adjoint node, whether it is an intermediate's)] of the trace's steps on named
+    nodes (the seed's excepted), in the order the sweep completes them: after the last
+    consumer whose rule contributes to it, a parameter's gradient before an intermediate's at
+    a tie. A step's name is its adjoint's (dZ2), or d<node> for a node whose adjoint another
+    node's is (the lecture's du, which is dv)."""
     position = {step.node.id: k for k, step in enumerate(d.steps)}
-    found = {}
+    found, owned = {}, set()
     for k, step in enumerate(d.steps):
-        g = step.adjoint
-        if not step.terms or g is None or not g.name or g.id in found:
+        g, node = step.adjoint, step.node
+        if not step.terms or g is None:
+            continue
+        if g.name and g.derived and g.id not in owned:
+            name = g.name
+        elif node.name:
+            name = adjoint_name(node.name)
+        else:
+            continue
+        owned.add(g.id)
+        if name in found:
             continue
         done = max(position[t.consumer.id] for t in step.terms)
-        found[g.id] = ((done, step.node.op != "leaf", k), g, step.node.op != "leaf")
-    return [(g, inter) for _, g, inter in sorted(found.values(), key=lambda f: f[0])]
+        found[name] = ((done, node.op != "leaf", k), g, node.op != "leaf")
+    return [(name, g, inter) for name, (_, g, inter) in
+            sorted(found.items(), key=lambda f: f[1][0])]
 
 
 def _convention(order, given, value, m, rtol):
     """1, or m when the first of the student's intermediate adjoints that matches either
     way is m times the cost's (the course's per-example dZ)."""
-    for g, inter in order:
-        if not inter or g.name not in given:
+    for name, g, inter in order:
+        if not inter or name not in given:
             continue
         try:
-            got = np.asarray(given[g.name], dtype=np.float64)
+            got = np.asarray(given[name], dtype=np.float64)
         except (TypeError, ValueError):
             continue
         for s in (1, m):
@@ -692,10 +705,11 @@ def _convention(order, given, value, m, rtol):
     return 1
 
 
-def _formula(g, intermediate, scale, batch):
+def _formula(g, inter, intermediate, scale, batch):
     """g's formula in plain text from the trace, in the named values (leaves, the forward
     pass's, the other adjoints), unnamed operands written out; with the course's convention
-    (scale m, batch the dimension m), in its per-example intermediate adjoints."""
+    (scale m, batch the dimension m), in its per-example intermediate adjoints (inter: g is
+    an intermediate's adjoint; intermediate: {adjoint node id: whether it is})."""
     def written(a):
         if a.name and a is not g:
             return a.name
@@ -703,7 +717,7 @@ def _formula(g, intermediate, scale, batch):
         return inner if a.op in ("leaf", "transpose") or inner.isidentifier() else f"({inner})"
 
     reads = any(intermediate.get(a.id) for a in topo([g]) if a is not g)
-    factor = sp.Integer(scale if intermediate[g.id] else 1) / (scale if reads else 1)
+    factor = sp.Integer(scale if inter else 1) / (scale if reads else 1)
     if g.op != "map" or not g.args:
         body = text(g, written)
         if factor == 1:

@@ -98,3 +98,26 @@ def test_assert_backprop_matches_raises_with_the_report():
     assert_backprop_matches(MODEL, with_bug(None))
     with pytest.raises(AssertionError, match=r"first wrong step: dZ1 .*dZ1 = dA1\*\(1 - A1\*\*2\)"):
         assert_backprop_matches(MODEL, with_bug("no_activation_derivative"))
+
+
+def test_the_lecture_graph_by_hand_and_a_swapped_partial():
+    """J = 3(a + bc), u = bc, v = a + u: dv = 3, du = dv = 3, da = dv = 3, db = c du,
+    dc = b du; the student's values at the random point come from these formulas."""
+    import symgrad as sg
+    import sympy as sp
+    a, b, c = sg.Param("a"), sg.Param("b"), sg.Param("c")
+    with sp.evaluate(False):
+        u = b * c
+        v = a + u
+        J = 3 * v
+    model = sg.Model("lecture", loss=J, params=[a, b, c])
+
+    def backward(parameters, cache, swap=False):
+        b, c = parameters["b"], parameters["c"]
+        du = dv = 3.0
+        return {"dv": dv, "du": du, "da": dv, "db": (b if swap else c) * du, "dc": b * du}
+    report = compare_backprop(model, backward)
+    assert report.passed and [c.name for c in report.checks] == ["dv", "da", "du", "dc", "db"]
+    wrong = compare_backprop(model, lambda p, c: backward(p, c, swap=True)).first_wrong
+    assert (wrong.name, wrong.formula) == ("db", "db = 3*c")
+    assert_backprop_matches(model, backward)
