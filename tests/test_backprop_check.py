@@ -121,3 +121,10 @@ def test_the_lecture_graph_by_hand_and_a_swapped_partial():
     wrong = compare_backprop(model, lambda p, c: backward(p, c, swap=True)).first_wrong
     assert (wrong.name, wrong.formula) == ("db", "db = 3*c")
     assert_backprop_matches(model, backward)
+
+
+def test_the_example_script_reports_each_bug(capsys):
+    student.main()
+    out = capsys.readouterr().out
+    assert [line.split(" (")[0] for line in out.splitlines() if line.startswith("first")] == \
+        ["first wrong step: dW1", "first wrong step: dZ1", "first wrong step: db1"]
