@@ -13,7 +13,7 @@ from .ops import (abs, concat, cos, greater, greater_equal, less, less_equal, ma
                   max, maximum, min, minimum, norm, sin, sqrt, where)
 from .notebook import compile_model as compile
 from .notebook import derive_model as derive
-from .notebook import latex
+from .notebook import latex, picture
 
 
 __all__ = [
@@ -26,5 +26,5 @@ __all__ = [
     # symgrad/ops.py
     "abs", "concat", "cos", "greater", "greater_equal", "less", "less_equal", "matrix_power",
     "max", "maximum", "min", "minimum", "norm", "sin", "sqrt", "where",
-    "compile", "derive", "latex",
+    "compile", "derive", "latex", "picture",
 ]

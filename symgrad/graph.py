@@ -37,7 +37,7 @@ of 1 become broadcast products, `exp` summed along an axis becomes `exp(logsumex
 """
 import itertools
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -729,3 +729,33 @@ def _region(region):
     """rows, cols of a slice's region as start:stop or start:stop:step."""
     return ", ".join(f"{sp.sstr(a)}:{sp.sstr(b)}" + (f":{sp.sstr(c)}" if c != 1 else "")
                      for a, b, c in region)
+
+
+def text(node: Node, written: Callable[[Node], str]) -> str:
+    """node's operation as plain text in NumPy's spelling, its operands as written(operand)
+    gives them: `b*c`, `W1 @ X`, `W2.T`, `sum(dZ1, axis=1, keepdims=True)`; a map is its
+    scalar expression with the operands in place of the placeholders, and a product of a
+    column by a row (an outer product, which the builder makes a broadcast) reads
+    `W2.T @ dZ2`."""
+    if node.op == "leaf":
+        return node.name or "leaf"
+    args = [written(a) for a in node.args]
+    if node.op == "map":
+        if len(args) == 2 and node.expr == placeholder(0) * placeholder(1):
+            col, row = sorted(node.args, key=lambda a: a.shape[1:] != (1,) if a.shape else 2)
+            if col.shape[1:] == (1,) and row.shape[:1] == (1,) and col.shape[0] != 1 \
+                    and row.shape[1] != 1:
+                return f"{written(col)} @ {written(row)}"
+        return sp.sstr(node.expr.xreplace({placeholder(i): sp.Symbol(a)
+                                           for i, a in enumerate(args)}))
+    if node.op == "matmul":
+        return f"{args[0]} @ {args[1]}"
+    if node.op == "transpose":
+        return f"{args[0]}.T"
+    if node.op == "sum":
+        return f"sum({args[0]}" + ("" if node.axis is None else
+                                   f", axis={node.axis}, keepdims=True") + ")"
+    if node.op in ("slice", "pad"):
+        return _term(node, {}, written)
+    return f"{node.op}({', '.join(args)}" + \
+        ("" if node.axis is None else f", axis={node.axis}") + ")"

@@ -1,4 +1,4 @@
-"""The Python API, for a notebook or a script: sg.derive, sg.latex and sg.compile, each
+"""The Python API, for a notebook or a script: sg.derive, sg.latex, sg.picture and sg.compile, each
 naming intermediates after the caller's variables as `symgrad derive` names them after the
 model file's."""
 import linecache
@@ -9,6 +9,7 @@ from .certify import certify
 from .codegen import check_style, module_source
 from .derive import derive
 from .naming import frame_variables
+from .picture import Picture
 
 
 def derive_model(model):
@@ -22,6 +23,15 @@ def latex(model, fmt="tex", at=None, steps=False):
     or Markdown ("md"), the summary or with steps=True the full trace; `at` maps a scalar
     model's leaves to numbers to show values. Exported as `sg.latex`."""
     return derive(model, frame_variables(sys._getframe(1))).latex(fmt, at, steps)
+
+
+def picture(model, at=None, seed=0):
+    """The computational graph as `symgrad graph` draws it: a Picture, which a notebook
+    displays as SVG (Graphviz's dot); `.dot` is its DOT source, `.svg()` and `.png()` its
+    drawings. `at` ({name: number}, or the text 'a=5,b=3,c=2') gives the dimensions and
+    scalars at which every node shows its value and adjoint (matrices random, seed).
+    Exported as `sg.picture`."""
+    return Picture([derive(model, frame_variables(sys._getframe(1)))], at, seed)
 
 
 def compile_model(model, verify=True, style="fast"):

@@ -4,8 +4,13 @@ Neither check uses symgrad's derivation: finite differences only call the module
 and the SymPy oracle expands the model's matrices into scalar entries (dimensions set to
 small integers), evaluates the scalar loss with mpmath at 40 digits and differentiates it by
 central differences at that precision.
+
+`compare_backprop` checks a hand-written backward pass (a student's) adjoint by adjoint
+against the trace, evaluated by NumPy node by node (symgrad/evaluate.py).
 """
+import sys
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import mpmath
@@ -15,8 +20,12 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.printing.pycode import MpmathPrinter
 
+from . import evaluate
 from .errors import SymgradError
 from .functions import to_elementary
+from .graph import inline_maps, placeholder, text, topo
+from .load import load
+from .naming import adjoint_name, frame_variables
 from .labels import Pick
 from .codegen import module_source
 from .derive import derive
@@ -519,3 +528,207 @@ def assert_matches_model(model, module, dims=None, seed=0, rtol=1e-10):
         err = relative_error(g, ref)
         assert err <= rtol, f"{where}: gradient of {name} is wrong: relative error {err:.2e} " \
             f"> rtol {rtol:g} against SymPy"
+
+
+# ---- a student's backprop, step by step ------------------------------------------------------
+@dataclass
+class AdjointCheck:
+    """One adjoint of the trace against the student's: `error` is the relative error (None
+    when the student gave none), `problem` what is wrong (empty when it matches)."""
+    name: str
+    formula: str
+    given: bool = False
+    error: float | None = None
+    problem: str = ""
+
+    @property
+    def ok(self):
+        return self.given and not self.problem
+
+
+@dataclass
+class BackpropReport:
+    """The student's adjoints against symgrad's trace, right to left (`checks`), at one
+    random point; `convention` says how the intermediate adjoints were read."""
+    model: str
+    dims: dict
+    seed: int
+    convention: str
+    checks: list[AdjointCheck]
+    rtol: float
+
+    @property
+    def first_wrong(self) -> AdjointCheck | None:
+        return next((c for c in self.checks if c.given and c.problem), None)
+
+    @property
+    def passed(self):
+        """Every adjoint given is right, and at least one was given."""
+        return self.first_wrong is None and any(c.given for c in self.checks)
+
+    def text(self):
+        where = ", ".join(f"{k}={v}" for k, v in self.dims.items()) or "scalar"
+        lines = [f"{self.model} ({where}, seed {self.seed}), your backprop against symgrad's "
+                 f"trace, right to left ({self.convention}):"]
+        for c in self.checks:
+            mark = "not given" if not c.given else "ok" if c.ok else "WRONG"
+            error = c.problem or ("" if c.error is None else f"relative error {c.error:.1e}")
+            lines.append(f"  {c.name:<8} {mark:<9} {error}")
+        wrong = self.first_wrong
+        if wrong is not None:
+            lines.append(f"first wrong step: {wrong.name} ({wrong.problem}); it should be "
+                         f"{wrong.formula}")
+        elif not any(c.given for c in self.checks):
+            lines.append("none of the adjoints given: return a dict of them by name, e.g. "
+                         "{'dW1': dW1}")
+        return "\n".join(lines)
+
+
+def compare_backprop(model, backward, dims=None, seed=0, rtol=1e-6, names=None, batch="m"):
+    """Check a student's backward pass step by step against symgrad's trace.
+
+    model: a Model (its intermediates named after the caller's variables, or `names`), or
+    the path of a model file holding one. backward is called as the course's
+    `backward_propagation(parameters, cache, X, Y)`: backward(parameters, cache, *inputs),
+    with parameters and cache dicts by name (cache: every named forward value, `Z1`, `A1`,
+    ..., evaluated by symgrad) and the inputs in the model's order; it returns a dict of
+    adjoints by name (`dZ2`, `dW2`, `db2`, `dA1`, ...; any subset). Each is compared, right to
+    left, with the trace's adjoint evaluated at a random point (random_instance at `dims`,
+    by default distinct dimensions from 3 up): the parameters' gradients are the cost's; the
+    intermediate ones may be the cost's too (dZ2 = (A2 - Y)/m) or, as the course writes them,
+    `batch` (m) times those (dZ2 = A2 - Y), whichever the first one that matches follows.
+    Returns a BackpropReport; an unknown name is a SymgradError listing the valid ones."""
+    if not hasattr(model, "params"):
+        (model, names), *more = load(model)
+        if more:
+            raise SymgradError("compare_backprop: the model file holds several models: pass "
+                               "the Model itself")
+    d = derive(model, names if names is not None else frame_variables(sys._getframe(1)))
+    names_of = sorted(x.name for x in model.dims)
+    dims = {**{name: 3 + k for k, name in enumerate(names_of)}, **(dims or {})}
+    leaves = random_instance(model, dims, seed)
+    order = _right_to_left(d)
+    forward = [n for n in topo([d.loss] + list(d.outputs.values()) + d.grads)
+               if n.name and n.op != "leaf" and not n.derived]
+    with np.errstate(all="ignore"):
+        value = evaluate.values(forward + [g for _, g, _ in order], leaves, dims)
+    parameters = {p.name: np.copy(leaves[p.name]) for p in model.params}
+    cache = {n.name: np.copy(value[n.id]) for n in forward}
+    given = backward(parameters, cache, *[np.copy(leaves[x.name]) for x in model.inputs])
+    if not isinstance(given, Mapping):
+        raise SymgradError(f"compare_backprop: backward returned {type(given).__name__}, not a "
+                           "dict of adjoints by name, e.g. {'dZ2': dZ2, 'dW2': dW2}")
+    valid = [name for name, _, _ in order]
+    unknown = [k for k in given if k not in valid]
+    if unknown:
+        raise SymgradError(f"compare_backprop: no adjoint named {', '.join(map(str, unknown))} "
+                           f"in {model.name}'s trace: its adjoints are {', '.join(valid)}")
+    m = dims.get(batch, 1) if batch else 1
+    per_example = next((x for x in model.dims if x.name == batch), None)
+    intermediate = {g.id: inter for _, g, inter in reversed(order)}     # the first one's
+    scale = _convention(order, given, value, m, rtol)
+    checks = []
+    for name, g, inter in order:
+        s = scale if inter else 1
+        formula = _formula(g, inter, intermediate, scale, per_example)
+        check = AdjointCheck(name, f"{name} = {formula}")
+        if name in given:
+            check.given = True
+            want, got = s * value[g.id], given[name]
+            try:
+                got = np.asarray(got, dtype=np.float64)
+            except (TypeError, ValueError):
+                check.problem = f"a {type(got).__name__}, not an array of numbers"
+            else:
+                if got.shape != np.shape(want) and not got.size == 1 == np.size(want):
+                    check.problem = f"shape {got.shape}, should be {np.shape(want)}"
+                else:
+                    check.error = relative_error(got.reshape(np.shape(want)), want)
+                    if not check.error <= rtol:
+                        check.problem = f"relative error {check.error:.1e}"
+        checks.append(check)
+    convention = "the cost's adjoints" if scale == 1 else \
+        f"intermediate adjoints per example, {batch} times the cost's, as the course writes them"
+    return BackpropReport(model.name, dims, seed, convention, checks, rtol)
+
+
+def assert_backprop_matches(model, backward, **options):
+    """Assert that compare_backprop finds every adjoint the student gives right; the
+    AssertionError's message is the report, naming the first wrong step and its formula."""
+    if "names" not in options and hasattr(model, "params"):
+        options["names"] = frame_variables(sys._getframe(1))
+    report = compare_backprop(model, backward, **options)
+    assert report.passed, report.text()
+    return report
+
+
+def _right_to_left(d):
+    """[(name, adjoint node, whether it is an intermediate's)] of the trace's steps on named
+    nodes (the seed's excepted), in the order the sweep completes them: after the last
+    consumer whose rule contributes to it, a parameter's gradient before an intermediate's at
+    a tie. A step's name is its adjoint's (dZ2), or d<node> for a node whose adjoint another
+    node's is (the lecture's du, which is dv)."""
+    position = {step.node.id: k for k, step in enumerate(d.steps)}
+    found, owned = {}, set()
+    for k, step in enumerate(d.steps):
+        g, node = step.adjoint, step.node
+        if not step.terms or g is None:
+            continue
+        if g.name and g.derived and g.id not in owned:
+            name = g.name
+        elif node.name:
+            name = adjoint_name(node.name)
+        else:
+            continue
+        owned.add(g.id)
+        if name in found:
+            continue
+        done = max(position[t.consumer.id] for t in step.terms)
+        found[name] = ((done, node.op != "leaf", k), g, node.op != "leaf")
+    return [(name, g, inter) for name, (_, g, inter) in
+            sorted(found.items(), key=lambda f: f[1][0])]
+
+
+def _convention(order, given, value, m, rtol):
+    """1, or m when the first of the student's intermediate adjoints that matches either
+    way is m times the cost's (the course's per-example dZ)."""
+    for name, g, inter in order:
+        if not inter or name not in given:
+            continue
+        try:
+            got = np.asarray(given[name], dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        for s in (1, m):
+            if got.shape == np.shape(value[g.id]) and relative_error(got, s * value[g.id]) <= rtol:
+                return s
+    return 1
+
+
+def _formula(g, inter, intermediate, scale, batch):
+    """g's formula in plain text from the trace, in the named values (leaves, the forward
+    pass's, the other adjoints), unnamed operands written out; with the course's convention
+    (scale m, batch the dimension m), in its per-example intermediate adjoints (inter: g is
+    an intermediate's adjoint; intermediate: {adjoint node id: whether it is})."""
+    def written(a):
+        if a.name and a is not g:
+            return a.name
+        inner = text(a, written)
+        return inner if a.op in ("leaf", "transpose") or inner.isidentifier() else f"({inner})"
+
+    reads = any(intermediate.get(a.id) for a in topo([g]) if a is not g)
+    factor = sp.Integer(scale if inter else 1) / (scale if reads else 1)
+    if g.op != "map" or not g.args:
+        body = text(g, written)
+        if factor == 1:
+            return body
+        return f"{body} / {batch}" if factor < 1 else f"{batch} * ({body})"
+    expr, args = inline_maps(g.expr, g.args, lambda a: a.name is None)
+    if expr == g.expr and factor == 1:
+        return text(g, written)
+    expr = expr.xreplace({placeholder(i): sp.Symbol(written(a)) for i, a in enumerate(args)})
+    if factor != 1:
+        expr = expr * (batch if factor > 1 else 1 / batch)
+    if sp.count_ops(expr) < 40:
+        expr = sp.simplify(expr)
+    return sp.sstr(expr)

@@ -1,0 +1,194 @@
+"""The computational graph as a picture (symgrad graph, sg.picture): one drawn node per node
+of the graph, shapes on the edges, the lecture's values and adjoints at --at, escaped labels,
+and one-line errors without Graphviz or a writable path."""
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from conftest import EXAMPLES, ROOT
+from helpers import run_cli as run
+from symgrad.derive import derive
+from symgrad.graph import describe
+from symgrad.load import load
+from symgrad.picture import dot_source, nodes, quote, render
+from symgrad.testing import random_instance
+
+SVG = "{http://www.w3.org/2000/svg}"
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None and not os.environ.get("SYMGRAD_REQUIRE_GRAPHVIZ"),
+    reason="Graphviz's dot is not installed (apt-get install graphviz)")
+
+
+def drawn(svg):
+    """{title: (classes, [text lines])} of the drawn nodes of an SVG from dot."""
+    out = {}
+    for g in ET.fromstring(svg).iter(f"{SVG}g"):
+        classes = g.get("class", "").split()
+        if "node" in classes:
+            title = g.find(f"{SVG}title").text
+            out[title] = (classes[1:], [t.text for t in g.iter(f"{SVG}text")])
+    return out
+
+
+@needs_dot
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_draws_one_node_per_graph_node(path):
+    derivations = [derive(model, names) for model, names in load(path)]
+    svg = render(dot_source(derivations), "svg").decode()
+    shown = drawn(svg)
+    lines = [line for d in derivations
+             for line in describe([d.loss] + list(d.outputs.values())).splitlines()]
+    assert len(shown) == len(lines)                     # describe: one line per node
+    leaves = [line for line in lines if " = leaf " in line]
+    assert sum(c[0] in ("param", "input") for c, _ in shown.values()) == len(leaves)
+    assert sum(c[0] in ("op", "loss", "constant") for c, _ in shown.values()) == \
+        len(lines) - len(leaves)
+    assert sum(c[0] == "loss" for c, _ in shown.values()) == len(derivations)
+
+
+@needs_dot
+def test_the_lecture_graph_shows_forward_values_and_adjoints(tmp_path):
+    """J = 3(a + bc) at a=5, b=3, c=2, by hand: u = bc = 6, v = a + u = 11, J = 3v = 33;
+    dJ/dv = 3, dJ/du = dJ/dv = 3, dJ/da = dJ/dv = 3, dJ/db = c dJ/du = 6, dJ/dc = b dJ/du = 9."""
+    result = run("graph", ROOT / "examples" / "graph.py", "--at", "a=5,b=3,c=2", "-o", "g.svg",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    svg = (tmp_path / "g.svg").read_text()
+    shown = {lines[0].split(" =")[0]: (classes, lines) for classes, lines in drawn(svg).values()}
+    want = {"a": ["a", "= 5", "dJ/da = 3"], "b": ["b", "= 3", "dJ/db = 6"],
+            "c": ["c", "= 2", "dJ/dc = 9"], "u": ["u = b*c", "= 6", "dJ/du = 3"],
+            "v": ["v = a + u", "= 11", "dJ/dv = 3"], "J": ["J = 3*v", "= 33", "dJ/dJ = 1"]}
+    assert {k: lines for k, (_, lines) in shown.items()} == want
+    assert [shown[k][0][0] for k in "abcuvJ"] == ["param"] * 3 + ["op"] * 2 + ["loss"]
+
+
+@needs_dot
+def test_a_matrix_model_shows_shapes_on_edges_and_its_values_at_a_point(tmp_path):
+    result = run("graph", ROOT / "examples" / "two_layer.py", "--at", "n_x=2,n_h=3,m=4",
+                 "-o", "t.svg", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    svg = (tmp_path / "t.svg").read_text()
+    edges = [t.text for g in ET.fromstring(svg).iter(f"{SVG}g") if "edge" in g.get("class", "")
+             for t in g.iter(f"{SVG}text")]
+    assert {"n_h × n_x", "n_x × m", "n_h × 1", "n_h × m", "1 × n_h", "1 × m"} <= set(edges)
+    # the cost and db2 by hand at the same random point
+    (model, _), = load(ROOT / "examples" / "two_layer.py")
+    v = random_instance(model, {"n_x": 2, "n_h": 3, "m": 4}, 0)
+    a1 = np.tanh(v["W1"] @ v["X"] + v["b1"])
+    a2 = 1 / (1 + np.exp(-(v["W2"] @ a1 + v["b2"])))
+    y = v["Y"]
+    cost = -np.mean(y * np.log(a2) + (1 - y) * np.log(1 - a2))
+    db2 = np.sum(a2 - y) / 4
+    shown = {lines[0].split(" =")[0]: lines for _, lines in drawn(svg).values()}
+    assert shown["cost"][1:] == [f"= {cost:.4g}", "dcost/dcost = 1"]
+    assert shown["b2"][2] == f"dcost/db2 = {db2:.4g}"
+    assert shown["W1"][1:] == [f"= 3 × 2, norm {np.linalg.norm(v['W1']):.4g}",
+                               shown["W1"][2]]
+
+
+@needs_dot
+def test_png_by_extension_and_overwritten_without_force(tmp_path):
+    for _ in range(2):                                  # its own file: no --force needed
+        result = run("graph", ROOT / "examples" / "graph.py", "-o", "g.png", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\nsomeone else's")
+    result = run("graph", ROOT / "examples" / "graph.py", "-o", "photo.png", cwd=tmp_path)
+    assert result.returncode == 1 and "not generated by symgrad" in result.stderr
+
+
+def test_dot_source_on_stdout_and_in_a_dot_file_needs_no_graphviz(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}         # no dot on it
+    for args in [(), ("-o", "g.dot")]:
+        result = run_env(env, tmp_path, "graph", ROOT / "examples" / "graph.py", *args)
+        assert result.returncode == 0, result.stderr
+    text = (tmp_path / "g.dot").read_text()
+    assert text.startswith("// Generated by symgrad") and "digraph symgrad {" in text
+    assert result.stdout == "wrote g.dot\n"
+
+
+def run_env(env, cwd, *args):
+    import subprocess
+    return subprocess.run([sys.executable, "-m", "symgrad.cli", *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_without_graphviz_a_one_line_error_names_the_fix(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}
+    result = run_env(env, tmp_path, "graph", ROOT / "examples" / "graph.py", "-o", "g.svg")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "install Graphviz: apt-get install graphviz / brew install graphviz" in result.stderr
+    assert list(tmp_path.iterdir()) == []               # no file, no temporary
+
+
+def test_bad_output_paths_and_at_values_are_one_line_errors(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    graph = ROOT / "examples" / "graph.py"
+    cases = [(("-o", "file.txt/g.svg"), "file.txt is a file, not a folder"),
+             (("-o", "g.jpg"), "unknown picture format 'jpg': give a file ending in .svg"),
+             (("--at", "a=5,b=3"), "--at: no value for c in model graph"),
+             (("--at", "a=5,b=3,c=2,d=1"), "unknown names d"),
+             (("--at", "a=x"), "is not NAME=NUMBER")]
+    for args, message in cases:
+        result = run("graph", graph, *args, cwd=tmp_path)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+        assert result.stderr.count("\n") == 1
+    result = run("graph", ROOT / "examples" / "two_layer.py", "--at", "n_x=2,n_h=1.5,m=3",
+                 cwd=tmp_path)
+    assert result.returncode == 1 and "n_h = 3/2 is not a positive integer" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_folder_is_a_one_line_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    result = run("graph", ROOT / "examples" / "graph.py", "-o", "ro/g.dot", cwd=tmp_path)
+    assert result.returncode == 1 and "Permission denied" in result.stderr
+
+
+def test_labels_are_escaped_so_no_name_can_inject_dot():
+    hostile = 'a"]; evil [label="pwned"]; x [label="\\N<b>&'
+    assert quote(hostile) == '"a\\"]; evil [label=\\"pwned\\"]; x [label=\\"\\\\N<b>&"'
+    assert quote("two\nlines") == '"two\\\\nlines"'        # shown as \n, no line break
+
+
+def test_unnamed_nodes_are_numbered_apart_from_the_models_names():
+    (model, names), = load(ROOT / "examples" / "deep_relu.py")     # dimensions n0, n1, ...
+    source = dot_source([derive(model, names)])
+    assert '"t1 = W1 @ X"' in source and '"n0 × m"' in source
+    assert not any(f'"n{k} = ' in source for k in range(10))
+
+
+@needs_dot
+def test_a_hostile_name_is_drawn_as_its_characters():
+    (model, names), = load(ROOT / "examples" / "graph.py")
+    d = derive(model, names)
+    hostile = 'a"]; evil [label="pwned"]; x [label="\\N<b>&'
+    next(n for n in nodes(d) if n.name == "u").name = hostile
+    d.model.name = 'graph"; label="<i>x</i>'
+    svg = render(dot_source([d]), "svg").decode()
+    shown = drawn(svg)
+    assert len(shown) == 6 and "evil" not in shown
+    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    assert f"{hostile} = b*c" in texts and 'graph"; label="<i>x</i>' in texts
+
+
+@needs_dot
+def test_sg_picture_displays_itself_as_svg_with_the_callers_names():
+    a, b, c = sg.Param("a"), sg.Param("b"), sg.Param("c")
+    total = a + b * c
+    J = total * total           # 11**2 = 121; dJ/dtotal = 2 total = 22, dJ/db = 22 c = 44
+    picture = sg.picture(sg.Model("lecture", loss=J, params=[a, b, c]),
+                         at={"a": 5, "b": 3, "c": 2})
+    lines = [lines for _, lines in drawn(picture._repr_svg_()).values()]
+    assert ["total = a + t1", "= 11", "dJ/dtotal = 22"] in lines
+    assert ["b", "= 3", "dJ/db = 44"] in lines and ["t1 = b*c", "= 6", "dJ/dt1 = 22"] in lines
+    assert ["J = total**2", "= 121", "dJ/dJ = 1"] in lines
+    assert "digraph symgrad {" in picture.dot
