@@ -18,6 +18,7 @@ from .graph import topo
 from . import ir
 from .liveness import passes
 from .naming import statement_names
+from .printing import array_api
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
 from .schedule import gradient_roots, plan
@@ -31,6 +32,11 @@ if not TEMPLATES.is_dir():                     # installed without the source tr
 # and frees arrays (out=, del). fast, the default, does; plain is the code of a course's
 # solution, each equation one statement, no in-place arithmetic
 STYLES = {"fast": (FastNumPyNodePrinter, True), "plain": (PlainNumPyNodePrinter, False)}
+# the targets: the array libraries a module runs on, and the styles each has (its first, the
+# default). array-api: any library of the Python array API standard, from the arguments;
+# pure code only (no out=, no in place), hence one style, plain's, with xp.<function> calls
+TARGETS = {"numpy": tuple(STYLES), "array-api": ("plain",)}
+_PRINTERS = {**STYLES, "array-api": (array_api.ArrayAPINodePrinter, False)}
 
 
 def check_style(style):
@@ -40,16 +46,38 @@ def check_style(style):
                            "(fast is the default)")
 
 
+def check_target(target, style=None):
+    """Raise SymgradError unless target is one of TARGETS and has style (None: its default);
+    the style, resolved."""
+    if not isinstance(target, str) or target not in TARGETS:
+        raise SymgradError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)} "
+                           "(numpy is the default)")
+    if style is None:
+        return TARGETS[target][0]
+    check_style(style)
+    if style not in TARGETS[target]:
+        raise SymgradError(f"--style {style} is not available with --target {target} (its code "
+                           f"is pure: no out=, no in-place updates): drop --style, or use "
+                           f"--style {' or '.join(TARGETS[target])}")
+    return style
+
+
 def _environment():
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
 
 
-def module_source(derivation, style="fast"):
+def module_source(derivation, style="fast", target="numpy"):
     """The generated module's text for one derivation (deterministic: same model, same bytes),
-    in one of STYLES."""
-    check_style(style)
+    in one of STYLES, for one of TARGETS (see check_target)."""
+    style = check_target(target, style)
+    if target != "numpy":          # the drafts' key into _PRINTERS
+        style = target
+        if derivation.jacobians or derivation.hessian:
+            raise array_api.unsupported(
+                f"the Jacobians and Hessian model {derivation.model.name} asks for (forward, "
+                "loss and value_and_grad only, so far)")
     _plan.cache_clear()
     d = derivation
     model = d.model
@@ -58,7 +86,8 @@ def module_source(derivation, style="fast"):
     fwd_inputs = _needed_inputs(d, list(outputs.values()))
     arrays = [x.name for x in d.params + d.inputs      # those giving the dtype: not labels
               if x.shape != () and x.symbol not in model.labels]
-    scalar = functools.partial(_scalar, arrays=arrays)
+    calls = _PRINTERS[style][0].calls
+    scalar = functools.partial(_scalar, arrays=arrays, calls=calls)
     specs = [
         ("forward", d.params + fwd_inputs, list(outputs.values()),
          "The model's outputs " + ", ".join(outputs) + ", in a dict.",
@@ -69,7 +98,7 @@ def module_source(derivation, style="fast"):
         ("value_and_grad", d.params + d.inputs, gradient_roots(d),
          "(loss, grads): grads in PARAMS order, each shaped like its parameter.",
          lambda names, array: "%s, %s" % (scalar(d.loss, names), _tuple(
-             [_grad(p, g, names, arrays, array) for p, g in zip(d.params, d.grads)],
+             [_grad(p, g, names, arrays, array, calls) for p, g in zip(d.params, d.grads)],
              quote=False))),
     ]
     tangents = d.hessian.tangents if d.hessian else []
@@ -88,6 +117,17 @@ def module_source(derivation, style="fast"):
         functions += _hessian(d, helpers, arrays, dims, style)
     functions[:0] = ([dims.function()] if dims.lines else []) \
         + ([shared.function()] if shared else [])
+    if target == "array-api":          # xp: the namespace of each function's arguments
+        for f in functions:
+            text = "\n".join(f["body"] + [f["returns"] or ""])
+            if "xp." in text:
+                f["body"].insert(0, array_api.namespace_line(f["args"]))
+                helpers.add("_namespace")
+            if "_device(" in text:
+                helpers.add("_device")
+        helpers = set(array_api.helpers_closure(helpers))
+    prelude = array_api.prelude(helpers, [x for f in functions for x in f["body"]]) \
+        if target == "array-api" else ""
     for f in functions:
         f["summary"] = "\n    ".join(textwrap.wrap(f["summary"], 92))
         f["doc"] = [x for line in f["doc"] for x in _wrapped(line, 96)]
@@ -98,14 +138,14 @@ def module_source(derivation, style="fast"):
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
-        style=style,
+        style=style, target=target, prelude=prelude,
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
         shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
             "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),
             100, depth=1)),
         labels="{%s}" % ", ".join("%r: %r" % (y.name, str(k)) for y, k in model.labels.items())
         if model.labels else None,
-        helpers=[STYLES[style][0].runtime[h] for h in sorted(helpers)], functions=functions)
+        helpers=[_PRINTERS[style][0].runtime[h] for h in sorted(helpers)], functions=functions)
     text = _environment().get_template("module.py.j2").render(**context)
     compile(text, f"{model.name}.py", "exec")
     return text
@@ -207,7 +247,8 @@ def _hessian(d, helpers, arrays, dims, style):
     roots = [t for t in h.products if t is not None]
 
     def products(names, array):
-        return _tuple([_grad(p, t, names, arrays, array) if t is not None else _zero(p)
+        return _tuple([_grad(p, t, names, arrays, array, _PRINTERS[style][0].calls)
+                       if t is not None else _zero(p)
                        for p, t in zip(d.params, h.products)], quote=False)
     hvp = _function(
         d, "hessian_vector_product", _Draft(d, args + h.tangents, roots, (), style),
@@ -243,20 +284,21 @@ def _tuple(items, quote=True):
     return "(%s,)" % texts[0] if len(texts) == 1 else "(%s)" % ", ".join(texts)
 
 
-def _scalar(node, names, arrays):
+def _scalar(node, names, arrays, calls):
     """A scalar result: a NumPy scalar of the arrays' dtype (np.float32 for float32 input;
-    np.float64 is a Python float), or a Python float when no argument is an array."""
+    np.float64 is a Python float; a 0-d array of their library for the array API), or a
+    Python float when no argument is an array; calls: the printer's (see NumPyNodePrinter)."""
     text = names[node.id] if node.shape == () else f"{names[node.id]}[0, 0]"
     if not arrays:
         return f"float({text})"
-    return f"{arrays[0]}.dtype.type({text})" if node.is_constant else text
+    return calls["scalar"].format(array=arrays[0], value=text) if node.is_constant else text
 
 
-def _grad(param, grad, names, arrays, array):
+def _grad(param, grad, names, arrays, array, calls):
     if param.shape == ():
-        return _scalar(grad, names, arrays)
+        return _scalar(grad, names, arrays, calls)
     if grad.is_constant:
-        return f"np.full_like({param.name}, {names[grad.id]})"
+        return calls["full_like"].format(like=param.name, value=names[grad.id])
     return array(grad)
 
 
@@ -284,7 +326,7 @@ class _Draft:
 
     def __init__(self, d, args, roots, seeds, style):
         self.args, self.roots, self.seeds = args, roots, seeds
-        printer, self.reuses = STYLES[style]
+        printer, self.reuses = _PRINTERS[style]
         self.p = p = _plan(tuple(roots))
         used = d.names.copy()           # every name of the module, then this function's
         self.names = names = statement_names(p.order, used)
@@ -362,7 +404,8 @@ def _function(d, name, draft, summary, returns, helpers, binder, public=True, sh
     stmts = passes(ir.parse(body), keep, draft.shapes, draft.fresh, given) if draft.reuses \
         else ir.parse(body)
     start = shared.call(draft) if shared else []
-    returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args))
+    returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args,
+                                            draft.code.calls))
     body = ir.lines(stmts)
     entry = _validate(args, helpers, d) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, helpers, d) if public
@@ -451,11 +494,11 @@ def _differentiates(d, p):
     return consumer
 
 
-def _owned(before, stmts, names, args):
+def _owned(before, stmts, names, args, calls):
     """array(node): the text returning node as an array of its own: a copy where its value
     is an argument, a view of one, a read-only broadcast or shares memory with an array
     returned before it (the caller may write into what it gets back); before: the statements
-    of the forward pass the function starts with, if any."""
+    of the forward pass the function starts with, if any; calls: the printer's."""
     shares = ir.sharing(before + stmts, [a.name for a in args])
     handed = {a.name for a in args} | {"<read-only>"}
 
@@ -469,8 +512,8 @@ def _owned(before, stmts, names, args):
         handed.update(memory)
         if not copy:
             return text
-        return f"{text}.copy()" if isinstance(value, (ast.Name, ast.Attribute)) \
-            else f"np.array({text})"
+        return (calls["copy_name"] if isinstance(value, (ast.Name, ast.Attribute))
+                else calls["copy"]).format(value=text)
     return array
 
 
@@ -577,7 +620,7 @@ def _unresolved(lines, known):
     return None
 
 
-_BUILTINS = {"np", "float", "True", "False", "None"}
+_BUILTINS = {"np", "xp", "math", "float", "True", "False", "None"}
 
 
 def _unprintable(what, needed_for, expr=None):

@@ -269,6 +269,9 @@ class NumPyNodePrinter(NodePrinter):
     scalar_printer = ScalarNumPyPrinter
     arange = "np.arange(%s)"
     runtime = HELPERS          # the source of each helper the code may call
+    # codegen's own calls (copies, constant gradients, scalar results), in this notation
+    calls = {"copy": "np.array({value})", "copy_name": "{value}.copy()",
+             "full_like": "np.full_like({like}, {value})", "scalar": "{array}.dtype.type({value})"}
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
         super().__init__(names, plan.exprs)
