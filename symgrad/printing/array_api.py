@@ -7,6 +7,7 @@ import inspect
 import re
 
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import SymgradError
@@ -74,7 +75,8 @@ def helpers_closure(names):
 
 class ScalarArrayAPIPrinter(ScalarPlainPrinter):
     """Scalar SymPy expressions as array-API code that broadcasts over arrays: xp.exp(x),
-    a ReLU mask as xp.where(Z > 0, g, 0.0) (the standard has no bool * float)."""
+    a ReLU mask as xp.where(Z > 0, g, 0.0), or xp.astype(Z > 0, dtype) times a number (the
+    standard has no bool * float)."""
 
     device: str | None = None           # the arrays' device, as code
 
@@ -102,10 +104,14 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
         """g * H(x) as xp.where(x > 0, g, 0.0): g's dtype, and H(0) = 0."""
         steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
         rest = sp.Mul(*[f for f in expr.args if not isinstance(f, sp.Heaviside)])
-        if not steps or not rest.free_symbols & set(self.operands):
+        if not steps:
             return super()._print_Mul(expr)
-        masks = " & ".join("(%s > 0)" % self._print(h.args[0]) for h in steps)
-        return "xp.where(%s, %s, 0.0)" % (masks, self._print(rest))
+        masks = ["%s > 0" % self._print(h.args[0]) for h in steps]
+        masks = masks[0] if len(masks) == 1 else " & ".join("(%s)" % m for m in masks)
+        if rest.free_symbols & set(self.operands):
+            return "xp.where(%s, %s, 0.0)" % (masks, self._print(rest))
+        mask = "xp.astype(%s, %s)" % (masks, self.dtype)      # a number times the mask
+        return mask if rest == 1 else "%s*%s" % (self.parenthesize(rest, PRECEDENCE["Mul"]), mask)
 
     def _print_Abs(self, expr):
         return "xp.abs(%s)" % self._print(expr.args[0])
@@ -154,7 +160,7 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
     # codegen's own calls (copies, constant gradients, scalar results)
     calls = {"copy": "xp.asarray({value}, copy=True)",
              "copy_name": "xp.asarray({value}, copy=True)",
-             "full_like": "xp.full_like({like}, {value})",
+             "full_like": "xp.zeros_like({like}) + {value}",     # a number, or an array
              "scalar": "xp.asarray({value}, dtype={array}.dtype, device=_device({array}))"}
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
@@ -202,8 +208,17 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
     _print_min = _print_max
 
     def _broadcast(self, node, text):
-        return super()._broadcast(node, text).replace("np.broadcast_to(", "xp.broadcast_to(",
-                                                      1)
+        """xp.broadcast_to where a map is wider than the operands it reads; xp.full where
+        it reads none (a number: broadcast_to takes arrays only)."""
+        wide = super()._broadcast(node, text)
+        if wide == text:
+            return text
+        expr, args = self._expr(node)
+        if not expr.free_symbols & {placeholder(i) for i in range(len(args))}:
+            shape = ((self.batch,) if self._is_batched(node) else ()) + tuple(node.shape)
+            return "xp.full((%s), %s, %s)" % (", ".join(map(str, shape)), text,
+                                               self._created(shape))
+        return wide.replace("np.broadcast_to(", "xp.broadcast_to(", 1)
 
     def _print_trace(self, node):
         x = self.operands(node)[0][0][0]

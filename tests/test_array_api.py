@@ -1,0 +1,232 @@
+"""`--target array-api` on real array libraries: array-api-strict (every example and benchmark
+model, and random graphs, against the NumPy target), PyTorch CPU tensors and JAX arrays
+(against their own autodiff of the module's loss, and under jax.jit), Dask arrays chunked
+along the examples; each returns arrays of its own library. A library absent here is
+skipped; .ci/run installs them all (pinned)."""
+import importlib.util
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import symgrad as sg
+from symgrad.cli import main
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.dims import default_dims
+from symgrad.errors import SymgradError
+from symgrad.load import load
+from symgrad.printing import runtime_array_api
+from symgrad.testing import load_module, random_instance, relative_error
+
+ROOT = Path(__file__).resolve().parent.parent
+REFUSED = {"cookbook", "logistic_newton"}          # Jacobians, a Hessian: NumPy only so far
+FILES = sorted((ROOT / "examples").glob("*.py")) + sorted((ROOT / "benchmarks/models").glob("*.py"))
+FILES = [p for p in FILES if "sg.Model(" in p.read_text() and p.stem not in REFUSED]
+
+
+def needs(name):
+    return pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"{name} absent")
+
+
+def _modules(path):
+    """[(model, array-API module, NumPy module)] for the models in a file."""
+    out = []
+    for model, names in load(path):
+        d = derive(model, names)
+        out.append((model, load_module(module_source(d, None, "array-api"), model.name),
+                    load_module(module_source(d), model.name)))
+    return out
+
+
+def _instance(model, module, seed=0):
+    dims = default_dims(model, seed=seed)
+    values = random_instance(model, dims, seed)
+    return dims, [values[n] for n in list(module.PARAMS) + list(module.INPUTS)]
+
+
+def _agree(got, want, tol=1e-12):
+    loss, grads = got
+    ref_loss, ref_grads = want
+    assert relative_error(loss, ref_loss, 1e-300) < tol
+    assert len(grads) == len(ref_grads)
+    for g, r in zip(grads, ref_grads):
+        assert np.shape(g) == np.shape(r)
+        assert relative_error(g, r, 1e-300) < tol
+
+
+@pytest.fixture(scope="module")
+def strict():
+    xp = pytest.importorskip("array_api_strict")
+    xp.set_array_api_strict_flags(api_version="2024.12")     # the standard the target writes
+    yield xp
+    xp.reset_array_api_strict_flags()
+
+
+@needs("array_api_strict")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_model_on_array_api_strict_matches_the_numpy_target(path, strict):
+    for model, module, reference in _modules(path):
+        _, args = _instance(model, module)
+        theirs = [strict.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        loss, grads = module.value_and_grad(*theirs)
+        array = type(strict.asarray(0.0))
+        assert isinstance(loss, array) or not any(module.SHAPES.values())
+        for p, g in zip(module.PARAMS, grads):
+            assert isinstance(g, array) or module.SHAPES[p] == ()
+        _agree((np.asarray(loss), [np.asarray(g) for g in grads]), reference.value_and_grad(*args))
+        assert relative_error(np.asarray(module.loss(*theirs)), reference.loss(*args)) < 1e-12
+        inputs = module.forward.__code__.co_varnames[:module.forward.__code__.co_argcount]
+        out = module.forward(*[theirs[list(module.PARAMS + module.INPUTS).index(n)]
+                               for n in inputs])
+        ref = reference.forward(*[args[list(module.PARAMS + module.INPUTS).index(n)]
+                                  for n in inputs])
+        for k in ref:
+            assert relative_error(np.asarray(out[k]), ref[k]) < 1e-12, k
+
+
+def test_the_module_imports_no_array_library():
+    for path in FILES:
+        for model, names in load(path):
+            text = module_source(derive(model, names), None, "array-api")
+            imports = [x for x in text.splitlines() if x.lstrip().startswith(("import ", "from "))]
+            assert set(imports) <= {"import math", "    from array_api_compat import "
+                                    "array_namespace, device as compat_device"}, path
+            assert "np." not in text and "out=" not in text and "+=" not in text
+
+
+def _two_layer():
+    (model, module, reference), = _modules(ROOT / "examples" / "two_layer.py")
+    return model, module, reference
+
+
+@needs("torch")
+def test_two_layer_on_torch_matches_torch_autograd_and_numpy():
+    import torch
+    model, module, reference = _two_layer()
+    _, args = _instance(model, module)
+    tensors = [torch.tensor(a, requires_grad=k < 4) for k, a in enumerate(args)]
+    loss, grads = module.value_and_grad(*tensors)
+    assert all(type(x) is torch.Tensor for x in [loss, *grads])
+    assert all(g.dtype == torch.float64 for g in grads)
+    module.loss(*tensors).backward()                  # torch's own gradient of the loss
+    _agree((loss.item(), [g.detach().numpy() for g in grads]),
+           (loss.item(), [t.grad.numpy() for t in tensors[:4]]))
+    _agree((loss.item(), [g.detach().numpy() for g in grads]), reference.value_and_grad(*args))
+    small = [t.detach().float() for t in tensors]      # float32 in, float32 out
+    assert all(g.dtype == torch.float32 for g in module.value_and_grad(*small)[1])
+
+
+@needs("jax")
+def test_two_layer_under_jax_jit_matches_jax_grad_and_numpy():
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    model, module, reference = _two_layer()
+    _, args = _instance(model, module)
+    arrays = [jax.numpy.asarray(a) for a in args]
+    loss, grads = jax.jit(module.value_and_grad)(*arrays)
+    assert all(isinstance(x, jax.Array) for x in [loss, *grads])
+    theirs = jax.jit(jax.grad(module.loss, argnums=(0, 1, 2, 3)))(*arrays)
+    _agree((float(loss), [np.asarray(g) for g in grads]),
+           (float(loss), [np.asarray(g) for g in theirs]))
+    _agree((float(loss), [np.asarray(g) for g in grads]), reference.value_and_grad(*args))
+
+
+@needs("dask")
+def test_two_layer_on_dask_chunked_along_the_examples_matches_numpy():
+    import dask.array as da
+    model, module, reference = _two_layer()
+    dims = {"n_x": 3, "n_h": 4, "m": 40}
+    values = random_instance(model, dims, 0)
+    args = [values[n] for n in list(module.PARAMS) + list(module.INPUTS)]
+    lazy = [da.from_array(a, chunks=(a.shape[0], 10)) if n in module.INPUTS else da.from_array(a)
+            for n, a in zip(module.PARAMS + module.INPUTS, args)]
+    loss, grads = module.value_and_grad(*lazy)
+    assert all(isinstance(x, da.Array) for x in [loss, *grads])
+    _agree((float(loss.compute()), [g.compute() for g in grads]), reference.value_and_grad(*args))
+    unknown = lazy[4][:, lazy[4][0] > 0.5]               # chunks of unknown size
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        module.forward(*lazy[:4], unknown)
+
+
+@needs("array_api_strict")
+def test_labels_are_compared_not_indexed(strict):
+    (model, module, reference), = _modules(ROOT / "examples" / "cs231n_softmax.py")
+    _, args = _instance(model, module)
+    y = list(module.INPUTS).index("y") + len(module.PARAMS)
+    theirs = [strict.asarray(a) for a in args]
+    _agree(tuple(module.value_and_grad(*theirs)), reference.value_and_grad(*args))
+    theirs[y] = strict.asarray(np.full_like(args[y], 99))
+    with pytest.raises(ValueError, match="not a class index"):
+        module.loss(*theirs)
+
+
+def test_without_array_api_compat_a_tensor_is_refused_naming_the_fix(monkeypatch):
+    monkeypatch.setattr(runtime_array_api, "array_namespace", None)
+
+    class Tensor:                                     # no __array_namespace__, as torch's
+        shape = (1, 1)
+    with pytest.raises(TypeError, match="pip install array-api-compat"):
+        runtime_array_api._namespace(Tensor())
+    assert runtime_array_api._namespace(np.ones(2), 1.0, None) is np
+
+
+def test_unsupported_combinations_are_one_line_errors(tmp_path, capsys):
+    two_layer, cookbook = str(ROOT / "examples/two_layer.py"), str(ROOT / "examples/cookbook.py")
+    for argv, message in [
+            (["--target", "array-api", "--style", "fast", two_layer],
+             "--style fast is not available"),
+            (["--target", "cuda", two_layer], "unknown target 'cuda'"),
+            (["--target", "array-api", cookbook], "cannot emit the Jacobians")]:
+        assert main(["derive", *argv, "-o", str(tmp_path)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    assert main(["derive", "--target", "array-api", two_layer, "-o", str(tmp_path)]) == 0
+    assert "xp = _namespace(" in (tmp_path / "two_layer.py").read_text()
+
+
+def test_sg_compile_takes_the_target():
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, w = sg.Input("X", n, m), sg.Param("w", 1, n)
+    model = sg.Model("tiny", loss=sg.mean(sg.relu(w @ X)), params=[w], inputs=[X])
+    module = sg.compile(model, target="array-api")
+    assert "xp.astype(t1 > 0, " in inspect.getsource(module)   # the ReLU mask times 1/m
+    if importlib.util.find_spec("array_api_strict"):     # which refuses a float * a bool
+        import array_api_strict as xp
+        rng = np.random.default_rng(1)
+        w0, X0 = rng.standard_normal((1, 3)), rng.standard_normal((3, 5))
+        _, (dw,) = module.value_and_grad(xp.asarray(w0), xp.asarray(X0))
+        assert relative_error(np.asarray(dw), (X0 @ (w0 @ X0 > 0).T).T / 5) < 1e-14
+    with pytest.raises(SymgradError, match="unknown target"):
+        sg.compile(model, target="torch")
+
+
+# ---- random graphs (tests/test_properties.py's generator) against the NumPy target ------
+@needs("array_api_strict")
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_random_graphs_on_array_api_strict_match_the_numpy_target(data):
+    import array_api_strict as xp
+    from test_properties import DIMS, Builder
+    xp.set_array_api_strict_flags(api_version="2024.12")
+    builder = Builder(data)
+    shape = (data.draw(st.sampled_from(DIMS)), data.draw(st.sampled_from(DIMS)))
+    loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
+    if not builder.params:
+        builder.leaf(shape, "param")
+    d = derive(sg.Model("random", loss, builder.params, builder.inputs))
+    module = load_module(module_source(d, None, "array-api"))
+    reference = load_module(module_source(d))
+    dims = {k: data.draw(st.integers(1, 3)) for k in DIMS}
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    args = [rng.uniform(-1, 1, tuple(int(sp.sympify(s).subs(dims)) for s in sym.shape))
+            for sym in builder.params + builder.inputs]
+    got = module.value_and_grad(*[xp.asarray(a) for a in args])
+    assert all(isinstance(g, type(xp.asarray(0.0))) for g in got[1])
+    _agree((np.asarray(got[0]), [np.asarray(g) for g in got[1]]), reference.value_and_grad(*args),
+           1e-10)
