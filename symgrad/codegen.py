@@ -74,10 +74,6 @@ def module_source(derivation, style="fast", target="numpy"):
     style = check_target(target, style)
     if target != "numpy":          # the drafts' key into _PRINTERS
         style = target
-        if derivation.jacobians or derivation.hessian:
-            raise array_api.unsupported(
-                f"the Jacobians and Hessian model {derivation.model.name} asks for (forward, "
-                "loss and value_and_grad only, so far)")
     _plan.cache_clear()
     d = derivation
     model = d.model
@@ -207,6 +203,7 @@ def _jacobian(d, jac, helpers, dims, style):
     n_out, n_wrt = _size(out.shape), _size(wrt.shape)
     shape = _tuple([str(s) for s in out.shape + wrt.shape], quote=False)
     private = f"_jacobian_{jac.name}_"
+    calls = _PRINTERS[style][0].calls
     dispatch = dict(
         name=f"jacobian_{jac.name}", args=", ".join(a.name for a in args) + ', mode="auto"',
         summary=f"J[i, j, k, l] = d {label}[i, j] / d {wrt.name}[k, l], an array of shape "
@@ -228,14 +225,14 @@ def _jacobian(d, jac, helpers, dims, style):
         d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed], style),
         f"d {label} / d {wrt.name} right to left, all seeds {jac.seed.name}[k] = e_k at once "
         "(a batch axis).",
-        lambda names, array: f"{array(jac.reverse)}.reshape{shape}", helpers, dims,
-        public=False)
+        lambda names, array: calls["reshape"].format(value=array(jac.reverse), shape=shape),
+        helpers, dims, public=False)
     forward = _function(
         d, private + "forward", _Draft(d, args, [jac.forward], [jac.tangent], style),
         f"d {label} / d {wrt.name} left to right, all seeds {jac.tangent.name}[k] = e_k at "
         "once (a batch axis).",
-        lambda names, array:
-        f"{array(jac.forward)}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
+        lambda names, array: calls["reshape"].format(value=calls["reshape"].format(
+            value=array(jac.forward), shape=f"({n_wrt}, {n_out})") + ".T", shape=shape),
         helpers, dims, public=False)
     return [dispatch, reverse, forward]
 
@@ -245,10 +242,11 @@ def _hessian(d, helpers, arrays, dims, style):
     arrays: the names of the array arguments, as for value_and_grad."""
     h, args = d.hessian, d.params + d.inputs
     roots = [t for t in h.products if t is not None]
+    calls = _PRINTERS[style][0].calls
 
     def products(names, array):
-        return _tuple([_grad(p, t, names, arrays, array, _PRINTERS[style][0].calls)
-                       if t is not None else _zero(p)
+        return _tuple([_grad(p, t, names, arrays, array, calls) if t is not None
+                       else _zero(p, calls)
                        for p, t in zip(d.params, h.products)], quote=False)
     hvp = _function(
         d, "hessian_vector_product", _Draft(d, args + h.tangents, roots, (), style),
@@ -258,15 +256,17 @@ def _hessian(d, helpers, arrays, dims, style):
     total = str(sp.Add(*sizes))
 
     def blocks(names, array):        # a new array: np.concatenate copies
-        dtype = f", dtype={arrays[0]}.dtype" if arrays else ""
+        def zeros(shape):
+            return calls["zeros"].format(shape=shape, array=arrays[0]) if arrays \
+                else f"np.zeros({shape})"
         if len(sizes) == 1:             # one parameter: its block, an array of its own
             t = h.products[0]
-            return f"{array(t)}.reshape(-1, {sizes[0]})" if t is not None \
-                else f"np.zeros(({total}, {total}){dtype})"
-        return "np.concatenate(%s, axis=1)" % _tuple([
-            f"{names[t.id]}.reshape(-1, {size})" if t is not None
-            else f"np.zeros(({total}, {size}){dtype})" for t, size in zip(h.products, sizes)],
-            quote=False)
+            return calls["reshape"].format(value=array(t), shape=f"(-1, {sizes[0]})") \
+                if t is not None else zeros(f"({total}, {total})")
+        return calls["concat"].format(parts=_tuple([
+            calls["reshape"].format(value=names[t.id], shape=f"(-1, {size})") if t is not None
+            else zeros(f"({total}, {size})") for t, size in zip(h.products, sizes)],
+            quote=False))
     full = _function(
         d, "hessian", _Draft(d, args, roots, h.tangents, style),
         f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
@@ -275,8 +275,8 @@ def _hessian(d, helpers, arrays, dims, style):
     return [hvp, full]
 
 
-def _zero(param):
-    return "0.0" if param.shape == () else f"np.zeros_like({param.name})"
+def _zero(param, calls):
+    return "0.0" if param.shape == () else calls["zeros_like"].format(like=param.name)
 
 
 def _tuple(items, quote=True):
@@ -393,7 +393,7 @@ def _function(d, name, draft, summary, returns, helpers, binder, public=True, sh
     the nodes depending on them carry a leading batch axis."""
     args, seeds, names = draft.args, draft.seeds, draft.names
     groups = draft.groups[len(shared.groups):] if shared else draft.groups
-    body = _identity_seeds(seeds, draft.floats, draft.batch)
+    body = _identity_seeds(seeds, draft.floats, draft.batch, draft.code.calls)
     doc = [shared.equation(draft)] if shared else []
     for _, lines, equation, comment in groups:
         body += [comment] * bool(comment) + lines
@@ -573,20 +573,23 @@ def _depending(roots, seeds):
     return out
 
 
-def _identity_seeds(seeds, args, batch):
+def _identity_seeds(seeds, args, batch, calls):
     """Statements setting each seed to its block of columns of an identity with a leading
-    batch axis, with the arguments' dtype."""
+    batch axis, with the arguments' dtype; calls: the printer's."""
     if not seeds:
         return []
     sizes = [sp.Mul(*s.shape) for s in seeds]
-    dtype = "np.result_type(%s)" % ", ".join(a.name for a in args)
+    dtype = calls["result_type"].format(arrays=", ".join(a.name for a in args))
     lines = [f"{batch} = {sp.Add(*sizes)}"]
+    arrays = [a.name for a in args if a.shape != ()] or [None]
     for k, (seed, size) in enumerate(zip(seeds, sizes)):
         offset = sp.Add(*sizes[:k])
-        diagonal = f", {-offset}" if offset != 0 else ""
+        diagonal = calls["diagonal"].format(k=-offset) if offset != 0 else ""
         shape = ", ".join(str(x) for x in (seed.shape or (1, 1)))
-        lines.append(f"{seed.name} = np.eye({batch}, {size}{diagonal}, dtype={dtype})"
-                     f".reshape({batch}, {shape})")
+        eye = calls["eye"].format(rows=batch, cols=size, diagonal=diagonal, dtype=dtype,
+                                  array=arrays[0])
+        lines.append(f"{seed.name} = " + calls["reshape"].format(value=eye,
+                                                                shape=f"({batch}, {shape})"))
     return lines
 
 

@@ -161,7 +161,12 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
     calls = {"copy": "xp.asarray({value}, copy=True)",
              "copy_name": "xp.asarray({value}, copy=True)",
              "full_like": "xp.zeros_like({like}) + {value}",     # a number, or an array
-             "scalar": "xp.asarray({value}, dtype={array}.dtype, device=_device({array}))"}
+             "scalar": "xp.asarray({value}, dtype={array}.dtype, device=_device({array}))",
+             "zeros_like": "xp.zeros_like({like})",
+             "zeros": "xp.zeros({shape}, dtype={array}.dtype, device=_device({array}))",
+             "reshape": "xp.reshape({value}, {shape})", "concat": "xp.concat({parts}, axis=1)",
+             "result_type": "xp.result_type({arrays})", "diagonal": ", k={k}",
+             "eye": "xp.eye({rows}, {cols}{diagonal}, dtype={dtype}, device=_device({array}))"}
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
         super().__init__(plan, names, batched, batch, dtype)
