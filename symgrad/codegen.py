@@ -287,10 +287,11 @@ def _tuple(items, quote=True):
 def _scalar(node, names, arrays, calls):
     """A scalar result: a NumPy scalar of the arrays' dtype (np.float32 for float32 input;
     np.float64 is a Python float; a 0-d array of their library for the array API), or a
-    Python float when no argument is an array; calls: the printer's (see NumPyNodePrinter)."""
+    Python float when no argument is an array (the array API: what the scalar arguments'
+    arithmetic gives, a 0-d array of theirs); calls: the printer's (see NumPyNodePrinter)."""
     text = names[node.id] if node.shape == () else f"{names[node.id]}[0, 0]"
     if not arrays:
-        return f"float({text})"
+        return f"float({text})" if node.is_constant else calls["float"].format(value=text)
     return calls["scalar"].format(array=arrays[0], value=text) if node.is_constant else text
 
 

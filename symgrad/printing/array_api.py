@@ -21,12 +21,14 @@ from .numpy import PlainNumPyNodePrinter, ScalarPlainPrinter, extremum_pair
 HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime_array_api._namespace, runtime_array_api._own_namespace, runtime_array_api._device,
     runtime_array_api._arrays, runtime_array_api._labels, runtime_array_api._check_labels,
-    runtime._shape_error, runtime_array_api._sigmoid, runtime_array_api._logsumexp,
+    runtime._shape_error, runtime_array_api._sigmoid, runtime_array_api._softplus,
+    runtime_array_api._logsumexp,
     runtime_array_api._logcosh, runtime_array_api._xlogx)}
 # what a helper calls, emitted with it
 NEEDS = {"_namespace": ("_own_namespace",), "_arrays": ("_namespace",),
          "_labels": ("_namespace",), "_check_labels": ("_namespace",),
-         "_sigmoid": ("_namespace",), "_logsumexp": ("_namespace",),
+         "_sigmoid": ("_namespace",), "_softplus": ("_namespace", "_device"),
+         "_logsumexp": ("_namespace",),
          "_logcosh": ("_namespace",), "_xlogx": ("_namespace",)}
 # the module's import of array-api-compat, optional: the runtime module's own lines
 _SOURCE = inspect.getsource(runtime_array_api)
@@ -145,7 +147,8 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
         return super()._print_Pow(expr, rational)
 
     def _print_softplus(self, expr):
-        return "xp.logaddexp(0.0, %s)" % self._print(expr.args[0])
+        self.helpers.add("_softplus")
+        return "_softplus(%s)" % self._print(expr.args[0])
 
 
 class ArrayAPINodePrinter(PlainNumPyNodePrinter):
@@ -166,7 +169,8 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
              "zeros": "xp.zeros({shape}, dtype={array}.dtype, device=_device({array}))",
              "reshape": "xp.reshape({value}, {shape})", "concat": "xp.concat({parts}, axis=1)",
              "result_type": "xp.result_type({arrays})", "diagonal": ", k={k}",
-             "eye": "xp.eye({rows}, {cols}{diagonal}, dtype={dtype}, device=_device({array}))"}
+             "eye": "xp.eye({rows}, {cols}{diagonal}, dtype={dtype}, device=_device({array}))",
+             "float": "{value}"}
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
         super().__init__(plan, names, batched, batch, dtype)

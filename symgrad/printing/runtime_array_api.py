@@ -101,6 +101,14 @@ def _sigmoid(x):
     return 1 / (1 + xp.exp(-x))
 
 
+def _softplus(x):
+    """log(1 + exp(x)) = logaddexp(0, x), stable; the 0 an array of x's dtype and device (a
+    Python 0.0 makes array-api-compat's PyTorch logaddexp call torch.result_type, which
+    torch.compile cannot trace)."""
+    xp = _namespace(x)
+    return xp.logaddexp(xp.zeros((), dtype=x.dtype, device=_device(x)), x)
+
+
 def _logsumexp(x, axis):
     """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
     subtracted first."""
