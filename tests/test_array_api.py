@@ -302,3 +302,17 @@ def test_random_graphs_on_array_api_strict_match_the_numpy_target(strict, data):
     assert all(isinstance(g, type(xp.asarray(0.0))) for g in got[1])
     _agree((np.asarray(got[0]), [np.asarray(g) for g in got[1]]), reference.value_and_grad(*args),
            1e-10)
+
+
+def test_the_gpu_script_says_so_where_no_gpu_exists_and_checks_where_one_does(monkeypatch, capsys):
+    import importlib
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    gpu = importlib.import_module("gpu_array_api")
+    found, missing = gpu.devices()
+    if not found:
+        assert gpu.main() == 0 and "no GPU here" in capsys.readouterr().out
+    # the checks themselves, with NumPy standing in for a device
+    monkeypatch.setattr(gpu, "devices", lambda: ([("numpy", np.asarray, np.asarray,
+                                                   np.ndarray)], []))
+    assert gpu.main() == 0
+    assert capsys.readouterr().out.count(" ok\n") == len(gpu.MODELS)
