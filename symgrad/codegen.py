@@ -357,7 +357,7 @@ class _Draft:
                 raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
                                    _needed_for(d, node, roots)) from e
             expr = p.exprs.get(node.id, [node.expr])[0]
-            unknown = _unresolved(lines, known | code.helpers)
+            unknown = _unresolved(lines, known | code.helpers | code.modules)
             if unknown:
                 raise _unprintable(unknown, _needed_for(d, node, roots), expr)
             known.add(names[node.id])
@@ -624,7 +624,7 @@ def _unresolved(lines, known):
     return None
 
 
-_BUILTINS = {"np", "xp", "math", "float", "True", "False", "None"}
+_BUILTINS = {"np", "xp", "float", "True", "False", "None"}
 
 
 def _unprintable(what, needed_for, expr=None):

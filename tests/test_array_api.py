@@ -316,3 +316,12 @@ def test_the_gpu_script_says_so_where_no_gpu_exists_and_checks_where_one_does(mo
                                                    np.ndarray)], []))
     assert gpu.main() == 0
     assert capsys.readouterr().out.count(" ok\n") == len(gpu.MODELS)
+
+
+def test_a_function_outside_the_standard_is_refused_not_written():
+    n = sp.Symbol("n", integer=True, positive=True)
+    W = sg.Param("W", 1, n)
+    d = derive(sg.Model("bad", sg.sum(W.applyfunc(sp.gamma)), [W]))
+    with pytest.raises(SymgradError, match="cannot emit gamma, which the array API standard "
+                       "lacks"):
+        module_source(d, None, "array-api")

@@ -83,6 +83,9 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
     device: str | None = None           # the arrays' device, as code
 
     def _module_format(self, fqn, register=True):
+        """numpy.f as xp.f; SymPy's fallback to Python's math (math.gamma) is a refusal."""
+        if fqn.startswith("math."):
+            raise unsupported(f"{fqn[len('math.'):]}, which the array API standard lacks")
         return "xp." + fqn[len("numpy."):] if fqn.startswith("numpy.") else fqn
 
     def _print(self, expr, **kwargs):
@@ -160,6 +163,7 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
     scalar_printer = ScalarArrayAPIPrinter
     arange = "xp.arange(%s)"
     runtime = HELPERS
+    modules = frozenset({"math"})       # for functions of the dimensions alone
     # codegen's own calls (copies, constant gradients, scalar results)
     calls = {"copy": "xp.asarray({value}, copy=True)",
              "copy_name": "xp.asarray({value}, copy=True)",

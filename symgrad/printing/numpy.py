@@ -269,6 +269,7 @@ class NumPyNodePrinter(NodePrinter):
     scalar_printer = ScalarNumPyPrinter
     arange = "np.arange(%s)"
     runtime = HELPERS          # the source of each helper the code may call
+    modules: frozenset = frozenset()    # modules the code may call besides np
     # codegen's own calls (copies, constant gradients, scalar results), in this notation
     calls = {"copy": "np.array({value})", "copy_name": "{value}.copy()",
              "full_like": "np.full_like({like}, {value})", "scalar": "{array}.dtype.type({value})",

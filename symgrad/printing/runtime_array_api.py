@@ -10,8 +10,10 @@ except ImportError:     # without it: __array_namespace__ (NumPy >= 2, JAX, arra
 
 def _namespace(*values):
     """The array namespace of the arrays among values (Python numbers and None skipped):
-    array-api-compat's where installed, else their `__array_namespace__()`."""
-    arrays = [v for v in values if v is not None and not isinstance(v, (int, float))]
+    array-api-compat's where installed, else their `__array_namespace__()`; one array of
+    each type is enough (the namespace follows the type)."""
+    arrays = list({type(v): v for v in values
+                   if v is not None and not isinstance(v, (int, float))}.values())
     if array_namespace is not None:
         return array_namespace(*arrays)
     spaces = {id(x): x for x in (_own_namespace(a) for a in arrays)}
@@ -48,13 +50,17 @@ def _arrays(values, names, shapes):
                                  "not a number: pass an array")
             out.append(float(value))
             continue
-        xp = _namespace(value)
         if len(value.shape) != len(want):
             expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
             raise ValueError(f"{name} must be {expected}, not an array of shape {value.shape}")
         if any(n != n for n in value.shape if n is not None):        # Dask's nan
             raise ValueError(f"{name} has chunks of unknown size: call "
                              f"{name}.compute_chunk_sizes() first")
+        kind = value.dtype           # the common case first: NumPy's dtypes and PyTorch's
+        if getattr(kind, "kind", None) == "f" or getattr(kind, "is_floating_point", False):
+            out.append(value)
+            continue
+        xp = _namespace(value)
         if xp.isdtype(value.dtype, "real floating"):
             out.append(value)
         elif xp.isdtype(value.dtype, ("integral", "bool")):
