@@ -184,8 +184,6 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
     def _printer(self, operands, stand_ins):
         printer = super()._printer(operands, stand_ins)
         printer.device = self.device
-        if self.device:
-            self.helpers.add("_device")
         return printer
 
     def lines(self, node, name, fresh):
@@ -202,11 +200,11 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
                         and "linalg." + sub.attr not in STANDARD:
                     raise unsupported(f"{ast.unparse(sub)}, not a function of the array API "
                                       "standard")
-        if self.device and "_device(" in "".join(out):
+        if "_device(" in "".join(out):
             self.helpers.add("_device")
         return out
 
-    def _created(self, shape):
+    def _created(self):
         """dtype= and device= of a new array: an argument's."""
         if self.device is None:
             raise unsupported("a new array in a model without array arguments")
@@ -230,7 +228,7 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
         if not expr.free_symbols & {placeholder(i) for i in range(len(args))}:
             shape = ((self.batch,) if self._is_batched(node) else ()) + tuple(node.shape)
             return "xp.full((%s), %s, %s)" % (", ".join(map(str, shape)), text,
-                                               self._created(shape))
+                                               self._created())
         return wide.replace("np.broadcast_to(", "xp.broadcast_to(", 1)
 
     def _print_trace(self, node):
@@ -249,7 +247,7 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
         return "xp.linalg.slogdet(%s).logabsdet" % self.operands(node)[0][0][0]
 
     def _print_eye(self, node):
-        return "xp.eye(%s, %s)" % (node.shape[0], self._created(node.shape))
+        return "xp.eye(%s, %s)" % (node.shape[0], self._created())
 
     def _print_diag(self, node):
         return "xp.linalg.diagonal(%s)[..., None]" % self.operands(node)[0][0][0]
@@ -261,7 +259,7 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
             if part.is_constant:       # xp.concat takes arrays, not numbers
                 shape = ((self.batch,) if self._is_batched(node) else ()) + tuple(part.shape)
                 text = "xp.full((%s), %s, %s)" % (", ".join(map(str, shape)), text,
-                                                   self._created(shape))
+                                                   self._created())
             texts.append(text)
         axis = node.axis - 2 if self._is_batched(node) else node.axis
         return "xp.concat((%s), axis=%d)" % (", ".join(texts), axis)
@@ -273,7 +271,6 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
         classes = node.shape[node.axis] if node.op == "scatter" else node.args[0].shape[node.axis]
         text = self.operand(labels)[0]
         arange = "xp.arange(%s, device=_device(%s))" % (classes, self.labels_text(node))
-        self.helpers.add("_device")
         if labels.shape[node.axis] != 1:
             raise unsupported("labels not along one axis")
         return "(%s == %s)" % (text, arange + "[:, None]" if node.axis == 0 else arange)
