@@ -28,7 +28,7 @@ FILES = sorted((ROOT / "examples").glob("*.py")) + sorted((ROOT / "benchmarks/mo
 FILES = [p for p in FILES if "sg.Model(" in p.read_text()]
 
 
-REQUIRED = ("array_api_compat", "array_api_strict", "jax", "dask")    # installed by .ci/run
+REQUIRED = ("array_api_compat", "array_api_strict", "jax", "dask")    # .ci/run installs them
 
 
 def needs(name):
