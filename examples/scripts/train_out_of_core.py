@@ -5,7 +5,7 @@ examples/logistic_regression.py; each step's loss and gradients are Dask reducti
 shards, computed by Dask's threads or, with --workers N, by a dask.distributed LocalCluster
 of N worker processes on this machine (localhost only).
 
-    python examples/scripts/train_out_of_core.py                  # 10**7 examples, 800 MB
+    python examples/scripts/train_out_of_core.py                  # 10**7 examples, 880 MB
     python examples/scripts/train_out_of_core.py --workers 2 --examples 1000000
 """
 import argparse
