@@ -15,7 +15,7 @@ import sympy as sp
 
 from . import __version__
 from .certify import certify
-from .codegen import STYLES, check_style, module_source, tests_source
+from .codegen import STYLES, TARGETS, check_target, module_source, tests_source
 from .derive import derive
 from .errors import SymgradError, SymgradWarning
 from .explain import parse_at, render
@@ -100,7 +100,7 @@ def _umask():
 def _derive(args):
     out = Path(args.output)
     stale = []
-    check_style(args.style)
+    style = check_target(args.target, args.style)
     if args.tests:
         _quotable([args.file, args.output, args.tests])
     for model, names in load(args.file):
@@ -110,7 +110,7 @@ def _derive(args):
         derivation = derive(model, names)
         derived = time.perf_counter()
         _status(f"{model.name}: derived in {derived - start:.2f} s; emitting ...")
-        files = [(target, module_source(derivation, args.style))]
+        files = [(target, module_source(derivation, style, args.target))]
         if not (args.no_verify or args.check):      # --check writes nothing
             _status(f"{model.name}: certifying ...")
             certify(model, files[0][1])
@@ -137,7 +137,8 @@ def _derive(args):
               f"({time.perf_counter() - start:.2f} s)")
     if stale:
         again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "") \
-            + (f" --style {args.style}" if args.style != "fast" else "")
+            + (f" --target {args.target}" if args.target != "numpy" else "") \
+            + (f" --style {style}" if style != TARGETS[args.target][0] else "")
         raise SymgradError(f"{', '.join(stale)} out of date: run `{again}`")
 
 
@@ -265,9 +266,12 @@ def main(argv=None):
     p.add_argument("--tests", metavar="DIR",
                    help="also write DIR/test_<model>.py: pytest checks of each module")
     p.add_argument("--force", action="store_true", help="overwrite files symgrad did not write")
-    p.add_argument("--style", default="fast", metavar="{%s}" % ",".join(STYLES),
+    p.add_argument("--style", metavar="{%s}" % ",".join(STYLES),
                    help="fast (the default): buffers reused in place; plain: the code of a "
                         "course's solution, one statement per equation, no in-place tricks")
+    p.add_argument("--target", default="numpy", metavar="{%s}" % ",".join(TARGETS),
+                   help="numpy (the default); array-api: pure code for any library of the "
+                        "Python array API standard (PyTorch, JAX, Dask, CuPy), plain style only")
     p.add_argument("--no-verify", action="store_true",
                    help="skip certification against the model's SymPy expression "
                         "(not recommended)")

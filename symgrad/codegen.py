@@ -18,6 +18,7 @@ from .graph import placeholder, topo
 from . import ir
 from .liveness import passes
 from .naming import statement_names
+from .printing import array_api
 from .products import forms as product_forms
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
@@ -33,6 +34,11 @@ if not TEMPLATES.is_dir():                     # installed without the source tr
 # plain is the code of a course's solution, each equation one statement, a @ b for every
 # product, no in-place arithmetic
 STYLES = {"fast": (FastNumPyNodePrinter, True), "plain": (PlainNumPyNodePrinter, False)}
+# the targets: the array libraries a module runs on, and the styles each has (its first, the
+# default). array-api: any library of the Python array API standard, from the arguments;
+# pure code only (no out=, no in place), hence one style, plain's, with xp.<function> calls
+TARGETS = {"numpy": tuple(STYLES), "array-api": ("plain",)}
+_PRINTERS = {**STYLES, "array-api": (array_api.ArrayAPINodePrinter, False)}
 
 
 def check_style(style):
@@ -42,16 +48,34 @@ def check_style(style):
                            "(fast is the default)")
 
 
+def check_target(target, style=None):
+    """Raise SymgradError unless target is one of TARGETS and has style (None: its default);
+    the style, resolved."""
+    if not isinstance(target, str) or target not in TARGETS:
+        raise SymgradError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)} "
+                           "(numpy is the default)")
+    if style is None:
+        return TARGETS[target][0]
+    check_style(style)
+    if style not in TARGETS[target]:
+        raise SymgradError(f"--style {style} is not available with --target {target} (its code "
+                           f"is pure: no out=, no in-place updates): drop --style, or use "
+                           f"--style {' or '.join(TARGETS[target])}")
+    return style
+
+
 def _environment():
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
 
 
-def module_source(derivation, style="fast"):
+def module_source(derivation, style="fast", target="numpy"):
     """The generated module's text for one derivation (deterministic: same model, same bytes),
-    in one of STYLES."""
-    check_style(style)
+    in one of STYLES, for one of TARGETS (see check_target)."""
+    style = check_target(target, style)
+    if target != "numpy":          # the drafts' key into _PRINTERS
+        style = target
     d = derivation
     model = d.model
     functions = []
@@ -59,7 +83,8 @@ def module_source(derivation, style="fast"):
     fwd_inputs = _needed_inputs(d, list(outputs.values()))
     arrays = [x.name for x in d.params + d.inputs      # those giving the dtype: not labels
               if x.shape != () and x.symbol not in model.labels]
-    scalar = functools.partial(_scalar, arrays=arrays)
+    calls = _PRINTERS[style][0].calls
+    scalar = functools.partial(_scalar, arrays=arrays, calls=calls)
     specs = [
         ("forward", d.params + fwd_inputs, list(outputs.values()),
          "The model's outputs " + ", ".join(outputs) + ", in a dict.",
@@ -70,7 +95,7 @@ def module_source(derivation, style="fast"):
         ("value_and_grad", d.params + d.inputs, gradient_roots(d),
          "(loss, grads): grads in PARAMS order, each shaped like its parameter.",
          lambda names, array: "%s, %s" % (scalar(d.loss, names), _tuple(
-             [_grad(p, g, names, arrays, array) for p, g in zip(d.params, d.grads)],
+             [_grad(p, g, names, arrays, array, calls) for p, g in zip(d.params, d.grads)],
              quote=False))),
     ]
     tangents = d.hessian.tangents if d.hessian else []
@@ -86,10 +111,18 @@ def module_source(derivation, style="fast"):
         functions += _jacobian(d, jac, dims, style)
     if d.hessian:
         functions += _hessian(d, arrays, dims, style)
-    if d.params:
+    if d.params and target == "numpy":        # NumPy's random numbers: the NumPy target's
         functions.append(_init(d))
     functions[:0] = ([dims.function()] if dims.lines else []) \
         + ([shared.function()] if shared else [])
+    if target == "array-api":          # xp: the namespace of each function's arguments
+        for f in functions:
+            if "xp." in "\n".join(f["body"] + [f["returns"] or ""]):
+                f["body"].insert(0, array_api.namespace_line(f["args"]))
+    runtime = _PRINTERS[style][0].runtime
+    called = _called([x for f in functions for x in f["body"] + [f["returns"] or ""]], runtime)
+    prelude = array_api.prelude(called, [x for f in functions for x in f["body"]]) \
+        if target == "array-api" else ""
     for f in functions:
         f["summary"] = "\n    ".join(textwrap.wrap(f["summary"], 92))
         f["doc"] = [x for line in f["doc"] for x in _wrapped(line, 96)]
@@ -97,19 +130,18 @@ def module_source(derivation, style="fast"):
         f["signature"] = "\n".join(_wrapped(f"def {f['name']}({f['args']}):", 100, 8))
         if f["returns"]:
             f["returns"] = "\n    ".join(_wrapped("return " + f["returns"], 96))[len("return "):]
-    called = _called(functions)
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
-        style=style,
+        style=style, target=target, prelude=prelude,
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
         shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
             "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),
             100, depth=1)),
         labels="{%s}" % ", ".join("%r: %r" % (y.name, str(k)) for y, k in model.labels.items())
         if model.labels else None,
-        helpers=[source for h, source in sorted(STYLES[style][0].runtime.items())
-                 if h in called], functions=functions)
+        helpers=[source for h, source in sorted(runtime.items()) if h in called],
+        functions=functions)
     text = _environment().get_template("module.py.j2").render(**context)
     compile(text, f"{model.name}.py", "exec")
     return text
@@ -171,6 +203,7 @@ def _jacobian(d, jac, dims, style):
     n_out, n_wrt = _size(out.shape), _size(wrt.shape)
     shape = _tuple([str(s) for s in out.shape + wrt.shape], quote=False)
     private = f"_jacobian_{jac.name}_"
+    calls = _PRINTERS[style][0].calls
     dispatch = dict(
         name=f"jacobian_{jac.name}", args=", ".join(a.name for a in args) + ', mode="auto"',
         summary=f"J[i, j, k, l] = d {label}[i, j] / d {wrt.name}[k, l], an array of shape "
@@ -191,13 +224,14 @@ def _jacobian(d, jac, dims, style):
         d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed], style),
         f"d {label} / d {wrt.name} right to left, all seeds {jac.seed.name}[k] = e_k at once "
         "(a batch axis).",
-        lambda names, array: f"{array(jac.reverse)}.reshape{shape}", dims, public=False)
+        lambda names, array: calls["reshape"].format(value=array(jac.reverse), shape=shape),
+        dims, public=False)
     forward = _function(
         d, private + "forward", _Draft(d, args, [jac.forward], [jac.tangent], style),
         f"d {label} / d {wrt.name} left to right, all seeds {jac.tangent.name}[k] = e_k at "
         "once (a batch axis).",
-        lambda names, array:
-        f"{array(jac.forward)}.reshape({n_wrt}, {n_out}).T.reshape{shape}",
+        lambda names, array: calls["reshape"].format(value=calls["reshape"].format(
+            value=array(jac.forward), shape=f"({n_wrt}, {n_out})") + ".T", shape=shape),
         dims, public=False)
     return [dispatch, reverse, forward]
 
@@ -207,9 +241,11 @@ def _hessian(d, arrays, dims, style):
     arrays: the names of the array arguments, as for value_and_grad."""
     h, args = d.hessian, d.params + d.inputs
     roots = [t for t in h.products if t is not None]
+    calls = _PRINTERS[style][0].calls
 
     def products(names, array):
-        return _tuple([_grad(p, t, names, arrays, array) if t is not None else _zero(p)
+        return _tuple([_grad(p, t, names, arrays, array, calls) if t is not None
+                       else _zero(p, calls)
                        for p, t in zip(d.params, h.products)], quote=False)
     hvp = _function(
         d, "hessian_vector_product", _Draft(d, args + h.tangents, roots, (), style),
@@ -219,15 +255,17 @@ def _hessian(d, arrays, dims, style):
     total = str(sp.Add(*sizes))
 
     def blocks(names, array):        # a new array: np.concatenate copies
-        dtype = f", dtype={arrays[0]}.dtype" if arrays else ""
+        def zeros(shape):
+            return calls["zeros"].format(shape=shape, array=arrays[0]) if arrays \
+                else f"np.zeros({shape})"
         if len(sizes) == 1:             # one parameter: its block, an array of its own
             t = h.products[0]
-            return f"{array(t)}.reshape(-1, {sizes[0]})" if t is not None \
-                else f"np.zeros(({total}, {total}){dtype})"
-        return "np.concatenate(%s, axis=1)" % _tuple([
-            f"{names[t.id]}.reshape(-1, {size})" if t is not None
-            else f"np.zeros(({total}, {size}){dtype})" for t, size in zip(h.products, sizes)],
-            quote=False)
+            return calls["reshape"].format(value=array(t), shape=f"(-1, {sizes[0]})") \
+                if t is not None else zeros(f"({total}, {total})")
+        return calls["concat"].format(parts=_tuple([
+            calls["reshape"].format(value=names[t.id], shape=f"(-1, {size})") if t is not None
+            else zeros(f"({total}, {size})") for t, size in zip(h.products, sizes)],
+            quote=False))
     full = _function(
         d, "hessian", _Draft(d, args, roots, h.tangents, style),
         f"The Hessian of the loss, ({total}, {total}): rows and columns follow the entries "
@@ -272,8 +310,8 @@ def _init(d):
                 + (f", {_tuple(scales)}" if scales else "") + ")")
 
 
-def _zero(param):
-    return "0.0" if param.shape == () else f"np.zeros_like({param.name})"
+def _zero(param, calls):
+    return "0.0" if param.shape == () else calls["zeros_like"].format(like=param.name)
 
 
 def _tuple(items, quote=True):
@@ -281,20 +319,22 @@ def _tuple(items, quote=True):
     return "(%s,)" % texts[0] if len(texts) == 1 else "(%s)" % ", ".join(texts)
 
 
-def _scalar(node, names, arrays):
+def _scalar(node, names, arrays, calls):
     """A scalar result: a NumPy scalar of the arrays' dtype (np.float32 for float32 input;
-    np.float64 is a Python float), or a Python float when no argument is an array."""
+    np.float64 is a Python float; a 0-d array of their library for the array API), or a
+    Python float when no argument is an array (the array API: what the scalar arguments'
+    arithmetic gives, a 0-d array of theirs); calls: the printer's (see NumPyNodePrinter)."""
     text = names[node.id] if node.shape == () else f"{names[node.id]}[0, 0]"
     if not arrays:
-        return f"float({text})"
-    return f"{arrays[0]}.dtype.type({text})" if node.is_constant else text
+        return f"float({text})" if node.is_constant else calls["float"].format(value=text)
+    return calls["scalar"].format(array=arrays[0], value=text) if node.is_constant else text
 
 
-def _grad(param, grad, names, arrays, array):
+def _grad(param, grad, names, arrays, array, calls):
     if param.shape == ():
-        return _scalar(grad, names, arrays)
+        return _scalar(grad, names, arrays, calls)
     if grad.is_constant:
-        return f"np.full_like({param.name}, {names[grad.id]})"
+        return calls["full_like"].format(like=param.name, value=names[grad.id])
     return array(grad)
 
 
@@ -322,7 +362,7 @@ class _Draft:
 
     def __init__(self, d, args, roots, seeds, style):
         self.args, self.roots, self.seeds = args, roots, seeds
-        printer, self.reuses = STYLES[style]
+        printer, self.reuses = _PRINTERS[style]
         self.p = p = planned(d, roots)
         used = d.names.copy()           # every name of the module, then this function's
         self.names = names = statement_names(p.order, used)
@@ -352,7 +392,7 @@ class _Draft:
                 raise _unprintable(str(e).strip().splitlines()[0].rsplit(": ", 1)[-1],
                                    _needed_for(d, node, roots)) from e
             expr = p.exprs.get(node.id, [node.expr])[0]
-            unknown = _unresolved(lines, known | set(code.runtime))
+            unknown = _unresolved(lines, known | set(code.runtime) | code.modules)
             if unknown:
                 raise _unprintable(unknown, _needed_for(d, node, roots), expr)
             known.add(names[node.id])
@@ -384,11 +424,17 @@ class _Draft:
         return _names_in([self.names[r.id] for r in self.roots])
 
 
-def _called(functions):
-    """The names of the runtime helpers the functions call (a name with a leading underscore
-    is symgrad's: a model's never has one)."""
-    return {name for f in functions for line in f["body"] + [f["returns"] or ""]
-            for name in re.findall(r"\b(_[a-z_]+)\(", line)}
+def _called(lines, runtime):
+    """The runtime helpers (name -> source) the lines call, and those these call in turn (a
+    name with a leading underscore is symgrad's: a model's never has one)."""
+    found: set[str] = set()
+    todo = [name for line in lines for name in re.findall(r"\b(_[a-z_]+)\(", line)]
+    while todo:
+        name = todo.pop()
+        if name in runtime and name not in found:
+            found.add(name)
+            todo += re.findall(r"\b(_[a-z_]+)\(", runtime[name])
+    return found
 
 
 def _names_in(texts):
@@ -404,7 +450,7 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     the nodes depending on them carry a leading batch axis."""
     args, seeds, names = draft.args, draft.seeds, draft.names
     groups = draft.groups[len(shared.groups):] if shared else draft.groups
-    body = _identity_seeds(seeds, draft.floats, draft.batch)
+    body = _identity_seeds(seeds, draft.floats, draft.batch, draft.code.calls)
     doc = [shared.equation(draft)] if shared else []
     for _, lines, equation, comment in groups:
         body += [comment] * bool(comment) + lines
@@ -413,7 +459,8 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     given = shared.fresh if shared else set()
     stmts = draft.rewritten(ir.parse(body), keep, given)
     start = shared.call(draft) if shared else []
-    returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args))
+    returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args,
+                                            draft.code.calls))
     body = ir.lines(stmts)
     entry = _validate(args, d) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
@@ -502,11 +549,11 @@ def _differentiates(d, p):
     return consumer
 
 
-def _owned(before, stmts, names, args):
+def _owned(before, stmts, names, args, calls):
     """array(node): the text returning node as an array of its own: a copy where its value
     is an argument, a view of one, a read-only broadcast or shares memory with an array
     returned before it (the caller may write into what it gets back); before: the statements
-    of the forward pass the function starts with, if any."""
+    of the forward pass the function starts with, if any; calls: the printer's."""
     shares = ir.sharing(before + stmts, [a.name for a in args])
     handed = {a.name for a in args} | {"<read-only>"}
 
@@ -520,8 +567,8 @@ def _owned(before, stmts, names, args):
         handed.update(memory)
         if not copy:
             return text
-        return f"{text}.copy()" if isinstance(value, (ast.Name, ast.Attribute)) \
-            else f"np.array({text})"
+        return (calls["copy_name"] if isinstance(value, (ast.Name, ast.Attribute))
+                else calls["copy"]).format(value=text)
     return array
 
 
@@ -571,20 +618,23 @@ def _depending(roots, seeds):
     return out
 
 
-def _identity_seeds(seeds, args, batch):
+def _identity_seeds(seeds, args, batch, calls):
     """Statements setting each seed to its block of columns of an identity with a leading
-    batch axis, with the arguments' dtype."""
+    batch axis, with the arguments' dtype; calls: the printer's."""
     if not seeds:
         return []
     sizes = [sp.Mul(*s.shape) for s in seeds]
-    dtype = "np.result_type(%s)" % ", ".join(a.name for a in args)
+    dtype = calls["result_type"].format(arrays=", ".join(a.name for a in args))
     lines = [f"{batch} = {sp.Add(*sizes)}"]
+    arrays = [a.name for a in args if a.shape != ()] or [None]
     for k, (seed, size) in enumerate(zip(seeds, sizes)):
         offset = sp.Add(*sizes[:k])
-        diagonal = f", {-offset}" if offset != 0 else ""
+        diagonal = calls["diagonal"].format(k=-offset) if offset != 0 else ""
         shape = ", ".join(str(x) for x in (seed.shape or (1, 1)))
-        lines.append(f"{seed.name} = np.eye({batch}, {size}{diagonal}, dtype={dtype})"
-                     f".reshape({batch}, {shape})")
+        eye = calls["eye"].format(rows=batch, cols=size, diagonal=diagonal, dtype=dtype,
+                                  array=arrays[0])
+        lines.append(f"{seed.name} = " + calls["reshape"].format(value=eye,
+                                                                shape=f"({batch}, {shape})"))
     return lines
 
 
@@ -618,7 +668,7 @@ def _unresolved(lines, known):
     return None
 
 
-_BUILTINS = {"np", "float", "True", "False", "None"}
+_BUILTINS = {"np", "xp", "float", "True", "False", "None"}
 
 
 def _unprintable(what, needed_for, expr=None):

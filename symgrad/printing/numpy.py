@@ -261,6 +261,15 @@ class NumPyNodePrinter(NodePrinter):
     scalar_printer = ScalarNumPyPrinter
     arange = "np.arange(%s)"
     runtime = HELPERS          # the source of each helper the code may call
+    modules: frozenset = frozenset()    # modules the code may call besides np
+    # codegen's own calls (copies, constant gradients, scalar results), in this notation
+    calls = {"copy": "np.array({value})", "copy_name": "{value}.copy()",
+             "full_like": "np.full_like({like}, {value})", "scalar": "{array}.dtype.type({value})",
+             "zeros_like": "np.zeros_like({like})",
+             "zeros": "np.zeros({shape}, dtype={array}.dtype)",
+             "reshape": "{value}.reshape{shape}", "concat": "np.concatenate({parts}, axis=1)",
+             "result_type": "np.result_type({arrays})", "diagonal": ", {k}",
+             "eye": "np.eye({rows}, {cols}{diagonal}, dtype={dtype})", "float": "float({value})"}
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
         super().__init__(names, plan.exprs)

@@ -1,0 +1,139 @@
+"""The helpers of a module for `--target array-api`, as real functions (emitted with their
+source when a module uses them, linted and tested here). Each takes the array namespace from
+its arguments; none imports an array library: array-api-compat, where installed, gives the
+namespace of libraries without `__array_namespace__` (PyTorch, Dask) and of NumPy."""
+try:                    # the namespaces of PyTorch's and Dask's arrays (and NumPy's, wrapped)
+    from array_api_compat import array_namespace, device as compat_device
+except ImportError:     # without it: __array_namespace__ (NumPy >= 2, JAX, array-api-strict)
+    array_namespace = compat_device = None      # type: ignore[assignment]
+
+
+def _namespace(*values):
+    """The array namespace of the arrays among values (Python numbers and None skipped):
+    array-api-compat's where installed, else their `__array_namespace__()`; one array of
+    each type is enough (the namespace follows the type)."""
+    arrays = list({type(v): v for v in values
+                   if v is not None and not isinstance(v, (int, float))}.values())
+    if array_namespace is not None:
+        return array_namespace(*arrays)
+    spaces = {id(x): x for x in (_own_namespace(a) for a in arrays)}
+    if len(spaces) != 1:
+        raise TypeError("the arguments come from %s array libraries: pass arrays of one "
+                        "library" % ("several" if spaces else "no"))
+    return next(iter(spaces.values()))
+
+
+def _own_namespace(a):
+    """a's __array_namespace__(), or a TypeError naming the fix (array-api-compat)."""
+    if not hasattr(a, "__array_namespace__"):
+        raise TypeError(f"{type(a).__module__}.{type(a).__name__} has no __array_namespace__: "
+                        "pip install array-api-compat (PyTorch and Dask need it)")
+    return a.__array_namespace__()
+
+
+def _device(x):
+    """The device x lives on (array-api-compat's device(), which knows Dask's, else x.device)."""
+    return compat_device(x) if compat_device is not None else x.device
+
+
+def _arrays(values, names, shapes):
+    """The arguments as 2-d real floating arrays (matrices in shapes) or scalars (()):
+    integer and boolean arrays become float64 arrays of their library; Python numbers stay
+    Python floats; complex numbers and arrays of the wrong rank are refused. A Dask array of
+    unknown chunk sizes is refused: its shape must be known to check it."""
+    out = []
+    for value, name in zip(values, names):
+        want = shapes[name]
+        if isinstance(value, (bool, int, float)):
+            if want:
+                raise ValueError(f"{name} must be a matrix of shape ({', '.join(want)}), "
+                                 "not a number: pass an array")
+            out.append(float(value))
+            continue
+        if len(value.shape) != len(want):
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {value.shape}")
+        if any(n != n for n in value.shape if n is not None):        # Dask's nan
+            raise ValueError(f"{name} has chunks of unknown size: call "
+                             f"{name}.compute_chunk_sizes() first")
+        kind = value.dtype           # the common case first: NumPy's dtypes and PyTorch's
+        if getattr(kind, "kind", None) == "f" or getattr(kind, "is_floating_point", False):
+            out.append(value)
+            continue
+        xp = _namespace(value)
+        if xp.isdtype(value.dtype, "real floating"):
+            out.append(value)
+        elif xp.isdtype(value.dtype, ("integral", "bool")):
+            out.append(xp.astype(value, xp.float64))
+        else:
+            raise TypeError(f"{name} must hold real numbers, not {value.dtype}"
+                            + " (complex numbers are not supported)"
+                            * xp.isdtype(value.dtype, "complex floating"))
+    return out
+
+
+def _labels(value, name, want):
+    """Integer class labels checked and kept integer: a vector (m,), as cs231n's y, is shaped
+    as want, the labels' shape in SHAPES, (1, m) or (m, 1)."""
+    xp = _namespace(value)
+    if not xp.isdtype(value.dtype, "integral"):
+        raise TypeError(f"{name} must hold integer class labels, not {value.dtype}: pass "
+                        f"integers, e.g. xp.astype({name}, xp.int64)")
+    if len(value.shape) == 1:
+        value = xp.reshape(value, (1, -1) if want[0] == "1" else (-1, 1))
+    if len(value.shape) != 2:
+        raise ValueError(f"{name} must be a vector of labels or a matrix of shape "
+                         f"({', '.join(want)}), not an array of shape {value.shape}")
+    return value
+
+
+def _check_labels(labels, name, classes):
+    """Raise ValueError unless every entry of labels is a class index, 0 to classes - 1; a
+    traced array (under jax.jit or torch.compile) has no values to check and passes."""
+    xp = _namespace(labels)
+    try:
+        bad = bool(xp.any((labels < 0) | (labels >= classes)))
+    except TypeError:           # a tracer: bool() needs a concrete value
+        return
+    if bad:
+        raise ValueError(f"{name} holds a label that is not a class index: the scores have "
+                         f"{classes} classes, 0 to {classes - 1}")
+
+
+def _sigmoid(x):
+    """1/(1 + exp(-x)); exp(-x) = inf, for x below about -709 (-88 in float32), gives the
+    exact limit 0."""
+    xp = _namespace(x)
+    return 1 / (1 + xp.exp(-x))
+
+
+def _softplus(x):
+    """log(1 + exp(x)) = logaddexp(0, x), stable; the 0 an array of x's dtype and device (a
+    Python 0.0 makes array-api-compat's PyTorch logaddexp call torch.result_type, which
+    torch.compile cannot trace)."""
+    xp = _namespace(x)
+    return xp.logaddexp(xp.zeros((), dtype=x.dtype, device=_device(x)), x)
+
+
+def _logsumexp(x, axis):
+    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
+    subtracted first."""
+    xp = _namespace(x)
+    c = xp.max(x, axis=axis, keepdims=True)
+    return c + xp.log(xp.sum(xp.exp(x - c), axis=axis, keepdims=True))
+
+
+def _logcosh(x):
+    """log(cosh(x)) to full relative accuracy, without overflow: log1p(2 sinh(x/2)**2) for
+    |x| < 1 (cosh(x) - 1 without cancellation), |x| + log1p(exp(-2|x|)) - log 2 beyond."""
+    xp = _namespace(x)
+    y = xp.abs(x)
+    near = xp.sinh(xp.minimum(y, 1.0) / 2)
+    return xp.where(y < 1, xp.log1p(2 * near * near),
+                    y + xp.log1p(xp.exp(-2 * y)) - 0.6931471805599453)
+
+
+def _xlogx(x):
+    """x*log(x), and 0 where x = 0, its limit (as torch.xlogy(x, x)); NaN for x < 0."""
+    xp = _namespace(x)
+    return x * xp.log(xp.where(x == 0, 1.0, x))

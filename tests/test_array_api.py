@@ -1,0 +1,327 @@
+"""`--target array-api` on real array libraries: array-api-strict (every example and benchmark
+model, and random graphs, against the NumPy target), PyTorch CPU tensors and JAX arrays
+(against their own autodiff of the module's loss, and under jax.jit), Dask arrays chunked
+along the examples; each returns arrays of its own library. A library absent here is
+skipped; .ci/run installs them all (pinned)."""
+import importlib.util
+import inspect
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import symgrad as sg
+from symgrad.cli import main
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.dims import default_dims
+from symgrad.errors import SymgradError
+from symgrad.load import load
+from symgrad.printing import runtime_array_api
+from symgrad.testing import load_module, random_instance, relative_error
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = sorted((ROOT / "examples").glob("*.py")) + sorted((ROOT / "benchmarks/models").glob("*.py"))
+FILES = [p for p in FILES if "sg.Model(" in p.read_text()]
+
+
+REQUIRED = ("array_api_compat", "array_api_strict", "jax", "dask")    # .ci/run installs them
+
+
+def needs(name):
+    """Skip where the library is absent, unless SYMGRAD_REQUIRE_ARRAY_LIBS (CI) requires it."""
+    required = os.environ.get("SYMGRAD_REQUIRE_ARRAY_LIBS") and name in REQUIRED
+    return pytest.mark.skipif(not required and importlib.util.find_spec(name) is None,
+                              reason=f"{name} is not installed")
+
+
+def _modules(path):
+    """[(model, array-API module, NumPy module)] for the models in a file."""
+    out = []
+    for model, names in load(path):
+        d = derive(model, names)
+        out.append((model, load_module(module_source(d, None, "array-api"), model.name),
+                    load_module(module_source(d), model.name)))
+    return out
+
+
+def _instance(model, module, seed=0):
+    dims = default_dims(model, seed=seed)
+    values = random_instance(model, dims, seed)
+    return dims, [values[n] for n in list(module.PARAMS) + list(module.INPUTS)]
+
+
+def _agree(got, want, tol=1e-12):
+    loss, grads = got
+    ref_loss, ref_grads = want
+    assert relative_error(loss, ref_loss, 1e-300) < tol
+    assert len(grads) == len(ref_grads)
+    for g, r in zip(grads, ref_grads):
+        assert np.shape(g) == np.shape(r)
+        assert relative_error(g, r, 1e-300) < tol
+
+
+@pytest.fixture(scope="module")
+def strict():
+    import array_api_strict as xp
+    xp.set_array_api_strict_flags(api_version="2024.12")     # the standard the target writes
+    yield xp
+    xp.reset_array_api_strict_flags()
+
+
+@needs("array_api_strict")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_model_on_array_api_strict_matches_the_numpy_target(path, strict):
+    for model, module, reference in _modules(path):
+        _, args = _instance(model, module)
+        theirs = [strict.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        loss, grads = module.value_and_grad(*theirs)
+        array = type(strict.asarray(0.0))
+        assert isinstance(loss, array) or not any(module.SHAPES.values())
+        for p, g in zip(module.PARAMS, grads):
+            assert isinstance(g, array) or module.SHAPES[p] == ()
+        _agree((np.asarray(loss), [np.asarray(g) for g in grads]), reference.value_and_grad(*args))
+        assert relative_error(np.asarray(module.loss(*theirs)), reference.loss(*args)) < 1e-12
+        inputs = module.forward.__code__.co_varnames[:module.forward.__code__.co_argcount]
+        out = module.forward(*[theirs[list(module.PARAMS + module.INPUTS).index(n)]
+                               for n in inputs])
+        ref = reference.forward(*[args[list(module.PARAMS + module.INPUTS).index(n)]
+                                  for n in inputs])
+        for k in ref:
+            assert relative_error(np.asarray(out[k]), ref[k]) < 1e-12, k
+        _second_order_agrees(module, reference, theirs, args, strict.asarray)
+
+
+def _second_order_agrees(module, reference, theirs, args, asarray):
+    """Each Jacobian (both orders) and the Hessian (and its vector products) agree."""
+    for name in dir(reference):
+        if name.startswith("jacobian_"):
+            for mode in ("reverse", "forward"):
+                got = getattr(module, name)(*theirs, mode=mode)
+                assert type(got) is type(theirs[0])
+                assert relative_error(np.asarray(got), getattr(reference, name)(
+                    *args, mode=mode)) < 1e-12, (name, mode)
+    if hasattr(reference, "hessian"):
+        assert relative_error(np.asarray(module.hessian(*theirs)), reference.hessian(*args)) \
+            < 1e-12
+        v = [np.full(np.shape(a), 0.5) for a in args[:len(module.PARAMS)]]
+        hv = module.hessian_vector_product(*theirs, *[asarray(x) for x in v])
+        for got, ref in zip(hv, reference.hessian_vector_product(*args, *v)):
+            assert relative_error(np.asarray(got), ref) < 1e-12
+
+
+def test_the_module_imports_no_array_library():
+    for path in FILES:
+        for model, names in load(path):
+            text = module_source(derive(model, names), None, "array-api")
+            imports = [x for x in text.splitlines() if x.lstrip().startswith(("import ", "from "))]
+            assert set(imports) <= {"import math", "    from array_api_compat import "
+                                    "array_namespace, device as compat_device"}, path
+            assert "np." not in text and "out=" not in text and "+=" not in text
+
+
+def _two_layer():
+    (model, module, reference), = _modules(ROOT / "examples" / "two_layer.py")
+    return model, module, reference
+
+
+@needs("torch")
+@needs("array_api_compat")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_model_on_torch_matches_torch_autograd_and_numpy(path):
+    import torch
+    for model, module, reference in _modules(path):
+        _, args = _instance(model, module)
+        n = len(module.PARAMS)
+        tensors = [torch.tensor(a, requires_grad=k < n, dtype=None if np.ndim(a) else
+                                torch.float64) for k, a in enumerate(args)]
+        loss, grads = module.value_and_grad(*tensors)
+        assert type(loss) is torch.Tensor
+        assert all(type(g) is torch.Tensor or module.SHAPES[p] == () and type(g) is float
+                   for p, g in zip(module.PARAMS, grads))  # a constant scalar gradient
+        module.loss(*tensors).backward()                  # torch's own gradient of the loss
+        mine = (loss.item(), [torch.as_tensor(g).detach().numpy() for g in grads])
+        _agree(mine, (loss.item(), [t.grad.numpy() for t in tensors[:n]]), 1e-10)
+        _agree(mine, reference.value_and_grad(*args))
+        _second_order_agrees(module, reference, [t.detach() for t in tensors], args,
+                             torch.as_tensor)
+
+
+@needs("torch")
+@needs("array_api_compat")
+def test_two_layer_keeps_float32_and_compiles_whole_under_torch_compile():
+    import torch
+    model, module, reference = _two_layer()
+    _, args = _instance(model, module)
+    small = [torch.tensor(a, dtype=torch.float32) for a in args]
+    assert all(g.dtype == torch.float32 for g in module.value_and_grad(*small)[1])
+    tensors = [torch.tensor(a) for a in args]
+    compiled = torch.compile(module.value_and_grad, backend="aot_eager", fullgraph=True)
+    loss, grads = compiled(*tensors)                   # fullgraph: no break, pure code
+    _agree((loss.item(), [g.numpy() for g in grads]), reference.value_and_grad(*args))
+
+
+@needs("jax")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_model_under_jax_jit_matches_jax_grad_and_numpy(path):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    for model, module, reference in _modules(path):
+        _, args = _instance(model, module)
+        n = len(module.PARAMS)
+        arrays = [jax.numpy.asarray(a) for a in args]
+        loss, grads = jax.jit(module.value_and_grad)(*arrays)
+        assert all(isinstance(x, jax.Array) for x in [loss, *grads])
+        theirs = jax.jit(jax.grad(module.loss, argnums=tuple(range(n))))(*arrays)
+        mine = (float(loss), [np.asarray(g) for g in grads])
+        _agree(mine, (float(loss), [np.asarray(g) for g in theirs]), 1e-10)
+        _agree(mine, reference.value_and_grad(*args))
+        _second_order_agrees(module, reference, arrays, args, jax.numpy.asarray)
+
+
+@needs("dask")
+@needs("array_api_compat")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_model_on_dask_matches_numpy(path):
+    import dask.array as da
+    if path.stem == "cookbook":
+        pytest.skip("array-api-compat's Dask namespace has no linalg.slogdet (log|det|)")
+    for model, module, reference in _modules(path):
+        _, args = _instance(model, module)
+        lazy = [da.from_array(a, chunks=tuple((k + 1) // 2 for k in a.shape))   # every axis
+                if isinstance(a, np.ndarray) and name in module.INPUTS else
+                da.from_array(a) if isinstance(a, np.ndarray) else a
+                for name, a in zip(module.PARAMS + module.INPUTS, args)]
+        loss, grads = module.value_and_grad(*lazy)
+        assert isinstance(loss, da.Array) or not any(module.SHAPES.values())
+        assert all(isinstance(g, da.Array) or module.SHAPES[p] == ()
+                   for p, g in zip(module.PARAMS, grads))
+        _agree((np.asarray(loss), [np.asarray(g) for g in grads]),
+               reference.value_and_grad(*args))
+
+
+@needs("dask")
+def test_two_layer_on_dask_chunked_along_the_examples_matches_numpy():
+    import dask.array as da
+    model, module, reference = _two_layer()
+    dims = {"n_x": 3, "n_h": 4, "m": 40}
+    values = random_instance(model, dims, 0)
+    args = [values[n] for n in list(module.PARAMS) + list(module.INPUTS)]
+    lazy = [da.from_array(a, chunks=(a.shape[0], 10)) if n in module.INPUTS else da.from_array(a)
+            for n, a in zip(module.PARAMS + module.INPUTS, args)]
+    loss, grads = module.value_and_grad(*lazy)
+    assert all(isinstance(x, da.Array) for x in [loss, *grads])
+    _agree((float(loss.compute()), [g.compute() for g in grads]), reference.value_and_grad(*args))
+    unknown = lazy[4][:, lazy[4][0] > 0.5]               # chunks of unknown size
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        module.forward(*lazy[:4], unknown)
+
+
+@needs("array_api_strict")
+def test_labels_are_compared_not_indexed(strict):
+    (model, module, reference), = _modules(ROOT / "examples" / "cs231n_softmax.py")
+    _, args = _instance(model, module)
+    y = list(module.INPUTS).index("y") + len(module.PARAMS)
+    theirs = [strict.asarray(a) for a in args]
+    _agree(tuple(module.value_and_grad(*theirs)), reference.value_and_grad(*args))
+    theirs[y] = strict.asarray(np.full_like(args[y], 99))
+    with pytest.raises(ValueError, match="not a class index"):
+        module.loss(*theirs)
+
+
+def test_without_array_api_compat_a_tensor_is_refused_naming_the_fix(monkeypatch):
+    monkeypatch.setattr(runtime_array_api, "array_namespace", None)
+
+    class Tensor:                                     # no __array_namespace__, as torch's
+        shape = (1, 1)
+    with pytest.raises(TypeError, match="pip install array-api-compat"):
+        runtime_array_api._namespace(Tensor())
+    assert runtime_array_api._namespace(np.ones(2), 1.0, None) is np
+
+
+def test_unsupported_combinations_are_one_line_errors(tmp_path, capsys):
+    two_layer, gelu = str(ROOT / "examples/two_layer.py"), tmp_path / "gelu.py"
+    gelu.write_text("import sympy as sp\nimport symgrad as sg\nn, m = sp.symbols('n m', "
+                    "integer=True, positive=True)\nX, w = sg.Input('X', n, m), sg.Param('w', 1, n)"
+                    "\nmodel = sg.Model('g', sg.mean(sg.gelu(w @ X)), [w], [X])\n")
+    out = tmp_path / "out"
+    for argv, message in [
+            (["--target", "array-api", "--style", "fast", two_layer],
+             "--style fast is not available"),
+            (["--target", "cuda", two_layer], "unknown target 'cuda'"),
+            (["--target", "array-api", str(gelu)], "cannot emit erf (the exact GELU)")]:
+        assert main(["derive", *argv, "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert not out.exists()
+    assert main(["derive", "--target", "array-api", two_layer, "-o", str(out)]) == 0
+    assert "xp = _namespace(" in (out / "two_layer.py").read_text()
+    assert main(["derive", "--target", "array-api", two_layer, "-o", str(out), "--check"]) == 0
+
+
+def test_sg_compile_takes_the_target():
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, w = sg.Input("X", n, m), sg.Param("w", 1, n)
+    model = sg.Model("tiny", loss=sg.mean(sg.relu(w @ X)), params=[w], inputs=[X])
+    module = sg.compile(model, target="array-api")
+    assert "xp.astype(t1 > 0, " in inspect.getsource(module)   # the ReLU mask times 1/m
+    if importlib.util.find_spec("array_api_strict"):     # which refuses a float * a bool
+        import array_api_strict as xp
+        rng = np.random.default_rng(1)
+        w0, X0 = rng.standard_normal((1, 3)), rng.standard_normal((3, 5))
+        _, (dw,) = module.value_and_grad(xp.asarray(w0), xp.asarray(X0))
+        assert relative_error(np.asarray(dw), (X0 @ (w0 @ X0 > 0).T).T / 5) < 1e-14
+    with pytest.raises(SymgradError, match="unknown target"):
+        sg.compile(model, target="torch")
+
+
+# ---- random graphs (tests/test_properties.py's generator) against the NumPy target ------
+@needs("array_api_strict")
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_random_graphs_on_array_api_strict_match_the_numpy_target(strict, data):
+    from test_properties import DIMS, Builder
+    xp = strict
+    builder = Builder(data)
+    shape = (data.draw(st.sampled_from(DIMS)), data.draw(st.sampled_from(DIMS)))
+    loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
+    if not builder.params:
+        builder.leaf(shape, "param")
+    d = derive(sg.Model("random", loss, builder.params, builder.inputs))
+    module = load_module(module_source(d, None, "array-api"))
+    reference = load_module(module_source(d))
+    dims = {k: data.draw(st.integers(1, 3)) for k in DIMS}
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    args = [rng.uniform(-1, 1, tuple(int(sp.sympify(s).subs(dims)) for s in sym.shape))
+            for sym in builder.params + builder.inputs]
+    got = module.value_and_grad(*[xp.asarray(a) for a in args])
+    assert all(isinstance(g, type(xp.asarray(0.0))) for g in got[1])
+    _agree((np.asarray(got[0]), [np.asarray(g) for g in got[1]]), reference.value_and_grad(*args),
+           1e-10)
+
+
+def test_the_gpu_script_says_so_where_no_gpu_exists_and_checks_where_one_does(monkeypatch, capsys):
+    import importlib
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    gpu = importlib.import_module("gpu_array_api")
+    found, missing = gpu.devices()
+    if not found:
+        assert gpu.main() == 0 and "no GPU here" in capsys.readouterr().out
+    # the checks themselves, with NumPy standing in for a device
+    monkeypatch.setattr(gpu, "devices", lambda: ([("numpy", np.asarray, np.asarray,
+                                                   np.ndarray)], []))
+    assert gpu.main() == 0
+    assert capsys.readouterr().out.count(" ok\n") == len(gpu.MODELS)
+
+
+def test_a_function_outside_the_standard_is_refused_not_written():
+    n = sp.Symbol("n", integer=True, positive=True)
+    W = sg.Param("W", 1, n)
+    d = derive(sg.Model("bad", sg.sum(W.applyfunc(sp.gamma)), [W]))
+    with pytest.raises(SymgradError, match="cannot emit gamma, which the array API standard "
+                       "lacks"):
+        module_source(d, None, "array-api")
