@@ -1,4 +1,4 @@
-"""The command line: symgrad derive | check | latex | graph."""
+"""The command line: symgrad derive | check | latex | graph | report."""
 import argparse
 import errno
 import html
@@ -23,6 +23,7 @@ from .graph import placeholder, shape_str
 from .load import load
 from .picture import FORMATS, dot_source, stamp
 from .picture import render as draw
+from .report import page
 from .rules import LOCAL
 from .testing import check_model
 
@@ -252,6 +253,19 @@ def _graph(args):
     print(f"wrote {args.output}")
 
 
+def _report(args):
+    if args.seed < 0:
+        raise SymgradError(f"--seed {args.seed}: give a non-negative integer, e.g. --seed 0")
+    name = Path(args.file).name
+    derivations = [derive(model, names) for model, names in load(args.file)]
+    refuse_foreign(args.output, args.force)           # before the checks and dot run
+    text = page(derivations, f"symgrad report: {name}",
+                parse_at(args.at) if args.at else None, steps=args.steps, seed=args.seed)
+    header = f"{MARKER}{__version__} from {name}"      # no line break: load refuses one
+    write_atomic(args.output, f"<!-- {html.escape(header)} -->\n" + text, force=args.force)
+    print(f"wrote {args.output}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="symgrad", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -304,6 +318,17 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="the random matrices' seed, with --at")
     p.add_argument("--force", action="store_true", help="overwrite files symgrad did not write")
     p.set_defaults(run=_graph)
+    p = sub.add_parser("report", help="write one self-contained HTML page per model file: "
+                                      "derivation, graph, generated code, checks")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", default="report.html", help="the HTML file "
+                                                                 "(default: report.html)")
+    p.add_argument("--steps", action="store_true", help="the derivation's full trace "
+                                                        "(default: the summary)")
+    p.add_argument("--at", help="values for the derivation and the graph, e.g. a=5,b=3,c=2")
+    p.add_argument("--seed", type=int, default=0, help="the graph's random matrices, with --at")
+    p.add_argument("--force", action="store_true", help="overwrite files symgrad did not write")
+    p.set_defaults(run=_report)
     for p in sub.choices.values():          # SUPPRESS: `symgrad --debug derive` survives
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks")
