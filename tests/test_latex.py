@@ -29,14 +29,15 @@ def derivations(path):
     return [derive(model, names) for model, names in load(path)]
 
 
+@pytest.mark.parametrize("steps", [(), ("--steps",)], ids=["summary", "steps"])
 @pytest.mark.parametrize("path", EXAMPLES + [ZOO], ids=lambda p: p.stem)
-def test_every_example_compiles_without_errors_or_overfull_lines(path, tmp_path):
+def test_every_example_compiles_without_errors_or_overfull_lines(path, steps, tmp_path):
     if shutil.which("pdflatex") is None:
         if os.environ.get("SYMGRAD_REQUIRE_LATEX"):
             pytest.fail("pdflatex not found: apt-get install texlive-latex-base "
                         "texlive-latex-recommended")
         pytest.skip("pdflatex not installed (apt-get install texlive-latex-base)")
-    result = run("latex", path, "-o", "d.tex", cwd=tmp_path)
+    result = run("latex", path, "-o", "d.tex", *steps, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     tex = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)

@@ -66,10 +66,13 @@ def test_a_bad_output_path_is_one_line_and_no_file(tmp_path):
 
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("SYMGRAD_REQUIRE_CHROMIUM"),
                     reason="headless Chromium is not installed (.ci/run installs it)")
-def test_the_math_renders_in_a_real_browser(tmp_path):
+@pytest.mark.parametrize("steps", [(), ("--steps",)], ids=["summary", "steps"])
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_the_math_renders_in_a_real_browser(tmp_path, example, steps):
     """Chromium lays out every <math> element (a width > 0) and the page's text holds no
-    LaTeX command, $ or \\begin; a screenshot is taken too (tmp_path/report.png)."""
-    page = _report(tmp_path, ROOT / "examples" / "two_layer.py", "--steps")
+    LaTeX command, $ or \\begin, for every example's summary and full derivation; and a
+    screenshot of two_layer's full derivation is a PNG (tmp_path/report.png)."""
+    page = _report(tmp_path, example, *steps)
     probe = ("<script>addEventListener('load', () => {"
              "const maths = [...document.querySelectorAll('math')];"
              "document.body.dataset.maths = maths.length;"
@@ -85,7 +88,9 @@ def test_the_math_renders_in_a_real_browser(tmp_path):
     dom = subprocess.run(browser + ["--dump-dom", probed.as_uri()], capture_output=True,
                          text=True, timeout=120).stdout
     found = dict(re.findall(r'data-(maths|empty|raw)="(\d+)"', dom))
-    assert int(found["maths"]) > 50 and found["empty"] == "0" and found["raw"] == "0", found
+    assert int(found["maths"]) > 10 and found["empty"] == "0" and found["raw"] == "0", found
+    if example.stem != "two_layer" or not steps:
+        return
     shot = tmp_path / "report.png"
     subprocess.run(browser + [f"--screenshot={shot}", "--window-size=1000,1800",
                               probed.as_uri()], capture_output=True, timeout=120)
