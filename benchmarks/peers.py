@@ -85,6 +85,9 @@ def _torch(spec: ModelSpec, compiled: bool = False) -> Impl:
         return loss(ops, *args)
 
     if compiled:
+        # every model's forward shares this code object: without a higher limit Dynamo
+        # falls back to eager after 8 (model, dtype) compilations
+        torch._dynamo.config.recompile_limit = 64
         forward = torch.compile(forward)
 
     def prepare(args):
