@@ -1,6 +1,6 @@
 """Benchmark symgrad's generated value_and_grad against two NumPy references and the peers.
 
-    python benchmarks/run.py --loop        # full run (~15 min), writes benchmarks/RESULTS.md
+    python benchmarks/run.py --loop        # full run (10-15 min), writes benchmarks/RESULTS.md
     python benchmarks/run.py --quick       # smoke test (~2 min), benchmarks/RESULTS-quick.md
     python benchmarks/run.py --models m2,m4 --coretype Haswell
 
