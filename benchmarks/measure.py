@@ -1,4 +1,5 @@
-"""Measuring implementations: agreement of results, output dtypes, time and peak memory."""
+"""Measuring implementations: agreement of results, output dtypes, time, page faults and peak
+memory."""
 from __future__ import annotations
 
 import gc
@@ -57,6 +58,18 @@ def agreement(results: dict, reference: str, names: tuple[str, ...], rtol: float
     return worst
 
 
+def check_agreement(results: dict, anchors: list[str], names: tuple[str, ...],
+                    rtol: float) -> dict[str, float]:
+    """Every implementation against every anchor (the references, PyTorch eager): the
+    largest relative error of each over the anchors; AgreementError on any above rtol."""
+    worst: dict[str, float] = {}
+    for anchor in anchors:
+        for impl, error in agreement(results, anchor, names, rtol).items():
+            if impl != anchor:
+                worst[impl] = max(worst.get(impl, 0.0), error)
+    return worst
+
+
 def dtype_problems(result, names: tuple[str, ...], dtype) -> list[str]:
     """What in (loss, grads) is not of `dtype` (a loss given as a Python float is accepted)."""
     loss, grads = result
@@ -69,17 +82,32 @@ def dtype_problems(result, names: tuple[str, ...], dtype) -> list[str]:
     return problems
 
 
-def _minor_faults() -> int:
+def minor_faults() -> int:
     """Minor page faults of this process so far (0 where the OS does not say)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource else 0
 
 
-def _sample(fn: Callable[[], object], number: int) -> tuple[float, float]:
+CLOCKS = {  # name -> nanosecond clock
+    "thread": time.thread_time_ns,  # CPU time of the calling thread: blind to other load
+    "process": time.process_time_ns,  # CPU time of every thread of this process
+    "wall": time.perf_counter_ns,
+}
+
+
+def _sample(fn: Callable[[], object], number: int, clock) -> tuple[float, float]:
     """(seconds, minor page faults) per call over `number` back-to-back calls."""
-    faults, start = _minor_faults(), time.perf_counter()
+    faults, start = minor_faults(), clock()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - start) / number, (_minor_faults() - faults) / number
+    return (clock() - start) * 1e-9 / number, (minor_faults() - faults) / number
+
+
+def quartiles(values) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
 
 
 @dataclass
@@ -88,33 +116,37 @@ class Timing:
 
     samples: dict[str, list[float]]  # seconds per call, sample by sample, in the same order
     faults: dict[str, float]  # mean minor page faults per call (a new page of memory each)
+    clocks: dict[str, str]  # the clock each was timed by
 
     @property
     def seconds(self) -> dict[str, float]:
         """Median seconds per call."""
         return {name: statistics.median(values) for name, values in self.samples.items()}
 
-    def ratio(self, name: str, to: str) -> float:
-        """Median of the ratios of name's samples to those of `to` taken in the same round
-        at the same place: the machine's drift between rounds cancels from it."""
-        return statistics.median(a / b for a, b in zip(self.samples[name], self.samples[to]))
+    def ratios(self, name: str, to: str) -> list[float]:
+        """Ratios of name's samples to those of `to` taken in the same round at the same
+        place: the machine's drift between rounds cancels from each."""
+        return [a / b for a, b in zip(self.samples[name], self.samples[to], strict=True)]
 
 
-def _calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
+def _calibrate(fn: Callable[[], object], min_sample_s: float, clock) -> int:
     """Warm `fn` up, then find how many calls make one sample last `min_sample_s`."""
     fn()  # first call: JIT compilation, caches
+    fn()
     number = 1
-    while _sample(fn, number)[0] * number < min_sample_s:
+    while _sample(fn, number, clock)[0] * number < min_sample_s:
         number *= 2
     return number
 
 
-def time_samples(calls: dict[str, Callable[[], object]], groups: list[list[str]], repeats: int,
-                 min_sample_s: float, rounds: int = 5, pause_s: float = 0.2) -> Timing:
-    """Seconds and page faults per call of each thunk, over about `repeats` samples.
+def time_samples(calls: dict[str, Callable[[], object]], groups: list[list[str]],
+                 clocks: dict[str, str], repeats: int, min_sample_s: float, rounds: int = 5,
+                 pause_s: float = 0.2) -> Timing:
+    """Seconds and page faults per call of each thunk, over about `repeats` samples, each
+    timed by its clock (a name in CLOCKS).
 
     `groups` partitions the names of `calls` by runtime: implementations of one group share
-    a library and its threads (the NumPy ones: symgrad's, hand-written, autograd). Groups
+    a library and its threads (the NumPy ones: symgrad's, the references, autograd). Groups
     take turns in `rounds` blocks; a block starts after a pause, so the worker threads the
     previous library left spinning go idle and no two libraries compete for the cores.
     Inside a block the members alternate sample by sample, the next one first each time,
@@ -124,13 +156,15 @@ def time_samples(calls: dict[str, Callable[[], object]], groups: list[list[str]]
     spreads the machine's drift over the groups. The garbage collector is off while
     sampling, as in timeit.
 
-    Every implementation takes as many samples, in the same rounds, so that `Timing.ratio`
+    Every implementation takes as many samples, in the same rounds, so that `Timing.ratios`
     can pair them.
     """
-    numbers = {name: _calibrate(fn, min_sample_s) for name, fn in calls.items()}
+    clock = {name: CLOCKS[clocks[name]] for name in calls}
+    numbers = {name: _calibrate(fn, min_sample_s, clock[name]) for name, fn in calls.items()}
     rounds = max(1, min(rounds, repeats))
     per_block = -(-repeats // rounds)
-    samples, faults = {name: [] for name in calls}, {name: [] for name in calls}
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    faults: dict[str, list[float]] = {name: [] for name in calls}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -142,13 +176,14 @@ def time_samples(calls: dict[str, Callable[[], object]], groups: list[list[str]]
                     for name in group[i % len(group):] + group[:i % len(group)]:
                         if len(group) > 1:
                             calls[name]()
-                        seconds, new_pages = _sample(calls[name], numbers[name])
+                        seconds, new_pages = _sample(calls[name], numbers[name], clock[name])
                         samples[name].append(seconds)
                         faults[name].append(new_pages)
     finally:
         if gc_was_enabled:
             gc.enable()
-    return Timing(samples, {name: statistics.mean(v) for name, v in faults.items()})
+    return Timing(samples, {name: statistics.mean(v) for name, v in faults.items()},
+                  dict(clocks))
 
 
 def peak_memory(fn: Callable[[], object]) -> int:

@@ -1,160 +1,32 @@
-"""The five benchmark models outside symgrad: their data and reference value_and_grad.
+"""The five benchmark models outside symgrad: sizes, data, and the implementations to time.
 
-For each model (same names, argument order and math as `benchmarks/models/<name>.py`):
-- `ModelSpec`: parameter and input names in call order, sizes, the kind of target;
+- `ModelSpec`: parameter and input names in call order (as `benchmarks/models/<name>.py`),
+  sizes and the kind of target; `specs(tiny=True)` gives the same models at small sizes
+  (the agreement test's);
 - `make_data`: the one deterministic data generator, for any model and dtype;
-- a hand-written vectorised NumPy `value_and_grad`, the textbook formulas an expert
-  writes (dZ2 = (A2 - Y) / m, ...), stable where it matters and dtype-preserving
-  (only Python scalars as constants, so float32 in gives float32 out);
-- one loss written against a small `ops` namespace, which PyTorch, JAX and HIPS
-  autograd each fill with their own functions, so the three autodiff references share
-  the model code and differ only in the library's functions.
-
-Every implementation is wrapped in an `Impl`: convert NumPy arguments once (untimed),
-the timed call, and conversion of its result back to NumPy for the agreement check.
+- `Impl`: how the harness drives one implementation (convert the arguments once, untimed;
+  the timed call; the result back to NumPy for the agreement check);
+- the NumPy references, `textbook.py` and `tuned.py`, and `slow_powers`, which refuses a
+  reference that raises to a small integer power with `**` or `np.power` (scalar `pow`,
+  ~40 ns an element on negative data: the flattering reference of issue 18).
+The autodiff peers (PyTorch, torch.compile, JAX, autograd, PyTensor) are in `peers.py`.
 """
 from __future__ import annotations
 
+import ast
+import inspect
 import math
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
 
-GELU_C = math.sqrt(2 / math.pi)  # tanh-GELU constants, Python floats (never upcast)
-GELU_K = 0.044715
-LAM = 1e-3  # L2 weight of M5
+import textbook
+import tuned
 
-HAND = "hand NumPy"
-
-
-# ---------------------------------------------------------------- hand-written NumPy
-
-
-def _sigmoid(Z):
-    """Logistic function in the overflow-free tanh form."""
-    return 0.5 * (1 + np.tanh(0.5 * Z))
-
-
-def _bce_from_logits(Z, Y):
-    """mean(BCE(sigmoid(Z), Y)) computed stably from the logits: softplus(Z) - Y*Z."""
-    return np.mean(np.logaddexp(0, Z) - Y * Z)
-
-
-def _dense_grads(dZ, A_prev):
-    """dW and db of Z = W @ A_prev + b (b broadcast over the columns)."""
-    return dZ @ A_prev.T, dZ.sum(axis=1, keepdims=True)
-
-
-def hand_logreg(w, b, X, Y):
-    """M1: A = sigmoid(w.T X + b), L = mean BCE(A, Y)."""
-    m = X.shape[1]
-    Z = w.T @ X + b
-    dZ = (_sigmoid(Z) - Y) / m
-    return _bce_from_logits(Z, Y), (X @ dZ.T, dZ.sum())
-
-
-def hand_softmax(W1, b1, W2, b2, X, Y):
-    """M2: A1 = tanh(W1 X + b1), L = -(1/m) sum(Y * log_softmax(W2 A1 + b2)), Y one-hot."""
-    m = X.shape[1]
-    A1 = np.tanh(W1 @ X + b1)
-    Z2 = W2 @ A1 + b2
-    Z2 = Z2 - Z2.max(axis=0, keepdims=True)
-    E = np.exp(Z2)
-    S = E.sum(axis=0, keepdims=True)
-    loss = -np.sum(Y * (Z2 - np.log(S))) / m
-    dZ2 = (E / S - Y) / m  # softmax - Y: the columns of Y sum to 1
-    dW2, db2 = _dense_grads(dZ2, A1)
-    dZ1 = (W2.T @ dZ2) * (1 - A1**2)
-    dW1, db1 = _dense_grads(dZ1, X)
-    return loss, (dW1, db1, dW2, db2)
-
-
-def hand_deep_relu(*args):
-    """M3: ReLU hidden layers, sigmoid output, L = mean BCE; args W1, b1, ..., WL, bL, X, Y."""
-    *params, X, Y = args
-    Ws, bs = params[0::2], params[1::2]
-    m = X.shape[1]
-    As = [X]  # layer inputs
-    for W, b in zip(Ws[:-1], bs[:-1]):
-        As.append(np.maximum(W @ As[-1] + b, 0))
-    Z = Ws[-1] @ As[-1] + bs[-1]
-    loss = _bce_from_logits(Z, Y)
-    dZ = (_sigmoid(Z) - Y) / m
-    grads = []
-    for k in reversed(range(len(Ws))):
-        dW, db = _dense_grads(dZ, As[k])
-        grads[:0] = [dW, db]
-        if k:
-            dZ = (Ws[k].T @ dZ) * (As[k] > 0)  # relu'(0) = 0
-    return loss, tuple(grads)
-
-
-def hand_tiny(W1, b1, W2, b2, X, Y):
-    """M4: A1 = tanh(W1 X + b1), A2 = sigmoid(W2 A1 + b2), L = mean BCE(A2, Y)."""
-    m = X.shape[1]
-    A1 = np.tanh(W1 @ X + b1)
-    Z2 = W2 @ A1 + b2
-    loss = _bce_from_logits(Z2, Y)
-    dZ2 = (_sigmoid(Z2) - Y) / m
-    dW2, db2 = _dense_grads(dZ2, A1)
-    dZ1 = (W2.T @ dZ2) * (1 - A1**2)
-    dW1, db1 = _dense_grads(dZ1, X)
-    return loss, (dW1, db1, dW2, db2)
-
-
-def hand_swish_gelu(W1, b1, W2, b2, X, Y):
-    """M5: A1 = swish(Z1), A2 = gelu_tanh(Z2), L = sum((A2-Y)^2)/(2m) + lam/2 (|W1|^2 + |W2|^2)."""
-    m = X.shape[1]
-    Z1 = W1 @ X + b1
-    S1 = _sigmoid(Z1)
-    A1 = Z1 * S1
-    Z2 = W2 @ A1 + b2
-    T = np.tanh(GELU_C * (Z2 + GELU_K * Z2**3))
-    A2 = 0.5 * Z2 * (1 + T)
-    D = A2 - Y
-    loss = np.sum(D**2) / (2 * m) + LAM / 2 * (np.sum(W1**2) + np.sum(W2**2))
-    dgelu = 0.5 * (1 + T) + 0.5 * Z2 * (1 - T**2) * GELU_C * (1 + 3 * GELU_K * Z2**2)
-    dZ2 = D / m * dgelu
-    dW2, db2 = _dense_grads(dZ2, A1)
-    dZ1 = (W2.T @ dZ2) * (S1 * (1 + Z1 * (1 - S1)))  # swish' = s + z s (1 - s)
-    dW1, db1 = _dense_grads(dZ1, X)
-    return loss, (dW1 + LAM * W1, db1, dW2 + LAM * W2, db2)
-
-
-# ------------------------------------------------- one loss per model, for autodiff
-
-
-def loss_logreg(ops, w, b, X, Y):
-    return ops.bce_from_logits(w.T @ X + b, Y)
-
-
-def loss_softmax(ops, W1, b1, W2, b2, X, Y):
-    A1 = ops.tanh(W1 @ X + b1)
-    return -ops.sum(Y * ops.log_softmax(W2 @ A1 + b2)) / X.shape[1]
-
-
-def loss_deep_relu(ops, *args):
-    *params, X, Y = args
-    A = X
-    for W, b in zip(params[0:-2:2], params[1:-2:2]):
-        A = ops.relu(W @ A + b)
-    return ops.bce_from_logits(params[-2] @ A + params[-1], Y)
-
-
-def loss_tiny(ops, W1, b1, W2, b2, X, Y):
-    return ops.bce_from_logits(W2 @ ops.tanh(W1 @ X + b1) + b2, Y)
-
-
-def loss_swish_gelu(ops, W1, b1, W2, b2, X, Y):
-    A1 = ops.swish(W1 @ X + b1)
-    A2 = ops.gelu_tanh(W2 @ A1 + b2)
-    penalty = LAM / 2 * (ops.sum(W1**2) + ops.sum(W2**2))
-    return ops.sum((A2 - Y) ** 2) / (2 * X.shape[1]) + penalty
-
-
-# ------------------------------------------------------------------------- models
+GENERATED = "symgrad"
+TEXTBOOK = "textbook NumPy"
+TUNED = "tuned NumPy"
 
 
 def _dense_shapes(*widths):
@@ -168,7 +40,7 @@ def _dense_shapes(*widths):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One benchmark model: names in call order, sizes and its reference math."""
+    """One benchmark model: names in call order and sizes."""
 
     name: str
     param_shapes: dict[str, tuple[int, ...]]
@@ -176,8 +48,6 @@ class ModelSpec:
     n_y: int
     m: int
     target: str  # "binary" (0/1), "onehot" (one 1 per column) or "real"
-    hand: Callable
-    loss: Callable  # loss(ops, *params, X, Y)
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -186,21 +56,24 @@ class ModelSpec:
     inputs = ("X", "Y")
 
 
-MODELS = {
-    spec.name: spec
-    for spec in [
-        ModelSpec("m1_logreg", {"w": (12288, 1), "b": ()}, 12288, 1, 209,
-                  "binary", hand_logreg, loss_logreg),
-        ModelSpec("m2_softmax", _dense_shapes(784, 128, 10), 784, 10, 256,
-                  "onehot", hand_softmax, loss_softmax),
-        ModelSpec("m3_deep_relu", _dense_shapes(784, 256, 256, 256, 256, 256, 1), 784, 1, 512,
-                  "binary", hand_deep_relu, loss_deep_relu),
-        ModelSpec("m4_tiny", _dense_shapes(4, 8, 1), 4, 1, 32,
-                  "binary", hand_tiny, loss_tiny),
-        ModelSpec("m5_swish_gelu", _dense_shapes(512, 512, 512), 512, 512, 256,
-                  "real", hand_swish_gelu, loss_swish_gelu),
-    ]
-}
+def specs(tiny: bool = False) -> dict[str, ModelSpec]:
+    """The five models at the benchmark's sizes, or at small ones (tiny=True)."""
+    def size(full, small):
+        return small if tiny else full
+
+    n1, h2, h3, h5, m = size(12288, 7), size(128, 6), size(256, 5), size(512, 6), size(256, 9)
+    return {spec.name: spec for spec in [
+        ModelSpec("m1_logreg", {"w": (n1, 1), "b": ()}, n1, 1, size(209, 8), "binary"),
+        ModelSpec("m2_softmax", _dense_shapes(size(784, 8), h2, size(10, 4)),
+                  size(784, 8), size(10, 4), m, "onehot"),
+        ModelSpec("m3_deep_relu", _dense_shapes(size(784, 8), *[h3] * 5, 1), size(784, 8), 1,
+                  size(512, 7), "binary"),
+        ModelSpec("m4_tiny", _dense_shapes(4, 8, 1), 4, 1, size(32, 6), "binary"),
+        ModelSpec("m5_swish_gelu", _dense_shapes(h5, h5, h5), h5, h5, m, "real"),
+    ]}
+
+
+MODELS = specs()
 
 
 def _targets(rng, kind, n_y, m):
@@ -228,9 +101,6 @@ def make_data(spec: ModelSpec, dtype, seed: int = 0) -> list:
             for a in [*params, X, Y]]
 
 
-# --------------------------------------------------------------- implementations
-
-
 @dataclass(frozen=True)
 class Impl:
     """A value_and_grad implementation as the harness drives it."""
@@ -239,136 +109,48 @@ class Impl:
     call: Callable[..., Any]  # the timed call: native arguments -> (loss, grads)
     to_numpy: Callable[[Any], tuple]  # its result -> (loss, tuple of NumPy grads)
     runtime: str = "NumPy"  # the library doing the arithmetic: timed in turns with its peers
+    clock: str = "thread"  # one-thread CPU time of the calling thread, or "process" (all
+    # threads: for a library that computes on threads of its own)
 
 
-def numpy_impl(value_and_grad) -> Impl:
+def numpy_impl(value_and_grad, **keywords) -> Impl:
     """Wrap a NumPy value_and_grad (hand-written or symgrad-generated)."""
-    return Impl(prepare=tuple, call=value_and_grad,
-                to_numpy=lambda out: (out[0], tuple(out[1])))
+    call = (lambda *args: value_and_grad(*args, **keywords)) if keywords else value_and_grad
+    return Impl(prepare=tuple, call=call, to_numpy=lambda out: (out[0], tuple(out[1])))
 
 
-def _hand(spec):
-    """The hand-written NumPy value_and_grad above."""
-    return numpy_impl(spec.hand)
+def numpy_references(spec: ModelSpec) -> dict[str, Impl]:
+    """The textbook and the tuned NumPy value_and_grad of a model."""
+    return {TEXTBOOK: numpy_impl(textbook.VALUE_AND_GRAD[spec.name]),
+            TUNED: numpy_impl(tuned.VALUE_AND_GRAD[spec.name])}
 
 
-def _autograd_ops():
-    """ops from autograd.numpy, written from the definitions.
-
-    Z * (Z > 0) and sum / size stand for maximum and mean, and log-sum-exp is autograd's
-    own: the VJPs of maximum, max and mean return float64 for float32 input, and every
-    float32 matrix product behind them would then run in float64.
-    """
-    import autograd.numpy as anp
-    from autograd.scipy.special import logsumexp
-
-    return SimpleNamespace(
-        tanh=anp.tanh,
-        relu=lambda Z: Z * (Z > 0),
-        swish=lambda Z: Z / (1 + anp.exp(-Z)),
-        gelu_tanh=lambda Z: 0.5 * Z * (1 + anp.tanh(GELU_C * (Z + GELU_K * Z**3))),
-        bce_from_logits=lambda Z, Y: anp.sum(anp.logaddexp(0, Z) - Y * Z) / Z.size,
-        log_softmax=lambda Z: Z - logsumexp(Z, axis=0, keepdims=True),
-        sum=anp.sum,
-    )
-
-
-def _torch(spec):
-    """PyTorch eager on CPU: forward on tensors, then torch.autograd.grad."""
-    import torch
-    import torch.nn.functional as F
-
-    ops = SimpleNamespace(
-        tanh=torch.tanh,
-        relu=torch.relu,
-        swish=F.silu,
-        gelu_tanh=lambda Z: F.gelu(Z, approximate="tanh"),
-        bce_from_logits=F.binary_cross_entropy_with_logits,
-        log_softmax=lambda Z: torch.log_softmax(Z, dim=0),
-        sum=torch.sum,
-    )
-    n = len(spec.params)
-
-    def prepare(args):
-        tensors = [torch.from_numpy(np.asarray(a)) for a in args]
-        return tuple(t.requires_grad_(k < n) for k, t in enumerate(tensors))
-
-    def value_and_grad(*args):
-        loss = spec.loss(ops, *args)
-        return loss, torch.autograd.grad(loss, args[:n])
-
-    return Impl(prepare, value_and_grad,
-                lambda out: (out[0].detach().numpy(), tuple(g.numpy() for g in out[1])),
-                runtime="PyTorch")
+def slow_powers(source: str, filename: str = "<source>") -> list[str]:
+    """Where `source` raises to a small integer power the slow way: `x ** k` or
+    `np.power(x, k)` / `np.float_power(x, k)` with k an integer literal (k = 0.5 too is
+    fine; k = 2, 3 are products). Returns "file:line: text" for each."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        exponent = None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = node.right
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Pow):
+            exponent = node.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("power", "float_power") and len(node.args) == 2):
+            exponent = node.args[1]
+        if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub):
+            exponent = exponent.operand
+        if (isinstance(exponent, ast.Constant) and isinstance(exponent.value, (int, float))
+                and float(exponent.value).is_integer() and abs(exponent.value) <= 8):
+            found.append(f"{filename}:{node.lineno}: {ast.unparse(node)}")
+    return found
 
 
-def _jax(spec):
-    """jax.jit(jax.value_and_grad(loss)) on CPU, waited for with block_until_ready."""
-    import jax
-    import jax.numpy as jnp
-
-    ops = SimpleNamespace(
-        tanh=jnp.tanh,
-        relu=jax.nn.relu,
-        swish=jax.nn.silu,
-        gelu_tanh=lambda Z: jax.nn.gelu(Z, approximate=True),
-        bce_from_logits=lambda Z, Y: jnp.mean(jax.nn.softplus(Z) - Y * Z),
-        log_softmax=lambda Z: jax.nn.log_softmax(Z, axis=0),
-        sum=jnp.sum,
-    )
-    f = jax.jit(jax.value_and_grad(lambda *args: spec.loss(ops, *args),
-                                   argnums=tuple(range(len(spec.params)))))
-    return Impl(prepare=lambda args: tuple(jnp.asarray(a) for a in args),
-                call=lambda *args: jax.block_until_ready(f(*args)),
-                to_numpy=lambda out: (np.asarray(out[0]), tuple(np.asarray(g) for g in out[1])),
-                runtime="JAX")
-
-
-def _autograd(spec):
-    """HIPS autograd's value_and_grad over autograd.numpy."""
-    import autograd
-
-    ops = _autograd_ops()
-    f = autograd.value_and_grad(lambda *args: spec.loss(ops, *args),
-                                argnum=tuple(range(len(spec.params))))
-    return numpy_impl(f)
-
-
-def _setup_torch(threads):
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _setup_jax(threads):
-    import jax
-
-    jax.config.update("jax_enable_x64", True)  # float64 runs stay float64
-
-
-def _setup_autograd(threads):
-    import autograd  # noqa: F401
-
-
-REFERENCES = {  # name -> (setup(threads), builder(spec) -> Impl)
-    HAND: (lambda threads: None, _hand),
-    "PyTorch": (_setup_torch, _torch),
-    "JAX jit": (_setup_jax, _jax),
-    "autograd": (_setup_autograd, _autograd),
-}
-
-
-def load_references(threads: int):
-    """Import and configure the reference libraries present.
-
-    Returns ({name: builder(spec) -> Impl}, {name: why it is skipped}).
-    """
-    builders, skipped = {}, {}
-    for name, (setup, builder) in REFERENCES.items():
-        try:
-            setup(threads)
-        except ImportError as error:
-            skipped[name] = f"not installed ({error})"
-            continue
-        builders[name] = builder
-    return builders, skipped
+def check_no_slow_powers(*modules) -> None:
+    """Stop (AssertionError naming the lines) if a reference module uses slow_powers."""
+    found = [line for module in modules
+             for line in slow_powers(inspect.getsource(module), module.__name__)]
+    if found:
+        raise AssertionError("a reference raises to an integer power with ** or np.power "
+                             "(scalar pow: write x*x*x):\n  " + "\n  ".join(found))

@@ -1,40 +1,35 @@
-"""RESULTS.md: machine facts, time and memory tables, derivation scale, issue-4 criteria."""
+"""RESULTS.md from what benchmarks/run.py measured: machine, ratios with spreads, the
+training loop, agreement, and issue 18's criteria as a pass/fail table."""
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
-import os
-import platform
-import re
 import statistics
-import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-GENERATED = "symgrad"
-HAND = "hand NumPy"
+from measure import quartiles
+from references import GENERATED, TEXTBOOK, TUNED
+
+REFERENCES = (TEXTBOOK, TUNED)
 
 
 @dataclass
-class Case:
-    """Everything measured for one (model, dtype)."""
+class Session:
+    """One timing session (a process with its thread setting), as session.py wrote it."""
 
-    model: str
-    dtype: str
-    timing: Any  # measure.Timing: samples and page faults per implementation
-    errors: dict[str, float]  # implementation -> worst relative error vs hand NumPy
-    memory: dict[str, int] = field(default_factory=dict)  # implementation -> peak bytes
-    dtype_problems: dict[str, list[str]] = field(default_factory=dict)
+    title: str
+    data: dict  # threads, clock, facts, skipped, cases
 
-    def __post_init__(self):
-        self.seconds = self.timing.seconds  # implementation -> median seconds per call
-        self.faults = self.timing.faults  # implementation -> minor page faults per call
+    @property
+    def cases(self) -> list[dict]:
+        return self.data["cases"]
 
-    def ratio(self, impl: str, to: str = HAND) -> float:
-        """Time of impl relative to `to`, from their samples paired by round and place."""
-        return self.timing.ratio(impl, to)
+    def impls(self) -> list[str]:
+        seen: list[str] = []
+        for case in self.cases:
+            seen += [name for name in case["samples"] if name not in seen]
+        return seen
 
 
 @dataclass
@@ -48,76 +43,25 @@ class Scale:
     runs: int = 1
 
 
-# ------------------------------------------------------------------- machine facts
+
+# ----------------------------------------------------------------------- statistics
 
 
-def _first_match(path: str, pattern: str) -> str:
-    try:
-        with open(path) as lines:
-            for line in lines:
-                if found := re.match(pattern, line):
-                    return found.group(1).strip()
-    except OSError:
-        pass
-    return "unknown"
+def case_ratio(case: dict, impl: str, to: str) -> tuple[float, float, float]:
+    """(q1, median, q3) of impl's samples over to's, paired by round and place."""
+    a, b = case["samples"][impl], case["samples"][to]
+    return quartiles([x / y for x, y in zip(a, b, strict=True)])
 
 
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
+def summary(cases: list[dict], impl: str, to: str):
+    """(median over cases, worst ratio, the worst case's label) of impl against `to`,
+    or None when impl was not timed."""
+    ratios = [(case_ratio(case, impl, to)[1], f"{case['model']} {case['dtype']}")
+              for case in cases if impl in case["samples"] and to in case["samples"]]
+    if not ratios:
         return None
-
-
-def _numpy_blas() -> str:
-    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    return f"{blas.get('name')} {blas.get('version')}"
-
-
-def _torch_blas() -> str:
-    import torch
-
-    config = torch.__config__.show()
-    mkl = re.search(r"Math Kernel Library Version (\S+)", config)
-    blas = re.search(r"BLAS_INFO=(\w+)", config)
-    name = blas.group(1) if blas else "unknown"
-    return f"{name} {mkl.group(1)}" if name == "mkl" and mkl else name
-
-
-def load_average() -> str:
-    """The 1-minute load average: above ~0.5 before a run, other work shares the cores."""
-    return f"{os.getloadavg()[0]:.2f}"
-
-
-def machine_facts(threads: int, used: list[str], symgrad_version: str | None,
-                  load_before: str) -> list[tuple[str, str]]:
-    """(fact, value) rows describing the machine and the libraries timed."""
-    mem_kb = _first_match("/proc/meminfo", r"MemTotal:\s*(\d+)")
-    facts = [
-        ("CPU", _first_match("/proc/cpuinfo", r"model name\s*:(.*)")),
-        ("cores", f"{os.cpu_count()} (usable by this process: {len(os.sched_getaffinity(0))})"),
-        ("memory", f"{int(mem_kb) / 2**20:.1f} GiB" if mem_kb.isdigit() else "unknown"),
-        ("OS", platform.platform()),
-        ("Python", sys.version.split()[0]),
-        ("NumPy", f"{np.__version__} (BLAS: {_numpy_blas()})"),
-        ("SymPy", _version("sympy") or "absent"),
-        ("symgrad", symgrad_version or "absent"),
-    ]
-    if "PyTorch" in used:
-        facts.append(("PyTorch", f"{_version('torch')} (BLAS: {_torch_blas()}), eager, CPU"))
-    if "JAX jit" in used:
-        import jax
-
-        facts.append(("JAX", f"{_version('jax')}, jaxlib {_version('jaxlib')}, "
-                             f"backend {jax.default_backend()}, x64 enabled"))
-    if "autograd" in used:
-        facts.append(("autograd", _version("autograd")))
-    xla = ("XLA single-threaded" if threads == 1
-           else f"XLA's pool is sized to the {os.cpu_count()} cores")
-    facts.append(("threads", f"{threads}: OMP/MKL/OPENBLAS_NUM_THREADS={threads}, "
-                             f"torch.set_num_threads({threads}); {xla}"))
-    facts.append(("load average (1 min)", f"{load_before} before the run, {load_average()} after"))
-    return facts
+    worst = max(ratios)
+    return statistics.median(r for r, _ in ratios), worst[0], worst[1]
 
 
 # ----------------------------------------------------------------------- formatting
@@ -126,7 +70,7 @@ def machine_facts(threads: int, used: list[str], symgrad_version: str | None,
 def _ms(seconds: float) -> str:
     """Milliseconds with 3 significant digits (no exponent)."""
     ms = seconds * 1e3
-    decimals = 0 if ms >= 100 else 1 if ms >= 10 else 2 if ms >= 1 else 3
+    decimals = 0 if ms >= 100 else 1 if ms >= 10 else 2 if ms >= 1 else 3 if ms >= 0.1 else 4
     return f"{ms:.{decimals}f}"
 
 
@@ -139,94 +83,96 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def _impls(cases: list[Case]) -> list[str]:
-    order = [GENERATED, HAND, "PyTorch", "JAX jit", "autograd"]
-    present = {impl for case in cases for impl in case.seconds}
-    return [impl for impl in order if impl in present]
-
-
-def _ratios(cases: list[Case], impl: str) -> tuple[float, Case, int] | None:
-    """(median ratio to hand NumPy, the case with the largest, number of cases) of `impl`."""
-    with_impl = [case for case in cases if impl in case.seconds]
-    if not with_impl:
-        return None
-    worst = max(with_impl, key=lambda case: case.ratio(impl))
-    return statistics.median(case.ratio(impl) for case in with_impl), worst, len(with_impl)
+def _ratio_text(case: dict, impl: str, to: str) -> str:
+    q1, median, q3 = case_ratio(case, impl, to)
+    return f"{median:.2f} [{q1:.2f}-{q3:.2f}]"
 
 
 # ------------------------------------------------------------------------- sections
 
 
-def _time_section(cases: list[Case], repeats: int) -> list[str]:
-    impls = _impls(cases)
-    rows = [[case.model, case.dtype] + [
-        f"{_ms(case.seconds[impl])} ({case.ratio(impl):.2f})" if impl in case.seconds else "-"
+def _session_section(session: Session) -> list[str]:
+    impls = session.impls()
+    cases = session.cases
+    clocks = sorted({f"{name}: {clock}" for case in cases for name, clock in
+                     case["clocks"].items() if clock != "thread" and clock != "wall"})
+    lines = [f"## {session.title}", "",
+             "Median ms per call; then each implementation's time over each NumPy "
+             "reference: the median of the ratios of samples taken in the same round, "
+             "[first-third quartile] of those ratios. Lower is faster."
+             + (f" Timed by process CPU time (its own threads): {', '.join(clocks)}."
+                if clocks else ""), ""]
+    rows = [[case["model"], case["dtype"]] + [
+        _ms(statistics.median(case["samples"][impl])) if impl in case["samples"] else "-"
         for impl in impls] for case in cases]
-    lines = ["## value_and_grad time",
-             "",
-             f"Median ms per call over {repeats} samples, each a run of back-to-back calls "
-             "lasting at least a few ms. After a warm-up, the libraries take turns in blocks "
-             "of samples (a short pause before each block lets the previous library's threads "
-             "go idle), over several rounds; inside a block, the implementations running on "
-             "NumPy (symgrad, hand NumPy, autograd) alternate sample by sample, each sample "
-             "after one untimed call of the same implementation, so that its own arrays are "
-             "in the caches, as they are for a library timed alone. "
-             "In brackets: ratio to hand NumPy, lower is faster: "
-             "the median of the ratios of samples taken in the same round at the same place, "
-             "so that the machine's drift cancels (it can differ from the ratio of the "
-             "medians). The criteria below compare symgrad with PyTorch and "
-             "autograd the same way.",
-             "", *_table(["model", "dtype", *impls], rows), ""]
-    summary = _ratios(cases, GENERATED)
-    if summary:
-        median, worst, count = summary
-        lines.append(f"**Summary: median generated / hand NumPy over {count} (model, dtype) "
-                     f"pairs = {median:.2f}** (largest {worst.ratio(GENERATED):.2f}, "
-                     f"{worst.model} {worst.dtype}).")
-    else:
-        lines.append("**Summary: no symgrad-generated module was timed** (see Notes).")
-    others = [f"{impl} {_ratios(cases, impl)[0]:.2f}" for impl in impls
-              if impl not in (GENERATED, HAND)]
-    if others:
-        lines.append(f"\nMedian ratio to hand NumPy of the references: {', '.join(others)}.")
-    return lines + [""]
+    lines += _table(["model", "dtype", *impls], rows) + [""]
+    for to in REFERENCES:
+        others = [impl for impl in impls if impl != to]
+        rows = [[case["model"], case["dtype"]] + [
+            _ratio_text(case, impl, to) if impl in case["samples"] else "-" for impl in others]
+            for case in cases if to in case["samples"]]
+        lines += [f"Ratio to {to}:", "", *_table(["model", "dtype", *others], rows), ""]
+    rows = []
+    for impl in impls:
+        cells = []
+        for to in REFERENCES:
+            found = summary(cases, impl, to) if impl != to else None
+            cells += ([f"{found[0]:.2f}", f"{found[1]:.2f} ({found[2]})"] if found
+                      else ["-", "-"])
+        rows.append([impl, *cells])
+    lines += [f"Summary over the {len(cases)} (model, dtype) pairs:", "",
+              *_table(["implementation", f"median vs {TEXTBOOK}", "worst", f"median vs {TUNED}",
+                       "worst"], rows), ""]
+    return lines
 
 
-def _agreement_section(cases: list[Case], tolerances: dict[str, float]) -> list[str]:
-    impls = [impl for impl in _impls(cases) if impl != HAND]
-    if not impls:
+def _loop_section(loop: list[dict], calls: int, warmup: int) -> list[str]:
+    if not loop:
         return []
-    rows = [[case.model, case.dtype] + [f"{case.errors[impl]:.1e}" if impl in case.errors else "-"
-                                        for impl in impls] for case in cases]
+    rows = [[row["model"], row["dtype"], row["impl"], _ms(row["wall_s"]), _ms(row["cpu_s"]),
+             f"{row['faults']:.2f}"] for row in loop]
+    return ["## Training loop", "",
+            "Each implementation alone in a fresh process, one thread, the same arguments "
+            f"every call: {warmup} warm-up calls, then {calls} timed back to back. "
+            "Minor page faults per call from getrusage (a page the allocator gave back and "
+            "a later call touches again).", "",
+            *_table(["model", "dtype", "implementation", "wall ms/call", "CPU ms/call",
+                     "faults/call"], rows), ""]
+
+
+def _agreement_section(session: Session, tolerances: dict[str, float]) -> list[str]:
+    impls = [impl for impl in session.impls() if impl != TEXTBOOK]
+    rows = [[case["model"], case["dtype"]] + [
+        f"{case['errors'][impl]:.1e}" if impl in case["errors"] else "-" for impl in impls]
+        for case in session.cases]
     tol = ", ".join(f"{rtol:.0e} for {dtype}" for dtype, rtol in tolerances.items())
     return ["## Agreement", "",
-            "Checked before timing: largest relative error (max |a - b| / max |b|) of the loss "
-            f"and every gradient against hand NumPy of the same dtype; the run stops above {tol}.",
-            "", *_table(["model", "dtype", *impls], rows), ""]
+            "Checked before timing, at the benchmark sizes, in every session: the largest "
+            "relative error (max |a - b| / max |b|) of the loss and every gradient against "
+            f"each of {TEXTBOOK}, {TUNED} and PyTorch eager (where installed), same dtype; "
+            f"the run stops above {tol}. Worst over those anchors:", "",
+            *_table(["model", "dtype", *impls], rows), ""]
 
 
-def _memory_section(cases: list[Case]) -> list[str]:
-    rows = [[case.model, case.dtype, _bytes(case.memory[GENERATED]), _bytes(case.memory[HAND]),
-             f"{case.memory[GENERATED] / case.memory[HAND]:.2f}",
-             f"{case.faults[GENERATED]:.0f}", f"{case.faults[HAND]:.0f}"]
-            for case in cases if GENERATED in case.memory]
-    if not rows:
+def _memory_section(session: Session) -> list[str]:
+    names = [name for name in (GENERATED, TEXTBOOK, TUNED)
+             if any(name in case["memory"] for case in session.cases)]
+    rows = [[case["model"], case["dtype"]] + [
+        _bytes(case["memory"][n]) if n in case["memory"] else "-" for n in names]
+        for case in session.cases]
+    if not rows or not names:
         return []
     return ["## Peak memory of one call", "",
-            "tracemalloc peak during one value_and_grad call (its results included), and the "
-            "minor page faults per call while timing (pages the process had to be given "
-            "again: the C allocator hands freed memory back to the OS when a call leaves "
-            "enough of it at the top of the heap, and each new page then costs a fault).", "",
-            *_table(["model", "dtype", GENERATED, HAND, "ratio", f"faults/call {GENERATED}",
-                     HAND], rows), ""]
+            "tracemalloc peak during one value_and_grad call, its results included.", "",
+            *_table(["model", "dtype", *names], rows), ""]
 
 
-def _dtype_section(cases: list[Case]) -> list[str]:
-    problems = [f"- {case.model} {case.dtype}, {impl}: {', '.join(found)}"
-                for case in cases for impl, found in case.dtype_problems.items() if found]
-    checked = sorted({impl for case in cases for impl in case.dtype_problems})
-    verdict = problems or [f"- every output of {', '.join(checked)} has the dtype of its inputs."]
-    return ["## Output dtypes", "", *verdict, ""]
+def _dtype_section(session: Session) -> list[str]:
+    problems = [f"- {case['model']} {case['dtype']}, {impl}: {', '.join(found)}"
+                for case in session.cases for impl, found in case["dtype_problems"].items()
+                if found]
+    return ["## Output dtypes", "",
+            *(problems or ["- every implementation returns the dtype of its inputs."]), ""]
 
 
 def _linear_fit(scale: Scale) -> tuple[float, float, float]:
@@ -263,55 +209,99 @@ def _scale_section(scale: Scale) -> list[str]:
     return lines + [""]
 
 
-def _criteria_section(cases: list[Case], scale: Scale | None) -> list[str]:
-    summary = _ratios(cases, GENERATED)
-    if not summary:
-        return []
-    median, worst, count = summary
-    timed = [case for case in cases if GENERATED in case.seconds]
-
-    def beats(impl):
-        versus = [case for case in timed if impl in case.seconds]
-        return bool(versus) and all(case.ratio(GENERATED, impl) < 1 for case in versus)
-
-    largest = worst.ratio(GENERATED)
-    checks = [
-        (median <= 0.95, f"median generated / hand NumPy {median:.3f} <= 0.95"),
-        (largest <= 1.05,
-         f"no model above 1.05 (largest {largest:.3f}, {worst.model} {worst.dtype})"),
-        (beats("PyTorch"), "generated faster than PyTorch eager on every model"),
-        (beats("autograd"), "generated faster than autograd on every model"),
-        (not any(case.dtype_problems.get(GENERATED) for case in timed),
-         "float32 in gives float32 out (generated)"),
-        (all(case.memory[GENERATED] <= case.memory[HAND] for case in timed),
-         "peak memory <= hand NumPy on every model"),
-    ]
-    if scale and 50 in scale.derive and len(scale.derive) > 2:
-        _, _, r2 = _linear_fit(scale)
-        checks.append((scale.derive[50] < 10 and r2 >= 0.95,
-                       f"deriving the 50-layer MLP under 10 s ({scale.derive[50]:.2f} s), "
-                       f"roughly linear in depth (R^2 of a line through the times {r2:.3f})"))
-    lines = ["## Issue 4 criteria (this run)", ""]
-    lines += [f"- [{'x' if ok else ' '}] {text}" for ok, text in checks]
-    if count < len(cases):
-        lines.append("- (not every model was timed with symgrad: see Notes)")
-    return lines + [""]
 
 
-def render(cases, scale, facts, notes, repeats, tolerances, command, quick) -> str:
-    """The whole RESULTS.md."""
-    date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+def _case(session: Session | None, model: str, dtype: str) -> dict | None:
+    for case in session.cases if session else []:
+        if case["model"] == model and case["dtype"] == dtype:
+            return case
+    return None
+
+
+def criteria(one_thread: Session, haswell: Session | None, loop: list[dict]):
+    """Issue 18's Done-when, as (criterion, measured, pass: True/False/None = not measured)."""
+    rows = []
+    cases = one_thread.cases
+    for to, median_max, worst_max in ((TEXTBOOK, 0.85, 0.95), (TUNED, 0.97, 1.03)):
+        found = summary(cases, GENERATED, to)
+        measured = f"median {found[0]:.3f}, worst {found[1]:.3f} ({found[2]})" if found else "-"
+        ok = found[0] <= median_max and found[1] <= worst_max if found else None
+        rows.append((f"vs {to}, one thread CPU time: median <= {median_max}, worst <= "
+                     f"{worst_max} over M1-M5 x float64, float32", measured, ok))
+    m4 = [case_ratio(case, GENERATED, TUNED)[1] for case in cases
+          if case["model"] == "m4_tiny" and GENERATED in case["samples"]]
+    rows.append(("M4 within 1.05x of the tuned reference (both dtypes)",
+                 ", ".join(f"{r:.3f}" for r in m4) or "-",
+                 max(m4) <= 1.05 if m4 else None))
+    for title, session in (("this machine's kernel", one_thread),
+                           ("OPENBLAS_CORETYPE=Haswell", haswell)):
+        case = _case(session, "m2_softmax", "float64")
+        ratio = case_ratio(case, GENERATED, TEXTBOOK)[1] if case and GENERATED in \
+            case["samples"] else None
+        rows.append((f"M2 float64 no slower than textbook ({title})",
+                     f"{ratio:.3f}" if ratio is not None else "not measured",
+                     ratio <= 1.0 if ratio is not None else None))
+    with_ws = {(r["model"], r["dtype"]): r for r in loop if r["impl"] == f"{GENERATED} + workspace"}
+    without = {(r["model"], r["dtype"]): r for r in loop if r["impl"] == GENERATED}
+    if with_ws:
+        worst = max(r["faults"] for r in with_ws.values())
+        rows.append(("training loop: zero page faults per call with a workspace (fewer than "
+                     "5 in 100 calls: the interpreter's own)",
+                     f"at most {worst:.2f} per call", worst < 0.05))
+        key = ("m5_swish_gelu", "float64")
+        if key in with_ws and key in without:
+            gain = 1 - with_ws[key]["cpu_s"] / without[key]["cpu_s"]
+            rows.append(("training loop: M5 float64 at least 15% faster with a workspace "
+                         "(thread CPU time, page faults included)",
+                         f"{gain:.1%} faster", gain >= 0.15))
+    else:
+        why = "not measured: the generated modules have no workspace()" if loop else \
+            "not measured: run with --loop"
+        rows.append(("training loop: zero page faults per call with a workspace", why, None))
+        rows.append(("training loop: M5 float64 at least 15% faster with a workspace", why, None))
+    return rows
+
+
+def _criteria_section(rows) -> list[str]:
+    mark = {True: "pass", False: "**FAIL**", None: "n/a"}
+    return ["## Issue 18 criteria (this run)", "",
+            *_table(["criterion", "measured", "result"],
+                    [[text, measured, mark[ok]] for text, measured, ok in rows]), ""]
+
+
+def render(sessions: list[Session], haswell: Session | None, loop: list[dict],
+           scale: Scale | None, notes: list[str], tolerances: dict[str, float], command: str,
+           quick: bool, loads: tuple[float, float],
+           loop_counts: tuple[int, int] = (100, 10)) -> str:
+    """The whole RESULTS.md; sessions[0] is the one-thread CPU-time session."""
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    one_thread = sessions[0]
     lines = ["# symgrad benchmark results", "", f"Written by `{command}` on {date}."]
     if quick:
-        lines.append("**Quick smoke-test run: too few repeats to quote these figures.**")
-    lines += ["", "## Machine", "", *_table(["", "this run"], [list(fact) for fact in facts]), ""]
-    lines += _time_section(cases, repeats)
-    lines += _memory_section(cases)
-    lines += _dtype_section(cases)
-    lines += _agreement_section(cases, tolerances)
+        lines.append("\n**Quick smoke-test run: too few repeats to quote these figures.**")
+    facts = dict(one_thread.data["facts"])
+    facts.pop("threads", None)  # per session below
+    for session in [*sessions, haswell]:
+        if session:
+            facts[f"threads ({session.title})"] = session.data["facts"]["threads"]
+    if haswell:
+        facts["NumPy (Haswell session)"] = haswell.data["facts"]["NumPy"]
+    facts["load average (1 min)"] = f"{loads[0]:.2f} before the run, {loads[1]:.2f} after"
+    lines += ["", "## Machine", "", *_table(["", ""], [[k, v] for k, v in facts.items()]), ""]
+    if loads[0] > 0.5 or loads[1] > 1.0:
+        lines += [f"Other work shared the {facts.get('cores', '?').split()[0]} cores during "
+                  "this run (load average above): wall-clock numbers are noisy; the "
+                  "one-thread CPU-time ratios much less so.", ""]
+    lines += _criteria_section(criteria(one_thread, haswell, loop))
+    for session in [*sessions, haswell]:
+        if session:
+            lines += _session_section(session)
+    lines += _loop_section(loop, *loop_counts)
+    lines += _agreement_section(one_thread, tolerances)
+    lines += _memory_section(one_thread)
+    lines += _dtype_section(one_thread)
     if scale:
         lines += _scale_section(scale)
-    lines += _criteria_section(cases, scale)
     if notes:
         lines += ["## Notes", "", *[f"- {note}" for note in notes], ""]
     return "\n".join(lines)
