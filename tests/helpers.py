@@ -1,9 +1,12 @@
 """Helpers shared by the test modules (fixtures are in conftest.py)."""
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
+import pytest
 import sympy as sp
 from op_cases import evaluate, node_value
 
@@ -45,6 +48,27 @@ def model_file(tmp_path, body, name="model.py", header=HEADER):
     path = tmp_path / name
     path.write_text(header + textwrap.dedent(body))
     return path
+
+
+def compiled_latex(path, tmp_path, *options, tools=("pdflatex",)):
+    """`symgrad latex path *options` compiled with pdflatex in tmp_path, without errors: the
+    log's text (d.pdf beside it). Skips where a tool is missing, fails under .ci/run
+    (SYMGRAD_REQUIRE_LATEX), which installs them."""
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        if os.environ.get("SYMGRAD_REQUIRE_LATEX"):
+            pytest.fail(f"{', '.join(missing)} not found: apt-get install texlive-latex-base "
+                        "texlive-latex-recommended poppler-utils")
+        pytest.skip(f"{', '.join(missing)} not installed")
+    result = run_cli("latex", path, "-o", "d.tex", *options, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    tex = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "d.log").read_text(errors="replace")
+    errors = [line for line in log.splitlines() if line.startswith("!")]
+    assert tex.returncode == 0 and not errors, "\n".join(errors) or tex.stdout[-2000:]
+    assert (tmp_path / "d.pdf").stat().st_size > 0
+    return log
 
 
 def run_cli(*args, cwd):

@@ -4,9 +4,7 @@ rendered PDF showed, each pinned by its LaTeX text or the compiled PDF's text.
 
 The expected lines are the course's (Ng's two-layer summary, its dA for a sigmoid with
 cross-entropy), written here by hand."""
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -14,7 +12,7 @@ import sympy as sp
 
 import symgrad as sg
 from conftest import EXAMPLES, ROOT
-from helpers import run_cli as run
+from helpers import compiled_latex, run_cli as run
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.explain import Explanation, render
@@ -252,16 +250,7 @@ def test_a_notebook_keeps_the_users_names_and_shows_sections():
 
 # ---- the compiled PDF, as a student reads it ----------------------------------------------------
 def pdf_text(path, tmp_path, *args):
-    if shutil.which("pdflatex") is None or shutil.which("pdftotext") is None:
-        if os.environ.get("SYMGRAD_REQUIRE_LATEX"):
-            pytest.fail("pdflatex or pdftotext not found: apt-get install texlive-latex-base "
-                        "texlive-latex-recommended poppler-utils")
-        pytest.skip("pdflatex or pdftotext not installed")
-    result = run("latex", path, "-o", "d.tex", *args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    tex = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert tex.returncode == 0, tex.stdout[-2000:]
+    compiled_latex(path, tmp_path, *args, tools=("pdflatex", "pdftotext"))
     return subprocess.run(["pdftotext", "d.pdf", "-"], cwd=tmp_path, capture_output=True,
                           text=True, check=True).stdout
 

@@ -3,17 +3,14 @@
 pdflatex comes from Debian's texlive packages, which `.ci/run` installs; where it is missing
 the compile test is skipped, unless SYMGRAD_REQUIRE_LATEX=1 (set by CI) makes it fail.
 """
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
 import sympy as sp
 
 import symgrad as sg
 from conftest import EXAMPLES, ROOT
-from helpers import run_cli as run
+from helpers import compiled_latex, run_cli as run
 from symgrad.derive import derive
 from symgrad.explain import Explanation, render
 from symgrad.load import load
@@ -32,19 +29,7 @@ def derivations(path):
 @pytest.mark.parametrize("steps", [(), ("--steps",)], ids=["summary", "steps"])
 @pytest.mark.parametrize("path", EXAMPLES + [ZOO], ids=lambda p: p.stem)
 def test_every_example_compiles_without_errors_or_overfull_lines(path, steps, tmp_path):
-    if shutil.which("pdflatex") is None:
-        if os.environ.get("SYMGRAD_REQUIRE_LATEX"):
-            pytest.fail("pdflatex not found: apt-get install texlive-latex-base "
-                        "texlive-latex-recommended")
-        pytest.skip("pdflatex not installed (apt-get install texlive-latex-base)")
-    result = run("latex", path, "-o", "d.tex", *steps, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    tex = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    log = (tmp_path / "d.log").read_text(errors="replace")
-    errors = [line for line in log.splitlines() if line.startswith("!")]
-    assert tex.returncode == 0 and not errors, "\n".join(errors) or tex.stdout[-2000:]
-    assert (tmp_path / "d.pdf").stat().st_size > 0
+    log = compiled_latex(path, tmp_path, *steps)
     overfull = re.findall(r"Overfull \\hbox \((\d+\.\d+)pt too wide\)", log)
     assert not [w for w in overfull if float(w) > 5], f"lines run off the page by {overfull} pt"
 
