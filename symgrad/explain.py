@@ -102,6 +102,7 @@ class Explanation:
         self.chain = _chain_nodes(d)
         self.values = _Values(d, at) if at is not None else None
         self.course = _course_chain(self)
+        self.softmax = _softmax_chain(self)
 
     def _name(self, node):
         name = self.names[node.id]
@@ -178,6 +179,35 @@ class Explanation:
                        r"$\log \sum_k e^{z_k} = \max_k z_k + \log \sum_k e^{z_k - \max_k z_k}$, "
                        r"which never overflows.")
         return out
+
+    def softmax_chain(self, course):
+        """[sentence, rows]: softmax with cross-entropy as the course derives it, dA from the
+        loss on A = softmax(Z), then dZ through the softmax's Jacobian, A - Y for one-hot
+        labels; course: in the course's convention (each example's own loss), else with the
+        mean's 1/m. [] for any other model."""
+        if self.softmax is None:
+            return []
+        a, z, y, axis = self.softmax
+        A, Z, Y = self.label(a), self.label(z), self.label(y)
+        dA, dZ = "d" + A, self.d_of(z)
+        m = sp.latex(self.batch) if self.batch is not None and not course else None
+        summed = r"\textstyle\sum%s" % _AXIS_TEX[axis]
+        lines = _rows(dA, r"-\frac{1}{%s}\, %s \oslash %s" % (m, Y, A) if m
+                      else r"-%s \oslash %s" % (Y, A), shape_tex(a.shape))
+        lines += _rows(dZ, r"%s \odot \left(%s - %s\left(%s \odot %s\right)\right)"
+                       % (A, dA, summed, A, dA))
+        general = r"%s \odot %s %s - %s" % (A, summed, Y, Y)
+        lines += _rows("", r"\frac{1}{%s}\left(%s\right)" % (m, general) if m else general)
+        lines += _rows("", r"\frac{1}{%s}\left(%s - %s\right)" % (m, A, Y) if m
+                       else r"%s - %s" % (A, Y), r"\text{one-hot } %s" % Y)
+        each = "each column" if axis == 0 else "each row"
+        return [f"Softmax with cross-entropy, as the course derives it: the loss on ${A} = "
+                f"\\operatorname{{softmax}}({Z})$ gives ${dA}$; the softmax's Jacobian, "
+                f"$\\operatorname{{diag}}(a) - a a^{{T}}$ for {each} $a$ of ${A}$, gives "
+                f"${dZ}$; with one-hot labels ({each} of ${Y}$ sums to 1) that is "
+                f"${A} - {Y}$. The code computes the general form, right for any labels that "
+                "are probabilities, straight from the loss's stable form (the log-sum-exp "
+                "above), and never divides by the probabilities.", lines]
 
     # -- the summary: one line per adjoint the code computes -----------------------------
     def summary(self):
@@ -425,14 +455,15 @@ class Explanation:
                         ("Backward pass, right to left", [
                             "One line per adjoint the code computes, in its order "
                             "(symgrad latex --steps shows every step of the chain rule "
-                            "with its local Jacobian).", self.summary()]),
+                            "with its local Jacobian).", self.summary()]
+                         + self.softmax_chain(course=True)),
                         ("Gradients", [self._gradients_text(), self.gradients()])]
         else:
             intro += (r" Each step multiplies the adjoint of a consumer by its local "
                       r"Jacobian (right to left), then shows the expression the generated "
                       r"code computes; adjoints here are of the loss itself.")
             named = self.intermediates()
-            backward = []
+            backward = self.softmax_chain(course=False)
             for caption, lines in self.backward():
                 backward += [caption, lines]
             sections = [(None, [intro]), ("Forward pass", forward)]
@@ -504,6 +535,36 @@ def _course_chain(e):
                 before = {s.node.id for s in d.steps[1:k] if _depends(s.node, z)}
                 return _CourseChain(e, z, a, g, da, args, deriv, before)
         return None
+    return None
+
+
+_AXIS_TEX = {0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}
+
+
+def _softmax_chain(e):
+    """(A, Z, Y, axis) when value_and_grad computes Z's adjoint as c*(A*sum(Y) - Y), the sum
+    along the softmax's axis, with A = exp(Z - logsumexp(Z)) = softmax(Z): softmax with
+    cross-entropy on labels Y; else None."""
+    for node in e.code.order:
+        if not node.derived or node.op != "map" or node.id not in e.code.exprs:
+            continue
+        expr, args = e.code.exprs[node.id]
+        for i, a in enumerate(args):
+            lse = a.args[1] if a.op == "map" and len(a.args) == 2 else None
+            if lse is None or lse.op != "logsumexp" or lse.args[0] is not a.args[0] \
+                    or a.expr != sp.exp(placeholder(0) - placeholder(1)) \
+                    or e.adjoint.get(a.args[0].id) is not node:
+                continue
+            for j, total in enumerate(args):
+                if total.op != "sum" or total.axis != lse.axis or total.args[0] not in args:
+                    continue
+                k = args.index(total.args[0])
+                one_hot = expr.xreplace({placeholder(j): 1})
+                c = sp.simplify(one_hot / (placeholder(i) - placeholder(k)))
+                if not c.free_symbols & {placeholder(x) for x in range(len(args))} and \
+                        sp.simplify(expr - c * (placeholder(i) * placeholder(j)
+                                                - placeholder(k))) == 0:
+                    return a, a.args[0], total.args[0], lse.axis
     return None
 
 

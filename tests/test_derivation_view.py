@@ -275,3 +275,34 @@ def test_a_greek_name_prints_as_the_greek_letter_in_the_pdf(tmp_path):
 def test_the_steps_option_reads_as_two_hyphens_in_the_pdf(tmp_path):
     text = pdf_text(ROOT / "examples" / "two_layer.py", tmp_path)
     assert "--steps" in text and "–steps" not in text
+
+
+def test_softmax_with_cross_entropy_goes_through_dA_and_the_softmax_jacobian():
+    """The course's chain for softmax: dA = -Y / A from the loss on A = softmax(Z), then
+    dZ = A * (dA - sum_rows(A * dA)) through the softmax's Jacobian diag(a) - a a^T, which is
+    A * sum_rows(Y) - Y, and A - Y for one-hot labels (checked here in NumPy, column by
+    column with the Jacobian itself); the summary shows it in the course's convention, the
+    steps with the mean's 1/m; a model without softmax has no such block."""
+    import numpy as np
+    (d,) = [derive(model, names)
+            for model, names in load(ROOT / "examples" / "softmax_classifier.py")]
+    summary, steps = render([d]), render([d], steps=True)
+    for text in (summary, steps):
+        assert "Softmax with cross-entropy, as the course derives it" in text
+        assert r"\odot \left(dA^{[2]} - \textstyle\sum_{\text{rows}}\left(A^{[2]} \odot " \
+               r"dA^{[2]}\right)\right)" in text
+    assert r"dA^{[2]} &= -Y \oslash A^{[2]}" in summary
+    assert r"&= A^{[2]} - Y && \text{one-hot } Y" in summary
+    assert r"dA^{[2]} &= -\frac{1}{m}\, Y \oslash A^{[2]}" in steps
+    assert r"&= \frac{1}{m}\left(A^{[2]} - Y\right)" in steps
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((4, 5))
+    A = np.exp(Z) / np.exp(Z).sum(axis=0)
+    Y = np.eye(4)[:, rng.integers(0, 4, 5)]
+    dA = -Y / A
+    by_jacobian = np.stack([(np.diag(a) - np.outer(a, a)).T @ g for a, g in zip(A.T, dA.T)]).T
+    np.testing.assert_allclose(by_jacobian, A * (dA - (A * dA).sum(axis=0)), atol=1e-12)
+    np.testing.assert_allclose(by_jacobian, A * Y.sum(axis=0) - Y, atol=1e-12)
+    np.testing.assert_allclose(by_jacobian, A - Y, atol=1e-12)
+    two_layer = [derive(m, n) for m, n in load(ROOT / "examples" / "two_layer.py")]
+    assert "Softmax with" not in render(two_layer) + render(two_layer, steps=True)
