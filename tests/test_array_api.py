@@ -325,3 +325,24 @@ def test_a_function_outside_the_standard_is_refused_not_written():
     with pytest.raises(SymgradError, match="cannot emit gamma, which the array API standard "
                        "lacks"):
         module_source(d, None, "array-api")
+
+
+@needs("torch")
+@needs("array_api_compat")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_every_model_compiles_whole_under_torch_compile(path):
+    """torch.compile(fullgraph=True) traces every model's value_and_grad without a graph
+    break: no Python number beside a tensor in maximum, where or logaddexp (array-api-compat
+    then calls torch.result_type, which Dynamo refuses; the ReLU models failed so). Integer
+    labels are checked against the number of classes at run time, a data-dependent branch
+    that no whole-graph compiler traces: those models are left out."""
+    import torch
+    torch._dynamo.config.recompile_limit = 64
+    for model, module, reference in _modules(path):
+        if getattr(module, "LABELS", None):
+            continue
+        _, args = _instance(model, module)
+        compiled = torch.compile(module.value_and_grad, backend="eager", fullgraph=True)
+        loss, grads = compiled(*[torch.tensor(a, dtype=torch.float64) for a in args])
+        _agree((float(loss), [torch.as_tensor(g).numpy() for g in grads]),
+               reference.value_and_grad(*args))

@@ -22,6 +22,7 @@ HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime_array_api._namespace, runtime_array_api._own_namespace, runtime_array_api._device,
     runtime_array_api._arrays, runtime_array_api._labels, runtime_array_api._check_labels,
     runtime._shape_error, runtime_array_api._sigmoid, runtime_array_api._softplus,
+    runtime_array_api._number,
     runtime_array_api._logsumexp,
     runtime_array_api._logcosh, runtime_array_api._xlogx)}
 # the module's import of array-api-compat, optional: the runtime module's own lines
@@ -97,12 +98,26 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
         masks = ["%s > 0" % self._print(h.args[0]) for h in steps]
         masks = masks[0] if len(masks) == 1 else " & ".join("(%s)" % m for m in masks)
         if rest.free_symbols & set(self.operands):
-            return "xp.where(%s, %s, 0.0)" % (masks, self._print(rest))
+            return "xp.where(%s, %s, %s)" % (masks, self._print(rest), self._array(0.0))
         mask = "xp.astype(%s, %s)" % (masks, self.dtype)      # a number times the mask
         return mask if rest == 1 else "%s*%s" % (self.parenthesize(rest, PRECEDENCE["Mul"]), mask)
 
     def _print_Abs(self, expr):
         return "xp.abs(%s)" % self._print(expr.args[0])
+
+    def _array(self, number):
+        """A number beside arrays, as a 0-d array of theirs (_number): torch.compile traces
+        array-api-compat's PyTorch functions then; a Python number where no argument is an
+        array."""
+        like = self.dtype[:-len(".dtype")] if self.dtype.endswith(".dtype") else None
+        return "_number(%s, %s)" % (self._print(number), like) if like else self._print(number)
+
+    def _fold(self, func, args):
+        texts = [self._array(a) if a.is_number else self._print(a) for a in args]
+        text = texts[0]
+        for other in texts[1:]:
+            text = "%s(%s, %s)" % (func, text, other)
+        return text
 
     def _print_Max(self, expr):
         return self._fold("xp.maximum", expr.args)
@@ -112,19 +127,16 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
 
     def _print_Piecewise(self, expr):
         """xp.maximum/xp.minimum for sg.maximum/sg.minimum, else nested xp.where; branches
-        that are all numbers (a derivative's 1 and 0) are arrays of the arrays' dtype."""
+        that are numbers (a derivative's 1 and 0) are 0-d arrays of the arguments' (_array)."""
         if expr.args[-1].cond != sp.true:
             raise unsupported("a piecewise expression without an otherwise branch")
         pair = extremum_pair(expr)
         if pair:
-            return "xp.%s(%s, %s)" % (pair[0], self._print(pair[1]), self._print(pair[2]))
-        numbers = all(p.expr.is_number for p in expr.args)
+            return self._fold("xp." + pair[0], pair[1:])
         text = self._print(expr.args[-1].expr)
         for value, cond in reversed(expr.args[:-1]):
-            value = self._print(value)
-            if numbers and self.device:         # xp.where takes one Python scalar at most
-                value = "xp.asarray(%s, dtype=%s, device=%s)" % (value, self.dtype, self.device)
-            text = "xp.where(%s, %s, %s)" % (self._print(cond), value, text)
+            text = "xp.where(%s, %s, %s)" % (self._print(cond), self._array(value) if
+                                             value.is_number else self._print(value), text)
         return text
 
     def _print_Pow(self, expr, rational=False):

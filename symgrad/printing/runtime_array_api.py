@@ -107,12 +107,16 @@ def _sigmoid(x):
     return 1 / (1 + xp.exp(-x))
 
 
+def _number(value, like):
+    """value as a 0-d array of like's dtype and device: a Python number beside an array makes
+    array-api-compat's PyTorch functions (maximum, where, logaddexp) call torch.result_type,
+    which torch.compile cannot trace (fullgraph fails)."""
+    return _namespace(like).asarray(value, dtype=like.dtype, device=_device(like))
+
+
 def _softplus(x):
-    """log(1 + exp(x)) = logaddexp(0, x), stable; the 0 an array of x's dtype and device (a
-    Python 0.0 makes array-api-compat's PyTorch logaddexp call torch.result_type, which
-    torch.compile cannot trace)."""
-    xp = _namespace(x)
-    return xp.logaddexp(xp.zeros((), dtype=x.dtype, device=_device(x)), x)
+    """log(1 + exp(x)) = logaddexp(0, x), stable."""
+    return _namespace(x).logaddexp(_number(0.0, x), x)
 
 
 def _logsumexp(x, axis):
