@@ -53,9 +53,12 @@ def run_python(code: str, timeout: float = 120) -> Outcome:
     return _run([sys.executable, "-c", code], timeout)
 
 
-def derive(model_file: Path, out_dir: Path, timeout: float = 600) -> Outcome:
-    """`symgrad derive model_file -o out_dir`, timed as a whole (interpreter start included)."""
-    return _run([*_command(), "derive", str(model_file), "-o", str(out_dir)], timeout)
+def derive(model_file: Path, out_dir: Path, timeout: float = 600,
+           workspace: bool = False) -> Outcome:
+    """`symgrad derive model_file -o out_dir [--workspace]`, timed as a whole (interpreter
+    start included)."""
+    return _run([*_command(), "derive", str(model_file), "-o", str(out_dir)]
+                + ["--workspace"] * workspace, timeout)
 
 
 def _run(command: list[str], timeout: float) -> Outcome:

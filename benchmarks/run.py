@@ -91,7 +91,7 @@ def derive_models(names: list[str], out_dir: Path, notes: list[str]) -> None:
         warn(f"symgrad unavailable ({missing}): timing the other implementations only", notes)
         return
     for name in names:
-        outcome = derive.derive(HERE / "models" / f"{name}.py", out_dir)
+        outcome = derive.derive(HERE / "models" / f"{name}.py", out_dir, workspace=True)
         if outcome.ok:
             print(f"derived {name} in {outcome.seconds:.2f} s")
         else:

@@ -204,8 +204,9 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     del V
     t2 = -P*dP
     # back through P = exp(S - logsumexp(S, axis=0))
-    dS = P*(dP + t2.sum(axis=0, keepdims=True))
-    del dP, t2
+    dS = np.add(dP, t2.sum(axis=0, keepdims=True), out=dP)
+    dS *= P
+    del t2
     # back through S = (K.T @ Q)/sqrt(d_k)
     t3 = dS/float(np.sqrt(d_k))
     dQ = _matmul(K, t3)
@@ -214,7 +215,7 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     dWq = _matmul(dQ, X.T)
     del dQ
     t4 = dS.T/float(np.sqrt(d_k))
-    del dS
+    del dS, dP
     # back through S = (K.T @ Q)/sqrt(d_k)
     dK = _matmul(Q, t4)
     del Q, t4

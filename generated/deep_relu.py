@@ -96,10 +96,10 @@ def _shape_error(shapes, names, values):
 
 
 @np.errstate(over="ignore")
-def _sigmoid(x):
-    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
-    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    s = np.negative(x)
+def _sigmoid(x, out=None):
+    """1/(1 + exp(-x)) in one new array (or out), accurate to the last bits for every x;
+    exp(-x) = inf, for x below about -709 (-88 in float32), gives the exact limit 0."""
+    s = np.negative(x, out=out)
     if not isinstance(s, np.ndarray):     # a scalar
         return 1 / (1 + np.exp(s))
     np.exp(s, out=s)

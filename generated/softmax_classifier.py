@@ -186,13 +186,14 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     np.exp(A2, out=A2)
     del t1
     # back through t2 = Y*(Z2 - t1)
-    dZ2 = (A2*Y.sum(axis=0, keepdims=True) - Y)/m
-    del A2, Z2
+    dZ2 = np.multiply(A2, Y.sum(axis=0, keepdims=True), out=A2)
+    dZ2 -= Y
+    dZ2 /= m
     # back through Z2 = W2 @ A1 + b2
     db2 = dZ2.sum(axis=1, keepdims=True)
     dW2 = _matmul(dZ2, A1.T)
     dA1 = _matmul(W2.T, dZ2)
-    del dZ2
+    del dZ2, Z2, A2
     # back through A1 = tanh(Z1)
     dZ1 = np.square(A1, out=A1)
     np.subtract(1, dZ1, out=dZ1)

@@ -15,7 +15,8 @@ import sympy as sp
 
 from . import __version__
 from .certify import certify
-from .codegen import STYLES, TARGETS, check_target, module_source, tests_source
+from .codegen import (STYLES, TARGETS, check_target, check_workspace, module_source,
+                      tests_source)
 from .derive import derive
 from .errors import SymgradError, SymgradWarning
 from .explain import parse_at, render
@@ -102,6 +103,7 @@ def _derive(args):
     out = Path(args.output)
     stale = []
     style = check_target(args.target, args.style)
+    check_workspace(args.workspace, args.target, style)
     if args.tests:
         _quotable([args.file, args.output, args.tests])
     for model, names in load(args.file):
@@ -111,7 +113,7 @@ def _derive(args):
         derivation = derive(model, names)
         derived = time.perf_counter()
         _status(f"{model.name}: derived in {derived - start:.2f} s; emitting ...")
-        files = [(target, module_source(derivation, style, args.target))]
+        files = [(target, module_source(derivation, style, args.target, args.workspace))]
         if not (args.no_verify or args.check):      # --check writes nothing
             _status(f"{model.name}: certifying ...")
             certify(model, files[0][1])
@@ -139,7 +141,8 @@ def _derive(args):
     if stale:
         again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "") \
             + (f" --target {args.target}" if args.target != "numpy" else "") \
-            + (f" --style {style}" if style != TARGETS[args.target][0] else "")
+            + (f" --style {style}" if style != TARGETS[args.target][0] else "") \
+            + " --workspace" * args.workspace
         raise SymgradError(f"{', '.join(stale)} out of date: run `{again}`")
 
 
@@ -286,6 +289,9 @@ def main(argv=None):
     p.add_argument("--target", default="numpy", metavar="{%s}" % ",".join(TARGETS),
                    help="numpy (the default); array-api: pure code for any library of the "
                         "Python array API standard (PyTorch, JAX, Dask, CuPy), plain style only")
+    p.add_argument("--workspace", action="store_true",
+                   help="also write workspace() and value_and_grad(..., workspace=ws): the "
+                        "arrays of a call kept for the next, for training loops")
     p.add_argument("--no-verify", action="store_true",
                    help="skip certification against the model's SymPy expression "
                         "(not recommended)")

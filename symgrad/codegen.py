@@ -23,6 +23,7 @@ from .products import forms as product_forms
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
 from .schedule import gradient_roots, planned
+from . import workspace
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 if not TEMPLATES.is_dir():                     # installed without the source tree
@@ -64,16 +65,26 @@ def check_target(target, style=None):
     return style
 
 
+def check_workspace(workspace, target, style):
+    """Raise SymgradError if a workspace is asked for where its code cannot be written: it
+    writes into arrays, so the NumPy target's fast style only."""
+    if workspace and (target, style) != ("numpy", "fast"):
+        raise SymgradError(f"--workspace needs --target numpy --style fast (it writes into its "
+                           f"buffers), not --target {target} --style {style}: drop one of them")
+
+
 def _environment():
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
 
 
-def module_source(derivation, style="fast", target="numpy"):
+def module_source(derivation, style="fast", target="numpy", workspace=False):
     """The generated module's text for one derivation (deterministic: same model, same bytes),
-    in one of STYLES, for one of TARGETS (see check_target)."""
+    in one of STYLES, for one of TARGETS (see check_target); workspace: with workspace() and
+    value_and_grad(..., workspace=) (symgrad/workspace.py; see check_workspace)."""
     style = check_target(target, style)
+    check_workspace(workspace, target, style)
     if target != "numpy":          # the drafts' key into _PRINTERS
         style = target
     d = derivation
@@ -107,6 +118,8 @@ def module_source(derivation, style="fast", target="numpy"):
         shared = None
     for (name, _, _, summary, returns), draft in zip(specs, drafts):
         functions.append(_function(d, name, draft, summary, returns, dims, shared=shared))
+        if name == "value_and_grad" and workspace:
+            functions += _workspace(d, functions[-1], draft, returns, dims)
     for jac in d.jacobians:
         functions += _jacobian(d, jac, dims, style)
     if d.hessian:
@@ -133,7 +146,7 @@ def module_source(derivation, style="fast", target="numpy"):
     context = dict(
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
-        style=style, target=target, prelude=prelude,
+        style=style, target=target, prelude=prelude, workspace=workspace,
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
         shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
             "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),
@@ -428,12 +441,12 @@ def _called(lines, runtime):
     """The runtime helpers (name -> source) the lines call, and those these call in turn (a
     name with a leading underscore is symgrad's: a model's never has one)."""
     found: set[str] = set()
-    todo = [name for line in lines for name in re.findall(r"\b(_[a-z_]+)\(", line)]
+    todo = [name for line in lines for name in re.findall(r"\b(_[A-Za-z_]+)\(", line)]
     while todo:
         name = todo.pop()
         if name in runtime and name not in found:
             found.add(name)
-            todo += re.findall(r"\b(_[a-z_]+)\(", runtime[name])
+            todo += re.findall(r"\b(_[A-Za-z_]+)\(", runtime[name])
     return found
 
 
@@ -442,12 +455,14 @@ def _names_in(texts):
     return set().union(*(ir.names(ast.parse(t)) for t in texts))
 
 
-def _function(d, name, draft, summary, returns, binder, public=True, shared=None):
+def _function(d, name, draft, summary, returns, binder, public=True, shared=None,
+              buffers=False):
     """One generated function from its draft; returns(names, array) gives the returned
     expression (array(node): node returned as an array of its own); a public function checks
     and converts its arguments first. shared: the _Shared forward pass it starts with, if
     any. A draft's seeds are leaves set to identity rows, one per entry (in order), so that
-    the nodes depending on them carry a leading batch axis."""
+    the nodes depending on them carry a leading batch axis. buffers: every array computed
+    in a buffer of the argument workspace (symgrad/workspace.py), the function's first."""
     args, seeds, names = draft.args, draft.seeds, draft.names
     groups = draft.groups[len(shared.groups):] if shared else draft.groups
     body = _identity_seeds(seeds, draft.floats, draft.batch, draft.code.calls)
@@ -459,6 +474,11 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     given = shared.fresh if shared else set()
     stmts = draft.rewritten(ir.parse(body), keep, given)
     start = shared.call(draft) if shared else []
+    if buffers:
+        stmts, slots = workspace.buffered(stmts, draft.shapes, binder.dims, draft.fresh)
+        arrays = [a.name for a in draft.floats if a.shape != ()]
+        dtype = f"np.result_type({', '.join(arrays)})" if arrays else "np.float64"
+        start = [workspace.take_line(slots, dtype)] if slots else []
     returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args,
                                             draft.code.calls))
     body = ir.lines(stmts)
@@ -466,8 +486,27 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
         + _slice_checks(draft.roots) + start + body
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in seeds]
-    return dict(name=name, args=", ".join(a.name for a in args), summary=summary,
-                doc=doc, body=body, returns=returned)
+    return dict(name=name, args=", ".join(["workspace"] * buffers + [a.name for a in args]),
+                summary=summary, doc=[] if buffers else doc, body=body, returns=returned)
+
+
+def _workspace(d, function, draft, returns, binder):
+    """value_and_grad's function with a workspace= keyword, the function computing in it
+    (_value_and_grad_in) and the module's workspace()."""
+    inner = _function(d, "_value_and_grad_in", draft, "value_and_grad's statements, every "
+                      "array computed in a buffer of workspace (made by workspace()).",
+                      returns, binder, buffers=True)
+    function["args"] += ", workspace=None"
+    function["summary"] += (" With workspace=, one that workspace() made, the intermediates "
+                            "and gradients are its buffers, kept between calls.")
+    function["body"][:0] = ["if workspace is not None:", *_wrapped(
+        f"    return _in_workspace(workspace, {inner['name']}, "
+        + ", ".join(a.name for a in draft.args) + ")")]
+    made = dict(name="workspace", args="", doc=[], body=[], returns="_Workspace()",
+                summary="Buffers for value_and_grad(..., workspace=), one per thread: the "
+                "arrays it computes and returns are theirs, kept between calls of one shape "
+                "and dtype (the next call overwrites them); no page is mapped anew.")
+    return [inner, made]
 
 
 class _Shared:

@@ -194,6 +194,14 @@ def shape_of(node: ast.AST, shapes: Mapping[str, Shape]) -> Shape | None:
     if isinstance(node, ast.Attribute) and node.attr in ("T", "mT"):
         shape = shape_of(node.value, shapes)
         return None if shape is None or len(shape) < 2 else (*shape[:-2], shape[-1], shape[-2])
+    if isinstance(node, ast.Call) and ast.unparse(node.func) in _PRODUCTS \
+            and len(node.args) == 2:
+        node = ast.BinOp(left=node.args[0], op=ast.MatMult(), right=node.args[1])
+    if isinstance(node, ast.Call) and _keepdims_sum(node):
+        shape = shape_of(node.func.value, shapes)      # type: ignore[attr-defined]
+        axis = node.keywords[0].value.value             # type: ignore[attr-defined]
+        return None if shape is None else tuple(1 if i == axis % len(shape) else n
+                                                for i, n in enumerate(shape))
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
         a, b = shape_of(node.left, shapes), shape_of(node.right, shapes)
         if a is None or b is None or len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
@@ -206,9 +214,24 @@ def shape_of(node: ast.AST, shapes: Mapping[str, Shape]) -> Shape | None:
         kids = [node.left, node.right] if isinstance(node, ast.BinOp) \
             else [node.left, *node.comparators]
         return _broadcast([shape_of(k, shapes) for k in kids])
-    if isinstance(node, ast.Call) and ufunc(node.func) is not None:
+    if isinstance(node, ast.Call) and (ufunc(node.func) is not None
+                                       or ast.unparse(node.func) in ELEMENTWISE):
         return _broadcast([shape_of(a, shapes) for a in node.args])
     return None
+
+
+_PRODUCTS = {"np.dot", "np.matmul", "_matmul"}     # the matrix product's call forms
+ELEMENTWISE = {"_sigmoid"}       # the runtime's elementwise helpers (with an out= of theirs)
+
+
+def _keepdims_sum(node: ast.Call) -> bool:
+    """Whether a call is x.sum(axis=k, keepdims=True), a reduction along one axis."""
+    keywords = {k.arg: k.value for k in node.keywords}
+    return isinstance(node.func, ast.Attribute) and node.func.attr == "sum" \
+        and not node.args and list(keywords) == ["axis", "keepdims"] \
+        and isinstance(keywords["axis"], ast.Constant) \
+        and isinstance(keywords["axis"].value, int) \
+        and isinstance(keywords["keepdims"], ast.Constant) and keywords["keepdims"].value is True
 
 
 def _broadcast(shapes):

@@ -30,7 +30,7 @@ def reuse_and_free(lines: list[str], keep: Iterable[str], shapes: Mapping[str, t
 def passes(stmts: list[ir.Stmt], keep: Iterable[str], shapes: Mapping[str, tuple],
            fresh: Callable[[], str], given: Iterable[str] = ()) -> list[ir.Stmt]:
     """The statements with each elementwise operation written into an array that dies in it
-    (_into_dying), at most one out= per statement (_one_out_each), and a `del` where an array
+    (_into_dying), at most one out= per statement (one_out_each), and a `del` where an array
     dies, naming every name bound to it.
 
     keep: names that must survive (arguments, returned values); shapes: name -> shape of
@@ -47,7 +47,7 @@ def passes(stmts: list[ir.Stmt], keep: Iterable[str], shapes: Mapping[str, tuple
             out.append(stmt)
             continue
         dying = sorted(n for n in stmt.reads if last[n] == i and n in owned)
-        new, temps = _one_out_each(_into_dying(stmt, dying, shapes), fresh)
+        new, temps = one_out_each(_into_dying(stmt, dying, shapes), fresh)
         out += new
         held = next((x.holder() for x in new if x.kind == "assign"
                      and x.target == stmt.target), None)
@@ -65,7 +65,7 @@ _INPLACE = {"np.add": ast.Add, "np.multiply": ast.Mult, "np.subtract": ast.Sub,
             "np.divide": ast.Div}
 
 
-def _one_out_each(stmt, fresh):
+def one_out_each(stmt, fresh):
     """(statements, temporaries): the statement as statements with one out= at most each, in
     Python's order of evaluation, and the temporaries it introduced (dead after it). Each
     operation writing into an array is a statement; the writes into one array are a chain

@@ -6,7 +6,7 @@ import sys
 import types
 
 from .certify import certify
-from .codegen import check_target, module_source
+from .codegen import check_target, check_workspace, module_source
 from .derive import derive
 from .naming import frame_variables
 from .picture import Picture
@@ -34,16 +34,19 @@ def picture(model, at=None, seed=0):
     return Picture([derive(model, frame_variables(sys._getframe(1)))], at, seed)
 
 
-def compile_model(model, verify=True, style=None, target="numpy"):
+def compile_model(model, verify=True, style=None, target="numpy", workspace=False):
     """The module `symgrad derive` would write for model, built in memory (no file is
     written) and imported: a module object registered in sys.modules as
     symgrad_compiled_<model name>, so that pickle and inspect.getsource work; its
     intermediates are named after the caller's variables. Certified as `symgrad derive`
     certifies (symgrad.certify) unless verify=False; style "plain" writes the code of a
     course's solution (codegen.STYLES; None: the target's default); target "array-api" code
-    for any array-API library (codegen.TARGETS). Exported as `sg.compile`."""
+    for any array-API library (codegen.TARGETS); workspace: with workspace() (see `symgrad
+    derive --workspace`). Exported as `sg.compile`."""
     style = check_target(target, style)
-    source = module_source(derive(model, frame_variables(sys._getframe(1))), style, target)
+    check_workspace(workspace, target, style)
+    source = module_source(derive(model, frame_variables(sys._getframe(1))), style, target,
+                           workspace)
     if verify:
         certify(model, source)
     name = f"symgrad_compiled_{model.name}"

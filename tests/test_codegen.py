@@ -54,8 +54,11 @@ def test_sigmoid_with_cross_entropy_gives_a_minus_y_over_m(example):
 
 def test_softmax_with_cross_entropy_gives_softmax_minus_y(example):
     source = example("softmax_classifier")[2]
-    # softmax * sum(Y) - Y: the general form, softmax - Y for one-hot targets
-    assert _statement(source, "dZ2") == "(A2*Y.sum(axis=0, keepdims=True) - Y)/m"
+    # softmax * sum(Y) - Y: the general form, softmax - Y for one-hot targets; the code
+    # computes it in the memory of A2, which dies (the column sums' shape is known: 1 x m)
+    assert _statement(source, "dZ2", doc=True) == "(A2*sum(Y, axis=0) - Y)/m"
+    assert "dZ2 = np.multiply(A2, Y.sum(axis=0, keepdims=True), out=A2)\n    dZ2 -= Y\n" \
+        "    dZ2 /= m\n" in source
 
 
 def test_bias_gradients_are_sums_over_examples(example):

@@ -15,7 +15,7 @@ from symgrad.derive import derive
 from symgrad.functions import sigmoid, softplus
 from symgrad.graph import Graph, Node, listing, placeholder
 from symgrad import ir
-from symgrad.liveness import _one_out_each, reuse_and_free
+from symgrad.liveness import one_out_each, reuse_and_free
 from symgrad.schedule import (FUSED, _fuse_within_budget, _hoist_shared_calls,
                               _stable_exp_sums, _tanh_as_sigmoid, plan)
 from symgrad.testing import random_instance
@@ -104,7 +104,7 @@ def test_reuse_and_free(lines, keep, shapes, expected):
     assert_same_results(lines, new, ARGS, [k for k in keep.split() if k not in ARGS])
 
 
-# ---- liveness._one_out_each ----------------------------------------------------------------
+# ---- liveness.one_out_each ----------------------------------------------------------------
 ONE_OUT_EACH = {
     "one out= stays": ("S = np.tanh(T, out=T)", ["S = np.tanh(T, out=T)"], []),
     "no call stays": ("S = A + B", ["S = A + B"], []),
@@ -127,8 +127,8 @@ ONE_OUT_EACH = {
 
 
 @pytest.mark.parametrize("line,expected,temps", ONE_OUT_EACH.values(), ids=ONE_OUT_EACH)
-def test_one_out_each(line, expected, temps):
-    new, made = _one_out_each(ir.Stmt.parse(line), fresh_names())
+def testone_out_each(line, expected, temps):
+    new, made = one_out_each(ir.Stmt.parse(line), fresh_names())
     assert (ir.lines(new), made) == (expected, temps)
     scratch = {"T": RNG.standard_normal(MATRIX), "U": RNG.standard_normal(MATRIX)}
     assert_same_results([line], expected, ARGS | scratch, ["S"], scratch=scratch)

@@ -4,12 +4,14 @@ gradient descent and He initialisation (the generated module's init_params).
 
     symgrad derive examples/deep_relu.py            # writes generated/deep_relu.py
     python examples/scripts/train_deep.py           # trains it; writes deep_boundary.png
+    symgrad derive examples/deep_relu.py --workspace -o ws  # trains in a workspace:
+    python examples/scripts/train_deep.py --generated ws
 """
 import argparse
 
 import numpy as np
 
-from training import accuracy, gradient_descent, load_generated, plot_boundary
+from training import GENERATED, accuracy, gradient_descent, load_generated, plot_boundary
 
 
 def moons(m=400, noise=0.3, seed=0):
@@ -31,9 +33,12 @@ def main(argv=None):
     parser.add_argument("--sizes", default="2,20,7,5,1", help="layer sizes n0,...,n4")
     parser.add_argument("--png", default="deep_boundary.png", help="picture ('' for none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--generated", default=str(GENERATED), metavar="DIR",
+                        help="where deep_relu.py is (one derived with --workspace trains in a "
+                        "workspace)")
     args = parser.parse_args(argv)
 
-    deep = load_generated("deep_relu")
+    deep = load_generated("deep_relu", args.generated)
     sizes = [int(s) for s in args.sizes.split(",")]
     X, Y = moons()
     print(f"moons data set: X {X.shape}; layer sizes {sizes}; parameters {deep.PARAMS}")

@@ -3,6 +3,8 @@
 
     symgrad derive examples/two_layer.py            # writes generated/two_layer.py
     python examples/scripts/train_planar.py         # trains it; writes planar_boundary.png
+    symgrad derive examples/two_layer.py --workspace -o ws  # trains in a workspace:
+    python examples/scripts/train_planar.py --generated ws
 
 It also trains from zero initialisation, to show that the hidden units then stay identical
 (the symmetry is never broken), and prints what that costs in accuracy.
@@ -11,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from training import accuracy, gradient_descent, load_generated, plot_boundary
+from training import GENERATED, accuracy, gradient_descent, load_generated, plot_boundary
 
 
 def flower(m=400, petals=4, seed=1):
@@ -42,9 +44,12 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=1.2)
     parser.add_argument("--png", default="planar_boundary.png", help="picture ('' for none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--generated", default=str(GENERATED), metavar="DIR",
+                        help="where two_layer.py is (one derived with --workspace trains in a "
+                        "workspace)")
     args = parser.parse_args(argv)
 
-    two_layer = load_generated("two_layer")
+    two_layer = load_generated("two_layer", args.generated)
     X, Y = flower()
     print(f"flower data set: X {X.shape}, Y {Y.shape}, one example per column")
     results = {}

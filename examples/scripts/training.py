@@ -22,16 +22,20 @@ def load_generated(name, directory=GENERATED):
 
 def gradient_descent(module, params, inputs, iterations, learning_rate, every=100, quiet=False):
     """Plain gradient descent on module.value_and_grad; the cost on a progress bar.
-    Returns the trained parameters and the costs at every `every` iterations."""
+    Returns the trained parameters and the costs at every `every` iterations. A module
+    derived with `--workspace` computes every step in one workspace (no page is mapped
+    afresh at each step); the parameters are updated in place, as are its gradients."""
     params, costs = [np.array(p, dtype=np.float64) for p in params], []
+    keywords = {"workspace": module.workspace()} if hasattr(module, "workspace") else {}
     for i in range(iterations + 1):
-        cost, grads = module.value_and_grad(*params, *inputs)
+        cost, grads = module.value_and_grad(*params, *inputs, **keywords)
         if i % every == 0 or i == iterations:
             costs.append(cost)
             if not quiet:
                 _progress(i, iterations, cost)
         if i < iterations:
-            params = [p - learning_rate * g for p, g in zip(params, grads)]
+            for p, g in zip(params, grads):
+                p -= learning_rate * g
     return params, costs
 
 

@@ -69,10 +69,10 @@ def _shape_error(shapes, names, values):
 
 
 @np.errstate(over="ignore")
-def _sigmoid(x):
-    """1/(1 + exp(-x)) in one new array, accurate to the last bits for every x; exp(-x) =
-    inf, for x below about -709 (-88 in float32), gives the exact limit 0 and is no error."""
-    s = np.negative(x)
+def _sigmoid(x, out=None):
+    """1/(1 + exp(-x)) in one new array (or out), accurate to the last bits for every x;
+    exp(-x) = inf, for x below about -709 (-88 in float32), gives the exact limit 0."""
+    s = np.negative(x, out=out)
     if not isinstance(s, np.ndarray):     # a scalar
         return 1 / (1 + np.exp(s))
     np.exp(s, out=s)
@@ -216,3 +216,44 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
         else:
             values.append(np.full(shape, float(name in ones)) if shape else float(name in ones))
     return tuple(values)
+
+
+class _Workspace:
+    """Buffers for value_and_grad(..., workspace=ws): its intermediates and gradients, made at
+    its first call with arguments of a shape and dtype and written again at each call with
+    the same (the arrays it returns are these: the next call overwrites them). One call at a
+    time uses it: give each thread its own."""
+
+    def __init__(self):
+        self._key, self._arrays, self._free = None, [], [True]
+
+    def take(self, shapes, *masks_and_dtype):
+        """The buffers of these shapes, floats of the dtype (last) then the masks (shapes
+        given second, if any), made anew where the last call's were others."""
+        *masks, dtype = masks_and_dtype
+        masks = masks[0] if masks else ()
+        if (dtype, shapes, masks) != self._key:
+            self._arrays = [np.empty(s, dtype) for s in shapes] \
+                + [np.empty(s, np.bool_) for s in masks]
+            self._key = dtype, shapes, masks
+        return self._arrays
+
+    def __enter__(self):
+        try:
+            self._free.pop()          # atomic: a second caller finds the list empty
+        except IndexError:
+            raise RuntimeError("this workspace is in use by another call: give each thread "
+                               "its own workspace()") from None
+        return self
+
+    def __exit__(self, *exc):
+        self._free.append(True)
+
+
+def _in_workspace(workspace, function, *args):
+    """function(workspace, *args), the workspace held meanwhile (see _Workspace)."""
+    if not isinstance(workspace, _Workspace):
+        raise TypeError(f"workspace must be one that this module's workspace() made, not "
+                        f"{type(workspace).__name__}")
+    with workspace:
+        return function(workspace, *args)

@@ -1,0 +1,205 @@
+"""value_and_grad(..., workspace=ws) (`symgrad derive --workspace`, symgrad/workspace.py): the
+same loss and gradients as the model's own SymPy expression, in buffers kept between calls;
+no page faults in steady state; one workspace per thread."""
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symgrad.certify import certify
+from symgrad.codegen import module_source
+from symgrad.derive import derive
+from symgrad.errors import SymgradError
+from symgrad.load import load
+from symgrad.testing import (assert_matches_model, default_dims, load_module, random_instance,
+                             relative_error)
+
+from conftest import EXAMPLES, ROOT
+from helpers import run_cli, sigmoid
+
+BENCHMARKS = sorted((ROOT / "benchmarks" / "models").glob("*.py"))
+MODELS = [(path, model, names) for path in EXAMPLES + BENCHMARKS for model, names in load(path)]
+IDS = [f"{path.stem}:{model.name}" for path, model, _ in MODELS]
+
+
+def with_workspace(model, names=None):
+    source = module_source(derive(model, names), workspace=True)
+    certify(model, source)
+    return load_module(source, model.name + "_ws"), source
+
+
+class Using:
+    """A module whose value_and_grad always passes one workspace."""
+
+    def __init__(self, module, ws):
+        self.PARAMS, self.INPUTS, self.ws, self.module = module.PARAMS, module.INPUTS, ws, module
+
+    def value_and_grad(self, *args):
+        return self.module.value_and_grad(*args, workspace=self.ws)
+
+
+@pytest.mark.parametrize("path,model,names", MODELS, ids=IDS)
+def test_every_model_matches_sympy_in_a_used_workspace(path, model, names):
+    """A second call in a workspace (its buffers hold the first call's values, of other
+    arguments of the same shapes) gives the model's loss and gradients, against the SymPy
+    evaluation; the arguments are not written."""
+    module, _ = with_workspace(model, names)
+    ws = module.workspace()
+    dims = default_dims(model, 3, low=2, high=3)
+    other = random_instance(model, dims, seed=11)
+    module.value_and_grad(*[other[k] for k in module.PARAMS + module.INPUTS], workspace=ws)
+    values = random_instance(model, dims, seed=3)
+    args = [values[k] for k in module.PARAMS + module.INPUTS]
+    kept = [np.copy(a) for a in args]
+    assert_matches_model(model, Using(module, ws), seed=3, rtol=1e-10)
+    for a, b in zip(args, kept):
+        np.testing.assert_array_equal(a, b)
+
+
+def two_layer():
+    return next(m for p, m, _ in MODELS if m.name == "two_layer")
+
+
+def by_hand(W1, b1, W2, b2, X, Y):
+    """The course's backprop of the two-layer network (tanh, sigmoid, cross-entropy)."""
+    m = X.shape[1]
+    A1 = np.tanh(W1 @ X + b1)
+    A2 = sigmoid(W2 @ A1 + b2)
+    cost = -np.mean(Y * np.log(A2) + (1 - Y) * np.log(1 - A2))
+    dZ2 = A2 - Y
+    dZ1 = W2.T @ dZ2 * (1 - A1 ** 2)
+    return cost, (dZ1 @ X.T / m, dZ1.sum(axis=1, keepdims=True) / m, dZ2 @ A1.T / m,
+                  dZ2.sum(axis=1, keepdims=True) / m)
+
+
+def data(seed, n_x=3, n_h=5, m=40, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dtype) for s in ((n_h, n_x), (n_h, 1), (1, n_h), (1, 1),
+                                                             (n_x, m))] \
+        + [(rng.random((1, m)) < 0.5).astype(dtype)]
+
+
+def assert_hand(got, args, rtol=1e-12):
+    cost, grads = by_hand(*[np.asarray(a, np.float64) for a in args])
+    assert relative_error(got[0], cost) <= rtol
+    for g, want in zip(got[1], grads):
+        assert g.shape == want.shape and relative_error(g, want) <= rtol
+
+
+@pytest.fixture(scope="module")
+def module():
+    return with_workspace(two_layer())[0]
+
+
+def test_new_shapes_and_dtypes_make_new_buffers(module):
+    ws = module.workspace()
+    for m, dtype, rtol in ((40, np.float64, 1e-12), (7, np.float64, 1e-12),
+                           (7, np.float32, 1e-5), (40, np.float64, 1e-12)):
+        args = data(m, m=m, dtype=dtype)
+        got = module.value_and_grad(*args, workspace=ws)
+        assert all(g.dtype == dtype for g in got[1])
+        assert_hand(got, args, rtol)
+
+
+def test_the_gradients_are_the_workspaces_and_the_default_call_returns_fresh_arrays(module):
+    ws = module.workspace()
+    first = module.value_and_grad(*data(1), workspace=ws)[1]
+    second = module.value_and_grad(*data(2), workspace=ws)[1]
+    assert all(a is b for a, b in zip(first, second))      # documented: the same buffers
+    fresh = module.value_and_grad(*data(1))[1]
+    module.value_and_grad(*data(2))
+    assert_hand((by_hand(*data(1))[0], fresh), data(1))    # not overwritten by a later call
+
+
+def test_two_threads_with_two_workspaces(module):
+    results, errors = {}, []
+
+    def train(seed):
+        try:
+            ws = module.workspace()
+            for k in range(60):
+                args = data(seed + k % 3)
+                got = module.value_and_grad(*args, workspace=ws)
+                assert_hand(got, args)
+            results[seed] = True
+        except Exception as e:       # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=train, args=(s,)) for s in (10, 20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == {10: True, 20: True}
+
+
+def test_a_workspace_in_use_is_refused(module):
+    ws = module.workspace()
+    with ws:                         # as a call in another thread holds it
+        with pytest.raises(RuntimeError, match="in use by another call: give each thread"):
+            module.value_and_grad(*data(1), workspace=ws)
+    assert_hand(module.value_and_grad(*data(1), workspace=ws), data(1))
+
+
+def test_a_workspace_not_made_by_workspace_is_refused(module):
+    with pytest.raises(TypeError, match="workspace must be one that this module's workspace"):
+        module.value_and_grad(*data(1), workspace={})
+
+
+FAULTS = """
+import json, resource, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import two_layer_ws as module
+rng = np.random.default_rng(0)
+n_x, n_h, m = 50, 200, 4000               # arrays of 6 MB: glibc maps them afresh
+args = [rng.standard_normal(s) for s in ((n_h, n_x), (n_h, 1), (1, n_h), (1, 1), (n_x, m))]
+args.append((rng.random((1, m)) < 0.5) * 1.0)
+out = {}
+for name, kw in (("without", {}), ("with", {"workspace": module.workspace()})):
+    for _ in range(3):
+        module.value_and_grad(*args, **kw)
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        module.value_and_grad(*args, **kw)
+    out[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / 20
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="minor faults: glibc's Linux")
+def test_no_page_faults_in_steady_state(module, tmp_path):
+    """Each call maps its large arrays afresh without a workspace (thousands of faults);
+    with one, none."""
+    source = module_source(derive(two_layer()), workspace=True)
+    (tmp_path / "two_layer_ws.py").write_text(source)
+    (tmp_path / "faults.py").write_text(FAULTS)
+    run = subprocess.run([sys.executable, str(tmp_path / "faults.py"), str(tmp_path)],
+                         capture_output=True, text=True, check=True,
+                         env={"OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    faults = json.loads(run.stdout)
+    assert faults["without"] > 1000, faults
+    assert faults["with"] < 1, faults
+
+
+def test_the_command_line_flag_and_its_refusals(tmp_path):
+    example = Path(EXAMPLES[0]).parent / "two_layer.py"
+    run = run_cli("derive", str(example), "-o", str(tmp_path), "--workspace", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    text = (tmp_path / "two_layer.py").read_text()
+    assert "def workspace():" in text and "derive it again with `--workspace`" in text
+    for extra in (("--style", "plain"), ("--target", "array-api")):
+        run = run_cli("derive", str(example), "-o", str(tmp_path / "x"), "--workspace", *extra,
+                      cwd=tmp_path)
+        assert run.returncode != 0 and "Traceback" not in run.stderr
+        assert "--workspace needs --target numpy --style fast" in run.stderr, run.stderr
+    with pytest.raises(SymgradError, match="--workspace needs"):
+        module_source(derive(two_layer()), style="plain", workspace=True)
+
+
+def test_the_default_module_has_no_workspace():
+    source = module_source(derive(two_layer()))
+    assert "workspace" not in source
