@@ -199,9 +199,9 @@ def shape_of(node: ast.AST, shapes: Mapping[str, Shape]) -> Shape | None:
         node = ast.BinOp(left=node.args[0], op=ast.MatMult(), right=node.args[1])
     if isinstance(node, ast.Call) and _keepdims_sum(node):
         shape = shape_of(node.func.value, shapes)      # type: ignore[attr-defined]
-        axis = node.keywords[0].value.value             # type: ignore[attr-defined]
-        return None if shape is None else tuple(1 if i == axis % len(shape) else n
-                                                for i, n in enumerate(shape))
+        axis = ast.literal_eval(node.keywords[0].value)
+        return None if not shape or not -len(shape) <= axis < len(shape) else tuple(
+            1 if i == axis % len(shape) else n for i, n in enumerate(shape))
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
         a, b = shape_of(node.left, shapes), shape_of(node.right, shapes)
         if a is None or b is None or len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
@@ -227,11 +227,14 @@ ELEMENTWISE = {"_sigmoid"}       # the runtime's elementwise helpers (with an ou
 def _keepdims_sum(node: ast.Call) -> bool:
     """Whether a call is x.sum(axis=k, keepdims=True), a reduction along one axis."""
     keywords = {k.arg: k.value for k in node.keywords}
-    return isinstance(node.func, ast.Attribute) and node.func.attr == "sum" \
-        and not node.args and list(keywords) == ["axis", "keepdims"] \
-        and isinstance(keywords["axis"], ast.Constant) \
-        and isinstance(keywords["axis"].value, int) \
-        and isinstance(keywords["keepdims"], ast.Constant) and keywords["keepdims"].value is True
+    if not (isinstance(node.func, ast.Attribute) and node.func.attr == "sum" and not node.args
+            and list(keywords) == ["axis", "keepdims"]):
+        return False
+    try:
+        axis, keep = ast.literal_eval(keywords["axis"]), ast.literal_eval(keywords["keepdims"])
+    except ValueError:                # a name, not a literal
+        return False
+    return type(axis) is int and keep is True
 
 
 def _broadcast(shapes):

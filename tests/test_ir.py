@@ -78,7 +78,10 @@ SHAPES = {"W": (4, 3), "X": (3, 5), "b": (4, 1), "S": (2, 3, 5), "m": ()}
 @pytest.mark.parametrize("text,shape", [
     ("W @ X + b", (4, 5)), ("(W @ X).T", (5, 4)), ("W.T", (3, 4)), ("-b/m", (4, 1)),
     ("np.tanh(W @ X)*(b > 0)", (4, 5)), ("W @ S", (2, 4, 5)), ("S.mT", (2, 5, 3)),
-    ("2", ()), ("W @ b", None), ("W + X", None), ("_sigmoid(X)", None), ("X[:, :2]", None),
+    ("2", ()), ("W @ b", None), ("W + X", None), ("_sigmoid(X)", (3, 5)), ("X[:, :2]", None),
+    ("_matmul(W, X)", (4, 5)), ("np.dot(W.T, b)", (3, 1)), ("np.dot(W, b)", None),
+    ("X.sum(axis=1, keepdims=True)", (3, 1)), ("X.sum(axis=-2, keepdims=True)", (1, 5)),
+    ("X.sum(axis=0)", None), ("_logsumexp(X, -2)", None),
 ])
 def test_the_shape_of_a_value_from_the_shapes_of_its_names(text, shape):
     assert ir.shape_of(ast.parse(text, mode="eval").body, SHAPES) == shape
