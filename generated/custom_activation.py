@@ -67,13 +67,13 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     return tuple(values)
 
 
-def _matmul(a, b):
-    """a @ b; a wide one of 2**14 entries or more stored column-major, a column times a row
-    by np.dot (why: symgrad's README, "How it works")."""
+def _matmul(a, b, out=None):
+    """a @ b (into out, if given); a new wide one of 2**14 entries or more stored
+    column-major, a column times a row by np.dot (why: symgrad's README, "How it works")."""
     product = np.dot if a.shape[1] == 1 else np.matmul
     rows, cols = a.shape[0], b.shape[1]
-    if rows >= cols or rows * cols < 16384:
-        return product(a, b)
+    if out is not None or rows >= cols or rows * cols < 16384:
+        return product(a, b, out=out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out=out.T)
     return out

@@ -474,11 +474,10 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     given = shared.fresh if shared else set()
     stmts = draft.rewritten(ir.parse(body), keep, given)
     start = shared.call(draft) if shared else []
-    if buffers:
+    arrays = [a.name for a in draft.floats if a.shape != ()]      # they give the dtype
+    if buffers and arrays:
         stmts, slots = workspace.buffered(stmts, draft.shapes, binder.dims, draft.fresh)
-        arrays = [a.name for a in draft.floats if a.shape != ()]
-        dtype = f"np.result_type({', '.join(arrays)})" if arrays else "np.float64"
-        start = [workspace.take_line(slots, dtype)] if slots else []
+        start = [workspace.take_line(slots, arrays)] if slots else []
     returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args,
                                             draft.code.calls))
     body = ir.lines(stmts)

@@ -91,9 +91,10 @@ class _Buffers:
         return ir.Stmt.of(tree)
 
     def take(self, shape, kind, reuse=()):
-        """A buffer for a new value: one of reuse (temporaries dying in it), a free one, or
-        a new one."""
-        for b in list(reuse) + self.free:
+        """A buffer for a new value: one of reuse (temporaries dying in it), else the free
+        one freed last (as malloc hands back the block freed last: its lines are likely
+        still in the cache), else a new one."""
+        for b in list(reuse) + self.free[::-1]:
             if self.slots[b] == (shape, kind):
                 if b in self.free:
                     self.free.remove(b)
@@ -162,7 +163,7 @@ class _Placer(ast.NodeTransformer):
             return None
         func = ast.unparse(node.func)
         if func in ir._PRODUCTS:
-            return _np("np.matmul", node.args)
+            return node                            # np.dot and _matmul take out= too
         if ir._keepdims_sum(node):
             return _np("np.add.reduce", [node.func.value], node.keywords)   # type: ignore[attr-defined]
         if (ir.ufunc(node.func) is not None or func in ir.ELEMENTWISE) and not node.keywords:
@@ -175,18 +176,18 @@ def _np(func, args, keywords=()):
 
 
 def _is_product(call):
-    return ast.unparse(call.func) == "np.matmul"
+    return ast.unparse(call.func) in ir._PRODUCTS
 
 
-def take_line(slots: list[Slot], dtype: str) -> str:
-    """The statement taking the buffers from the workspace: the floats' (dtype: the
-    expression of their dtype), then the masks'."""
-    order = sorted(range(len(slots)), key=lambda i: slots[i][1] == "bool")
+def take_line(slots: list[Slot], arrays: list[str]) -> str:
+    """The statement taking the buffers from the workspace, in the order _Workspace.take
+    gives them (floats, masks), of the dtype of the arrays."""
+    kinds = ("float", "bool")
+    order = sorted(range(len(slots)), key=lambda i: kinds.index(slots[i][1]))
     names = ", ".join(BUFFER.format(i) for i in order) + "," * (len(slots) == 1)
-    floats, masks = ([_shape(slots[i][0]) for i in order if slots[i][1] == kind]
-                     for kind in ("float", "bool"))
-    value = f"workspace.take({_tuple(floats)}, " + (f"{_tuple(masks)}, " if masks else "") \
-        + f"{dtype})"
+    value = "workspace.take(%s)" % ", ".join(
+        [_tuple([_shape(slots[i][0]) for i in order if slots[i][1] == kind]) for kind in kinds]
+        + [_tuple(arrays)])
     line = f"{names} = {value}"
     return line if len(line) <= 96 else f"({names}) = {value}"    # to break in the names
 

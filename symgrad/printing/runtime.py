@@ -94,13 +94,13 @@ def _xlogx(x):
     return x * np.log(np.where(x == 0, 1, x))
 
 
-def _matmul(a, b):
-    """a @ b; a wide one of 2**14 entries or more stored column-major, a column times a row
-    by np.dot (why: symgrad's README, "How it works")."""
+def _matmul(a, b, out=None):
+    """a @ b (into out, if given); a new wide one of 2**14 entries or more stored
+    column-major, a column times a row by np.dot (why: symgrad's README, "How it works")."""
     product = np.dot if a.shape[1] == 1 else np.matmul
     rows, cols = a.shape[0], b.shape[1]
-    if rows >= cols or rows * cols < 16384:
-        return product(a, b)
+    if out is not None or rows >= cols or rows * cols < 16384:
+        return product(a, b, out=out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out=out.T)
     return out
@@ -227,15 +227,18 @@ class _Workspace:
     def __init__(self):
         self._key, self._arrays, self._free = None, [], [True]
 
-    def take(self, shapes, *masks_and_dtype):
-        """The buffers of these shapes, floats of the dtype (last) then the masks (shapes
-        given second, if any), made anew where the last call's were others."""
-        *masks, dtype = masks_and_dtype
-        masks = masks[0] if masks else ()
-        if (dtype, shapes, masks) != self._key:
-            self._arrays = [np.empty(s, dtype) for s in shapes] \
+    def take(self, floats, masks, arrays):
+        """Buffers of these shapes, floats of the arrays' one dtype then masks, made anew
+        unless the last call's were these."""
+        dtype = arrays[0].dtype
+        if any(a.dtype != dtype for a in arrays):
+            raise TypeError("with a workspace the arrays must have one dtype, not "
+                            + " and ".join(sorted({str(a.dtype) for a in arrays}))
+                            + ": convert them (x.astype(np.float64)) or drop workspace=")
+        if (dtype, floats, masks) != self._key:
+            self._arrays = [np.empty(s, dtype) for s in floats] \
                 + [np.empty(s, np.bool_) for s in masks]
-            self._key = dtype, shapes, masks
+            self._key = dtype, floats, masks
         return self._arrays
 
     def __enter__(self):
