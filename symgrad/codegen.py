@@ -441,12 +441,12 @@ def _called(lines, runtime):
     """The runtime helpers (name -> source) the lines call, and those these call in turn (a
     name with a leading underscore is symgrad's: a model's never has one)."""
     found: set[str] = set()
-    todo = [name for line in lines for name in re.findall(r"\b(_[A-Za-z_]+)\(", line)]
+    todo = [name for line in lines for name in re.findall(r"\b(_[A-Za-z_]+)[(.]", line)]
     while todo:
         name = todo.pop()
         if name in runtime and name not in found:
             found.add(name)
-            todo += re.findall(r"\b(_[A-Za-z_]+)\(", runtime[name])
+            todo += re.findall(r"\b(_[A-Za-z_]+)[(.]", runtime[name])
     return found
 
 

@@ -19,10 +19,11 @@ m, n = sp.symbols("m n", integer=True, positive=True)
 STEMS = [p.stem for p in EXAMPLES if derived(p)[0][0].params]
 
 
-def _function_text(source, name):
-    """The text of one function of a generated module, from its def to the next one's."""
-    text = source[source.index(f"\ndef {name}(") + 1:]
-    return text.split("\n\n\ndef ")[0].rstrip()
+def _function_text(source, name, kind="def"):
+    """The text of one function (or class) of a generated module, from its def to the next
+    definition."""
+    text = source[source.index(f"\n{kind} {name}" + "(:"[kind == "class"]) + 1:]
+    return re.split("\n\n\n(?:def|class) ", text)[0].rstrip()
 
 
 def _body(source, function="value_and_grad"):
@@ -79,16 +80,21 @@ def test_relu_backward_masks_the_output_so_z_is_freed(example):
     assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)\n    del A1\n" in body   # but here
 
 
+@pytest.mark.parametrize("faster", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rows,inner,cols,column_major", [
-    (64, 300, 512, True),      # wide and large: computed as b.T @ a.T into its transpose
+@pytest.mark.parametrize("rows,inner,cols,wide", [
+    (64, 300, 512, True),      # wide and large: b.T @ a.T into its transpose if faster
     (64, 1, 512, True),        # a column times a row
-    (512, 300, 64, False),     # taller than wide
+    (512, 300, 64, False),     # taller than wide: always row-major
     (8, 4, 32, False),         # wide but below 2**14 entries
 ])
-def test_matmul_helper_lays_out_products_by_shape(dtype, rows, inner, cols, column_major):
+def test_matmul_helper_lays_out_products_by_shape(faster, dtype, rows, inner, cols, wide):
     namespace = {"np": np}
+    exec(HELPERS["_Layout"], namespace)
     exec(HELPERS["_matmul"], namespace)
+    for kind in (False, True):        # as if measured: columns faster, or not
+        namespace["_Layout"].faster[np.dtype(dtype).str, kind] = faster
+    column_major = wide and faster
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, inner)).astype(dtype)
     b = rng.standard_normal((cols, inner)).astype(dtype).T          # a transposed operand
@@ -187,12 +193,14 @@ def test_a_forward_pass_too_short_to_pay_for_a_function_stays_inline(example):
 
 def test_generated_examples_are_a_quarter_shorter_than_in_0_1_and_lines_fit_in_100():
     """0.1's largest example, deep_relu.py, had 289 lines; at most 216 now, not counting
-    init_params and its helper, which 0.1 did not have."""
+    init_params and its helper, nor _Layout (the measured layout of wide products), which
+    0.1 did not have."""
     for path in sorted((ROOT / "generated").glob("*.py")):
         text = path.read_text()
         lines = text.splitlines()
-        added = sum(len(_function_text(text, f).splitlines()) + 2
-                    for f in ("_init_params", "init_params") if f"def {f}(" in text)
+        added = sum(len(_function_text(text, f, kind).splitlines()) + 2
+                    for f, kind in (("_init_params", "def"), ("init_params", "def"),
+                                    ("_Layout", "class")) if f"{kind} {f}" in text)
         assert len(lines) - added <= 216, (path.name, len(lines), added)
         assert max(map(len, lines)) <= 100, path.name
 
@@ -280,3 +288,26 @@ def test_sums_of_one_shape_added_are_one_sum():
     for kept in ([g.sum(P), g.sum(Q)], [g.sum(e), g.sum(g.map(X0**2, [Q]))],
                  [g.sum(g.map(sp.sin(X0), [P]), 0), g.sum(t, 0)]):
         assert sorted(a.op for a in g.map(X0 + X1, kept).args) == ["sum", "sum"]
+
+
+@pytest.mark.parametrize("slow", ["rows", "columns"])
+def test_the_layout_is_the_one_measured_faster_once_per_dtype_and_kind(slow):
+    """_Layout times both ways on the first wide product of a dtype (here a fake product
+    that sleeps one way) and keeps the answer."""
+    import time
+    namespace = {"np": np}
+    exec(HELPERS["_Layout"], namespace)
+    calls = []
+
+    def product(a, b, out=None):
+        calls.append(out is None)
+        if (out is None) == (slow == "rows"):
+            time.sleep(0.002)
+        return np.matmul(a, b, out=out)
+    a, b = np.ones((64, 3)), np.ones((3, 512))
+    layout = namespace["_Layout"]
+    assert layout.columns(product, a, b) == (slow == "rows")
+    assert len(calls) == 10
+    assert layout.columns(product, a, b) == (slow == "rows") and len(calls) == 10   # kept
+    assert layout.columns(product, a.astype(np.float32), b.astype(np.float32)) \
+        == (slow == "rows") and len(calls) == 20        # another dtype: measured again

@@ -22,7 +22,8 @@ HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime._arrays, runtime._labels, runtime._check_labels, runtime._shape_error,
     runtime._sigmoid, runtime._matmul, runtime._logsumexp, runtime._erf, runtime._logcosh,
     runtime._xlogx, runtime._put_at_arg, runtime._take_at_arg, runtime._diagonal_matrix,
-    runtime._init_params, runtime._Workspace, runtime._in_workspace)}
+    runtime._init_params, runtime._Workspace, runtime._in_workspace,
+    runtime._Layout)}
 # the plain style's: the same, with the in-place ones written as their formulas
 PLAIN_HELPERS = {**HELPERS, "_sigmoid": inspect.getsource(runtime_plain._sigmoid).rstrip()}
 
