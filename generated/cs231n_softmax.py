@@ -4,7 +4,7 @@
 """Model cs231n_softmax: forward, loss and value_and_grad.
 
 Derived by symgrad with the right-to-left chain rule; every function's docstring lists the
-equations it computes. Arrays hold one example per column. Only NumPy is needed.
+equations it computes. X holds one example per row, y one per column. Only NumPy is needed.
 """
 import numpy as np
 

@@ -12,7 +12,7 @@ import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from . import __version__
-from .dims import default_dims
+from .dims import default_dims, examples_sentence
 from .errors import SymgradError
 from .graph import placeholder, topo
 from . import ir
@@ -74,9 +74,12 @@ def check_workspace(workspace, target, style):
 
 
 def _environment():
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    # a paragraph of a docstring, its lines filled again to 92 characters
+    env.filters["paragraph"] = lambda text: textwrap.fill(" ".join(text.split()), 92)
+    return env
 
 
 def module_source(derivation, style="fast", target="numpy", workspace=False):
@@ -147,6 +150,7 @@ def module_source(derivation, style="fast", target="numpy", workspace=False):
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", title=_title(model),
         style=style, target=target, prelude=prelude, workspace=workspace,
+        examples=examples_sentence(d.params, d.inputs),
         params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
         shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
             "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),

@@ -41,6 +41,26 @@ def default_dims(spec, seed=0, low=2, high=5):
     return dims
 
 
+def examples_sentence(params, inputs, name=str):
+    """How the inputs hold the examples, for a module's docstring and the derivation's
+    introduction: by the one dimension every input has and no parameter has, "Arrays hold
+    one example per column." (or row), or each input's axis where they differ ("X holds one
+    example per row, y one per column."); "" where no dimension is the examples'. params,
+    inputs: nodes with .name and .shape; name: how to write a name."""
+    inputs = [x for x in inputs if len(x.shape) == 2]
+    shared = set.intersection(*[set(x.shape) for x in inputs]) if inputs else set()
+    shared -= {d for p in params for d in p.shape}
+    if len(shared) != 1 or any(x.shape[0] == x.shape[1] for x in inputs):
+        return ""
+    m = shared.pop()
+    axes = {name(x.name): ("row", "column")[x.shape[1] == m] for x in inputs}
+    if len(set(axes.values())) == 1:
+        return f"Arrays hold one example per {axes.popitem()[1]}."
+    first, *rest = axes.items()
+    return f"{first[0]} holds one example per {first[1]}, " \
+        + ", ".join(f"{n} one per {axis}" for n, axis in rest) + "."
+
+
 def indices_fit(model, dims):
     """Whether every slice and entry index in the model's expressions lies inside its matrix
     at these dimension values (A[:, 1:k] needs 2 <= k <= A's columns)."""

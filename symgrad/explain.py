@@ -17,6 +17,7 @@ import re
 
 import sympy as sp
 
+from .dims import examples_sentence
 from .errors import SymgradError
 from .graph import Node, placeholder
 from .naming import numbered, statement_names
@@ -114,6 +115,10 @@ class Explanation:
         text, compound = self.printer.operand(node)
         compound = compound and not (node.is_constant and node.expr.is_Integer)
         return r"\left(%s\right)" % text if compound else text
+
+    def _input_tex(self, name):
+        """An input's name in math mode, for examples_sentence."""
+        return "$%s$" % self.label(next(x for x in self.d.inputs if x.name == name))
 
     def d_of(self, node):
         return "d" + self.label(node)
@@ -439,8 +444,8 @@ class Explanation:
         loss = self.label(self.d.loss)
         intro = (r"$dN$ stands for $\partial %s / \partial N$, the adjoint of $N$, shaped "
                  r"like $N$; juxtaposition is the matrix product, $\odot$ the elementwise "
-                 r"product, $A^{T}$ the transpose, $A^{\circ 2}$ the elementwise square; "
-                 r"arrays hold one example per column." % loss)
+                 r"product, $A^{T}$ the transpose, $A^{\circ 2}$ the elementwise square. "
+                 % loss + examples_sentence(self.d.params, self.d.inputs, self._input_tex))
         forward = [self.forward()] + self.stable_forms()
         if not steps:
             if self.batch is not None:

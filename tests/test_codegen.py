@@ -11,6 +11,7 @@ from conftest import EXAMPLES, ROOT, derived
 import symgrad as sg
 from symgrad.codegen import module_source
 from symgrad.derive import derive
+from symgrad.load import load
 from symgrad.testing import load_module, random_instance
 
 SOURCES = [(p.stem, item[2]) for p in EXAMPLES for item in derived(p)]
@@ -138,3 +139,34 @@ def test_docstrings_use_the_readmes_notation(example):
     assert "A1 = relu(Z1)" in doc and "dZ3 = (W4.T @ dZ4)*(A3 > 0)" in doc, doc
     assert "dZ2 = dA2*(A2 > 0)" in doc
     assert "Heaviside" not in doc and "Max(" not in doc
+
+
+def _derived(stem):
+    (model, names), = load(ROOT / "examples" / f"{stem}.py")
+    return derive(model, names)
+
+
+def _intro(source):
+    """The module docstring's paragraph after its title, on one line."""
+    return " ".join(ast.get_docstring(ast.parse(source)).split("\n\n")[1].split())
+
+
+@pytest.mark.parametrize("target", ["numpy", "array-api"])
+def test_the_docstring_says_where_the_examples_are(target):
+    """0.1 said "Arrays hold one example per column" of every module, of cs231n's (X (N, D))
+    and of a scalar model's too."""
+    n, m, k = sp.symbols("n m k", integer=True, positive=True)
+    W, b = sg.Param("W", n, k), sg.Param("b", 1, k)
+    X, Y = sg.Input("X", m, n), sg.Input("Y", m, k)
+    rows = derive(sg.Model("rows", sg.mean((X @ W + b - Y)**2), [W, b], [X, Y]))
+    cases = [(rows, "Arrays hold one example per row."),
+             (_derived("two_layer"), "Arrays hold one example per column.")]
+    if target == "numpy":        # the array-API target has no labels nor scalar models
+        cases += [(_derived("cs231n_softmax"), "X holds one example per row, y one per column."),
+                  (_derived("graph"), "equations it computes. Only NumPy is needed.")]
+    for d, said in cases:
+        style = "fast" if target == "numpy" else "plain"
+        assert said in _intro(module_source(d, style, target))
+    # the derivation's introduction says the same
+    assert "$X$ holds one example per row, $y$ one per column." in \
+        _derived("cs231n_softmax").latex()
