@@ -26,7 +26,7 @@ class _Layout:
         if key not in cls.faster:
             import time
             out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b), order="F")
-            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out=out.T))
+            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out.T))
             times: list = [[], []]
             for _ in range(5):
                 for way, run in zip(times, ways):
@@ -37,12 +37,12 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes):
+def _arrays(values, names, shapes, matrices=True):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
     booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value, name in zip(values, names):      # the common case first, at ~0.3 us each
-        if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
-                and shapes[name] or type(value) is float and not shapes[name]):
+    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
+        if not (matrices and type(value) is np.ndarray and value.ndim == 2
+                and value.dtype.kind == "f"):
             break
     else:
         return values
@@ -121,14 +121,15 @@ def _logsumexp(x, axis):
 
 
 def _matmul(a, b, out=None):
-    """a @ b (into out, if given); a new wide one of 2**14 entries or more stored column-major
-    where _Layout measured that faster, a column times a row by np.dot (README, "How it works")."""
-    product = np.dot if a.shape[1] == 1 else np.matmul
+    """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
+    2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    if out is not None or rows >= cols or rows * cols < 16384 or not _Layout.columns(product, a, b):
-        return product(a, b, out=out)
+    small = rows * cols < 16384
+    product = np.dot if small or a.shape[1] == 1 else np.matmul
+    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+        return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
-    product(b.T, a.T, out=out.T)
+    product(b.T, a.T, out.T)
     return out
 
 

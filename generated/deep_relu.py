@@ -27,7 +27,7 @@ class _Layout:
         if key not in cls.faster:
             import time
             out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b), order="F")
-            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out=out.T))
+            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out.T))
             times: list = [[], []]
             for _ in range(5):
                 for way, run in zip(times, ways):
@@ -38,12 +38,12 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes):
+def _arrays(values, names, shapes, matrices=True):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
     booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value, name in zip(values, names):      # the common case first, at ~0.3 us each
-        if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
-                and shapes[name] or type(value) is float and not shapes[name]):
+    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
+        if not (matrices and type(value) is np.ndarray and value.ndim == 2
+                and value.dtype.kind == "f"):
             break
     else:
         return values
@@ -92,14 +92,15 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
 
 
 def _matmul(a, b, out=None):
-    """a @ b (into out, if given); a new wide one of 2**14 entries or more stored column-major
-    where _Layout measured that faster, a column times a row by np.dot (README, "How it works")."""
-    product = np.dot if a.shape[1] == 1 else np.matmul
+    """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
+    2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    if out is not None or rows >= cols or rows * cols < 16384 or not _Layout.columns(product, a, b):
-        return product(a, b, out=out)
+    small = rows * cols < 16384
+    product = np.dot if small or a.shape[1] == 1 else np.matmul
+    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+        return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
-    product(b.T, a.T, out=out.T)
+    product(b.T, a.T, out.T)
     return out
 
 
@@ -122,12 +123,12 @@ def _shape_error(shapes, names, values):
 def _sigmoid(x, out=None):
     """1/(1 + exp(-x)) in one new array (or out), accurate to the last bits for every x;
     exp(-x) = inf, for x below about -709 (-88 in float32), gives the exact limit 0."""
-    s = np.negative(x, out=out)
-    if not isinstance(s, np.ndarray):     # a scalar
+    s = np.negative(x, out)
+    if type(s) is not np.ndarray:         # a scalar
         return 1 / (1 + np.exp(s))
-    np.exp(s, out=s)
-    s += 1
-    return np.divide(1, s, out=s)
+    np.exp(s, s)
+    s += 1.0
+    return np.divide(1.0, s, s)
 
 
 def _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y=None):
@@ -156,13 +157,13 @@ def _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X):
     """
     Z1 = _matmul(W1, X)
     Z1 += b1
-    A1 = np.maximum(0, Z1, out=Z1)
+    A1 = np.maximum(0.0, Z1, out=Z1)
     Z2 = _matmul(W2, A1)
     Z2 += b2
-    A2 = np.maximum(0, Z2, out=Z2)
+    A2 = np.maximum(0.0, Z2, out=Z2)
     Z3 = _matmul(W3, A2)
     Z3 += b3
-    A3 = np.maximum(0, Z3, out=Z3)
+    A3 = np.maximum(0.0, Z3, out=Z3)
     Z4 = np.dot(W4, A3)
     Z4 += b4
     return A1, A2, A3, Z4
@@ -178,8 +179,7 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
         + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X)
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    AL = _sigmoid(Z4)
-    del Z4
+    AL = _sigmoid(Z4, out=Z4)
     return {'AL': AL}
 
 
@@ -194,10 +194,12 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
         + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    t1 = np.logaddexp(0, Z4) - Y*Z4
-    del Z4
+    t2 = np.logaddexp(0.0, Z4)
+    t1 = np.multiply(Y, Z4, out=Z4)
+    np.subtract(t2, t1, out=t1)
+    del t2
     cost = t1.sum()/m
-    del t1
+    del t1, Z4
     return cost
 
 
@@ -227,20 +229,19 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
         + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
     A1, A2, A3, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    t1 = np.logaddexp(0, Z4) - Y*Z4
+    t1 = np.logaddexp(0.0, Z4) - Y*Z4
     cost = t1.sum()/m
     del t1
-    AL = _sigmoid(Z4)
-    del Z4
+    AL = _sigmoid(Z4, out=Z4)
     # back through t1 = -Y*Z4 + softplus(Z4)
-    dZ4 = (AL - Y)/m
-    del AL
+    dZ4 = np.subtract(AL, Y, out=AL)
+    dZ4 /= m
     # back through Z4 = W4 @ A3 + b4
     db4 = dZ4.sum(axis=1, keepdims=True)
     dW4 = np.dot(dZ4, A3.T)
     # back through A3 = relu(Z3)
     dZ3 = _matmul(W4.T, dZ4)*(A3 > 0)
-    del A3, dZ4
+    del A3, dZ4, Z4, AL
     # back through Z3 = W3 @ A2 + b3
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW3 = _matmul(dZ3, A2.T)

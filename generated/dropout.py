@@ -26,7 +26,7 @@ class _Layout:
         if key not in cls.faster:
             import time
             out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b), order="F")
-            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out=out.T))
+            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out.T))
             times: list = [[], []]
             for _ in range(5):
                 for way, run in zip(times, ways):
@@ -37,12 +37,12 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes):
+def _arrays(values, names, shapes, matrices=True):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
     booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value, name in zip(values, names):      # the common case first, at ~0.3 us each
-        if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
-                and shapes[name] or type(value) is float and not shapes[name]):
+    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
+        if not (matrices and type(value) is np.ndarray and value.ndim == 2
+                and value.dtype.kind == "f"):
             break
     else:
         return values
@@ -91,14 +91,15 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
 
 
 def _matmul(a, b, out=None):
-    """a @ b (into out, if given); a new wide one of 2**14 entries or more stored column-major
-    where _Layout measured that faster, a column times a row by np.dot (README, "How it works")."""
-    product = np.dot if a.shape[1] == 1 else np.matmul
+    """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
+    2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    if out is not None or rows >= cols or rows * cols < 16384 or not _Layout.columns(product, a, b):
-        return product(a, b, out=out)
+    small = rows * cols < 16384
+    product = np.dot if small or a.shape[1] == 1 else np.matmul
+    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+        return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
-    product(b.T, a.T, out=out.T)
+    product(b.T, a.T, out.T)
     return out
 
 
@@ -121,12 +122,12 @@ def _shape_error(shapes, names, values):
 def _sigmoid(x, out=None):
     """1/(1 + exp(-x)) in one new array (or out), accurate to the last bits for every x;
     exp(-x) = inf, for x below about -709 (-88 in float32), gives the exact limit 0."""
-    s = np.negative(x, out=out)
-    if not isinstance(s, np.ndarray):     # a scalar
+    s = np.negative(x, out)
+    if type(s) is not np.ndarray:         # a scalar
         return 1 / (1 + np.exp(s))
-    np.exp(s, out=s)
-    s += 1
-    return np.divide(1, s, out=s)
+    np.exp(s, s)
+    s += 1.0
+    return np.divide(1.0, s, s)
 
 
 def _dims(W1, b1, W2, b2, X, D1, Y=None):
@@ -153,13 +154,12 @@ def forward(W1, b1, W2, b2, X, D1):
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, D1)
     Z1 = _matmul(W1, X)
     Z1 += b1
-    A1 = np.maximum(0, Z1, out=Z1)
+    A1 = np.maximum(0.0, Z1, out=Z1)
     A1 *= 1.25*D1
     Z2 = np.dot(W2, A1)
     del A1, Z1
     Z2 += b2
-    A2 = _sigmoid(Z2)
-    del Z2
+    A2 = _sigmoid(Z2, out=Z2)
     return {'A2': A2}
 
 
@@ -176,15 +176,17 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, D1, Y)
     Z1 = _matmul(W1, X)
     Z1 += b1
-    A1 = np.maximum(0, Z1, out=Z1)
+    A1 = np.maximum(0.0, Z1, out=Z1)
     A1 *= 1.25*D1
     Z2 = np.dot(W2, A1)
     del A1, Z1
     Z2 += b2
-    logprobs = Y*Z2 - np.logaddexp(0, Z2)
-    del Z2
+    t1 = Y*Z2
+    logprobs = np.logaddexp(0.0, Z2, out=Z2)
+    np.subtract(t1, logprobs, out=logprobs)
+    del t1
     cost = -logprobs.sum()/m
-    del logprobs
+    del logprobs, Z2
     return cost
 
 
@@ -211,20 +213,19 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, D1, Y)
     Z1 = _matmul(W1, X)
     Z1 += b1
-    t1 = np.maximum(0, Z1, out=Z1)
+    t1 = np.maximum(0.0, Z1, out=Z1)
     t2 = D1*t1
     A1 = 1.25*t2
     Z2 = np.dot(W2, A1)
     del A1
     Z2 += b2
-    logprobs = Y*Z2 - np.logaddexp(0, Z2)
+    logprobs = Y*Z2 - np.logaddexp(0.0, Z2)
     cost = -logprobs.sum()/m
     del logprobs
-    A2 = _sigmoid(Z2)
-    del Z2
+    A2 = _sigmoid(Z2, out=Z2)
     # back through logprobs = Y*Z2 - softplus(Z2)
-    dZ2 = (A2 - Y)/m
-    del A2
+    dZ2 = np.subtract(A2, Y, out=A2)
+    dZ2 /= m
     # back through Z2 = W2 @ A1 + b2
     db2 = dZ2.sum(axis=1, keepdims=True)
     t3 = 1.25*t2.T
@@ -233,7 +234,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     del t3
     # back through t1 = relu(Z1)
     dZ1 = 1.25*D1*_matmul(W2.T, dZ2)*(t1 > 0)
-    del dZ2, t1, Z1
+    del dZ2, Z2, A2, t1, Z1
     # back through Z1 = W1 @ X + b1
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)

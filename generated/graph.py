@@ -13,12 +13,12 @@ INPUTS = ()
 SHAPES = {'a': (), 'b': (), 'c': ()}
 
 
-def _arrays(values, names, shapes):
+def _arrays(values, names, shapes, matrices=True):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
     booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value, name in zip(values, names):      # the common case first, at ~0.3 us each
-        if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
-                and shapes[name] or type(value) is float and not shapes[name]):
+    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
+        if not (matrices and type(value) is np.ndarray and value.ndim == 2
+                and value.dtype.kind == "f"):
             break
     else:
         return values
@@ -73,7 +73,7 @@ def forward(a, b, c):
     v = a + u
     J = 3*v
     """
-    a, b, c = _arrays((a, b, c), PARAMS + INPUTS, SHAPES)
+    a, b, c = _arrays((a, b, c), PARAMS + INPUTS, SHAPES, matrices=False)
     u = b*c
     v = a + u
     J = 3*v
@@ -87,7 +87,7 @@ def loss(a, b, c):
     v = a + u
     J = 3*v
     """
-    a, b, c = _arrays((a, b, c), PARAMS + INPUTS, SHAPES)
+    a, b, c = _arrays((a, b, c), PARAMS + INPUTS, SHAPES, matrices=False)
     u = b*c
     v = a + u
     J = 3*v
@@ -104,7 +104,7 @@ def value_and_grad(a, b, c):
     db = 3*c
     dc = 3*b
     """
-    a, b, c = _arrays((a, b, c), PARAMS + INPUTS, SHAPES)
+    a, b, c = _arrays((a, b, c), PARAMS + INPUTS, SHAPES, matrices=False)
     u = b*c
     v = a + u
     J = 3*v

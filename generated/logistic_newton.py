@@ -13,12 +13,12 @@ INPUTS = ('X', 'Y')
 SHAPES = {'w': ('n_x', '1'), 'X': ('n_x', 'm'), 'Y': ('1', 'm')}
 
 
-def _arrays(values, names, shapes):
+def _arrays(values, names, shapes, matrices=True):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
     booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value, name in zip(values, names):      # the common case first, at ~0.3 us each
-        if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
-                and shapes[name] or type(value) is float and not shapes[name]):
+    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
+        if not (matrices and type(value) is np.ndarray and value.ndim == 2
+                and value.dtype.kind == "f"):
             break
     else:
         return values
@@ -85,12 +85,12 @@ def _shape_error(shapes, names, values):
 def _sigmoid(x, out=None):
     """1/(1 + exp(-x)) in one new array (or out), accurate to the last bits for every x;
     exp(-x) = inf, for x below about -709 (-88 in float32), gives the exact limit 0."""
-    s = np.negative(x, out=out)
-    if not isinstance(s, np.ndarray):     # a scalar
+    s = np.negative(x, out)
+    if type(s) is not np.ndarray:         # a scalar
         return 1 / (1 + np.exp(s))
-    np.exp(s, out=s)
-    s += 1
-    return np.divide(1, s, out=s)
+    np.exp(s, s)
+    s += 1.0
+    return np.divide(1.0, s, s)
 
 
 def _dims(w, X, Y=None, vw=None):
@@ -126,10 +126,12 @@ def loss(w, X, Y):
     w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
     t1 = np.dot(w.T, X)
-    t2 = np.logaddexp(0, t1) - Y*t1
-    del t1
+    t3 = np.logaddexp(0.0, t1)
+    t2 = np.multiply(Y, t1, out=t1)
+    np.subtract(t3, t2, out=t2)
+    del t3
     cost = t2.sum()/m
-    del t2
+    del t2, t1
     return cost
 
 
@@ -146,17 +148,16 @@ def value_and_grad(w, X, Y):
     w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
     t1 = np.dot(w.T, X)
-    t2 = np.logaddexp(0, t1) - Y*t1
+    t2 = np.logaddexp(0.0, t1) - Y*t1
     cost = t2.sum()/m
     del t2
-    A = _sigmoid(t1)
-    del t1
+    A = _sigmoid(t1, out=t1)
     # back through t2 = -Y*t1 + softplus(t1)
-    t3 = (A - Y)/m
-    del A
+    t3 = np.subtract(A, Y, out=A)
+    t3 /= m
     # back through t1 = w.T @ X
     dw = np.dot(X, t3.T)
-    del t3
+    del t3, t1, A
     return cost, (dw,)
 
 
@@ -172,12 +173,13 @@ def hessian_vector_product(w, X, Y, vw):
     w, X, Y, vw = _arrays((w, X, Y, vw), ('w', 'X', 'Y', 'vw'), {**SHAPES, 'vw': ('n_x', '1')})
     n_x, m = _dims(w, X, Y, vw)
     A = _sigmoid(np.dot(w.T, X))
-    A_dot = A*np.dot(vw.T, X)*(1 - A)
-    del A
-    t1 = A_dot/m
-    del A_dot
+    t2 = A*np.dot(vw.T, X)
+    A_dot = np.subtract(1.0, A, out=A)
+    A_dot *= t2
+    del t2
+    t1 = np.divide(A_dot, m, out=A_dot)
     dw_dot = np.dot(X, t1.T)
-    del t1
+    del t1, A, A_dot
     return (dw_dot,)
 
 
@@ -196,7 +198,7 @@ def hessian(w, X, Y):
     n_seeds = n_x
     vw = np.eye(n_seeds, n_x, dtype=np.result_type(w, X, Y)).reshape(n_seeds, n_x, 1)
     A = _sigmoid(np.dot(w.T, X))
-    A_dot = A*(vw.mT @ X)*(1 - A)
+    A_dot = A*(vw.mT @ X)*np.subtract(1.0, A, out=A)
     del A
     t1 = A_dot/m
     dw_dot = X @ t1.mT

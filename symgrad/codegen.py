@@ -631,7 +631,9 @@ def _validate(args, d):
     targets = ", ".join(names) + ("," if len(args) == 1 else "")
     if len(targets) > 84:
         targets = f"({targets})"
-    return [f"{targets} = _arrays({_tuple(names, quote=False)}, {listed}, {shapes})"] + lines
+    scalars = ", matrices=False" * any(len(a.shape) != 2 for a in args)
+    return [f"{targets} = _arrays({_tuple(names, quote=False)}, {listed}, {shapes}{scalars})"] \
+        + lines
 
 
 def _shapes_source(tangents):

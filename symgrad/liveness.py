@@ -90,7 +90,8 @@ def one_out_each(stmt, fresh):
                         setattr(node, name, [visit(v, False) for v in value])
                     elif isinstance(value, ast.expr):
                         setattr(node, name, visit(value, False))
-                return node
+            # what is left reads an array written later (Z in Z/np.sqrt(t, out=t) + ...):
+            # computed here, in Python's order
             if not any(isinstance(n, ast.Name) and n.id in written for n in ast.walk(node)):
                 return node
             temp = fresh()
@@ -138,7 +139,8 @@ _UNARY = {ast.USub: "np.negative"}
 
 def _as_ufunc(node):
     """(NumPy ufunc, operand nodes) of an elementwise operation written as an operator
-    (x**2 is np.square) or as a ufunc call without keywords; None for anything else."""
+    (x**2 is np.square) or as a call without keywords of a ufunc or of a runtime helper
+    taking out= (ir.ELEMENTWISE); None for anything else."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) \
             and ast.unparse(node.right) == "2":
         return "np.square", [node.left]
@@ -146,8 +148,9 @@ def _as_ufunc(node):
         return _BINARY[type(node.op)], [node.left, node.right]
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)], [node.operand]
-    if isinstance(node, ast.Call) and not node.keywords and ir.ufunc(node.func) is not None \
-            and ir.dtype_of(node, {}) == "float":     # never a comparison's boolean result
+    if isinstance(node, ast.Call) and not node.keywords and (
+            ir.ufunc(node.func) is not None and ir.dtype_of(node, {}) == "float"  # not a mask
+            or ast.unparse(node.func) in ir.ELEMENTWISE):      # _sigmoid(x, out=x)
         return ast.unparse(node.func), node.args
     return None
 
@@ -210,8 +213,7 @@ def _into_dying(s, dying, shapes):
         shape = shape_of(node)
         into = [held[o] for o in operands if o in held] + [
             o.id for o in operands if isinstance(o, ast.Name) and last.get(o.id) == when[node]]
-        into = [name for name in into if shapes.get(name) == shape is not None
-                and 1 not in shape]               # a vector: allocating it is cheap
+        into = [name for name in into if shapes.get(name) == shape is not None]
         if not into:
             return node
         held[node] = into[0]

@@ -8,6 +8,10 @@
   dispatch; np.dot zeroes a matrix result first, which costs more than that), and
   `_matmul(a, b)` where it is a matrix (the helper picks the faster of the two ways to
   store it). A product of stacks of matrices (a Jacobian's seeds) stays `a @ b`.
+- `float_literals`: an integer operand of a float array's arithmetic is written as a float
+  (`1.0 - A`): NumPy converts a Python float to the array's dtype faster than an int.
+
+For small arrays every call counts (M4 in benchmarks/).
 """
 import ast
 import copy
@@ -17,8 +21,8 @@ from . import ir
 
 
 def forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
-    """The statements with both passes applied, split_sums first."""
-    return call_forms(split_sums(stmts, shapes), shapes)
+    """The statements with the passes applied, in the order above."""
+    return float_literals(call_forms(split_sums(stmts, shapes), shapes), shapes)
 
 
 def split_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
@@ -88,3 +92,47 @@ class _Calls(ast.NodeTransformer):
             return node
         function = "np.dot" if 1 in shape else "_matmul"
         return ast.Call(ast.parse(function, mode="eval").body, [node.left, node.right], [])
+
+
+def float_literals(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
+    """Each integer operand of arithmetic on a float array (an operator's or a float ufunc's
+    with an array result) written as a float."""
+    out = []
+    for s in stmts:
+        if s.tree is not None:
+            tree = _Floats(shapes).visit(copy.deepcopy(s.tree))
+            s = ir.Stmt.of(tree) if ast.dump(tree) != ast.dump(s.tree) else s
+        out.append(s)
+    return out
+
+
+class _Floats(ast.NodeTransformer):
+    def __init__(self, shapes):
+        self.shapes = shapes
+
+    def _array(self, node):
+        return bool(ir.shape_of(node, self.shapes)) and ir.dtype_of(node, {}) == "float"
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)) and self._array(node):
+            node.left, node.right = _float(node.left), _float(node.right)
+        return node
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.Pow) and self._array(node.target):
+            node.value = _float(node.value)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if ir.ufunc(node.func) is not None and self._array(node):
+            node.args = [_float(a) for a in node.args]
+        return node
+
+
+def _float(node):
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return ast.Constant(float(node.value))
+    return node

@@ -47,10 +47,12 @@ def _statement(source, name, doc=False):
 
 def test_sigmoid_with_cross_entropy_gives_a_minus_y_over_m(example):
     source = example("two_layer")[2]
-    assert _statement(source, "dZ2") == "(A2 - Y)/m"
-    # the docstring states the formula; the code computes it in the memory of A1, which dies
+    # the docstring states the formulas; the code computes them in the memory of A2 and of
+    # A1, which die there
+    assert _statement(source, "dZ2", doc=True) == "(A2 - Y)/m"
+    assert "    dZ2 = np.subtract(A2, Y, out=A2)\n    dZ2 /= m\n" in source
     assert _statement(source, "dZ1", doc=True) == "(W2.T @ dZ2)*(1 - A1**2)"
-    assert "dZ1 = np.square(A1, out=A1)\n    np.subtract(1, dZ1, out=dZ1)\n" \
+    assert "dZ1 = np.square(A1, out=A1)\n    np.subtract(1.0, dZ1, out=dZ1)\n" \
         "    dZ1 *= _matmul(W2.T, dZ2)\n" in source
 
 

@@ -76,7 +76,7 @@ def test_relu_backward_masks_the_output_so_z_is_freed(example):
     body = _body(example("deep_relu")[2])
     assert "np.heaviside" not in body
     assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)" in body
-    assert re.search(r"A1 = np.maximum\(0, Z1, out=Z1\)\n    Z2 = ", body)   # no del Z1 here
+    assert re.search(r"A1 = np.maximum\(0.0, Z1, out=Z1\)\n    Z2 = ", body)   # no del Z1 here
     assert "dZ1 = np.multiply(dA1, A1 > 0, out=dA1)\n    del A1\n" in body   # but here
 
 
@@ -105,6 +105,11 @@ def test_matmul_helper_lays_out_products_by_shape(faster, dtype, rows, inner, co
     assert np.abs(product - reference).max() <= bound
     assert product.flags.owndata     # not a view: NumPy may reuse it for x*y in place
     assert product.flags.f_contiguous if column_major else product.flags.c_contiguous
+
+
+def test_the_sigmoid_is_computed_in_the_dying_logit_and_a_minus_y_in_it(example):
+    body = _body(example("two_layer")[2], "value_and_grad")
+    assert "A2 = _sigmoid(Z2, out=Z2)\n" in body and "dZ2 = np.subtract(A2, Y, out=A2)" in body
 
 
 def test_binary_cross_entropy_takes_one_logaddexp(example):

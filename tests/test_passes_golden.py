@@ -54,9 +54,9 @@ LIVENESS = {
     # a mask holds booleans: a float result never goes into it (NumPy refuses the cast)
     "not into a boolean array": (["T = np.greater(A, 0)", "S = np.exp(T*1.5)"], "A S", {},
                         ["T = np.greater(A, 0)", "S = np.exp(T*1.5)"]),
-    # a vector is cheap to allocate: never written into
-    "not into a vector": (["T = u*2", "S = np.exp(T)"], "u S", {"T": (3, 1), "S": (3, 1)},
-                          ["T = u*2", "S = np.exp(T)", "del T"]),
+    # a vector too: for a small array the allocation is most of what a call costs (M4)
+    "into a vector": (["T = u*2", "S = np.exp(T)"], "u S", {"T": (3, 1), "S": (3, 1)},
+                      ["T = u*2", "S = np.exp(T, out=T)"]),
     # tanh, *, + in Python's order, each into T's array: a chain on S, one write a statement;
     # S dies at R, and its del names T too, bound to the same array
     "a chain of in-place writes": (
@@ -91,6 +91,14 @@ LIVENESS = {
     "not into a mask": (
         ["T = A*2", "G = B*2", "S = np.multiply(G, T > 0)"], "A B S", {},
         ["T = A*2", "G = B*2", "S = np.multiply(G, T > 0, out=G)", "del T"]),
+    # Z is read beside a write into V (Z/np.sqrt(V, out=V)) before the last read writes
+    # into Z: that quotient is computed before Z is overwritten (it was read afterwards)
+    "a read beside a write, before the write into it": (
+        ["Z = A*2", "V = np.sum(A, axis=0, keepdims=True)",
+         "S = np.sign(Z) + Z/np.sqrt(V) + Z/2"], "A S", {"Z": MATRIX, "V": (1, 3)},
+        ["Z = A*2", "V = np.sum(A, axis=0, keepdims=True)", "t1 = np.sign(Z)",
+         "t2 = np.sqrt(V, out=V)", "t3 = Z/t2", "S = np.divide(Z, 2, out=Z)",
+         "S += t1 + t3", "del V, t1, t2, t3"]),
     # a 1 x 1 array is a scalar: neither reused nor freed
     "not a 1 x 1": (["c = np.sum(A, keepdims=True)", "S = c*B"], "A B S", {},
                     ["c = np.sum(A, keepdims=True)", "S = c*B"]),

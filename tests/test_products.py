@@ -49,3 +49,21 @@ def test_products_forms(lines, expected):
 def test_statements_without_products_are_kept_as_printed():
     lines = ["A = np.tanh(c)*(1/2)", "A += b", "# a comment", "del A"]
     assert ir.lines(products.forms(ir.parse(lines), SHAPES)) == lines
+
+
+def test_integers_beside_float_arrays_are_written_as_floats():
+    """`1 - A` converts the int 1 at every call, 1.0 faster (0.3 us of a small array's
+    1.5 us here); a dimension's arithmetic, an axis, an exponent and a slice keep theirs, as
+    does arithmetic on a value of unknown shape (a slice's)."""
+    lines = ["A = 1 - np.logaddexp(0, c)*2", "A += 1", "A *= 3 - c", "B = c[:, 1:2] + 1",
+             "Z = np.tanh(c)/(2*m)", "V = c.sum(axis=0, keepdims=True)**3"]
+    new = ir.lines(products.forms(ir.parse(lines), SHAPES | {"m": ()}))
+    assert new == ["A = 1.0 - np.logaddexp(0.0, c)*2.0", "A += 1.0", "A *= 3.0 - c",
+                   "B = c[:, 1:2] + 1", "Z = np.tanh(c)/(2*m)",
+                   "V = c.sum(axis=0, keepdims=True)**3"]
+    for dtype in (np.float64, np.float32):         # the arrays' dtype is kept
+        args = {k: v.astype(dtype) for k, v in ARGS.items()} | {"m": 3}
+        assert_same_results(lines, new, args, ["A", "Z", "V"])
+        env = {"np": np, **args}
+        exec("\n".join(new), env)
+        assert env["A"].dtype == env["Z"].dtype == dtype

@@ -3,12 +3,12 @@
 import numpy as np
 
 
-def _arrays(values, names, shapes):
+def _arrays(values, names, shapes, matrices=True):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
     booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value, name in zip(values, names):      # the common case first, at ~0.3 us each
-        if not (type(value) is np.ndarray and value.ndim == 2 and value.dtype.kind == "f"
-                and shapes[name] or type(value) is float and not shapes[name]):
+    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
+        if not (matrices and type(value) is np.ndarray and value.ndim == 2
+                and value.dtype.kind == "f"):
             break
     else:
         return values
@@ -72,12 +72,12 @@ def _shape_error(shapes, names, values):
 def _sigmoid(x, out=None):
     """1/(1 + exp(-x)) in one new array (or out), accurate to the last bits for every x;
     exp(-x) = inf, for x below about -709 (-88 in float32), gives the exact limit 0."""
-    s = np.negative(x, out=out)
-    if not isinstance(s, np.ndarray):     # a scalar
+    s = np.negative(x, out)
+    if type(s) is not np.ndarray:         # a scalar
         return 1 / (1 + np.exp(s))
-    np.exp(s, out=s)
-    s += 1
-    return np.divide(1, s, out=s)
+    np.exp(s, s)
+    s += 1.0
+    return np.divide(1.0, s, s)
 
 
 def _logcosh(x):
@@ -95,14 +95,15 @@ def _xlogx(x):
 
 
 def _matmul(a, b, out=None):
-    """a @ b (into out, if given); a new wide one of 2**14 entries or more stored column-major
-    where _Layout measured that faster, a column times a row by np.dot (README, "How it works")."""
-    product = np.dot if a.shape[1] == 1 else np.matmul
+    """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
+    2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    if out is not None or rows >= cols or rows * cols < 16384 or not _Layout.columns(product, a, b):
-        return product(a, b, out=out)
+    small = rows * cols < 16384
+    product = np.dot if small or a.shape[1] == 1 else np.matmul
+    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+        return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
-    product(b.T, a.T, out=out.T)
+    product(b.T, a.T, out.T)
     return out
 
 
@@ -118,7 +119,7 @@ class _Layout:
         if key not in cls.faster:
             import time
             out = np.empty((a.shape[0], b.shape[1]), np.result_type(a, b), order="F")
-            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out=out.T))
+            ways = (lambda: product(a, b), lambda: product(b.T, a.T, out.T))
             times: list = [[], []]
             for _ in range(5):
                 for way, run in zip(times, ways):
