@@ -72,10 +72,16 @@ def _is_product(node):
 
 def call_forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
     """Each product of two matrices as np.dot(a, b) (a vector result) or _matmul(a, b)."""
+    return _each(stmts, _Calls(shapes), lambda tree: any(map(_is_product, ast.walk(tree))))
+
+
+def _each(stmts, transformer, wanted=lambda tree: True):
+    """The statements, each whose tree is wanted rewritten by the transformer (on a copy), the
+    others and those it leaves alone kept as printed."""
     out = []
     for s in stmts:
-        if s.tree is not None and any(map(_is_product, ast.walk(s.tree))):
-            tree = _Calls(shapes).visit(copy.deepcopy(s.tree))
+        if s.tree is not None and wanted(s.tree):
+            tree = transformer.visit(copy.deepcopy(s.tree))
             s = ir.Stmt.of(tree) if ast.dump(tree) != ast.dump(s.tree) else s
         out.append(s)
     return out
@@ -97,13 +103,7 @@ class _Calls(ast.NodeTransformer):
 def float_literals(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
     """Each integer operand of arithmetic on a float array (an operator's or a float ufunc's
     with an array result) written as a float."""
-    out = []
-    for s in stmts:
-        if s.tree is not None:
-            tree = _Floats(shapes).visit(copy.deepcopy(s.tree))
-            s = ir.Stmt.of(tree) if ast.dump(tree) != ast.dump(s.tree) else s
-        out.append(s)
-    return out
+    return _each(stmts, _Floats(shapes))
 
 
 class _Floats(ast.NodeTransformer):
