@@ -43,13 +43,13 @@ def default_dims(spec, seed=0, low=2, high=5):
 
 def examples_sentence(params, inputs, name=str):
     """How the inputs hold the examples, for a module's docstring and the derivation's
-    introduction: by the one dimension every input has and no parameter has, "Arrays hold
-    one example per column." (or row), or each input's axis where they differ ("X holds one
-    example per row, y one per column."); "" where no dimension is the examples'. params,
-    inputs: nodes with .name and .shape; name: how to write a name."""
+    introduction: by the one dimension symbol (not a number) every input has and no parameter
+    has, "Arrays hold one example per column." (or row), or each input's axis where they
+    differ ("X holds one example per row, y one per column."); "" where no dimension is the
+    examples'. params, inputs: nodes with .name and .shape; name: how to write a name."""
     inputs = [x for x in inputs if len(x.shape) == 2]
     shared = set.intersection(*[set(x.shape) for x in inputs]) if inputs else set()
-    shared -= {d for p in params for d in p.shape}
+    shared -= {d for p in params for d in p.shape} | {d for d in shared if d.is_number}
     if len(shared) != 1 or any(x.shape[0] == x.shape[1] for x in inputs):
         return ""
     m = shared.pop()

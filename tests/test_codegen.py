@@ -161,7 +161,10 @@ def test_the_docstring_says_where_the_examples_are(target):
     W, b = sg.Param("W", n, k), sg.Param("b", 1, k)
     X, Y = sg.Input("X", m, n), sg.Input("Y", m, k)
     rows = derive(sg.Model("rows", sg.mean((X @ W + b - Y)**2), [W, b], [X, Y]))
+    w, c, x, y = sg.Param("w"), sg.Param("c"), sg.Input("x", 1, m), sg.Input("y", 1, m)
+    line = derive(sg.Model("line", sg.mean((w*x + c - y)**2), [w, c], [x, y]))  # 1 is no batch
     cases = [(rows, "Arrays hold one example per row."),
+             (line, "Arrays hold one example per column."),
              (_derived("two_layer"), "Arrays hold one example per column.")]
     if target == "numpy":        # the array-API target has no labels nor scalar models
         cases += [(_derived("cs231n_softmax"), "X holds one example per row, y one per column."),
