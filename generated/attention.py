@@ -37,15 +37,10 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -101,9 +96,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
@@ -144,7 +140,10 @@ def forward(Wq, Wk, Wv, X):
     S = (K.T @ Q)/sqrt(d_k)
     P = exp(S - logsumexp(S, axis=0))
     """
-    Wq, Wk, Wv, X = _arrays((Wq, Wk, Wv, X), PARAMS + INPUTS, SHAPES)
+    if not (type(Wq) is type(Wk) is type(Wv) is type(X) is np.ndarray
+            and Wq.ndim == Wk.ndim == Wv.ndim == X.ndim == 2
+            and Wq.dtype.kind == Wk.dtype.kind == Wv.dtype.kind == X.dtype.kind == "f"):
+        Wq, Wk, Wv, X = _arrays((Wq, Wk, Wv, X), PARAMS + INPUTS, SHAPES)
     d_k, d, m = _dims(Wq, Wk, Wv, X)
     K = _matmul(Wk, X)
     Q = _matmul(Wq, X)
@@ -167,7 +166,11 @@ def loss(Wq, Wk, Wv, X, Y):
     t1 = (A - Y)**2
     cost = sum(t1)/(d*m)
     """
-    Wq, Wk, Wv, X, Y = _arrays((Wq, Wk, Wv, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(Wq) is type(Wk) is type(Wv) is type(X) is type(Y) is np.ndarray
+            and Wq.ndim == Wk.ndim == Wv.ndim == X.ndim == Y.ndim == 2
+            and Wq.dtype.kind == Wk.dtype.kind == Wv.dtype.kind == X.dtype.kind == Y.dtype.kind
+            == "f"):
+        Wq, Wk, Wv, X, Y = _arrays((Wq, Wk, Wv, X, Y), PARAMS + INPUTS, SHAPES)
     d_k, d, m = _dims(Wq, Wk, Wv, X, Y)
     V = _matmul(Wv, X)
     K = _matmul(Wk, X)
@@ -178,8 +181,8 @@ def loss(Wq, Wk, Wv, X, Y):
     del S
     A = _matmul(V, P)
     del P, V
-    t1 = np.subtract(A, Y, out=A)
-    np.square(t1, out=t1)
+    t1 = np.subtract(A, Y, A)
+    np.square(t1, t1)
     cost = t1.sum()/(d*m)
     del t1, A
     return cost
@@ -209,7 +212,11 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     dV = dA @ P.T
     dWv = dV @ X.T
     """
-    Wq, Wk, Wv, X, Y = _arrays((Wq, Wk, Wv, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(Wq) is type(Wk) is type(Wv) is type(X) is type(Y) is np.ndarray
+            and Wq.ndim == Wk.ndim == Wv.ndim == X.ndim == Y.ndim == 2
+            and Wq.dtype.kind == Wk.dtype.kind == Wv.dtype.kind == X.dtype.kind == Y.dtype.kind
+            == "f"):
+        Wq, Wk, Wv, X, Y = _arrays((Wq, Wk, Wv, X, Y), PARAMS + INPUTS, SHAPES)
     d_k, d, m = _dims(Wq, Wk, Wv, X, Y)
     V = _matmul(Wv, X)
     K = _matmul(Wk, X)
@@ -218,17 +225,17 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     P = np.exp(S - _logsumexp(S, -2))
     del S
     A = _matmul(V, P)
-    t1 = np.subtract(A, Y, out=A)
+    t1 = np.subtract(A, Y, A)
     cost = np.vdot(t1, t1)/(d*m)
     # back through cost = sum(t1**2)/(d*m)
-    dA = np.multiply(2.0, t1, out=t1)
+    dA = np.multiply(2.0, t1, t1)
     dA /= d*m
     # back through A = V @ P
     dP = _matmul(V.T, dA)
     del V
     t2 = -P*dP
     # back through P = exp(S - logsumexp(S, axis=0))
-    dS = np.add(dP, t2.sum(axis=0, keepdims=True), out=dP)
+    dS = np.add(dP, t2.sum(axis=0, keepdims=True), dP)
     dS *= P
     del t2
     # back through S = (K.T @ Q)/sqrt(d_k)

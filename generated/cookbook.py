@@ -36,15 +36,10 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -93,9 +88,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
@@ -132,7 +128,10 @@ def forward(mu, L):
     P = L @ L.T
     covariance = inv(P)
     """
-    mu, L = _arrays((mu, L), PARAMS + INPUTS, SHAPES)
+    if not (type(mu) is type(L) is np.ndarray
+            and mu.ndim == L.ndim == 2
+            and mu.dtype.kind == L.dtype.kind == "f"):
+        mu, L = _arrays((mu, L), PARAMS + INPUTS, SHAPES)
     n, m = _dims(mu, L)
     P = _matmul(L, L.T)
     covariance = np.linalg.inv(P)
@@ -148,11 +147,14 @@ def loss(mu, L, X):
     t1 = D*(P @ D)
     nll = -log|det(L)| + sum(t1)/(2*m)
     """
-    mu, L, X = _arrays((mu, L, X), PARAMS + INPUTS, SHAPES)
+    if not (type(mu) is type(L) is type(X) is np.ndarray
+            and mu.ndim == L.ndim == X.ndim == 2
+            and mu.dtype.kind == L.dtype.kind == X.dtype.kind == "f"):
+        mu, L, X = _arrays((mu, L, X), PARAMS + INPUTS, SHAPES)
     n, m = _dims(mu, L, X)
     D = X - mu
     P = _matmul(L, L.T)
-    t1 = np.multiply(D, _matmul(P, D), out=D)
+    t1 = np.multiply(D, _matmul(P, D), D)
     del P
     nll = (1/2)*t1.sum()/m - np.linalg.slogdet(L).logabsdet
     del t1, D
@@ -173,7 +175,10 @@ def value_and_grad(mu, L, X):
     dP = t3 @ D.T
     dL = dP @ L + dP.T @ L - inv(L).T
     """
-    mu, L, X = _arrays((mu, L, X), PARAMS + INPUTS, SHAPES)
+    if not (type(mu) is type(L) is type(X) is np.ndarray
+            and mu.ndim == L.ndim == X.ndim == 2
+            and mu.dtype.kind == L.dtype.kind == X.dtype.kind == "f"):
+        mu, L, X = _arrays((mu, L, X), PARAMS + INPUTS, SHAPES)
     n, m = _dims(mu, L, X)
     D = X - mu
     P = _matmul(L, L.T)

@@ -37,15 +37,10 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -124,9 +119,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
@@ -162,7 +158,10 @@ def forward(W, b, X):
 
     scores = X @ W + b
     """
-    W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
+    if not (type(W) is type(b) is type(X) is np.ndarray
+            and W.ndim == b.ndim == X.ndim == 2
+            and W.dtype.kind == b.dtype.kind == X.dtype.kind == "f"):
+        W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
     D, C, N = _dims(W, b, X)
     scores = _matmul(X, W)
     scores += b
@@ -176,7 +175,10 @@ def loss(W, b, X, y):
     t1 = logsumexp(scores, axis=1) - scores[arange(N), y].T
     loss = 0.001*sum(W**2) + sum(t1)/N
     """
-    W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
+    if not (type(W) is type(b) is type(X) is np.ndarray
+            and W.ndim == b.ndim == X.ndim == 2
+            and W.dtype.kind == b.dtype.kind == X.dtype.kind == "f"):
+        W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
     y = _labels(y, 'y', SHAPES['y'])
     D, C, N = _dims(W, b, X, y)
     _check_labels(y, 'y', C)
@@ -200,7 +202,10 @@ def value_and_grad(W, b, X, y):
     db = sum(dscores, axis=0)
     dW = 0.002*W + X.T @ dscores
     """
-    W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
+    if not (type(W) is type(b) is type(X) is np.ndarray
+            and W.ndim == b.ndim == X.ndim == 2
+            and W.dtype.kind == b.dtype.kind == X.dtype.kind == "f"):
+        W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
     y = _labels(y, 'y', SHAPES['y'])
     D, C, N = _dims(W, b, X, y)
     _check_labels(y, 'y', C)
@@ -211,8 +216,8 @@ def value_and_grad(W, b, X, y):
     loss = 0.001*np.vdot(W, W) + t2.sum()/N
     del t2
     # back through t2 = -scores[arange(N), y].T + t1
-    dscores = np.subtract(scores, t1, out=scores)
-    np.exp(dscores, out=dscores)
+    dscores = np.subtract(scores, t1, scores)
+    np.exp(dscores, dscores)
     dscores /= N
     del t1
     dscores[np.arange(N), y] -= 1 / N

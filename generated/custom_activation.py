@@ -37,15 +37,10 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -94,9 +89,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
@@ -150,15 +146,19 @@ def forward(W1, b1, W2, b2, X):
     Z2 = W2 @ A1 + b2
     A2 = Z2*sigmoid(2*sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))
     """
-    W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == "f"):
+        W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
     n_h, n_x, n_y, m = _dims(W1, b1, W2, b2, X)
     Z1 = _matmul(W1, X)
     Z1 += b1
-    A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
+    A1 = np.multiply(Z1, _sigmoid(Z1), Z1)
     Z2 = _matmul(W2, A1)
     del A1, Z1
     Z2 += b2
-    A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), out=Z2)
+    A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), Z2)
     return {'A2': A2}
 
 
@@ -174,19 +174,23 @@ def loss(W1, b1, W2, b2, X, Y):
     t3 = (A2 - Y)**2
     cost = sum(t1)/200 + sum(t2)/200 + sum(t3)/(2*m)
     """
-    W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == Y.dtype.kind == "f"):
+        W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, n_y, m = _dims(W1, b1, W2, b2, X, Y)
     t1 = W1**2
     t2 = W2**2
     Z1 = _matmul(W1, X)
     Z1 += b1
-    A1 = np.multiply(Z1, _sigmoid(Z1), out=Z1)
+    A1 = np.multiply(Z1, _sigmoid(Z1), Z1)
     Z2 = _matmul(W2, A1)
     del A1, Z1
     Z2 += b2
-    A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), out=Z2)
-    t3 = np.subtract(A2, Y, out=A2)
-    np.square(t3, out=t3)
+    A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), Z2)
+    t3 = np.subtract(A2, Y, A2)
+    np.square(t3, t3)
     cost = ((1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True)
         + (1/2)*t3.sum(keepdims=True)/m)
     del t1, t2, t3, Z2, A2
@@ -215,7 +219,11 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dW2 = W2/100 + dZ2 @ A1.T
     dW1 = W1/100 + dZ1 @ X.T
     """
-    W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == Y.dtype.kind == "f"):
+        W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, n_y, m = _dims(W1, b1, W2, b2, X, Y)
     t1 = W1**2
     t2 = W2**2
@@ -227,14 +235,14 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     Z2 += b2
     t4 = _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2)
     A2 = Z2*t4
-    t5 = np.subtract(A2, Y, out=A2)
+    t5 = np.subtract(A2, Y, A2)
     t6 = t5**2
     cost = ((1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True)
         + (1/2)*t6.sum(keepdims=True)/m)
     del t1, t2, t6
     # back through A2 = Z2*t4
     t7 = 1.5957691216057308*Z2*t4*(1.0 - t4)
-    dZ2 = np.square(Z2, out=Z2)
+    dZ2 = np.square(Z2, Z2)
     dZ2 *= 0.134145
     dZ2 += 1.0
     dZ2 *= t7
@@ -246,9 +254,9 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db2 = dZ2.sum(axis=1, keepdims=True)
     dA1 = _matmul(W2.T, dZ2)
     # back through A1 = Z1*t3
-    dZ1 = np.multiply(dA1, t3, out=dA1)
-    t8 = np.multiply(Z1, t3, out=t3)
-    np.subtract(Z1, t8, out=t8)
+    dZ1 = np.multiply(dA1, t3, dA1)
+    t8 = np.multiply(Z1, t3, t3)
+    np.subtract(Z1, t8, t8)
     t8 += 1.0
     dZ1 *= t8
     del Z1, t3, t8

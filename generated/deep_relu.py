@@ -38,15 +38,10 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -95,9 +90,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
@@ -175,8 +171,15 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     AL = sigmoid(Z4)
     """
-    W1, b1, W2, b2, W3, b3, W4, b4, X = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X), PARAMS
-        + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(W3) is type(b3) is type(W4) is
+            type(b4) is type(X) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == W3.ndim == b3.ndim == W4.ndim ==
+            b4.ndim == X.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind ==
+            W3.dtype.kind == b3.dtype.kind == W4.dtype.kind == b4.dtype.kind == X.dtype.kind ==
+            "f"):
+        W1, b1, W2, b2, W3, b3, W4, b4, X = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X), PARAMS
+            + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X)
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     AL = _sigmoid(Z4, out=Z4)
@@ -190,13 +193,20 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     t1 = -Y*Z4 + softplus(Z4)
     cost = sum(t1)/m
     """
-    W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X, Y), PARAMS
-        + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(W3) is type(b3) is type(W4) is
+            type(b4) is type(X) is type(Y) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == W3.ndim == b3.ndim == W4.ndim ==
+            b4.ndim == X.ndim == Y.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind ==
+            W3.dtype.kind == b3.dtype.kind == W4.dtype.kind == b4.dtype.kind == X.dtype.kind ==
+            Y.dtype.kind == "f"):
+        W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X, Y),
+            PARAMS + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     t2 = np.logaddexp(0.0, Z4)
-    t1 = np.multiply(Y, Z4, out=Z4)
-    np.subtract(t2, t1, out=t1)
+    t1 = np.multiply(Y, Z4, Z4)
+    np.subtract(t2, t1, t1)
     del t2
     cost = t1.sum()/m
     del t1, Z4
@@ -225,30 +235,42 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """
-    W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X, Y), PARAMS
-        + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(W3) is type(b3) is type(W4) is
+            type(b4) is type(X) is type(Y) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == W3.ndim == b3.ndim == W4.ndim ==
+            b4.ndim == X.ndim == Y.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind ==
+            W3.dtype.kind == b3.dtype.kind == W4.dtype.kind == b4.dtype.kind == X.dtype.kind ==
+            Y.dtype.kind == "f"):
+        W1, b1, W2, b2, W3, b3, W4, b4, X, Y = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X, Y),
+            PARAMS + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
     A1, A2, A3, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    t1 = np.logaddexp(0.0, Z4) - Y*Z4
+    t2 = np.logaddexp(0.0, Z4)
+    t1 = np.multiply(Y, Z4, Z4)
+    np.subtract(t2, t1, t1)
     cost = t1.sum()/m
-    del t1
-    AL = _sigmoid(Z4, out=Z4)
+    del t1, Z4
+    # sigmoid(Z4) = 1 - exp(-softplus(Z4)): the softplus t2
+    AL = np.negative(t2, t2)
+    np.expm1(AL, AL)
+    np.negative(AL, AL)
     # back through t1 = -Y*Z4 + softplus(Z4)
-    dZ4 = np.subtract(AL, Y, out=AL)
+    dZ4 = np.subtract(AL, Y, AL)
     dZ4 /= m
     # back through Z4 = W4 @ A3 + b4
     db4 = dZ4.sum(axis=1, keepdims=True)
     dW4 = np.dot(dZ4, A3.T)
     # back through A3 = relu(Z3)
     dZ3 = _matmul(W4.T, dZ4)*(A3 > 0)
-    del A3, dZ4, Z4, AL
+    del A3, dZ4, t2, AL
     # back through Z3 = W3 @ A2 + b3
     db3 = dZ3.sum(axis=1, keepdims=True)
     dW3 = _matmul(dZ3, A2.T)
     dA2 = _matmul(W3.T, dZ3)
     del dZ3
     # back through A2 = relu(Z2)
-    dZ2 = np.multiply(dA2, A2 > 0, out=dA2)
+    dZ2 = np.multiply(dA2, A2 > 0, dA2)
     del A2
     # back through Z2 = W2 @ A1 + b2
     db2 = dZ2.sum(axis=1, keepdims=True)
@@ -256,7 +278,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dA1 = _matmul(W2.T, dZ2)
     del dZ2, dA2
     # back through A1 = relu(Z1)
-    dZ1 = np.multiply(dA1, A1 > 0, out=dA1)
+    dZ1 = np.multiply(dA1, A1 > 0, dA1)
     del A1
     # back through Z1 = W1 @ X + b1
     db1 = dZ1.sum(axis=1, keepdims=True)

@@ -37,15 +37,10 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -94,9 +89,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
@@ -149,8 +145,12 @@ def forward(W1, b1, W2, b2, X, D1):
     Z2 = W2 @ A1 + b2
     A2 = sigmoid(Z2)
     """
-    W1, b1, W2, b2, X, D1 = _arrays((W1, b1, W2, b2, X, D1), ('W1', 'b1', 'W2', 'b2', 'X', 'D1'),
-        SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(D1) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == D1.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == D1.dtype.kind == "f"):
+        W1, b1, W2, b2, X, D1 = _arrays((W1, b1, W2, b2, X, D1), ('W1', 'b1', 'W2', 'b2', 'X',
+            'D1'), SHAPES)
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, D1)
     Z1 = _matmul(W1, X)
     Z1 += b1
@@ -172,7 +172,12 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     logprobs = Y*Z2 - softplus(Z2)
     cost = -sum(logprobs)/m
     """
-    W1, b1, W2, b2, X, Y, D1 = _arrays((W1, b1, W2, b2, X, Y, D1), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is type(D1) is
+            np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == D1.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == Y.dtype.kind == D1.dtype.kind == "f"):
+        W1, b1, W2, b2, X, Y, D1 = _arrays((W1, b1, W2, b2, X, Y, D1), PARAMS + INPUTS, SHAPES)
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, D1, Y)
     Z1 = _matmul(W1, X)
     Z1 += b1
@@ -182,8 +187,8 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     del A1, Z1
     Z2 += b2
     t1 = Y*Z2
-    logprobs = np.logaddexp(0.0, Z2, out=Z2)
-    np.subtract(t1, logprobs, out=logprobs)
+    logprobs = np.logaddexp(0.0, Z2, Z2)
+    np.subtract(t1, logprobs, logprobs)
     del t1
     cost = -logprobs.sum()/m
     del logprobs, Z2
@@ -209,7 +214,12 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """
-    W1, b1, W2, b2, X, Y, D1 = _arrays((W1, b1, W2, b2, X, Y, D1), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is type(D1) is
+            np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == D1.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == Y.dtype.kind == D1.dtype.kind == "f"):
+        W1, b1, W2, b2, X, Y, D1 = _arrays((W1, b1, W2, b2, X, Y, D1), PARAMS + INPUTS, SHAPES)
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, D1, Y)
     Z1 = _matmul(W1, X)
     Z1 += b1
@@ -219,12 +229,17 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     Z2 = np.dot(W2, A1)
     del A1
     Z2 += b2
-    logprobs = Y*Z2 - np.logaddexp(0.0, Z2)
+    t4 = np.logaddexp(0.0, Z2)
+    logprobs = np.multiply(Y, Z2, Z2)
+    logprobs -= t4
     cost = -logprobs.sum()/m
-    del logprobs
-    A2 = _sigmoid(Z2, out=Z2)
+    del logprobs, Z2
+    # sigmoid(Z2) = 1 - exp(-softplus(Z2)): the softplus t4
+    A2 = np.negative(t4, t4)
+    np.expm1(A2, A2)
+    np.negative(A2, A2)
     # back through logprobs = Y*Z2 - softplus(Z2)
-    dZ2 = np.subtract(A2, Y, out=A2)
+    dZ2 = np.subtract(A2, Y, A2)
     dZ2 /= m
     # back through Z2 = W2 @ A1 + b2
     db2 = dZ2.sum(axis=1, keepdims=True)
@@ -234,7 +249,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     del t3
     # back through t1 = relu(Z1)
     dZ1 = 1.25*D1*_matmul(W2.T, dZ2)*(t1 > 0)
-    del dZ2, Z2, A2, t1, Z1
+    del dZ2, t4, A2, t1, Z1
     # back through Z1 = W1 @ X + b1
     db1 = dZ1.sum(axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)

@@ -13,15 +13,10 @@ INPUTS = ('X', 'Y')
 SHAPES = {'w': ('n_x', '1'), 'X': ('n_x', 'm'), 'Y': ('1', 'm')}
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -110,7 +105,10 @@ def forward(w, X):
 
     A = sigmoid(w.T @ X)
     """
-    w, X = _arrays((w, X), PARAMS + INPUTS, SHAPES)
+    if not (type(w) is type(X) is np.ndarray
+            and w.ndim == X.ndim == 2
+            and w.dtype.kind == X.dtype.kind == "f"):
+        w, X = _arrays((w, X), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X)
     A = _sigmoid(np.dot(w.T, X))
     return {'A': A}
@@ -123,12 +121,15 @@ def loss(w, X, Y):
     t2 = -Y*t1 + softplus(t1)
     cost = sum(t2)/m
     """
-    w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(w) is type(X) is type(Y) is np.ndarray
+            and w.ndim == X.ndim == Y.ndim == 2
+            and w.dtype.kind == X.dtype.kind == Y.dtype.kind == "f"):
+        w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
     t1 = np.dot(w.T, X)
     t3 = np.logaddexp(0.0, t1)
-    t2 = np.multiply(Y, t1, out=t1)
-    np.subtract(t3, t2, out=t2)
+    t2 = np.multiply(Y, t1, t1)
+    np.subtract(t3, t2, t2)
     del t3
     cost = t2.sum()/m
     del t2, t1
@@ -145,19 +146,27 @@ def value_and_grad(w, X, Y):
     t3 = (A - Y)/m
     dw = X @ t3.T
     """
-    w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(w) is type(X) is type(Y) is np.ndarray
+            and w.ndim == X.ndim == Y.ndim == 2
+            and w.dtype.kind == X.dtype.kind == Y.dtype.kind == "f"):
+        w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
     t1 = np.dot(w.T, X)
-    t2 = np.logaddexp(0.0, t1) - Y*t1
+    t4 = np.logaddexp(0.0, t1)
+    t2 = np.multiply(Y, t1, t1)
+    np.subtract(t4, t2, t2)
     cost = t2.sum()/m
-    del t2
-    A = _sigmoid(t1, out=t1)
+    del t2, t1
+    # sigmoid(t1) = 1 - exp(-softplus(t1)): the softplus t4
+    A = np.negative(t4, t4)
+    np.expm1(A, A)
+    np.negative(A, A)
     # back through t2 = -Y*t1 + softplus(t1)
-    t3 = np.subtract(A, Y, out=A)
+    t3 = np.subtract(A, Y, A)
     t3 /= m
     # back through t1 = w.T @ X
     dw = np.dot(X, t3.T)
-    del t3, t1, A
+    del t3, t4, A
     return cost, (dw,)
 
 
@@ -170,14 +179,17 @@ def hessian_vector_product(w, X, Y, vw):
     t1 = A_dot/m
     dw_dot = X @ t1.T
     """
-    w, X, Y, vw = _arrays((w, X, Y, vw), ('w', 'X', 'Y', 'vw'), {**SHAPES, 'vw': ('n_x', '1')})
+    if not (type(w) is type(X) is type(Y) is type(vw) is np.ndarray
+            and w.ndim == X.ndim == Y.ndim == vw.ndim == 2
+            and w.dtype.kind == X.dtype.kind == Y.dtype.kind == vw.dtype.kind == "f"):
+        w, X, Y, vw = _arrays((w, X, Y, vw), ('w', 'X', 'Y', 'vw'), {**SHAPES, 'vw': ('n_x', '1')})
     n_x, m = _dims(w, X, Y, vw)
     A = _sigmoid(np.dot(w.T, X))
     t2 = A*np.dot(vw.T, X)
-    A_dot = np.subtract(1.0, A, out=A)
+    A_dot = np.subtract(1.0, A, A)
     A_dot *= t2
     del t2
-    t1 = np.divide(A_dot, m, out=A_dot)
+    t1 = np.divide(A_dot, m, A_dot)
     dw_dot = np.dot(X, t1.T)
     del t1, A, A_dot
     return (dw_dot,)
@@ -193,12 +205,15 @@ def hessian(w, X, Y):
     t1 = A_dot/m
     dw_dot = X @ t1.T
     """
-    w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(w) is type(X) is type(Y) is np.ndarray
+            and w.ndim == X.ndim == Y.ndim == 2
+            and w.dtype.kind == X.dtype.kind == Y.dtype.kind == "f"):
+        w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
     n_seeds = n_x
     vw = np.eye(n_seeds, n_x, dtype=np.result_type(w, X, Y)).reshape(n_seeds, n_x, 1)
     A = _sigmoid(np.dot(w.T, X))
-    A_dot = A*(vw.mT @ X)*np.subtract(1.0, A, out=A)
+    A_dot = A*(vw.mT @ X)*np.subtract(1.0, A, A)
     del A
     t1 = A_dot/m
     dw_dot = X @ t1.mT

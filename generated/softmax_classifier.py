@@ -37,15 +37,10 @@ class _Layout:
         return cls.faster[key]
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -101,9 +96,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
@@ -146,7 +142,7 @@ def _forward_pass(W1, b1, W2, b2, X):
     """
     Z1 = _matmul(W1, X)
     Z1 += b1
-    A1 = np.tanh(Z1, out=Z1)
+    A1 = np.tanh(Z1, Z1)
     Z2 = _matmul(W2, A1)
     Z2 += b2
     return A1, Z2
@@ -158,7 +154,11 @@ def forward(W1, b1, W2, b2, X):
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
     A2 = exp(Z2 - logsumexp(Z2, axis=0))
     """
-    W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == "f"):
+        W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X)
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
     A2 = np.exp(Z2 - _logsumexp(Z2, -2))
@@ -173,7 +173,11 @@ def loss(W1, b1, W2, b2, X, Y):
     t1 = Y*(Z2 - logsumexp(Z2, axis=0))
     cost = -sum(t1)/m
     """
-    W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == Y.dtype.kind == "f"):
+        W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X, Y)
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
     t1 = Y*(Z2 - _logsumexp(Z2, -2))
@@ -199,18 +203,22 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db1 = sum(dZ1, axis=1)
     dW1 = dZ1 @ X.T
     """
-    W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
+    if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is np.ndarray
+            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == 2
+            and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
+            == Y.dtype.kind == "f"):
+        W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X, Y)
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
     t1 = _logsumexp(Z2, -2)
     t2 = Y*(Z2 - t1)
     cost = -t2.sum()/m
     del t2
-    A2 = np.subtract(Z2, t1, out=Z2)
-    np.exp(A2, out=A2)
+    A2 = np.subtract(Z2, t1, Z2)
+    np.exp(A2, A2)
     del t1
     # back through t2 = Y*(Z2 - t1)
-    dZ2 = np.multiply(A2, Y.sum(axis=0, keepdims=True), out=A2)
+    dZ2 = np.multiply(A2, Y.sum(axis=0, keepdims=True), A2)
     dZ2 -= Y
     dZ2 /= m
     # back through Z2 = W2 @ A1 + b2
@@ -219,8 +227,8 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dA1 = _matmul(W2.T, dZ2)
     del dZ2, Z2, A2
     # back through A1 = tanh(Z1)
-    dZ1 = np.square(A1, out=A1)
-    np.subtract(1.0, dZ1, out=dZ1)
+    dZ1 = np.square(A1, A1)
+    np.subtract(1.0, dZ1, dZ1)
     dZ1 *= dA1
     del dA1
     # back through Z1 = W1 @ X + b1

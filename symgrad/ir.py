@@ -10,8 +10,9 @@ products.py and liveness.py rewrite the list, as syntax trees; `lines` gives the
 as printed where no pass rewrote a statement, else by `source`, in the printers' notation.
 """
 import ast
+import copy
 from ast import _Precedence, _Unparser  # type: ignore[attr-defined]
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +81,19 @@ class Stmt:
 
 def parse(lines: Iterable[str]) -> list[Stmt]:
     return [Stmt.parse(line) for line in lines]
+
+
+def rewritten(stmts: list[Stmt], transformer: ast.NodeTransformer,
+              wanted: Callable[[ast.AST], bool] = lambda tree: True) -> list[Stmt]:
+    """The statements, each whose tree is wanted rewritten by the transformer (on a copy), the
+    others and those it leaves alone kept as printed."""
+    out = []
+    for s in stmts:
+        if s.tree is not None and wanted(s.tree):
+            tree = transformer.visit(copy.deepcopy(s.tree))
+            s = Stmt.of(tree) if ast.dump(tree) != ast.dump(s.tree) else s
+        out.append(s)
+    return out
 
 
 def lines(stmts: Iterable[Stmt]) -> list[str]:

@@ -50,9 +50,9 @@ def test_sigmoid_with_cross_entropy_gives_a_minus_y_over_m(example):
     # the docstring states the formulas; the code computes them in the memory of A2 and of
     # A1, which die there
     assert _statement(source, "dZ2", doc=True) == "(A2 - Y)/m"
-    assert "    dZ2 = np.subtract(A2, Y, out=A2)\n    dZ2 /= m\n" in source
+    assert "    dZ2 = np.subtract(A2, Y, A2)\n    dZ2 /= m\n" in source
     assert _statement(source, "dZ1", doc=True) == "(W2.T @ dZ2)*(1 - A1**2)"
-    assert "dZ1 = np.square(A1, out=A1)\n    np.subtract(1.0, dZ1, out=dZ1)\n" \
+    assert "dZ1 = np.square(A1, A1)\n    np.subtract(1.0, dZ1, dZ1)\n" \
         "    dZ1 *= _matmul(W2.T, dZ2)\n" in source
 
 
@@ -61,7 +61,7 @@ def test_softmax_with_cross_entropy_gives_softmax_minus_y(example):
     # softmax * sum(Y) - Y: the general form, softmax - Y for one-hot targets; the code
     # computes it in the memory of A2, which dies (the column sums' shape is known: 1 x m)
     assert _statement(source, "dZ2", doc=True) == "(A2*sum(Y, axis=0) - Y)/m"
-    assert "dZ2 = np.multiply(A2, Y.sum(axis=0, keepdims=True), out=A2)\n    dZ2 -= Y\n" \
+    assert "dZ2 = np.multiply(A2, Y.sum(axis=0, keepdims=True), A2)\n    dZ2 -= Y\n" \
         "    dZ2 /= m\n" in source
 
 

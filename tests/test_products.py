@@ -67,3 +67,16 @@ def test_integers_beside_float_arrays_are_written_as_floats():
         env = {"np": np, **args}
         exec("\n".join(new), env)
         assert env["A"].dtype == env["Z"].dtype == dtype
+
+
+@pytest.mark.parametrize("line, printed", [
+    ("A = np.tanh(Z, out=Z)", "A = np.tanh(Z, Z)"),
+    ("S = np.subtract(1.0, S, out=S)", "S = np.subtract(1.0, S, S)"),
+    ("t = np.multiply(np.exp(T, out=T), B, out=B)", "t = np.multiply(np.exp(T, T), B, B)"),
+    ("A = np.maximum(0.0, Z, out=Z)", None),              # NumPy 2.4 deprecates it positional
+    ("A = _sigmoid(Z, out=Z)", None),                     # a helper, not a ufunc
+    ("s = np.add.reduce(Z, axis=1, keepdims=True, out=B)", None),
+    ("A = np.add(Z, 1.0, out=Z, casting='unsafe')", None),   # another keyword
+])
+def test_a_ufuncs_out_is_written_positionally(line, printed):
+    assert ir.lines(products.positional_out(ir.parse([line]))) == [printed or line]

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 import sympy as sp
-from helpers import compiled
+from helpers import compiled, module_args
 
 import symgrad as sg
 from symgrad.codegen import module_source
@@ -310,5 +310,28 @@ def test_nested_softplus_gradient_is_finite():
     loss, (dw,) = module.value_and_grad(w)
     # by hand: d/dw 2 log(2 + e^w) = 2 e^w/(2 + e^w) = 2 sigmoid(w - log 2)
     assert np.isclose(loss, 2 * np.sum(np.logaddexp(np.log(2), w)), rtol=1e-15)
-    with np.errstate(over="ignore"):
-        np.testing.assert_allclose(dw, 2 / (1 + 2 * np.exp(-w)), rtol=1e-15)
+    exact = 2 / (1 + 2 * np.exp(-w.astype(np.longdouble)))     # e^-710 is no overflow there
+    np.testing.assert_allclose(dw, exact.astype(np.float64), rtol=1e-15)
+
+
+class _Subclass(np.ndarray):
+    pass
+
+
+def test_every_argument_is_checked_where_all_are_matrices(example):
+    # the fast style checks "all float matrices" inline and calls _arrays only otherwise:
+    # whichever argument is not one is converted or refused as _arrays does
+    model, _, source, module = example("two_layer")
+    assert "    if not (type(W1) is type(b1) is" in source
+    args = [np.round(3 * a) for a in module_args(model, module)]     # integer-valued
+    want_loss, want = module.value_and_grad(*args)
+    for k, name in enumerate(module.PARAMS + module.INPUTS):
+        for other in (args[k].astype(np.int64), args[k].tolist(), args[k].view(_Subclass)):
+            given = args[:k] + [other] + args[k + 1:]
+            loss, grads = module.value_and_grad(*given)
+            assert loss == want_loss and all(map(np.array_equal, grads, want)), (name, other)
+        for bad in (args[k][0], args[k][None]):
+            with pytest.raises(ValueError, match=re.escape(f"{name} must be a matrix of shape")):
+                module.value_and_grad(*args[:k], bad, *args[k + 1:])
+        with pytest.raises(TypeError, match=f"{name} must hold real numbers, not complex128"):
+            module.value_and_grad(*args[:k], args[k] + 0j, *args[k + 1:])

@@ -3,15 +3,10 @@
 import numpy as np
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused."""
-    for value in values:        # where every one is a matrix (matrices): at ~0.15 us each
-        if not (matrices and type(value) is np.ndarray and value.ndim == 2
-                and value.dtype.kind == "f"):
-            break
-    else:
-        return values
+    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -98,9 +93,10 @@ def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
     rows, cols = a.shape[0], b.shape[1]
-    small = rows * cols < 16384
-    product = np.dot if small or a.shape[1] == 1 else np.matmul
-    if out is not None or small or rows >= cols or not _Layout.columns(product, a, b):
+    if rows * cols < 16384:
+        return np.dot(a, b, out)
+    product = np.dot if a.shape[1] == 1 else np.matmul
+    if out is not None or rows >= cols or not _Layout.columns(product, a, b):
         return product(a, b, out)
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)

@@ -36,12 +36,11 @@ def _device(x):
     return compat_device(x) if compat_device is not None else x.device
 
 
-def _arrays(values, names, shapes, matrices=True):
+def _arrays(values, names, shapes):
     """The arguments as 2-d real floating arrays (matrices in shapes) or scalars (()):
     integer and boolean arrays become float64 arrays of their library; Python numbers stay
     Python floats; complex numbers and arrays of the wrong rank are refused. A Dask array of
-    unknown chunk sizes is refused: its shape must be known to check it. (matrices, the NumPy
-    runtime's shortcut, changes nothing here: every value is checked.)"""
+    unknown chunk sizes is refused: its shape must be known to check it."""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
