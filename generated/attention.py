@@ -183,7 +183,7 @@ def loss(Wq, Wk, Wv, X, Y):
     del P, V
     t1 = np.subtract(A, Y, A)
     np.square(t1, t1)
-    cost = t1.sum()/(d*m)
+    cost = np.add.reduce(t1, axis=None)/(d*m)
     del t1, A
     return cost
 
@@ -235,7 +235,7 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     del V
     t2 = -P*dP
     # back through P = exp(S - logsumexp(S, axis=0))
-    dS = np.add(dP, t2.sum(axis=0, keepdims=True), dP)
+    dS = np.add(dP, np.add.reduce(t2, axis=0, keepdims=True), dP)
     dS *= P
     del t2
     # back through S = (K.T @ Q)/sqrt(d_k)

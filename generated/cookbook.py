@@ -156,7 +156,7 @@ def loss(mu, L, X):
     P = _matmul(L, L.T)
     t1 = np.multiply(D, _matmul(P, D), D)
     del P
-    nll = (1/2)*t1.sum()/m - np.linalg.slogdet(L).logabsdet
+    nll = (1/2)*np.add.reduce(t1, axis=None)/m - np.linalg.slogdet(L).logabsdet
     del t1, D
     return nll
 
@@ -184,7 +184,7 @@ def value_and_grad(mu, L, X):
     P = _matmul(L, L.T)
     t1 = _matmul(P, D)
     t2 = D*t1
-    nll = (1/2)*t2.sum()/m - np.linalg.slogdet(L).logabsdet
+    nll = (1/2)*np.add.reduce(t2, axis=None)/m - np.linalg.slogdet(L).logabsdet
     del t2
     # back through t2 = D*t1
     t3 = (1/2)*D/m
@@ -193,7 +193,7 @@ def value_and_grad(mu, L, X):
     dD += (1/2)*t1/m
     del t1
     # back through D = X - mu
-    dmu = -dD.sum(axis=1, keepdims=True)
+    dmu = -np.add.reduce(dD, axis=1, keepdims=True)
     del dD
     # back through t1 = P @ D
     dP = _matmul(t3, D.T)

@@ -186,7 +186,7 @@ def loss(W, b, X, y):
     scores += b
     t1 = _logsumexp(scores, -1) - scores[np.arange(N), y].T
     del scores
-    loss = 0.001*np.vdot(W, W) + t1.sum()/N
+    loss = 0.001*np.vdot(W, W) + np.add.reduce(t1, axis=None)/N
     del t1
     return loss
 
@@ -213,7 +213,7 @@ def value_and_grad(W, b, X, y):
     scores += b
     t1 = _logsumexp(scores, -1)
     t2 = t1 - scores[np.arange(N), y].T
-    loss = 0.001*np.vdot(W, W) + t2.sum()/N
+    loss = 0.001*np.vdot(W, W) + np.add.reduce(t2, axis=None)/N
     del t2
     # back through t2 = -scores[arange(N), y].T + t1
     dscores = np.subtract(scores, t1, scores)
@@ -222,7 +222,7 @@ def value_and_grad(W, b, X, y):
     del t1
     dscores[np.arange(N), y] -= 1 / N
     # back through scores = X @ W + b
-    db = dscores.sum(axis=0, keepdims=True)
+    db = np.add.reduce(dscores, axis=0, keepdims=True)
     dW = _matmul(X.T, dscores)
     del dscores, scores
     dW += 0.002*W

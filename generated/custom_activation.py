@@ -191,8 +191,8 @@ def loss(W1, b1, W2, b2, X, Y):
     A2 = np.multiply(Z2, _sigmoid(0.07135481627260025*(Z2*Z2*Z2) + 1.5957691216057308*Z2), Z2)
     t3 = np.subtract(A2, Y, A2)
     np.square(t3, t3)
-    cost = ((1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True)
-        + (1/2)*t3.sum(keepdims=True)/m)
+    cost = (1/200)*np.add.reduce(t1, axis=None, keepdims=True) + (1/200)*np.add.reduce(t2,
+        axis=None, keepdims=True) + (1/2)*np.add.reduce(t3, axis=None, keepdims=True)/m
     del t1, t2, t3, Z2, A2
     return cost[0, 0]
 
@@ -237,8 +237,8 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     A2 = Z2*t4
     t5 = np.subtract(A2, Y, A2)
     t6 = t5**2
-    cost = ((1/200)*t1.sum(keepdims=True) + (1/200)*t2.sum(keepdims=True)
-        + (1/2)*t6.sum(keepdims=True)/m)
+    cost = (1/200)*np.add.reduce(t1, axis=None, keepdims=True) + (1/200)*np.add.reduce(t2,
+        axis=None, keepdims=True) + (1/2)*np.add.reduce(t6, axis=None, keepdims=True)/m
     del t1, t2, t6
     # back through A2 = Z2*t4
     t7 = 1.5957691216057308*Z2*t4*(1.0 - t4)
@@ -251,7 +251,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ2 /= m
     del t4, t5, A2, t7
     # back through Z2 = W2 @ A1 + b2
-    db2 = dZ2.sum(axis=1, keepdims=True)
+    db2 = np.add.reduce(dZ2, axis=1, keepdims=True)
     dA1 = _matmul(W2.T, dZ2)
     # back through A1 = Z1*t3
     dZ1 = np.multiply(dA1, t3, dA1)
@@ -261,7 +261,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ1 *= t8
     del Z1, t3, t8
     # back through Z1 = W1 @ X + b1
-    db1 = dZ1.sum(axis=1, keepdims=True)
+    db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     # back through Z2 = W2 @ A1 + b2
     dW2 = _matmul(dZ2, A1.T)
     del A1, dZ2, Z2

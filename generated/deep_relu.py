@@ -208,7 +208,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     t1 = np.multiply(Y, Z4, Z4)
     np.subtract(t2, t1, t1)
     del t2
-    cost = t1.sum()/m
+    cost = np.add.reduce(t1, axis=None)/m
     del t1, Z4
     return cost
 
@@ -249,7 +249,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     t2 = np.logaddexp(0.0, Z4)
     t1 = np.multiply(Y, Z4, Z4)
     np.subtract(t2, t1, t1)
-    cost = t1.sum()/m
+    cost = np.add.reduce(t1, axis=None)/m
     del t1, Z4
     # sigmoid(Z4) = 1 - exp(-softplus(Z4)): the softplus t2
     AL = np.negative(t2, t2)
@@ -259,13 +259,13 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dZ4 = np.subtract(AL, Y, AL)
     dZ4 /= m
     # back through Z4 = W4 @ A3 + b4
-    db4 = dZ4.sum(axis=1, keepdims=True)
+    db4 = np.add.reduce(dZ4, axis=1, keepdims=True)
     dW4 = np.dot(dZ4, A3.T)
     # back through A3 = relu(Z3)
     dZ3 = _matmul(W4.T, dZ4)*(A3 > 0)
     del A3, dZ4, t2, AL
     # back through Z3 = W3 @ A2 + b3
-    db3 = dZ3.sum(axis=1, keepdims=True)
+    db3 = np.add.reduce(dZ3, axis=1, keepdims=True)
     dW3 = _matmul(dZ3, A2.T)
     dA2 = _matmul(W3.T, dZ3)
     del dZ3
@@ -273,7 +273,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dZ2 = np.multiply(dA2, A2 > 0, dA2)
     del A2
     # back through Z2 = W2 @ A1 + b2
-    db2 = dZ2.sum(axis=1, keepdims=True)
+    db2 = np.add.reduce(dZ2, axis=1, keepdims=True)
     dW2 = _matmul(dZ2, A1.T)
     dA1 = _matmul(W2.T, dZ2)
     del dZ2, dA2
@@ -281,7 +281,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     dZ1 = np.multiply(dA1, A1 > 0, dA1)
     del A1
     # back through Z1 = W1 @ X + b1
-    db1 = dZ1.sum(axis=1, keepdims=True)
+    db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
     del dZ1, dA1
     return cost, (dW1, db1, dW2, db2, dW3, db3, dW4, db4)

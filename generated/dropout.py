@@ -190,7 +190,7 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     logprobs = np.logaddexp(0.0, Z2, Z2)
     np.subtract(t1, logprobs, logprobs)
     del t1
-    cost = -logprobs.sum()/m
+    cost = -np.add.reduce(logprobs, axis=None)/m
     del logprobs, Z2
     return cost
 
@@ -232,7 +232,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     t4 = np.logaddexp(0.0, Z2)
     logprobs = np.multiply(Y, Z2, Z2)
     logprobs -= t4
-    cost = -logprobs.sum()/m
+    cost = -np.add.reduce(logprobs, axis=None)/m
     del logprobs, Z2
     # sigmoid(Z2) = 1 - exp(-softplus(Z2)): the softplus t4
     A2 = np.negative(t4, t4)
@@ -242,7 +242,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     dZ2 = np.subtract(A2, Y, A2)
     dZ2 /= m
     # back through Z2 = W2 @ A1 + b2
-    db2 = dZ2.sum(axis=1, keepdims=True)
+    db2 = np.add.reduce(dZ2, axis=1, keepdims=True)
     t3 = 1.25*t2.T
     del t2
     dW2 = np.dot(dZ2, t3)
@@ -251,7 +251,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     dZ1 = 1.25*D1*_matmul(W2.T, dZ2)*(t1 > 0)
     del dZ2, t4, A2, t1, Z1
     # back through Z1 = W1 @ X + b1
-    db1 = dZ1.sum(axis=1, keepdims=True)
+    db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
     del dZ1
     return cost, (dW1, db1, dW2, db2)

@@ -131,7 +131,7 @@ def loss(w, X, Y):
     t2 = np.multiply(Y, t1, t1)
     np.subtract(t3, t2, t2)
     del t3
-    cost = t2.sum()/m
+    cost = np.add.reduce(t2, axis=None)/m
     del t2, t1
     return cost
 
@@ -155,7 +155,7 @@ def value_and_grad(w, X, Y):
     t4 = np.logaddexp(0.0, t1)
     t2 = np.multiply(Y, t1, t1)
     np.subtract(t4, t2, t2)
-    cost = t2.sum()/m
+    cost = np.add.reduce(t2, axis=None)/m
     del t2, t1
     # sigmoid(t1) = 1 - exp(-softplus(t1)): the softplus t4
     A = np.negative(t4, t4)

@@ -126,7 +126,7 @@ def loss(w, b, X, Y):
     t1 = np.multiply(Y, Z, Z)
     np.subtract(t2, t1, t1)
     del t2
-    cost = t1.sum()/m
+    cost = np.add.reduce(t1, axis=None)/m
     del t1, Z
     return cost
 
@@ -149,7 +149,7 @@ def value_and_grad(w, b, X, Y):
     t2 = np.logaddexp(0.0, Z)
     t1 = np.multiply(Y, Z, Z)
     np.subtract(t2, t1, t1)
-    cost = t1.sum()/m
+    cost = np.add.reduce(t1, axis=None)/m
     del t1, Z
     # sigmoid(Z) = 1 - exp(-softplus(Z)): the softplus t2
     A = np.negative(t2, t2)
@@ -159,7 +159,7 @@ def value_and_grad(w, b, X, Y):
     dZ = np.subtract(A, Y, A)
     dZ /= m
     # back through Z = b + w.T @ X
-    db = dZ.sum()
+    db = np.add.reduce(dZ, axis=None)
     dw = np.dot(X, dZ.T)
     del dZ, t2, A
     return cost, (dw, db)

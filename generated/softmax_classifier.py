@@ -182,7 +182,7 @@ def loss(W1, b1, W2, b2, X, Y):
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
     t1 = Y*(Z2 - _logsumexp(Z2, -2))
     del Z2
-    cost = -t1.sum()/m
+    cost = -np.add.reduce(t1, axis=None)/m
     del t1
     return cost
 
@@ -212,17 +212,17 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
     t1 = _logsumexp(Z2, -2)
     t2 = Y*(Z2 - t1)
-    cost = -t2.sum()/m
+    cost = -np.add.reduce(t2, axis=None)/m
     del t2
     A2 = np.subtract(Z2, t1, Z2)
     np.exp(A2, A2)
     del t1
     # back through t2 = Y*(Z2 - t1)
-    dZ2 = np.multiply(A2, Y.sum(axis=0, keepdims=True), A2)
+    dZ2 = np.multiply(A2, np.add.reduce(Y, axis=0, keepdims=True), A2)
     dZ2 -= Y
     dZ2 /= m
     # back through Z2 = W2 @ A1 + b2
-    db2 = dZ2.sum(axis=1, keepdims=True)
+    db2 = np.add.reduce(dZ2, axis=1, keepdims=True)
     dW2 = _matmul(dZ2, A1.T)
     dA1 = _matmul(W2.T, dZ2)
     del dZ2, Z2, A2
@@ -232,7 +232,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ1 *= dA1
     del dA1
     # back through Z1 = W1 @ X + b1
-    db1 = dZ1.sum(axis=1, keepdims=True)
+    db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
     del dZ1, A1
     return cost, (dW1, db1, dW2, db2)

@@ -187,7 +187,7 @@ def loss(W1, b1, W2, b2, X, Y):
     t1 = np.multiply(Y, Z2, Z2)
     np.subtract(t2, t1, t1)
     del t2
-    cost = t1.sum()/m
+    cost = np.add.reduce(t1, axis=None)/m
     del t1, Z2
     return cost
 
@@ -216,7 +216,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     t2 = np.logaddexp(0.0, Z2)
     t1 = np.multiply(Y, Z2, Z2)
     np.subtract(t2, t1, t1)
-    cost = t1.sum()/m
+    cost = np.add.reduce(t1, axis=None)/m
     del t1, Z2
     # sigmoid(Z2) = 1 - exp(-softplus(Z2)): the softplus t2
     A2 = np.negative(t2, t2)
@@ -226,7 +226,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ2 = np.subtract(A2, Y, A2)
     dZ2 /= m
     # back through Z2 = W2 @ A1 + b2
-    db2 = dZ2.sum(axis=1, keepdims=True)
+    db2 = np.add.reduce(dZ2, axis=1, keepdims=True)
     dW2 = np.dot(dZ2, A1.T)
     # back through A1 = tanh(Z1)
     dZ1 = np.square(A1, A1)
@@ -234,7 +234,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dZ1 *= _matmul(W2.T, dZ2)
     del dZ2, t2, A2
     # back through Z1 = W1 @ X + b1
-    db1 = dZ1.sum(axis=1, keepdims=True)
+    db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
     del dZ1, A1
     return cost, (dW1, db1, dW2, db2)

@@ -20,7 +20,7 @@ from .liveness import passes
 from .naming import statement_names
 from .printing import array_api
 from .fusion import sigmoid_from_softplus
-from .products import forms as product_forms, positional_out
+from .products import forms as product_forms, last_forms
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
 from .schedule import gradient_roots, planned
@@ -487,7 +487,7 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
         start = [workspace.take_line(slots, arrays)] if slots else []
     returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args,
                                             draft.code.calls))
-    body = ir.lines(positional_out(stmts))
+    body = ir.lines(last_forms(stmts))
     entry = _validate(args, d, draft.reuses) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
         + _slice_checks(draft.roots) + start + body
@@ -565,7 +565,7 @@ class _Shared:
 
     def function(self):
         return dict(name=self.NAME, args=self._signature(),
-                    body=ir.lines(positional_out(self.stmts)),
+                    body=ir.lines(last_forms(self.stmts)),
                     doc=[g[2] for g in self.groups],
                     returns=", ".join(self.returns),
                     summary="The forward pass that forward, loss and value_and_grad share; "

@@ -77,6 +77,12 @@ def test_integers_beside_float_arrays_are_written_as_floats():
     ("A = _sigmoid(Z, out=Z)", None),                     # a helper, not a ufunc
     ("s = np.add.reduce(Z, axis=1, keepdims=True, out=B)", None),
     ("A = np.add(Z, 1.0, out=Z, casting='unsafe')", None),   # another keyword
+    ("db = dZ.sum(axis=1, keepdims=True)", "db = np.add.reduce(dZ, axis=1, keepdims=True)"),
+    ("c = t.sum()/m", "c = np.add.reduce(t, axis=None)/m"),
+    ("s = (A*B).sum(axis=(0, 1), keepdims=True)",
+     "s = np.add.reduce(A*B, axis=(0, 1), keepdims=True)"),
+    ("s = np.sum(A)", None),                              # the plain style's
+    ("s = A.sum(dtype=np.float64)", None),
 ])
-def test_a_ufuncs_out_is_written_positionally(line, printed):
-    assert ir.lines(products.positional_out(ir.parse([line]))) == [printed or line]
+def test_the_last_forms_write_out_positionally_and_sums_as_reductions(line, printed):
+    assert ir.lines(products.last_forms(ir.parse([line]))) == [printed or line]
