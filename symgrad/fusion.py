@@ -21,7 +21,7 @@ from . import ir
 def sigmoid_from_softplus(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.Shape],
                           fresh: Callable[[], str]) -> list[ir.Stmt]:
     """The statements with each `_sigmoid(Z)` of a name Z that a `np.logaddexp(0, Z)` reads
-    too, no update of Z between them, written from that softplus: bound to a new name (fresh(),
+    too, Z not written between them, written from that softplus: bound to a new name (fresh(),
     its shape added to shapes) before the first of them."""
     seen: dict[str, dict[str, list[int]]] = {}      # Z -> {"softplus"/"sigmoid": [i, ...]}
     for i, s in enumerate(stmts):
@@ -35,13 +35,13 @@ def sigmoid_from_softplus(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.S
         if len(at) < 2:
             continue
         where = sorted(at["softplus"] + at["sigmoid"])
-        if any(s.kind == "update" and s.target == logit for s in stmts[where[0]:where[-1] + 1]):
+        if any(s.target == logit for s in stmts[where[0]:where[-1] + 1]):     # Z changes
             continue
         softplus[logit] = name = fresh()
         if logit in shapes:
             shapes[name] = shapes[logit]
         before.setdefault(where[0], []).append(ir.Stmt.parse(f"{name} = np.logaddexp(0, {logit})"))
-        for i in at["sigmoid"]:
+        for i in sorted(set(at["sigmoid"])):
             before.setdefault(i, []).append(ir.Stmt.parse(
                 f"# sigmoid({logit}) = 1 - exp(-softplus({logit})): the softplus {name}"))
     if not softplus:

@@ -39,6 +39,7 @@ def test_a_sigmoid_before_the_softplus_and_two_logits():
     ["t = np.logaddexp(1, Z)", "A = _sigmoid(Z)"],            # not a softplus
     ["t = np.logaddexp(0, -Z)", "A = _sigmoid(Z)"],           # softplus(-Z), not of a name
     ["t = np.logaddexp(0, Z)", "Z += 1", "A = _sigmoid(Z)"],  # Z changed between them
+    ["t = np.logaddexp(0, Z)", "np.exp(Z, out=Z)", "A = _sigmoid(Z)"],
 ])
 def test_left_alone(lines):
     assert _rewritten(lines)[0] == lines
@@ -63,3 +64,10 @@ def test_the_emitted_sigmoid_is_accurate_to_the_last_bits(example, dtype, low, h
         want = _sigmoid_exact(z).astype(dtype)
         assert db.dtype == dtype
         assert abs(db - want) <= ulps * np.spacing(want), (z, db, want)
+
+
+def test_one_comment_for_two_sigmoids_in_a_statement():
+    lines, _ = _rewritten(["t = np.logaddexp(0, Z)", "A = _sigmoid(Z)*(1 - _sigmoid(Z))"])
+    assert lines == ["sp = np.logaddexp(0, Z)", "t = sp",
+                     "# sigmoid(Z) = 1 - exp(-softplus(Z)): the softplus sp",
+                     "A = -np.expm1(-sp)*(1 - -np.expm1(-sp))"]
