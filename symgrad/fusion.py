@@ -80,5 +80,4 @@ class _Shared(ast.NodeTransformer):
         if kind == "softplus":
             return name
         minus = ast.UnaryOp(ast.USub(), name)
-        return ast.UnaryOp(ast.USub(), ast.Call(ast.parse("np.expm1", mode="eval").body,
-                                                [minus], []))
+        return ast.UnaryOp(ast.USub(), ir.call("np.expm1", [minus]))

@@ -96,6 +96,11 @@ def rewritten(stmts: list[Stmt], transformer: ast.NodeTransformer,
     return out
 
 
+def call(func: str, args: Iterable[ast.expr], keywords: Iterable[ast.keyword] = ()) -> ast.Call:
+    """The syntax tree of a call of func (a dotted name, such as np.add.reduce)."""
+    return ast.Call(ast.parse(func, mode="eval").body, list(args), list(keywords))
+
+
 def lines(stmts: Iterable[Stmt]) -> list[str]:
     return [s.text for s in stmts]
 

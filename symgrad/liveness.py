@@ -217,8 +217,8 @@ def _into_dying(s, dying, shapes):
         if not into:
             return node
         held[node] = into[0]
-        new[node] = ast.Call(ast.parse(func, mode="eval").body, [new[o] for o in operands],
-                             [ast.keyword("out", ast.Name(into[0]))])
+        new[node] = ir.call(func, [new[o] for o in operands],
+                            [ast.keyword("out", ast.Name(into[0]))])
         return new[node]
 
     tree.value = visit(tree.value)

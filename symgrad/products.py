@@ -91,7 +91,7 @@ class _Calls(ast.NodeTransformer):
         if shape is None or len(shape) != 2:
             return node
         function = "np.dot" if 1 in shape else "_matmul"
-        return ast.Call(ast.parse(function, mode="eval").body, [node.left, node.right], [])
+        return ir.call(function, [node.left, node.right])
 
 
 def float_literals(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
@@ -153,6 +153,5 @@ class _Last(ast.NodeTransformer):
                 and {k.arg for k in node.keywords} <= {"axis", "keepdims"}:
             axis = [] if any(k.arg == "axis" for k in node.keywords) \
                 else [ast.keyword("axis", ast.Constant(None))]
-            node = ast.Call(ast.parse("np.add.reduce", mode="eval").body, [func.value],
-                            axis + node.keywords)
+            node = ir.call("np.add.reduce", [func.value], axis + node.keywords)
         return node

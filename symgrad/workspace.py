@@ -152,27 +152,23 @@ class _Placer(ast.NodeTransformer):
     def _call(self, node):
         """The node as a call of a function taking out=, or None if it makes no new array."""
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
-            return _np("np.matmul", [node.left, node.right])
+            return ir.call("np.matmul", [node.left, node.right])
         if isinstance(node, ast.BinOp) and type(node.op) in _UFUNCS:
-            return _np(_UFUNCS[type(node.op)], [node.left, node.right])
+            return ir.call(_UFUNCS[type(node.op)], [node.left, node.right])
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UFUNCS:
-            return _np(_UFUNCS[type(node.op)], [node.operand])
+            return ir.call(_UFUNCS[type(node.op)], [node.operand])
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _UFUNCS:
-            return _np(_UFUNCS[type(node.ops[0])], [node.left, node.comparators[0]])
+            return ir.call(_UFUNCS[type(node.ops[0])], [node.left, node.comparators[0]])
         if not isinstance(node, ast.Call) or ir.out_of(node) is not None:
             return None
         func = ast.unparse(node.func)
         if func in ir._PRODUCTS:
             return node                            # np.dot and _matmul take out= too
         if ir._keepdims_sum(node):
-            return _np("np.add.reduce", [node.func.value], node.keywords)   # type: ignore[attr-defined]
+            return ir.call("np.add.reduce", [node.func.value], node.keywords)   # type: ignore[attr-defined]
         if (ir.ufunc(node.func) is not None or func in ir.ELEMENTWISE) and not node.keywords:
             return node
         return None
-
-
-def _np(func, args, keywords=()):
-    return ast.Call(ast.parse(func, mode="eval").body, list(args), list(keywords))
 
 
 def _is_product(call):
