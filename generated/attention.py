@@ -50,8 +50,7 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+            raise _wrong_rank(name, want, array.shape)
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -107,8 +106,12 @@ def _matmul(a, b, out=None):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first dimension that disagrees, each read from the first
-    of the arguments (values, in order; None for one not given) that has it."""
+    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
+    that disagrees, each read from the first of the arguments (values, in order; None for one
+    not given) that has it."""
+    for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            raise _wrong_rank(name, shapes[name], value.shape)
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
@@ -119,6 +122,13 @@ def _shape_error(shapes, names, values):
                 if got != want:
                     raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
     raise ValueError(f"the shapes of {', '.join(names)} disagree with {shapes}")
+
+
+def _wrong_rank(name, want, shape):
+    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
+    has another number of axes."""
+    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
 
 
 def _dims(Wq, Wk, Wv, X, Y=None):
@@ -141,7 +151,7 @@ def forward(Wq, Wk, Wv, X):
     P = exp(S - logsumexp(S, axis=0))
     """
     if not (type(Wq) is type(Wk) is type(Wv) is type(X) is np.ndarray
-            and Wq.ndim == Wk.ndim == Wv.ndim == X.ndim == 2
+            and Wq.ndim == X.ndim == 2
             and Wq.dtype.kind == Wk.dtype.kind == Wv.dtype.kind == X.dtype.kind == "f"):
         Wq, Wk, Wv, X = _arrays((Wq, Wk, Wv, X), PARAMS + INPUTS, SHAPES)
     d_k, d, m = _dims(Wq, Wk, Wv, X)
@@ -167,7 +177,7 @@ def loss(Wq, Wk, Wv, X, Y):
     cost = sum(t1)/(d*m)
     """
     if not (type(Wq) is type(Wk) is type(Wv) is type(X) is type(Y) is np.ndarray
-            and Wq.ndim == Wk.ndim == Wv.ndim == X.ndim == Y.ndim == 2
+            and Wq.ndim == X.ndim == 2
             and Wq.dtype.kind == Wk.dtype.kind == Wv.dtype.kind == X.dtype.kind == Y.dtype.kind
             == "f"):
         Wq, Wk, Wv, X, Y = _arrays((Wq, Wk, Wv, X, Y), PARAMS + INPUTS, SHAPES)
@@ -213,7 +223,7 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     dWv = dV @ X.T
     """
     if not (type(Wq) is type(Wk) is type(Wv) is type(X) is type(Y) is np.ndarray
-            and Wq.ndim == Wk.ndim == Wv.ndim == X.ndim == Y.ndim == 2
+            and Wq.ndim == X.ndim == 2
             and Wq.dtype.kind == Wk.dtype.kind == Wv.dtype.kind == X.dtype.kind == Y.dtype.kind
             == "f"):
         Wq, Wk, Wv, X, Y = _arrays((Wq, Wk, Wv, X, Y), PARAMS + INPUTS, SHAPES)

@@ -49,8 +49,7 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+            raise _wrong_rank(name, want, array.shape)
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -99,8 +98,12 @@ def _matmul(a, b, out=None):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first dimension that disagrees, each read from the first
-    of the arguments (values, in order; None for one not given) that has it."""
+    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
+    that disagrees, each read from the first of the arguments (values, in order; None for one
+    not given) that has it."""
+    for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            raise _wrong_rank(name, shapes[name], value.shape)
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
@@ -111,6 +114,13 @@ def _shape_error(shapes, names, values):
                 if got != want:
                     raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
     raise ValueError(f"the shapes of {', '.join(names)} disagree with {shapes}")
+
+
+def _wrong_rank(name, want, shape):
+    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
+    has another number of axes."""
+    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
 
 
 def _dims(mu, L, X=None):
@@ -129,7 +139,7 @@ def forward(mu, L):
     covariance = inv(P)
     """
     if not (type(mu) is type(L) is np.ndarray
-            and mu.ndim == L.ndim == 2
+            and mu.ndim == 2
             and mu.dtype.kind == L.dtype.kind == "f"):
         mu, L = _arrays((mu, L), PARAMS + INPUTS, SHAPES)
     n, m = _dims(mu, L)
@@ -148,7 +158,7 @@ def loss(mu, L, X):
     nll = -log|det(L)| + sum(t1)/(2*m)
     """
     if not (type(mu) is type(L) is type(X) is np.ndarray
-            and mu.ndim == L.ndim == X.ndim == 2
+            and mu.ndim == X.ndim == 2
             and mu.dtype.kind == L.dtype.kind == X.dtype.kind == "f"):
         mu, L, X = _arrays((mu, L, X), PARAMS + INPUTS, SHAPES)
     n, m = _dims(mu, L, X)
@@ -176,7 +186,7 @@ def value_and_grad(mu, L, X):
     dL = dP @ L + dP.T @ L - inv(L).T
     """
     if not (type(mu) is type(L) is type(X) is np.ndarray
-            and mu.ndim == L.ndim == X.ndim == 2
+            and mu.ndim == X.ndim == 2
             and mu.dtype.kind == L.dtype.kind == X.dtype.kind == "f"):
         mu, L, X = _arrays((mu, L, X), PARAMS + INPUTS, SHAPES)
     n, m = _dims(mu, L, X)

@@ -50,8 +50,7 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+            raise _wrong_rank(name, want, array.shape)
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -130,8 +129,12 @@ def _matmul(a, b, out=None):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first dimension that disagrees, each read from the first
-    of the arguments (values, in order; None for one not given) that has it."""
+    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
+    that disagrees, each read from the first of the arguments (values, in order; None for one
+    not given) that has it."""
+    for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            raise _wrong_rank(name, shapes[name], value.shape)
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
@@ -142,6 +145,13 @@ def _shape_error(shapes, names, values):
                 if got != want:
                     raise ValueError(f"{dim}: {name} has {got} {axes[axis]} but {where}")
     raise ValueError(f"the shapes of {', '.join(names)} disagree with {shapes}")
+
+
+def _wrong_rank(name, want, shape):
+    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
+    has another number of axes."""
+    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
 
 
 def _dims(W, b, X, y=None):
@@ -159,7 +169,7 @@ def forward(W, b, X):
     scores = X @ W + b
     """
     if not (type(W) is type(b) is type(X) is np.ndarray
-            and W.ndim == b.ndim == X.ndim == 2
+            and W.ndim == X.ndim == 2
             and W.dtype.kind == b.dtype.kind == X.dtype.kind == "f"):
         W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
     D, C, N = _dims(W, b, X)
@@ -176,7 +186,7 @@ def loss(W, b, X, y):
     loss = 0.001*sum(W**2) + sum(t1)/N
     """
     if not (type(W) is type(b) is type(X) is np.ndarray
-            and W.ndim == b.ndim == X.ndim == 2
+            and W.ndim == X.ndim == 2
             and W.dtype.kind == b.dtype.kind == X.dtype.kind == "f"):
         W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
     y = _labels(y, 'y', SHAPES['y'])
@@ -203,7 +213,7 @@ def value_and_grad(W, b, X, y):
     dW = 0.002*W + X.T @ dscores
     """
     if not (type(W) is type(b) is type(X) is np.ndarray
-            and W.ndim == b.ndim == X.ndim == 2
+            and W.ndim == X.ndim == 2
             and W.dtype.kind == b.dtype.kind == X.dtype.kind == "f"):
         W, b, X = _arrays((W, b, X), ('W', 'b', 'X'), SHAPES)
     y = _labels(y, 'y', SHAPES['y'])

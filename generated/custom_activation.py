@@ -50,8 +50,7 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+            raise _wrong_rank(name, want, array.shape)
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -100,8 +99,12 @@ def _matmul(a, b, out=None):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first dimension that disagrees, each read from the first
-    of the arguments (values, in order; None for one not given) that has it."""
+    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
+    that disagrees, each read from the first of the arguments (values, in order; None for one
+    not given) that has it."""
+    for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            raise _wrong_rank(name, shapes[name], value.shape)
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
@@ -126,6 +129,13 @@ def _sigmoid(x, out=None):
     return np.divide(1.0, s, s)
 
 
+def _wrong_rank(name, want, shape):
+    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
+    has another number of axes."""
+    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
+
+
 def _dims(W1, b1, W2, b2, X, Y=None):
     """The dimensions n_h, n_x, n_y, m, checked across the arguments."""
     n_h, n_x = W1.shape
@@ -147,7 +157,7 @@ def forward(W1, b1, W2, b2, X):
     A2 = Z2*sigmoid(2*sqrt(2)*(0.044715*Z2**3 + Z2)/sqrt(pi))
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == 2
+            and W1.ndim == W2.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == "f"):
         W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
@@ -175,7 +185,7 @@ def loss(W1, b1, W2, b2, X, Y):
     cost = sum(t1)/200 + sum(t2)/200 + sum(t3)/(2*m)
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == 2
+            and W1.ndim == W2.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == Y.dtype.kind == "f"):
         W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
@@ -220,7 +230,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     dW1 = W1/100 + dZ1 @ X.T
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == 2
+            and W1.ndim == W2.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == Y.dtype.kind == "f"):
         W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)

@@ -51,8 +51,7 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+            raise _wrong_rank(name, want, array.shape)
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -101,8 +100,12 @@ def _matmul(a, b, out=None):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first dimension that disagrees, each read from the first
-    of the arguments (values, in order; None for one not given) that has it."""
+    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
+    that disagrees, each read from the first of the arguments (values, in order; None for one
+    not given) that has it."""
+    for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            raise _wrong_rank(name, shapes[name], value.shape)
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
@@ -125,6 +128,13 @@ def _sigmoid(x, out=None):
     np.exp(s, s)
     s += 1.0
     return np.divide(1.0, s, s)
+
+
+def _wrong_rank(name, want, shape):
+    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
+    has another number of axes."""
+    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
 
 
 def _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y=None):
@@ -173,8 +183,7 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(W3) is type(b3) is type(W4) is
             type(b4) is type(X) is np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == W3.ndim == b3.ndim == W4.ndim ==
-            b4.ndim == X.ndim == 2
+            and W1.ndim == W2.ndim == W3.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind ==
             W3.dtype.kind == b3.dtype.kind == W4.dtype.kind == b4.dtype.kind == X.dtype.kind ==
             "f"):
@@ -195,8 +204,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(W3) is type(b3) is type(W4) is
             type(b4) is type(X) is type(Y) is np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == W3.ndim == b3.ndim == W4.ndim ==
-            b4.ndim == X.ndim == Y.ndim == 2
+            and W1.ndim == W2.ndim == W3.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind ==
             W3.dtype.kind == b3.dtype.kind == W4.dtype.kind == b4.dtype.kind == X.dtype.kind ==
             Y.dtype.kind == "f"):
@@ -237,8 +245,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(W3) is type(b3) is type(W4) is
             type(b4) is type(X) is type(Y) is np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == W3.ndim == b3.ndim == W4.ndim ==
-            b4.ndim == X.ndim == Y.ndim == 2
+            and W1.ndim == W2.ndim == W3.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind ==
             W3.dtype.kind == b3.dtype.kind == W4.dtype.kind == b4.dtype.kind == X.dtype.kind ==
             Y.dtype.kind == "f"):

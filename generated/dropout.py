@@ -50,8 +50,7 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+            raise _wrong_rank(name, want, array.shape)
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -100,8 +99,12 @@ def _matmul(a, b, out=None):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first dimension that disagrees, each read from the first
-    of the arguments (values, in order; None for one not given) that has it."""
+    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
+    that disagrees, each read from the first of the arguments (values, in order; None for one
+    not given) that has it."""
+    for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            raise _wrong_rank(name, shapes[name], value.shape)
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
@@ -126,6 +129,13 @@ def _sigmoid(x, out=None):
     return np.divide(1.0, s, s)
 
 
+def _wrong_rank(name, want, shape):
+    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
+    has another number of axes."""
+    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
+
+
 def _dims(W1, b1, W2, b2, X, D1, Y=None):
     """The dimensions n_h, n_x, m, checked across the arguments."""
     n_h, n_x = W1.shape
@@ -146,7 +156,7 @@ def forward(W1, b1, W2, b2, X, D1):
     A2 = sigmoid(Z2)
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(D1) is np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == D1.ndim == 2
+            and W1.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == D1.dtype.kind == "f"):
         W1, b1, W2, b2, X, D1 = _arrays((W1, b1, W2, b2, X, D1), ('W1', 'b1', 'W2', 'b2', 'X',
@@ -174,7 +184,7 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is type(D1) is
             np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == D1.ndim == 2
+            and W1.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == Y.dtype.kind == D1.dtype.kind == "f"):
         W1, b1, W2, b2, X, Y, D1 = _arrays((W1, b1, W2, b2, X, Y, D1), PARAMS + INPUTS, SHAPES)
@@ -216,7 +226,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is type(D1) is
             np.ndarray
-            and W1.ndim == b1.ndim == W2.ndim == b2.ndim == X.ndim == Y.ndim == D1.ndim == 2
+            and W1.ndim == X.ndim == 2
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == Y.dtype.kind == D1.dtype.kind == "f"):
         W1, b1, W2, b2, X, Y, D1 = _arrays((W1, b1, W2, b2, X, Y, D1), PARAMS + INPUTS, SHAPES)

@@ -26,8 +26,7 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
+            raise _wrong_rank(name, want, array.shape)
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -62,8 +61,12 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first dimension that disagrees, each read from the first
-    of the arguments (values, in order; None for one not given) that has it."""
+    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
+    that disagrees, each read from the first of the arguments (values, in order; None for one
+    not given) that has it."""
+    for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            raise _wrong_rank(name, shapes[name], value.shape)
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
@@ -86,6 +89,13 @@ def _sigmoid(x, out=None):
     np.exp(s, s)
     s += 1.0
     return np.divide(1.0, s, s)
+
+
+def _wrong_rank(name, want, shape):
+    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
+    has another number of axes."""
+    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
 
 
 def _dims(w, X, Y=None, vw=None):
@@ -122,7 +132,7 @@ def loss(w, X, Y):
     cost = sum(t2)/m
     """
     if not (type(w) is type(X) is type(Y) is np.ndarray
-            and w.ndim == X.ndim == Y.ndim == 2
+            and w.ndim == X.ndim == 2
             and w.dtype.kind == X.dtype.kind == Y.dtype.kind == "f"):
         w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
@@ -147,7 +157,7 @@ def value_and_grad(w, X, Y):
     dw = X @ t3.T
     """
     if not (type(w) is type(X) is type(Y) is np.ndarray
-            and w.ndim == X.ndim == Y.ndim == 2
+            and w.ndim == X.ndim == 2
             and w.dtype.kind == X.dtype.kind == Y.dtype.kind == "f"):
         w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
@@ -180,7 +190,7 @@ def hessian_vector_product(w, X, Y, vw):
     dw_dot = X @ t1.T
     """
     if not (type(w) is type(X) is type(Y) is type(vw) is np.ndarray
-            and w.ndim == X.ndim == Y.ndim == vw.ndim == 2
+            and w.ndim == X.ndim == 2
             and w.dtype.kind == X.dtype.kind == Y.dtype.kind == vw.dtype.kind == "f"):
         w, X, Y, vw = _arrays((w, X, Y, vw), ('w', 'X', 'Y', 'vw'), {**SHAPES, 'vw': ('n_x', '1')})
     n_x, m = _dims(w, X, Y, vw)
@@ -206,7 +216,7 @@ def hessian(w, X, Y):
     dw_dot = X @ t1.T
     """
     if not (type(w) is type(X) is type(Y) is np.ndarray
-            and w.ndim == X.ndim == Y.ndim == 2
+            and w.ndim == X.ndim == 2
             and w.dtype.kind == X.dtype.kind == Y.dtype.kind == "f"):
         w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)

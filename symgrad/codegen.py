@@ -488,7 +488,7 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args,
                                             draft.code.calls))
     body = ir.lines(last_forms(stmts))
-    entry = _validate(args, d, draft.reuses) if public else []
+    entry = _validate(args, d, draft.reuses, binder.unranked) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
         + _slice_checks(draft.roots) + start + body
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in seeds]
@@ -618,11 +618,12 @@ def _owned(before, stmts, names, args, calls):
     return array
 
 
-def _validate(args, d, fast=False):
+def _validate(args, d, fast=False, unranked=()):
     """The statements checking and converting the arguments at entry (_arrays; _labels for
     integer labels); a Hessian's tangents, not in SHAPES, have the shapes of their
     parameters. fast (the fast style): where every argument is a matrix, _arrays is called
-    only if one is not a float ndarray of rank 2, as checked inline (the call costs M4 4%)."""
+    only if one is not a float ndarray, or one in unranked (_Dims.unranked: _dims checks the
+    others' rank) not of rank 2, as checked inline (the call costs M4 4%)."""
     labels = [a for a in args if a.symbol in d.model.labels]
     lines = [f"{a.name} = _labels({a.name}, {a.name!r}, SHAPES[{a.name!r}])" for a in labels]
     args = [a for a in args if a not in labels]
@@ -639,12 +640,14 @@ def _validate(args, d, fast=False):
     call = f"{targets} = _arrays({_tuple(names, quote=False)}, {listed}, {shapes})"
     if not fast or any(len(a.shape) != 2 for a in args):
         return [call] + lines
+    ranked = [n for n in names if n in unranked]
     chains = [" is ".join([*(f"type({n})" for n in names), "np.ndarray"]),
-              " == ".join([*(f"{n}.ndim" for n in names), "2"]),
+              " == ".join([*(f"{n}.ndim" for n in ranked), "2"]) if ranked else "",
               " == ".join([*(f"{n}.dtype.kind" for n in names), '"f"'])]
+    chains = [c for c in chains if c]
     test = [x for k, chain in enumerate(chains) for x in textwrap.wrap(
-        ("if not (", "        and ", "        and ")[k] + chain + "):" * (k == 2), 92,
-        subsequent_indent="        ", break_on_hyphens=False)]
+        ("if not (" if k == 0 else "        and ") + chain + "):" * (k == len(chains) - 1),
+        92, subsequent_indent="        ", break_on_hyphens=False)]
     return test + ["    " + call] + lines
 
 
@@ -775,9 +778,11 @@ def _slice_checks(roots):
 class _Dims:
     """The module's one dimension-binding function, _dims: each dimension read from the first
     argument that has it, then every argument compared with them in one tuple comparison (the
-    message, naming the first that disagrees, is built on failure). Arguments outside
-    `required` (an input forward does not read, a Hessian's tangents) may be None. shapes:
-    the Python source of the shapes dict (SHAPES, or SHAPES with the tangents')."""
+    message, naming the first of the wrong rank or the first that disagrees, is built on
+    failure). Arguments outside `required` (an input forward does not read, a Hessian's
+    tangents) may be None. shapes: the Python source of the shapes dict (SHAPES, or SHAPES
+    with the tangents'). unranked: the arguments whose rank must be checked before: those a
+    dimension is read from (n = X.shape[1]) and those not compared."""
 
     def __init__(self, args, required, shapes="SHAPES"):
         required_ids = {a.id for a in required}
@@ -786,6 +791,7 @@ class _Dims:
                            self.optional)   # stable: the optional ones last, keywords
         self.lines, self.dims, bound = [], [], set()
         got, want, maybe = [], [], []
+        self.unranked = set()
         for a in self.args:
             dims = [sp.sympify(x) for x in a.shape]
             new = [k for k, x in enumerate(dims) if x.is_Symbol and x.name not in bound]
@@ -793,6 +799,8 @@ class _Dims:
                 new = [0]
             bound |= {dims[k].name for k in new}
             self.dims += [dims[k].name for k in new]
+            if new or not all(x.is_Symbol or x.is_Integer for x in dims):
+                self.unranked.add(a.name)
             if a.name in self.optional:
                 for k in new:   # bound by the first optional argument given that has it
                     first = not any(dims[k].name in map(str, b.shape) for b in self.args
