@@ -26,7 +26,8 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            raise _wrong_rank(name, want, array.shape)
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -58,13 +59,6 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
         else:
             values.append(np.full(shape, float(name in ones)) if shape else float(name in ones))
     return tuple(values)
-
-
-def _wrong_rank(name, want, shape):
-    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
-    has another number of axes."""
-    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
 
 
 def forward(a, b, c):

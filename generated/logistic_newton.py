@@ -26,7 +26,8 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {array.dtype}"
                             + " (complex numbers are not supported)" * (kind == "c"))
         if array.ndim != len(want):
-            raise _wrong_rank(name, want, array.shape)
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
         else:        # a Python float adds to a float32 array without making it float64
@@ -61,14 +62,12 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
 
 
 def _shape_error(shapes, names, values):
-    """Raise ValueError naming the first argument of the wrong rank, else the first dimension
-    that disagrees, each read from the first of the arguments (values, in order; None for one
-    not given) that has it."""
-    for name, value in zip(names, values):
-        if value is not None and len(value.shape) != len(shapes[name]):
-            raise _wrong_rank(name, shapes[name], value.shape)
+    """Raise ValueError naming the first argument of the wrong rank (by _arrays) or dimension
+    that disagrees, each read from the first of the arguments (None: not given) that has it."""
     axes, bound = ("rows", "columns"), {}
     for name, value in zip(names, values):
+        if value is not None and len(value.shape) != len(shapes[name]):
+            _arrays((value,), (name,), shapes)        # raises its error for the wrong rank
         for axis, (dim, got) in enumerate(zip(shapes[name], getattr(value, "shape", ()))):
             if dim.isidentifier() and dim not in bound:
                 bound[dim] = got, f"{name} has {got} {axes[axis]}"
@@ -89,13 +88,6 @@ def _sigmoid(x, out=None):
     np.exp(s, s)
     s += 1.0
     return np.divide(1.0, s, s)
-
-
-def _wrong_rank(name, want, shape):
-    """The ValueError for an argument name of shape shape, where want (its shape in SHAPES)
-    has another number of axes."""
-    expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
-    return ValueError(f"{name} must be {expected}, not an array of shape {shape}")
 
 
 def _dims(w, X, Y=None, vw=None):

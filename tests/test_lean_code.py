@@ -93,7 +93,7 @@ def test_matmul_helper_lays_out_products_by_shape(faster, dtype, rows, inner, co
     exec(HELPERS["_Layout"], namespace)
     exec(HELPERS["_matmul"], namespace)
     for kind in (False, True):        # as if measured: columns faster, or not
-        namespace["_Layout"].faster[np.dtype(dtype).str, kind] = faster
+        namespace["_Layout"].faster[np.dtype(dtype), np.dtype(dtype), kind] = faster
     column_major = wide and faster
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, inner)).astype(dtype)
@@ -203,17 +203,20 @@ def test_a_forward_pass_too_short_to_pay_for_a_function_stays_inline(example):
 def test_generated_examples_are_a_quarter_shorter_than_in_0_1_and_lines_fit_in_100():
     """0.1's largest example, deep_relu.py, had 289 lines; at most 216 now, not counting
     init_params and its helper, nor _Layout (the measured layout of wide products), nor the
-    inline argument checks, which 0.1 did not have."""
+    inline argument checks (and the rank check _shape_error does for them), which 0.1 did
+    not have."""
     for path in sorted((ROOT / "generated").glob("*.py")):
         text = path.read_text()
         lines = text.splitlines()
         added = sum(len(_function_text(text, f, kind).splitlines()) + 2
                     for f, kind in (("_init_params", "def"), ("init_params", "def"),
                                     ("_Layout", "class")) if f"{kind} {f}" in text)
-        # the inline check before each _arrays (0.1: the _arrays line alone), and the comment
-        # on a sigmoid taken from a softplus (symgrad/fusion.py), which 0.1 did not have
+        # the inline check before each _arrays (0.1: the _arrays line alone) and the rank
+        # check of the arguments it leaves to _dims (in _shape_error), and the comment on a
+        # sigmoid taken from a softplus (symgrad/fusion.py), which 0.1 did not have
         added += sum(len(check.splitlines()) for check in re.findall(
             r"^    if not \(type\(.*?\):$", text, re.M | re.S))
+        added += 2 * ("    # raises its error for the wrong rank" in text)
         added += len(re.findall(r"^    # sigmoid\(.*\) = 1 - exp", text, re.M))
         assert len(lines) - added <= 216, (path.name, len(lines), added)
         assert max(map(len, lines)) <= 100, path.name

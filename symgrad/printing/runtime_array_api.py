@@ -2,8 +2,6 @@
 source when a module uses them, linted and tested here). Each takes the array namespace from
 its arguments; none imports an array library: array-api-compat, where installed, gives the
 namespace of libraries without `__array_namespace__` (PyTorch, Dask) and of NumPy."""
-from .runtime import _wrong_rank       # the NumPy target's (emitted with the helpers)
-
 try:                    # the namespaces of PyTorch's and Dask's arrays (and NumPy's, wrapped)
     from array_api_compat import array_namespace, device as compat_device
 except ImportError:     # without it: __array_namespace__ (NumPy >= 2, JAX, array-api-strict)
@@ -53,7 +51,8 @@ def _arrays(values, names, shapes):
             out.append(float(value))
             continue
         if len(value.shape) != len(want):
-            raise _wrong_rank(name, want, value.shape)
+            expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
+            raise ValueError(f"{name} must be {expected}, not an array of shape {value.shape}")
         if any(n != n for n in value.shape if n is not None):        # Dask's nan
             raise ValueError(f"{name} has chunks of unknown size: call "
                              f"{name}.compute_chunk_sizes() first")
