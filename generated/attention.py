@@ -150,10 +150,10 @@ def forward(Wq, Wk, Wv, X):
     d_k, d, m = _dims(Wq, Wk, Wv, X)
     K = _matmul(Wk, X)
     Q = _matmul(Wq, X)
-    S = _matmul(K.T, Q)/float(np.sqrt(d_k))
+    S = _matmul(K.T, Q)
     del K, Q
+    S /= float(np.sqrt(d_k))
     P = np.exp(S - _logsumexp(S, -2))
-    del S
     return {'P': P}
 
 
@@ -178,8 +178,9 @@ def loss(Wq, Wk, Wv, X, Y):
     V = _matmul(Wv, X)
     K = _matmul(Wk, X)
     Q = _matmul(Wq, X)
-    S = _matmul(K.T, Q)/float(np.sqrt(d_k))
+    S = _matmul(K.T, Q)
     del K, Q
+    S /= float(np.sqrt(d_k))
     P = np.exp(S - _logsumexp(S, -2))
     del S
     A = _matmul(V, P)
@@ -187,7 +188,6 @@ def loss(Wq, Wk, Wv, X, Y):
     t1 = np.subtract(A, Y, A)
     np.square(t1, t1)
     cost = np.add.reduce(t1, axis=None)/(d*m)
-    del t1, A
     return cost
 
 
@@ -224,7 +224,8 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     V = _matmul(Wv, X)
     K = _matmul(Wk, X)
     Q = _matmul(Wq, X)
-    S = _matmul(K.T, Q)/float(np.sqrt(d_k))
+    S = _matmul(K.T, Q)
+    S /= float(np.sqrt(d_k))
     P = np.exp(S - _logsumexp(S, -2))
     del S
     A = _matmul(V, P)
@@ -261,7 +262,6 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     del P, dA, A, t1
     # back through V = Wv @ X
     dWv = _matmul(dV, X.T)
-    del dV
     return cost, (dWq, dWk, dWv)
 
 

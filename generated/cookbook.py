@@ -138,7 +138,6 @@ def forward(mu, L):
     n, m = _dims(mu, L)
     P = _matmul(L, L.T)
     covariance = np.linalg.inv(P)
-    del P
     return {'covariance': covariance}
 
 
@@ -157,10 +156,11 @@ def loss(mu, L, X):
     n, m = _dims(mu, L, X)
     D = X - mu
     P = _matmul(L, L.T)
-    t1 = np.multiply(D, _matmul(P, D), D)
+    t1 = _matmul(P, D)
     del P
+    t1 *= D
+    del D
     nll = (1/2)*np.add.reduce(t1, axis=None)/m - np.linalg.slogdet(L).logabsdet
-    del t1, D
     return nll
 
 
@@ -204,7 +204,6 @@ def value_and_grad(mu, L, X):
     # back through P = L @ L.T
     dL = _matmul(dP, L)
     dL += _matmul(dP.T, L) - np.linalg.inv(L).T
-    del dP
     return nll, (dmu, dL)
 
 

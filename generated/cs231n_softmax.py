@@ -190,7 +190,6 @@ def loss(W, b, X, y):
     t1 = _logsumexp(scores, -1) - scores[np.arange(N), y].T
     del scores
     loss = 0.001*np.vdot(W, W) + np.add.reduce(t1, axis=None)/N
-    del t1
     return loss
 
 

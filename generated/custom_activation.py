@@ -196,7 +196,6 @@ def loss(W1, b1, W2, b2, X, Y):
     np.square(t3, t3)
     cost = (1/200)*np.add.reduce(t1, axis=None, keepdims=True) + (1/200)*np.add.reduce(t2,
         axis=None, keepdims=True) + (1/2)*np.add.reduce(t3, axis=None, keepdims=True)/m
-    del t1, t2, t3, Z2, A2
     return cost[0, 0]
 
 

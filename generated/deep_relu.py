@@ -210,7 +210,6 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     np.subtract(t2, t1, t1)
     del t2
     cost = np.add.reduce(t1, axis=None)/m
-    del t1, Z4
     return cost
 
 
@@ -262,8 +261,10 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     db4 = np.add.reduce(dZ4, axis=1, keepdims=True)
     dW4 = np.dot(dZ4, A3.T)
     # back through A3 = relu(Z3)
-    dZ3 = _matmul(W4.T, dZ4)*(A3 > 0)
-    del A3, dZ4, t2, AL
+    dZ3 = _matmul(W4.T, dZ4)
+    del dZ4, t2, AL
+    dZ3 *= A3 > 0
+    del A3
     # back through Z3 = W3 @ A2 + b3
     db3 = np.add.reduce(dZ3, axis=1, keepdims=True)
     dW3 = _matmul(dZ3, A2.T)
@@ -283,7 +284,6 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     # back through Z1 = W1 @ X + b1
     db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
-    del dZ1, dA1
     return cost, (dW1, db1, dW2, db2, dW3, db3, dW4, db4)
 
 

@@ -194,7 +194,6 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     np.subtract(t1, logprobs, logprobs)
     del t1
     cost = -np.add.reduce(logprobs, axis=None)/m
-    del logprobs, Z2
     return cost
 
 
@@ -251,12 +250,15 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     dW2 = np.dot(dZ2, t3)
     del t3
     # back through t1 = relu(Z1)
-    dZ1 = 1.25*D1*_matmul(W2.T, dZ2)*(t1 > 0)
-    del dZ2, t4, A2, t1, Z1
+    dZ1 = _matmul(W2.T, dZ2)
+    del dZ2, t4, A2
+    dZ1 *= 1.25
+    dZ1 *= D1
+    dZ1 *= t1 > 0
+    del t1, Z1
     # back through Z1 = W1 @ X + b1
     db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
-    del dZ1
     return cost, (dW1, db1, dW2, db2)
 
 

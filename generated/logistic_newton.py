@@ -134,7 +134,6 @@ def loss(w, X, Y):
     np.subtract(t3, t2, t2)
     del t3
     cost = np.add.reduce(t2, axis=None)/m
-    del t2, t1
     return cost
 
 
@@ -168,7 +167,6 @@ def value_and_grad(w, X, Y):
     t3 /= m
     # back through t1 = w.T @ X
     dw = np.dot(X, t3.T)
-    del t3, t4, A
     return cost, (dw,)
 
 
@@ -193,7 +191,6 @@ def hessian_vector_product(w, X, Y, vw):
     del t2
     t1 = np.divide(A_dot, m, A_dot)
     dw_dot = np.dot(X, t1.T)
-    del t1, A, A_dot
     return (dw_dot,)
 
 

@@ -129,7 +129,6 @@ def loss(w, b, X, Y):
     np.subtract(t2, t1, t1)
     del t2
     cost = np.add.reduce(t1, axis=None)/m
-    del t1, Z
     return cost
 
 
@@ -163,7 +162,6 @@ def value_and_grad(w, b, X, Y):
     # back through Z = b + w.T @ X
     db = np.add.reduce(dZ, axis=None)
     dw = np.dot(X, dZ.T)
-    del dZ, t2, A
     return cost, (dw, db)
 
 

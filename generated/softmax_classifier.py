@@ -165,7 +165,6 @@ def forward(W1, b1, W2, b2, X):
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X)
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
     A2 = np.exp(Z2 - _logsumexp(Z2, -2))
-    del Z2
     return {'A2': A2}
 
 
@@ -186,7 +185,6 @@ def loss(W1, b1, W2, b2, X, Y):
     t1 = Y*(Z2 - _logsumexp(Z2, -2))
     del Z2
     cost = -np.add.reduce(t1, axis=None)/m
-    del t1
     return cost
 
 
@@ -237,7 +235,6 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     # back through Z1 = W1 @ X + b1
     db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
-    del dZ1, A1
     return cost, (dW1, db1, dW2, db2)
 
 

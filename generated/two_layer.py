@@ -191,7 +191,6 @@ def loss(W1, b1, W2, b2, X, Y):
     np.subtract(t2, t1, t1)
     del t2
     cost = np.add.reduce(t1, axis=None)/m
-    del t1, Z2
     return cost
 
 
@@ -239,7 +238,6 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     # back through Z1 = W1 @ X + b1
     db1 = np.add.reduce(dZ1, axis=1, keepdims=True)
     dW1 = _matmul(dZ1, X.T)
-    del dZ1, A1
     return cost, (dW1, db1, dW2, db2)
 
 

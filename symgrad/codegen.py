@@ -487,6 +487,8 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
         start = [workspace.take_line(slots, arrays)] if slots else []
     returned = returns(names, _owned(shared.stmts if shared else [], stmts, names, args,
                                             draft.code.calls))
+    if stmts and stmts[-1].kind == "free" and returned and _only_names(returned):
+        stmts = stmts[:-1]          # the return frees those arrays as soon, computing nothing
     body = ir.lines(last_forms(stmts))
     entry = _validate(args, d, draft.reuses, binder.unranked) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
@@ -494,6 +496,15 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in seeds]
     return dict(name=name, args=", ".join(["workspace"] * buffers + [a.name for a in args]),
                 summary=summary, doc=[] if buffers else doc, body=body, returns=returned)
+
+
+def _only_names(expression):
+    """Whether a Python expression is names and numbers in tuples and dicts (or an entry,
+    cost[0, 0]), computing no array."""
+    tree = ast.parse(expression, mode="eval")
+    return all(isinstance(n, (ast.Expression, ast.Tuple, ast.Dict, ast.Name, ast.Constant,
+                              ast.Load, ast.Subscript)) for n in ast.walk(tree)) \
+        and not any(isinstance(n, ast.Subscript) and ir.names(n.slice) for n in ast.walk(tree))
 
 
 def _workspace(d, function, draft, returns, binder):

@@ -1,8 +1,9 @@
 """The fast style's forms of matrix products: passes over a function's statements
 (symgrad/ir.py), which the printers write as `a @ b` everywhere.
 
-- `split_sums`: `Z = W @ A + b` becomes `Z = W @ A` then `Z += b`: the product's new array
-  takes the sum, where the one statement would allocate a second array for it.
+- `split_sums`: `Z = W @ A + b` becomes `Z = W @ A` then `Z += b`, and `dZ = (W.T @ dA)*M`
+  `dZ = W.T @ dA` then `dZ *= M`: the product's new array takes the sum or the product,
+  where the one statement would allocate a second array for it (M3: a 1 MB one).
 - `call_forms`: a product of two matrices becomes `np.dot(a, b)` where the result is a
   vector (the same BLAS call as @ with a third less overhead: no generalized-ufunc
   dispatch; np.dot zeroes a matrix result first, which costs more than that), and
@@ -34,7 +35,9 @@ def forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]
 def split_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
     """Each `Z = ... + P + ...` whose sum has a term P, a product of Z's shape (not
     broadcast) that no other term reads, as `Z = P` and `Z += rest` (`Z -= ...` where every
-    other term is subtracted)."""
+    other term is subtracted); each `Z = a*P/b` whose factor P is such a product and whose
+    other factors are numbers, arrays or masks (no arithmetic: the later passes write that
+    into a dying array) as `Z = P`, `Z *= a`, `Z /= b`, an update per factor."""
     out: list[ir.Stmt] = []
     for s in stmts:
         out += _split(s, shapes) or [s]
@@ -42,15 +45,24 @@ def split_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.
 
 
 def _split(s, shapes):
-    if s.kind != "assign" or not isinstance(s.value, ast.BinOp) \
-            or not isinstance(s.value.op, (ast.Add, ast.Sub)):
+    if s.kind != "assign" or not isinstance(s.value, ast.BinOp) or shapes.get(s.target) is None:
+        return None
+    if isinstance(s.value.op, (ast.Mult, ast.Div)):
+        factors = _factors(s.value)
+        for i, (op, factor) in enumerate(factors):
+            rest = factors[:i] + factors[i + 1:]
+            if isinstance(op, ast.Mult) and _alone(factor, rest, s.target, shapes) \
+                    and all(_computed(f, shapes) for _, f in rest):
+                target = ast.Name(s.target)
+                return [ir.Stmt.of(ast.Assign([target], factor, lineno=0))] + [
+                    ir.Stmt.of(ast.AugAssign(target, op, f)) for op, f in rest]
+        return None
+    if not isinstance(s.value.op, (ast.Add, ast.Sub)):
         return None
     terms = _terms(s.value, 1)
     for i, (sign, term) in enumerate(terms):
         rest = terms[:i] + terms[i + 1:]
-        if sign > 0 and _is_product(term) and shapes.get(s.target) is not None \
-                and ir.shape_of(term, shapes) == shapes.get(s.target) \
-                and not any(ast.dump(term) == ast.dump(n) for _, t in rest for n in ast.walk(t)):
+        if sign > 0 and _alone(term, rest, s.target, shapes):
             subtract = all(sign < 0 for sign, _ in rest)
             rest.sort(key=lambda st: st[0] < 0)        # a term added first: a - b, not -b + a
             value = rest[0][1] if subtract or rest[0][0] > 0 else ast.UnaryOp(ast.USub(),
@@ -62,6 +74,30 @@ def _split(s, shapes):
                     ir.Stmt.of(ast.AugAssign(target, ast.Sub() if subtract else ast.Add(),
                                              value))]
     return None
+
+
+def _alone(node, rest, target, shapes):
+    """Whether node is a product of the target's shape that none of the rest ([(sign or
+    operator, expression)]) reads."""
+    return _is_product(node) and ir.shape_of(node, shapes) == shapes[target] \
+        and not any(ast.dump(node) == ast.dump(n) for _, t in rest for n in ast.walk(t))
+
+
+def _computed(node, shapes):
+    """Whether an expression is an array or a number with no arithmetic on arrays: a name, a
+    view, a mask, a number (float(np.sqrt(d_k)) too)."""
+    return isinstance(node, (ast.Name, ast.Attribute, ast.Compare)) \
+        or ir.shape_of(node, shapes) == () \
+        or isinstance(node, ast.Call) and ast.unparse(node.func) == "float"
+
+
+def _factors(node):
+    """[(ast.Mult() or ast.Div(), factor)] of a product written with * and /."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        return _factors(node.left) + [(ast.Div(), node.right)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return _factors(node.left) + _factors(node.right)
+    return [(ast.Mult(), node)]
 
 
 def _terms(node, sign):

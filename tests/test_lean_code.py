@@ -328,3 +328,19 @@ def test_the_layout_is_the_one_measured_faster_once_per_dtype_and_kind(slow):
     assert layout.columns(product, a, b) == (slow == "rows") and len(calls) == 10   # kept
     assert layout.columns(product, a.astype(np.float32), b.astype(np.float32)) \
         == (slow == "rows") and len(calls) == 20        # another dtype: measured again
+
+
+def test_no_del_just_before_a_return_that_computes_nothing():
+    """A `del` as a function's last statement frees nothing that a return reading names only
+    (or an entry: cost[0, 0]) would not free at once: there is none; one before a return
+    that computes an array (cookbook's reshaped covariance) stays, freeing first."""
+    from symgrad.codegen import _only_names
+    assert _only_names("cost, (dW1, db1)") and _only_names("{'A2': A2}")
+    assert _only_names("cost[0, 0], (dW,)") and not _only_names("X[k]")
+    assert not _only_names("A.reshape(2, 2).T") and not _only_names("cost, (dW + W,)")
+    found = []
+    for path in sorted((ROOT / "generated").glob("*.py")):
+        for returned in re.findall(r"\n    del [^\n]*\n    return ([^\n]*)", path.read_text()):
+            assert not _only_names(returned), (path.name, returned)
+            found.append(path.name)
+    assert found == ["cookbook.py"]

@@ -138,7 +138,7 @@ def test_a_column_times_a_row_is_an_outer_product():
     col = net.g.leaf(sp.MatrixSymbol("c", n_h, 1))
     row = net.g.leaf(sp.MatrixSymbol("r", 1, m))
     code, plain, math, _ = printed(net.g.map(2 * X0 * X1, [col, row]), "P")
-    assert code == ["P = 2.0*_matmul(c, r)"]
+    assert code == ["P = _matmul(c, r)", "P *= 2.0"]       # scaled in the product's array
     assert plain == ["P = 2*(c @ r)"]
     assert math == "2*(c @ r)"
 

@@ -34,15 +34,27 @@ FORMS = {
                            ["Z = _matmul(W, X) + np.tanh(_matmul(W, X))"]),
     # a stack of matrices (a Jacobian's seeds) stays a @ b
     "stacked product": (["S = G @ X + c"], ["S = G @ X", "S += c"]),
+    # a product with it by arrays, masks and numbers: the product's array takes them, one
+    # update each (a ReLU's mask, attention's 1/sqrt(d_k), dropout's 1/keep)
+    "masked product": (["Z = (W @ X)*(c > 0)"], ["Z = _matmul(W, X)", "Z *= c > 0"]),
+    "scaled product": (["Z = (W @ X)/float(np.sqrt(m))"],
+                       ["Z = _matmul(W, X)", "Z /= float(np.sqrt(m))"]),
+    "factors around it": (["Z = 2*c*(W @ X)/m*b"],
+                          ["Z = _matmul(W, X)", "Z *= 2.0", "Z *= c", "Z /= m", "Z *= b"]),
+    # arithmetic beside it stays in one statement: the later passes write it into an array
+    # that dies there (1 - A**2 into A), where an update would allocate it
+    "factor computed": (["Z = (W @ X)*(1 - c**2)"], ["Z = _matmul(W, X)*(1.0 - c**2)"]),
+    "product divides": (["Z = c/(W @ X)"], ["Z = c/_matmul(W, X)"]),
+    "broadcast by a factor": (["A = (w @ W @ X)*c"], ["A = np.dot(np.dot(w, W), X)*c"]),
 }
 
 
 @pytest.mark.parametrize("lines,expected", FORMS.values(), ids=FORMS)
 def test_products_forms(lines, expected):
-    new = ir.lines(products.forms(ir.parse(lines), SHAPES))
+    new = ir.lines(products.forms(ir.parse(lines), SHAPES | {"m": ()}))
     assert new == expected
     target = lines[0].split(" = ")[0]
-    assert_same_results(lines, new, ARGS | {"_matmul": runtime._matmul}, [target],
+    assert_same_results(lines, new, ARGS | {"_matmul": runtime._matmul, "m": 7}, [target],
                         rtol=1e-14)
 
 
