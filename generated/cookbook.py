@@ -186,9 +186,7 @@ def value_and_grad(mu, L, X):
     D = X - mu
     P = _matmul(L, L.T)
     t1 = _matmul(P, D)
-    t2 = D*t1
-    nll = (1/2)*np.add.reduce(t2, axis=None)/m - np.linalg.slogdet(L).logabsdet
-    del t2
+    nll = (1/2)*np.vdot(D, t1)/m - np.linalg.slogdet(L).logabsdet
     # back through t2 = D*t1
     t3 = (1/2)*D/m
     dD = _matmul(P.T, t3)

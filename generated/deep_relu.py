@@ -192,7 +192,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """The loss, a scalar.
 
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    t1 = -Y*Z4 + softplus(Z4)
+    t1 = Y*softplus(-Z4) + (1 - Y)*softplus(Z4)
     cost = sum(t1)/m
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(W3) is type(b3) is type(W4) is
@@ -205,11 +205,7 @@ def loss(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
             PARAMS + INPUTS, SHAPES)
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    t2 = np.logaddexp(0.0, Z4)
-    t1 = np.multiply(Y, Z4, Z4)
-    np.subtract(t2, t1, t1)
-    del t2
-    cost = np.add.reduce(t1, axis=None)/m
+    cost = (np.vdot(Y, np.logaddexp(0.0, -Z4)) + np.vdot(1.0 - Y, np.logaddexp(0.0, Z4, Z4)))/m
     return cost
 
 
@@ -217,7 +213,7 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     A1, A2, A3, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
-    t1 = -Y*Z4 + softplus(Z4)
+    t1 = Y*softplus(-Z4) + (1 - Y)*softplus(Z4)
     cost = sum(t1)/m
     AL = sigmoid(Z4)
     dZ4 = (AL - Y)/m
@@ -246,15 +242,15 @@ def value_and_grad(W1, b1, W2, b2, W3, b3, W4, b4, X, Y):
     n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X, Y)
     A1, A2, A3, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     t2 = np.logaddexp(0.0, Z4)
-    t1 = np.multiply(Y, Z4, Z4)
-    np.subtract(t2, t1, t1)
-    cost = np.add.reduce(t1, axis=None)/m
-    del t1, Z4
+    t3 = np.negative(Z4, Z4)
+    np.logaddexp(0.0, t3, t3)
+    cost = (np.vdot(Y, t3) + np.vdot(1.0 - Y, t2))/m
+    del Z4, t3
     # sigmoid(Z4) = 1 - exp(-softplus(Z4)): the softplus t2
     AL = np.negative(t2, t2)
     np.expm1(AL, AL)
     np.negative(AL, AL)
-    # back through t1 = -Y*Z4 + softplus(Z4)
+    # back through t1 = Y*softplus(-Z4) + (1 - Y)*softplus(Z4)
     dZ4 = np.subtract(AL, Y, AL)
     dZ4 /= m
     # back through Z4 = W4 @ A3 + b4

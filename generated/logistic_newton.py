@@ -120,7 +120,7 @@ def loss(w, X, Y):
     """The loss, a scalar.
 
     t1 = w.T @ X
-    t2 = -Y*t1 + softplus(t1)
+    t2 = Y*softplus(-t1) + (1 - Y)*softplus(t1)
     cost = sum(t2)/m
     """
     if not (type(w) is type(X) is type(Y) is np.ndarray
@@ -129,11 +129,7 @@ def loss(w, X, Y):
         w, X, Y = _arrays((w, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
     t1 = np.dot(w.T, X)
-    t3 = np.logaddexp(0.0, t1)
-    t2 = np.multiply(Y, t1, t1)
-    np.subtract(t3, t2, t2)
-    del t3
-    cost = np.add.reduce(t2, axis=None)/m
+    cost = (np.vdot(Y, np.logaddexp(0.0, -t1)) + np.vdot(1.0 - Y, np.logaddexp(0.0, t1, t1)))/m
     return cost
 
 
@@ -141,7 +137,7 @@ def value_and_grad(w, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     t1 = w.T @ X
-    t2 = -Y*t1 + softplus(t1)
+    t2 = Y*softplus(-t1) + (1 - Y)*softplus(t1)
     cost = sum(t2)/m
     A = sigmoid(t1)
     t3 = (A - Y)/m
@@ -154,15 +150,15 @@ def value_and_grad(w, X, Y):
     n_x, m = _dims(w, X, Y)
     t1 = np.dot(w.T, X)
     t4 = np.logaddexp(0.0, t1)
-    t2 = np.multiply(Y, t1, t1)
-    np.subtract(t4, t2, t2)
-    cost = np.add.reduce(t2, axis=None)/m
-    del t2, t1
+    t5 = np.negative(t1, t1)
+    np.logaddexp(0.0, t5, t5)
+    cost = (np.vdot(Y, t5) + np.vdot(1.0 - Y, t4))/m
+    del t1, t5
     # sigmoid(t1) = 1 - exp(-softplus(t1)): the softplus t4
     A = np.negative(t4, t4)
     np.expm1(A, A)
     np.negative(A, A)
-    # back through t2 = -Y*t1 + softplus(t1)
+    # back through t2 = Y*softplus(-t1) + (1 - Y)*softplus(t1)
     t3 = np.subtract(A, Y, A)
     t3 /= m
     # back through t1 = w.T @ X

@@ -117,18 +117,14 @@ def loss(w, b, X, Y):
     """The loss, a scalar.
 
     Z = b + w.T @ X
-    t1 = -Y*Z + softplus(Z)
+    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
     cost = sum(t1)/m
     """
     w, b, X, Y = _arrays((w, b, X, Y), PARAMS + INPUTS, SHAPES)
     n_x, m = _dims(w, X, Y)
     Z = np.dot(w.T, X)
     Z += b
-    t2 = np.logaddexp(0.0, Z)
-    t1 = np.multiply(Y, Z, Z)
-    np.subtract(t2, t1, t1)
-    del t2
-    cost = np.add.reduce(t1, axis=None)/m
+    cost = (np.vdot(Y, np.logaddexp(0.0, -Z)) + np.vdot(1.0 - Y, np.logaddexp(0.0, Z, Z)))/m
     return cost
 
 
@@ -136,7 +132,7 @@ def value_and_grad(w, b, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     Z = b + w.T @ X
-    t1 = -Y*Z + softplus(Z)
+    t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
     cost = sum(t1)/m
     A = sigmoid(Z)
     dZ = (A - Y)/m
@@ -148,15 +144,15 @@ def value_and_grad(w, b, X, Y):
     Z = np.dot(w.T, X)
     Z += b
     t2 = np.logaddexp(0.0, Z)
-    t1 = np.multiply(Y, Z, Z)
-    np.subtract(t2, t1, t1)
-    cost = np.add.reduce(t1, axis=None)/m
-    del t1, Z
+    t3 = np.negative(Z, Z)
+    np.logaddexp(0.0, t3, t3)
+    cost = (np.vdot(Y, t3) + np.vdot(1.0 - Y, t2))/m
+    del Z, t3
     # sigmoid(Z) = 1 - exp(-softplus(Z)): the softplus t2
     A = np.negative(t2, t2)
     np.expm1(A, A)
     np.negative(A, A)
-    # back through t1 = -Y*Z + softplus(Z)
+    # back through t1 = Y*softplus(-Z) + (1 - Y)*softplus(Z)
     dZ = np.subtract(A, Y, A)
     dZ /= m
     # back through Z = b + w.T @ X

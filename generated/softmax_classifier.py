@@ -212,9 +212,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X, Y)
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
     t1 = _logsumexp(Z2, -2)
-    t2 = Y*(Z2 - t1)
-    cost = -np.add.reduce(t2, axis=None)/m
-    del t2
+    cost = -np.vdot(Y, Z2 - t1)/m
     A2 = np.subtract(Z2, t1, Z2)
     np.exp(A2, A2)
     del t1

@@ -176,7 +176,7 @@ def loss(W1, b1, W2, b2, X, Y):
     """The loss, a scalar.
 
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
-    t1 = -Y*Z2 + softplus(Z2)
+    t1 = Y*softplus(-Z2) + (1 - Y)*softplus(Z2)
     cost = sum(t1)/m
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is np.ndarray
@@ -186,11 +186,7 @@ def loss(W1, b1, W2, b2, X, Y):
         W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, Y)
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
-    t2 = np.logaddexp(0.0, Z2)
-    t1 = np.multiply(Y, Z2, Z2)
-    np.subtract(t2, t1, t1)
-    del t2
-    cost = np.add.reduce(t1, axis=None)/m
+    cost = (np.vdot(Y, np.logaddexp(0.0, -Z2)) + np.vdot(1.0 - Y, np.logaddexp(0.0, Z2, Z2)))/m
     return cost
 
 
@@ -198,7 +194,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     """(loss, grads): grads in PARAMS order, each shaped like its parameter.
 
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
-    t1 = -Y*Z2 + softplus(Z2)
+    t1 = Y*softplus(-Z2) + (1 - Y)*softplus(Z2)
     cost = sum(t1)/m
     A2 = sigmoid(Z2)
     dZ2 = (A2 - Y)/m
@@ -216,15 +212,15 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     n_h, n_x, m = _dims(W1, b1, W2, b2, X, Y)
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
     t2 = np.logaddexp(0.0, Z2)
-    t1 = np.multiply(Y, Z2, Z2)
-    np.subtract(t2, t1, t1)
-    cost = np.add.reduce(t1, axis=None)/m
-    del t1, Z2
+    t3 = np.negative(Z2, Z2)
+    np.logaddexp(0.0, t3, t3)
+    cost = (np.vdot(Y, t3) + np.vdot(1.0 - Y, t2))/m
+    del Z2, t3
     # sigmoid(Z2) = 1 - exp(-softplus(Z2)): the softplus t2
     A2 = np.negative(t2, t2)
     np.expm1(A2, A2)
     np.negative(A2, A2)
-    # back through t1 = -Y*Z2 + softplus(Z2)
+    # back through t1 = Y*softplus(-Z2) + (1 - Y)*softplus(Z2)
     dZ2 = np.subtract(A2, Y, A2)
     dZ2 /= m
     # back through Z2 = W2 @ A1 + b2

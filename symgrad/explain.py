@@ -142,8 +142,9 @@ class Explanation:
         return lines
 
     def _cross_entropy(self):
-        """The sentence relating the stable form t = softplus(Z) - Y Z to the cross-entropy
-        on A = sigmoid(Z) the course writes, when the forward pass computes it."""
+        """The sentence relating the stable form t = Y softplus(-Z) + (1 - Y) softplus(Z) to
+        the cross-entropy on A = sigmoid(Z) the course writes, when the forward pass computes
+        it (schedule._positive_bce)."""
         z, a = self.course.z, self.course.a
         if type(a.expr).__name__ != "sigmoid":
             return ""
@@ -153,15 +154,19 @@ class Explanation:
                 continue
             i = args.index(z)
             for j, y in enumerate(args):
-                if j != i and sp.expand(expr - softplus(placeholder(i))
-                                        + placeholder(j) * placeholder(i)) == 0:
+                u, y_ = placeholder(i), placeholder(j)
+                if j != i and sp.expand(expr - y_ * softplus(-u)
+                                        - (1 - y_) * softplus(u)) == 0:
                     A, Z, Y = self.label(a), self.label(z), self.label(y)
                     return (f"Each example's loss is the cross-entropy $-\\left({Y} \\log {A} + "
                             f"(1 - {Y}) \\log(1 - {A})\\right)$ of ${A} = \\sigma({Z})$; since "
                             f"$\\log {A} = -\\operatorname{{softplus}}(-{Z})$ and "
                             f"$\\log(1 - {A}) = -\\operatorname{{softplus}}({Z})$, it equals "
-                            f"${self.tex[node.id]} = \\operatorname{{softplus}}({Z}) - {Y} \\odot "
-                            f"{Z}$, the form the code computes.")
+                            f"${self.tex[node.id]} = {Y} \\odot \\operatorname{{softplus}}(-{Z}) + "
+                            f"(1 - {Y}) \\odot \\operatorname{{softplus}}({Z})$, the form the code "
+                            f"computes: two terms never negative, where the equal "
+                            f"$\\operatorname{{softplus}}({Z}) - {Y} \\odot {Z}$ loses its digits "
+                            f"for a confident right ${Z}$.")
         return ""
 
     def stable_forms(self):

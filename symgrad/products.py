@@ -9,6 +9,11 @@
   dispatch; np.dot zeroes a matrix result first, which costs more than that), and
   `_matmul(a, b)` where it is a matrix (the helper picks the faster of the two ways to
   store it). A product of stacks of matrices (a Jacobian's seeds) stays `a @ b`.
+- `dot_sums`: the sum of all the entries of `t = a*b + c*d` (a name nothing else reads, each
+  term a product of two arrays of t's shape) as `np.vdot(a, b) + np.vdot(c, d)`: a dot
+  product per term, no array for t (binary cross-entropy's Y*softplus(-Z) +
+  (1 - Y)*softplus(Z): two calls fewer). Its terms are never negative there, where a dot
+  product sums as accurately as a pairwise sum; a sum with a term of another form is kept.
 - `float_literals`: an integer operand of a float array's arithmetic is written as a float
   (`1.0 - A`): NumPy converts a Python float to the array's dtype faster than an int.
 - `last_forms`, the last step, on the text only (the passes before it, liveness and the
@@ -22,6 +27,7 @@
 For small arrays every call counts (M4 in benchmarks/).
 """
 import ast
+import copy
 from collections.abc import Mapping
 
 from . import ir
@@ -29,7 +35,8 @@ from . import ir
 
 def forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
     """The statements with the passes applied, in the order above."""
-    return float_literals(call_forms(split_sums(stmts, shapes), shapes), shapes)
+    return float_literals(dot_sums(call_forms(split_sums(stmts, shapes), shapes), shapes),
+                          shapes)
 
 
 def split_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
@@ -128,6 +135,54 @@ class _Calls(ast.NodeTransformer):
             return node
         function = "np.dot" if 1 in shape else "_matmul"
         return ir.call(function, [node.left, node.right])
+
+
+def dot_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
+    """Each `t.sum()` of a name t assigned `a*b + c*d` before it (a sum of products of two
+    arrays of t's shape), read by no other statement and none of whose names is written in
+    between, as `(np.vdot(a, b) + np.vdot(c, d))`, the statement assigning t dropped."""
+    out: list[ir.Stmt | None] = list(stmts)
+    for i, s in enumerate(stmts):
+        t = s.target
+        if s.kind != "assign" or t is None or len(shapes.get(t, ())) != 2:
+            continue
+        readers = [j for j, r in enumerate(stmts) if t in r.reads]
+        terms = _terms(s.value, 1)
+        at = out[readers[0]] if len(readers) == 1 else None      # as rewritten so far
+        reader = at.tree if at is not None else None
+        if reader is None or readers[0] <= i \
+                or not all(sign > 0 and _pair(term, shapes[t], shapes) for sign, term in terms) \
+                or any(r.target in s.reads for r in stmts[i + 1:readers[0]]):
+            continue
+        total: ast.expr = ir.call("np.vdot", [terms[0][1].left, terms[0][1].right])
+        for _, term in terms[1:]:
+            total = ast.BinOp(total, ast.Add(), ir.call("np.vdot", [term.left, term.right]))
+        tree = _Sum(t, total).visit(copy.deepcopy(reader))
+        if t not in ir.names(tree):           # its one read was that sum
+            out[i], out[readers[0]] = None, ir.Stmt.of(tree)
+    return [s for s in out if s is not None]
+
+
+def _pair(node, shape, shapes):
+    """Whether node is a*b of two arrays of the shape (no broadcast)."""
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult) \
+        and ir.shape_of(node.left, shapes) == shape == ir.shape_of(node.right, shapes)
+
+
+class _Sum(ast.NodeTransformer):
+    """name.sum() replaced by total."""
+
+    def __init__(self, name, total):
+        self.name, self.total = name, total
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "sum" and not node.args \
+                and not node.keywords and isinstance(func.value, ast.Name) \
+                and func.value.id == self.name:
+            return self.total
+        return node
 
 
 def float_literals(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:

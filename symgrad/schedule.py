@@ -68,7 +68,7 @@ def plan(roots: list[Node]) -> Plan:
             expr, args = inline_maps(own, own_args, lambda a: a.id in fused)
             if len(args) != len(own_args) or any(a is not b for a, b in zip(args, own_args)):
                 expr = simplify_derivative(expr)
-            exprs[node.id] = (_stable_exp_sums(expr), args)
+            exprs[node.id] = (_positive_bce(_stable_exp_sums(expr)), args)
     computed = [n for n in order if n.id not in fused and n.id not in inline
                 or n.id in root_ids and n.op != "leaf"]
     _tanh_as_sigmoid(computed, exprs)
@@ -122,6 +122,26 @@ def _fuse_within_budget(order, fused):
         if node.id in fused and total > FUSED:
             fused.discard(node.id)
         size[node.id] = total if node.id in fused else 1
+
+
+def _positive_bce(expr):
+    """softplus(u) - y*u, binary cross-entropy on the logit u as simplify writes it (one
+    softplus), as (1 - y)*softplus(u) + y*softplus(-u): the same function, of two terms that
+    are never negative for 0 <= y <= 1. softplus(u) - y*u loses every digit to cancellation
+    for a confident right logit (softplus(15) rounds to 15 in float32, 37 in float64: the
+    loss comes out 0), as NUMERICS.md's max(u, 0) - u*y + log1p(exp(-|u|)) does not; this
+    form is as accurate with one softplus more, where the sigmoid of the gradient still takes
+    the first (fusion.py)."""
+    def rule(e):
+        for f in e.args:
+            if isinstance(f, softplus) and f.args[0].is_Symbol:
+                u = f.args[0]
+                rest = e - f
+                y = -rest.coeff(u)
+                if y != 0 and not y.has(u) and not (rest + y*u).has(u):
+                    return rest + y*u + (1 - y)*f + y*softplus(-u)
+        return e
+    return expr.replace(lambda e: e.is_Add, rule)
 
 
 def _stable_exp_sums(expr):

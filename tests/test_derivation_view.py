@@ -153,8 +153,8 @@ def test_sigmoid_with_cross_entropy_goes_through_dA_then_dZ_and_names_the_stable
           "\n" r" &= \frac{A^{[2]} - Y}{m}")
     assert da in text and dz in text and text.index(da) < text.index(dz)
     assert r"-\left(Y \log A^{[2]} + (1 - Y) \log(1 - A^{[2]})\right)" in text
-    assert r"t_{1} = \operatorname{softplus}(Z^{[2]}) - Y \odot Z^{[2]}$, the form the code" \
-        in text
+    assert (r"t_{1} = Y \odot \operatorname{softplus}(-Z^{[2]}) + (1 - Y) \odot "
+            r"\operatorname{softplus}(Z^{[2]})$, the form the code") in text
     assert r"\max(z, 0) + \log(1 + e^{-|z|})" in text
     assert "u_{1}" not in text                    # the stable rewrite's intermediates
 

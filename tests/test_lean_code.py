@@ -116,8 +116,12 @@ def test_the_sigmoid_is_computed_in_the_dying_logit_and_a_minus_y_in_it(example)
     assert "_sigmoid" not in body and "dZ2 = np.subtract(A2, Y, A2)" in body
 
 
-def test_binary_cross_entropy_takes_one_logaddexp(example):
-    assert _body(example("two_layer")[2], "loss").count("np.logaddexp") == 1
+def test_binary_cross_entropy_is_two_dot_products_of_softplus(example):
+    # y*softplus(-z) + (1 - y)*softplus(z), summed as two dot products: both terms are never
+    # negative (test_numerics: softplus(z) - y*z cancels), no array for the entries' loss
+    body = _body(example("two_layer")[2], "loss")
+    assert body.count("np.logaddexp") == 2 and body.count("np.vdot") == 2, body
+    assert "Y*Z2" not in body and "np.add.reduce" not in body, body
 
 
 @pytest.mark.parametrize("stem", [s for s in STEMS if s != "graph"])   # graph: scalars only

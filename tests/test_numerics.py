@@ -46,6 +46,33 @@ def test_sigmoid_bce_is_finite_at_extreme_logits(build):
     assert np.allclose(dz, (1 / (1 + np.exp(-np.clip(z, -700, 700))) - y) / 5, atol=1e-15)
 
 
+def _bce_logits():
+    Z, Y = sg.Param("Z", 1, m), sg.Input("Y", 1, m)
+    return _module(sg.bce_with_logits(Z, Y), [Z], [Y])
+
+
+@pytest.mark.parametrize("build", [_bce_helpers, _bce_plain_sympy, _bce_logits])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
+def test_bce_keeps_its_digits_where_the_model_is_confident_and_right(build, dtype, rtol):
+    # softplus(z) - y*z, as one logaddexp minus a product, cancels for z >> 0 with y = 1:
+    # softplus(z) rounds to z (float32 from z = 15, float64 from 37) and the loss to 0.
+    # Expected: mpmath at 50 digits of the entries' y*softplus(-z) + (1 - y)*softplus(z).
+    import mpmath
+    mpmath.mp.dps = 50
+    module = build()
+    z = np.array([[5.0, 15.0, 30.0, 40.0, -20.0, -38.0, 12.5, -0.5]], dtype)
+    y = np.array([[1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.75, 0.25]], dtype)
+
+    def softplus(x):
+        return mpmath.log1p(mpmath.exp(mpmath.mpf(float(x))))
+    for k in range(z.shape[1]):                     # one example each: its own digits
+        a, b = z[:, k:k + 1], y[:, k:k + 1]
+        exact = float(b[0, 0]) * softplus(-a[0, 0]) + (1 - float(b[0, 0])) * softplus(a[0, 0])
+        for loss in (module.loss(a, b), module.value_and_grad(a, b)[0]):
+            assert np.asarray(loss).dtype == dtype
+            assert abs(float(loss) / float(exact) - 1) < rtol, (k, float(loss), float(exact))
+
+
 @pytest.mark.parametrize("helper,reference", [
     (sg.softplus, lambda z: np.logaddexp(0, z)),
     (sg.tanh, np.tanh),

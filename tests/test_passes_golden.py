@@ -168,12 +168,13 @@ def _checked_plan(d):
 def test_sigmoid_and_cross_entropy_fuse_into_a_minus_y_over_m():
     # the graph's dz is two maps, -Y(1 - A)/m and (1 - Y)A/m, and their sum (test_graph_golden);
     # fused, they simplify to (A - Y)/m, one statement. The loss's maps fuse into
-    # softplus(z) - Y z (y softplus(-z) + (1 - y) softplus(z), one softplus), the sum is
+    # y softplus(-z) + (1 - y) softplus(z), which the graph holds as softplus(z) - Y z and the
+    # plan writes back, two terms never negative; the sum is
     # written inside the division by m; w X, single-use and unnamed, is written inside
     # z = b + w X, and X^T inside dw's product
     assert _checked_plan(logistic()) == """\
 n0 = map[_x0 + _x1](b, matmul(w, X))  (1, m)
-n1 = map[-_x0*_x1 + softplus(_x1)](Y, n0)  (1, m)
+n1 = map[_x0*softplus(-_x1) + (1 - _x0)*softplus(_x1)](Y, n0)  (1, m)
 n2 = map[_x0/m](sum(n1))  scalar
 A = map[sigmoid(_x0)](n0)  (1, m)
 n3 = map[(-_x0 + _x1)/m](Y, A)  (1, m)

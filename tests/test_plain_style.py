@@ -104,7 +104,8 @@ def test_plain_two_layer_is_the_course_solution():
         "Z1 = W1 @ X + b1",
         "A1 = np.tanh(Z1)",
         "Z2 = W2 @ A1 + b2",
-        "t1 = np.logaddexp(0, Z2) - Y*Z2",        # BCE on the logits: softplus(Z2) - Y*Z2
+        # BCE on the logits, softplus(Z2) - Y*Z2, as two terms never negative
+        "t1 = Y*np.logaddexp(0, -Z2) + (1 - Y)*np.logaddexp(0, Z2)",
         "cost = np.sum(t1)/m",
         "A2 = _sigmoid(Z2)",
         "dZ2 = (A2 - Y)/m",

@@ -98,3 +98,18 @@ def test_integers_beside_float_arrays_are_written_as_floats():
 ])
 def test_the_last_forms_write_out_positionally_and_sums_as_reductions(line, printed):
     assert ir.lines(products.last_forms(ir.parse([line]))) == [printed or line]
+
+
+def test_sums_of_products_are_dot_products_however_many_a_statement_reads():
+    """t = a*b + c*d summed: np.vdot per term and no array for t; two in one statement both
+    (the second once overwrote the first); a term of another form, a broadcast factor, or a
+    t read again keeps the sum."""
+    shapes = SHAPES | {"t": (4, 5), "u": (4, 5), "q": ()}
+    lines = ["t = A*c + (1 - A)*Z", "u = -c*A", "q = t.sum() - u.sum()/2"]
+    args = {"A": RNG.standard_normal((4, 5)), "Z": RNG.standard_normal((4, 5)), "c": ARGS["c"]}
+    new = ir.lines(products.dot_sums(ir.parse(lines), shapes))
+    assert new == ["q = np.vdot(A, c) + np.vdot(1 - A, Z) - np.vdot(-c, A)/2"]
+    assert_same_results(lines, new, args, ["q"], rtol=1e-14)
+    for kept in (["t = A*c + np.tanh(Z)", "q = t.sum()"], ["t = A*b", "q = t.sum()"],
+                 ["t = A*c", "q = t.sum()", "u = t + 1"]):
+        assert ir.lines(products.dot_sums(ir.parse(kept), shapes)) == kept
