@@ -129,9 +129,9 @@ def _positive_bce(expr):
     softplus), as (1 - y)*softplus(u) + y*softplus(-u): the same function, of two terms that
     are never negative for 0 <= y <= 1. softplus(u) - y*u loses every digit to cancellation
     for a confident right logit (softplus(15) rounds to 15 in float32, 37 in float64: the
-    loss comes out 0), as NUMERICS.md's max(u, 0) - u*y + log1p(exp(-|u|)) does not; this
-    form is as accurate with one softplus more, where the sigmoid of the gradient still takes
-    the first (fusion.py)."""
+    loss comes out 0); this form keeps them, as NUMERICS.md's max(u, 0) - u*y +
+    log1p(exp(-|u|)) does, with one softplus more, and the sigmoid of the gradient still
+    takes the first (fusion.py)."""
     def rule(e):
         for f in e.args:
             if isinstance(f, softplus) and f.args[0].is_Symbol:

@@ -70,7 +70,9 @@ def canonical(expr):
 
 def _one_softplus(expr):
     """softplus(-u) as softplus(u) - u where both appear, expanded: binary cross-entropy
-    y*softplus(-z) + (1 - y)*softplus(z) becomes softplus(z) - y*z (one logaddexp)."""
+    y*softplus(-z) + (1 - y)*softplus(z) becomes softplus(z) - y*z in the graph, whose
+    derivative simplifies to sigmoid(z) - y (the plan evaluates it in the first form again,
+    schedule._positive_bce: the second cancels)."""
     pairs = {f.args[0] for f in expr.atoms(softplus)} & {-f.args[0] for f in expr.atoms(softplus)}
     if not pairs:
         return expr
