@@ -17,7 +17,7 @@ from symgrad.graph import Graph, Node, listing, placeholder
 from symgrad import ir
 from symgrad.liveness import one_out_each, reuse_and_free
 from symgrad.schedule import (FUSED, _fuse_within_budget, _hoist_shared_calls,
-                              _stable_exp_sums, _tanh_as_sigmoid, plan)
+                              _positive_bce, _stable_exp_sums, _tanh_as_sigmoid, plan)
 from symgrad.testing import random_instance
 
 X0, X1, X2 = placeholder(0), placeholder(1), placeholder(2)
@@ -361,6 +361,27 @@ def test_stable_exp_sums_do_not_overflow():
     assert _f(sp.log(2 + sp.exp(X0)))(800.0) == np.inf
     assert _f(_stable_exp_sums(sp.log(2 + sp.exp(X0))))(800.0) == 800.0
     assert _f(_stable_exp_sums(sp.exp(X0) / (3 + sp.exp(X0))))(800.0) == 1.0
+
+
+# ---- schedule._positive_bce ------------------------------------------------------------------
+POSITIVE = {
+    # softplus(u) - y*u = y*softplus(-u) + (1 - y)*softplus(u): two terms never negative
+    "y an operand": (softplus(X0) - X1 * X0, X1 * softplus(-X0) + (1 - X1) * softplus(X0)),
+    "y a fraction": (softplus(X0) - X0 / 4, softplus(-X0) / 4 + 3 * softplus(X0) / 4),
+    "y one": (softplus(X0) - X0, softplus(-X0)),
+    # a number y outside [0, 1] makes terms of both signs: a softplus more for nothing
+    "y three": (softplus(X0) - 3 * X0, softplus(X0) - 3 * X0),
+    "y negative": (softplus(X0) + 2 * X0, softplus(X0) + 2 * X0),
+    "no softplus": (sp.exp(X0) - X1 * X0, sp.exp(X0) - X1 * X0),
+}
+
+
+@pytest.mark.parametrize("expr,expected", POSITIVE.values(), ids=POSITIVE)
+def test_positive_bce(expr, expected):
+    assert sp.expand(_positive_bce(expr) - expected) == 0
+    assert _positive_bce(expr).count(softplus) == expected.count(softplus)
+    u, y = np.linspace(-30, 30, 14), np.linspace(0, 1, 14)
+    np.testing.assert_allclose(_f(expected, 2)(u, y), _f(expr, 2)(u, y), rtol=1e-12, atol=1e-12)
 
 
 def _f(expr, arity=1):
