@@ -243,11 +243,20 @@ _PRODUCTS = {"np.dot", "np.matmul", "_matmul"}     # the matrix product's call f
 ELEMENTWISE = {"_sigmoid"}       # the runtime's elementwise helpers (with an out= of theirs)
 
 
+def method_sum(node: ast.AST) -> dict[str, ast.expr] | None:
+    """The keywords of x.sum(...) (axis and keepdims only; x is node.func.value), None if node
+    is not such a call: the form of a sum the passes read, respelled last (products.last_forms)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr == "sum" and not node.args \
+            and {k.arg for k in node.keywords} <= {"axis", "keepdims"}:
+        return {str(k.arg): k.value for k in node.keywords}
+    return None
+
+
 def _keepdims_sum(node: ast.Call) -> bool:
     """Whether a call is x.sum(axis=k, keepdims=True), a reduction along one axis."""
-    keywords = {k.arg: k.value for k in node.keywords}
-    if not (isinstance(node.func, ast.Attribute) and node.func.attr == "sum" and not node.args
-            and list(keywords) == ["axis", "keepdims"]):
+    keywords = method_sum(node)
+    if keywords is None or list(keywords) != ["axis", "keepdims"]:
         return False
     try:
         axis, keep = ast.literal_eval(keywords["axis"]), ast.literal_eval(keywords["keepdims"])

@@ -177,10 +177,8 @@ class _Sum(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "sum" and not node.args \
-                and not node.keywords and isinstance(func.value, ast.Name) \
-                and func.value.id == self.name:
+        if ir.method_sum(node) == {} and isinstance(node.func.value, ast.Name) \
+                and node.func.value.id == self.name:
             return self.total
         return node
 
@@ -239,10 +237,8 @@ class _Last(ast.NodeTransformer):
         if called is not None and ast.unparse(node.func) not in self.KEYWORD_ONLY \
                 and len(node.args) == called.nin and [k.arg for k in node.keywords] == ["out"]:
             node.args, node.keywords = [*node.args, node.keywords[0].value], []
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "sum" and not node.args \
-                and {k.arg for k in node.keywords} <= {"axis", "keepdims"}:
-            axis = [] if any(k.arg == "axis" for k in node.keywords) \
-                else [ast.keyword("axis", ast.Constant(None))]
-            node = ir.call("np.add.reduce", [func.value], axis + node.keywords)
+        keywords = ir.method_sum(node)
+        if keywords is not None:
+            axis = [] if "axis" in keywords else [ast.keyword("axis", ast.Constant(None))]
+            node = ir.call("np.add.reduce", [node.func.value], axis + node.keywords)
         return node
