@@ -142,11 +142,15 @@ def dot_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.St
     arrays of t's shape), read by no other statement and none of whose names is written in
     between, as `(np.vdot(a, b) + np.vdot(c, d))`, the statement assigning t dropped."""
     out: list[ir.Stmt | None] = list(stmts)
+    readers_of: dict[str, list[int]] = {}
+    for j, r in enumerate(stmts):
+        for name in r.reads:
+            readers_of.setdefault(name, []).append(j)
     for i, s in enumerate(stmts):
         t = s.target
         if s.kind != "assign" or t is None or len(shapes.get(t, ())) != 2:
             continue
-        readers = [j for j, r in enumerate(stmts) if t in r.reads]
+        readers = readers_of.get(t, [])
         terms = _terms(s.value, 1)
         at = out[readers[0]] if len(readers) == 1 else None      # as rewritten so far
         reader = at.tree if at is not None else None
