@@ -213,20 +213,24 @@ def value_and_grad(W, b, X, y):
     _check_labels(y, 'y', C)
     scores = _matmul(X, W)
     scores += b
-    t1 = _logsumexp(scores, -1)
-    t2 = t1 - scores[np.arange(N), y].T
+    t3 = np.maximum.reduce(scores, axis=-1, keepdims=True)
+    t4 = scores - t3
+    t5 = np.exp(t4, t4)
+    t6 = np.add.reduce(t5, axis=-1, keepdims=True)
+    t1 = np.add(np.log(t6), t3, t3)
+    t2 = np.subtract(t1, scores[np.arange(N), y].T, t1)
+    del scores
     loss = 0.001*np.vdot(W, W) + np.add.reduce(t2, axis=None)/N
-    del t2
+    del t2, t3, t1
     # back through t2 = -scores[arange(N), y].T + t1
-    dscores = np.subtract(scores, t1, scores)
-    np.exp(dscores, dscores)
+    dscores = np.divide(t5, t6, t5)
     dscores /= N
-    del t1
+    del t6
     dscores[np.arange(N), y] -= 1 / N
     # back through scores = X @ W + b
     db = np.add.reduce(dscores, axis=0, keepdims=True)
     dW = _matmul(X.T, dscores)
-    del dscores, scores
+    del dscores, t4, t5
     dW += 0.002*W
     return loss, (dW, db)
 

@@ -211,11 +211,15 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X, Y)
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
-    t1 = _logsumexp(Z2, -2)
-    cost = -np.vdot(Y, Z2 - t1)/m
-    A2 = np.subtract(Z2, t1, Z2)
-    np.exp(A2, A2)
-    del t1
+    t3 = np.maximum.reduce(Z2, axis=-2, keepdims=True)
+    t4 = Z2 - t3
+    t5 = np.exp(t4, t4)
+    t6 = np.add.reduce(t5, axis=-2, keepdims=True)
+    t1 = np.add(np.log(t6), t3, t3)
+    cost = -np.vdot(Y, np.subtract(Z2, t1, Z2))/m
+    del Z2, t1, t3
+    A2 = np.divide(t5, t6, t5)
+    del t6
     # back through t2 = Y*(Z2 - t1)
     dZ2 = np.multiply(A2, np.add.reduce(Y, axis=0, keepdims=True), A2)
     dZ2 -= Y
@@ -224,7 +228,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db2 = np.add.reduce(dZ2, axis=1, keepdims=True)
     dW2 = _matmul(dZ2, A1.T)
     dA1 = _matmul(W2.T, dZ2)
-    del dZ2, Z2, A2
+    del dZ2, t4, t5, A2
     # back through A1 = tanh(Z1)
     dZ1 = np.square(A1, A1)
     np.subtract(1.0, dZ1, dZ1)

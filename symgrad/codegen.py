@@ -19,7 +19,7 @@ from . import ir
 from .liveness import passes
 from .naming import statement_names
 from .printing import array_api
-from .fusion import sigmoid_from_softplus
+from .fusion import sigmoid_from_softplus, softmax_from_logsumexp
 from .products import forms as product_forms, last_forms
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
@@ -431,12 +431,13 @@ class _Draft:
 
     def rewritten(self, stmts, keep, given=()):
         """The statements after the style's passes: in the fast style sigmoids from softplus
-        (fusion.py), the products' forms, then out= reuse and frees (keep: the names that must
-        survive; given: arrays bound before the statements that nothing else holds); none in
-        the plain style."""
+        and softmaxes from logsumexp (fusion.py), the products' forms, then out= reuse and
+        frees (keep: the names that must survive; given: arrays bound before the statements
+        that nothing else holds); none in the plain style."""
         if not self.reuses:
             return stmts
         stmts = sigmoid_from_softplus(stmts, self.shapes, self.fresh)
+        stmts = softmax_from_logsumexp(stmts, self.shapes, self.fresh)
         return passes(product_forms(stmts, self.shapes), keep, self.shapes, self.fresh, given)
 
     def returned(self):

@@ -1,6 +1,8 @@
-"""A fast-style pass over a function's statements (symgrad/ir.py): the sigmoid of a logit
-whose softplus the function computes too (binary cross-entropy on logits and its gradient,
-sigmoid(Z) - Y) is taken from that softplus, sigmoid(Z) = 1 - exp(-softplus(Z)):
+"""Fast-style passes over a function's statements (symgrad/ir.py) that take two functions of
+one logit from one exponential: the softmax from the logsumexp (softmax_from_logsumexp),
+and the sigmoid of a logit whose softplus the function computes too (binary cross-entropy
+on logits and its gradient, sigmoid(Z) - Y) from that softplus, sigmoid(Z) =
+1 - exp(-softplus(Z)):
 
     t1 = np.logaddexp(0, Z) - Y*Z               t2 = np.logaddexp(0, Z)
     ...                                  ->     t1 = t2 - Y*Z
@@ -81,3 +83,75 @@ class _Shared(ast.NodeTransformer):
             return name
         minus = ast.UnaryOp(ast.USub(), name)
         return ast.UnaryOp(ast.USub(), ir.call("np.expm1", [minus]))
+
+
+
+def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.Shape],
+                           fresh: Callable[[], str]) -> list[ir.Stmt]:
+    """The statements with each `t = _logsumexp(Z, axis)` of a name Z whose softmax
+    `np.exp(Z - t)` they compute too (cross-entropy on logits and its gradient), neither Z
+    nor t written after it, computed from one exponential (new names from fresh(), their
+    shapes added to shapes):
+
+        t = _logsumexp(Z, -2)                    c = Z.max(axis=-2, keepdims=True)
+        ...                                      e = np.exp(Z - c)    (two statements)
+        A = np.exp(Z - t)                ->      s = e.sum(axis=-2, keepdims=True)
+                                                 t = np.log(s) + c
+                                                 ...
+                                                 A = e/s
+
+    one exponential of Z's size in place of two, and each array in a statement of its own
+    (which liveness and the workspace pass can place). e/s is as accurate as exp(Z - t)."""
+    parts: dict[str, tuple[str, str, str]] = {}      # t -> (Z, e, s)
+    out: list[ir.Stmt] = []
+    for i, s in enumerate(stmts):
+        found, later = _lse(s), stmts[i + 1:]
+        if found is None or not {found[0], found[1]} <= set(shapes) \
+                or any(r.target in found[:2] for r in later) \
+                or not any(_softmax_of(n, found[1], found[0])
+                           for r in later if r.tree is not None for n in ast.walk(r.tree)):
+            out.append(s)
+            continue
+        (lse, logit, axis), c, d, e, total = found, fresh(), fresh(), fresh(), fresh()
+        shapes[c] = shapes[total] = shapes[lse]
+        shapes[d] = shapes[e] = shapes[logit]
+        parts[lse] = (logit, e, total)
+        out += ir.parse([f"{c} = {logit}.max(axis={axis}, keepdims=True)",
+                         f"{d} = {logit} - {c}",             # an array exp can write into
+                         f"{e} = np.exp({d})",
+                         f"{total} = {e}.sum(axis={axis}, keepdims=True)",
+                         f"{lse} = np.log({total}) + {c}"])
+    return ir.rewritten(out, _Softmax(parts)) if parts else stmts
+
+
+def _lse(stmt):
+    """(t, Z, axis) for `t = _logsumexp(Z, axis)`, Z a name; else None."""
+    value = stmt.tree.value if stmt.kind == "assign" else None     # type: ignore[union-attr]
+    if isinstance(value, ast.Call) and ast.unparse(value.func) == "_logsumexp" \
+            and not value.keywords and len(value.args) == 2 \
+            and isinstance(value.args[0], ast.Name) and stmt.target is not None:
+        return stmt.target, value.args[0].id, ast.literal_eval(value.args[1])
+    return None
+
+
+def _softmax_of(node, logit, lse):
+    """Whether node is np.exp(logit - lse), logit and lse names."""
+    if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "np.exp"
+            and len(node.args) == 1 and not node.keywords):
+        return False
+    arg = node.args[0]
+    return isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Sub) \
+        and isinstance(arg.left, ast.Name) and arg.left.id == logit \
+        and isinstance(arg.right, ast.Name) and arg.right.id == lse
+
+
+class _Softmax(ast.NodeTransformer):
+    def __init__(self, parts):
+        self.parts = parts
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        for lse, (logit, e, total) in self.parts.items():
+            if _softmax_of(node, logit, lse):
+                return ast.BinOp(ast.Name(e, ast.Load()), ast.Div(), ast.Name(total, ast.Load()))
+        return node

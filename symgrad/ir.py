@@ -216,7 +216,7 @@ def shape_of(node: ast.AST, shapes: Mapping[str, Shape]) -> Shape | None:
     if isinstance(node, ast.Call) and ast.unparse(node.func) in _PRODUCTS \
             and len(node.args) == 2:
         node = ast.BinOp(left=node.args[0], op=ast.MatMult(), right=node.args[1])
-    if isinstance(node, ast.Call) and _keepdims_sum(node):
+    if isinstance(node, ast.Call) and _keepdims_reduction(node):
         shape = shape_of(node.func.value, shapes)      # type: ignore[attr-defined]
         axis = ast.literal_eval(node.keywords[0].value)
         return None if not shape or not -len(shape) <= axis < len(shape) else tuple(
@@ -243,21 +243,27 @@ _PRODUCTS = {"np.dot", "np.matmul", "_matmul"}     # the matrix product's call f
 ELEMENTWISE = {"_sigmoid"}       # the runtime's elementwise helpers (with an out= of theirs)
 
 
-def method_sum(node: ast.AST) -> dict[str, ast.expr] | None:
-    """The keywords of x.sum(...) (axis and keepdims only; x is node.func.value), None if node
-    is not such a call: the form of a sum the passes read, respelled last (products.last_forms)."""
+REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce", "min": "np.minimum.reduce"}
+
+
+def method_reduction(node: ast.AST) -> tuple[str, dict[str, ast.expr]] | None:
+    """(the ufunc's reduce, the keywords) of x.sum(...), x.max(...) or x.min(...) (axis and
+    keepdims only; x is node.func.value), None if node is not such a call: the form of a
+    reduction the passes read, respelled last (products.last_forms)."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-            and node.func.attr == "sum" and not node.args \
+            and node.func.attr in REDUCE and not node.args \
             and {k.arg for k in node.keywords} <= {"axis", "keepdims"}:
-        return {str(k.arg): k.value for k in node.keywords}
+        return REDUCE[node.func.attr], {str(k.arg): k.value for k in node.keywords}
     return None
 
 
-def _keepdims_sum(node: ast.Call) -> bool:
-    """Whether a call is x.sum(axis=k, keepdims=True), a reduction along one axis."""
-    keywords = method_sum(node)
-    if keywords is None or list(keywords) != ["axis", "keepdims"]:
+def _keepdims_reduction(node: ast.Call) -> bool:
+    """Whether a call is x.sum(axis=k, keepdims=True) (or .max, .min), a reduction along one
+    axis."""
+    found = method_reduction(node)
+    if found is None or list(found[1]) != ["axis", "keepdims"]:
         return False
+    keywords = found[1]
     try:
         axis, keep = ast.literal_eval(keywords["axis"]), ast.literal_eval(keywords["keepdims"])
     except ValueError:                # a name, not a literal

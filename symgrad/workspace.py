@@ -11,7 +11,7 @@ arrays are the workspace's, made at the first call of a shape and dtype: in stea
 call allocates an array, and none faults.
 
 Each operation that makes a new array (an elementwise operator, a ufunc, a comparison, a
-product, a sum along an axis, the runtime's sigmoid) takes `out=` a buffer: one of the
+product, a sum or maximum along an axis, the runtime's sigmoid) takes `out=` a buffer: one of the
 statement's own temporaries of that shape, dying in the operation (`(A - Y)/m` in one
 buffer), else a buffer no live name holds any more (liveness.py's `del`s free them), else a
 new one. The buffers' shapes, in the dimensions' names, and kinds (float or a mask) are
@@ -164,8 +164,9 @@ class _Placer(ast.NodeTransformer):
         func = ast.unparse(node.func)
         if func in ir._PRODUCTS:
             return node                            # np.dot and _matmul take out= too
-        if ir._keepdims_sum(node):
-            return ir.call("np.add.reduce", [node.func.value], node.keywords)   # type: ignore[attr-defined]
+        if ir._keepdims_reduction(node):
+            reduce = ir.method_reduction(node)[0]                 # type: ignore[index]
+            return ir.call(reduce, [node.func.value], node.keywords)   # type: ignore[attr-defined]
         if (ir.ufunc(node.func) is not None or func in ir.ELEMENTWISE) and not node.keywords:
             return node
         return None

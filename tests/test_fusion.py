@@ -1,5 +1,6 @@
-"""The sigmoid taken from the loss's softplus (symgrad/fusion.py): the rewrite, where it must
-not apply, and the emitted code's accuracy against an exact sigmoid in extended precision."""
+"""The sigmoid taken from the loss's softplus and the softmax from the logsumexp's exponential
+(symgrad/fusion.py): the rewrites, where they must not apply, and the emitted code's accuracy
+against exact values in extended precision."""
 import numpy as np
 import pytest
 
@@ -71,3 +72,57 @@ def test_one_comment_for_two_sigmoids_in_a_statement():
     assert lines == ["sp = np.logaddexp(0, Z)", "t = sp",
                      "# sigmoid(Z) = 1 - exp(-softplus(Z)): the softplus sp",
                      "A = -np.expm1(-sp)*(1 - -np.expm1(-sp))"]
+
+
+# ---- the softmax taken from the logsumexp's exponential (fusion.softmax_from_logsumexp) -------
+def _softmaxes(lines):
+    names = iter(["c", "d", "e", "s", "c2", "d2", "e2", "s2"])
+    shapes = {"Z": ("k", "m"), "t": (1, "m"), "V": ("k", "m"), "u": (1, "m")}
+    out = fusion.softmax_from_logsumexp(ir.parse(lines), shapes, lambda: next(names))
+    return ir.lines(out), shapes
+
+
+def test_the_softmax_of_a_logit_reuses_its_logsumexp():
+    lines, shapes = _softmaxes(["t = _logsumexp(Z, -2)", "cost = -np.vdot(Y, Z - t)/m",
+                                "A = np.exp(Z - t)", "dZ = (A*2 - Y)/m"])
+    assert lines == ["c = Z.max(axis=-2, keepdims=True)", "d = Z - c", "e = np.exp(d)",
+                     "s = e.sum(axis=-2, keepdims=True)", "t = np.log(s) + c",
+                     "cost = -np.vdot(Y, Z - t)/m", "A = e/s", "dZ = (A*2 - Y)/m"]
+    assert shapes["c"] == shapes["s"] == (1, "m") and shapes["e"] == ("k", "m")
+
+
+@pytest.mark.parametrize("lines", [
+    ["t = _logsumexp(Z, -2)", "cost = t.sum()"],                          # no softmax
+    ["t = _logsumexp(Z, -2)", "A = np.exp(V - t)"],                       # of another logit
+    ["t = _logsumexp(Z, -2)", "A = np.exp(Z - u)"],                       # another logsumexp
+    ["t = _logsumexp(Z, -2)", "Z += 1", "A = np.exp(Z - t)"],             # Z changed
+    ["t = _logsumexp(Z, -2)", "t *= 2", "A = np.exp(Z - t)"],             # t changed
+    ["t = _logsumexp(Z*2, -2)", "A = np.exp(Z - t)"],                     # not of a name
+])
+def test_softmax_left_alone(lines):
+    assert _softmaxes(lines)[0] == lines
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63, reason="needs an 80-bit long double")
+@pytest.mark.parametrize("dtype, scale, ulps", [(np.float64, 700.0, 4), (np.float32, 80.0, 4)])
+def test_the_emitted_softmax_is_accurate_and_never_overflows(example, dtype, scale, ulps):
+    # the softmax classifier on one example of zero input: db2 = softmax(b2) - y exactly, for
+    # logits b2 up to the exponent's range (exp(700) overflows float64 unshifted)
+    _, _, source, module = example("softmax_classifier")
+    assert "_logsumexp" not in source.split("def value_and_grad")[1].split("\ndef ")[0]
+    rng = np.random.default_rng(3)
+    names = module.PARAMS
+    for _ in range(50):
+        k = int(rng.integers(2, 6))
+        shapes = {"W1": (3, 2), "b1": (3, 1), "W2": (k, 3), "b2": (k, 1)}
+        args = [np.zeros(shapes[n], dtype) for n in names]
+        args[names.index("b2")] = (rng.uniform(-1, 1, (k, 1)) * scale).astype(dtype)
+        X, Y = np.zeros((2, 1), dtype), np.eye(k, 1, dtype=dtype)
+        cost, grads = module.value_and_grad(*args, X, Y)
+        z = args[names.index("b2")].astype(np.longdouble)
+        exact = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        want = (exact - Y).astype(dtype)
+        got = grads[names.index("b2")]
+        assert np.isfinite(cost) and got.dtype == dtype
+        tolerance = ulps * np.spacing(np.abs(want)) + np.spacing(dtype(1))
+        assert np.all(np.abs(got - want) <= tolerance), (got, want)
