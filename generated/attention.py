@@ -86,13 +86,6 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     return tuple(values)
 
 
-def _logsumexp(x, axis):
-    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
-    subtracted first."""
-    c = x.max(axis=axis, keepdims=True)
-    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
-
-
 def _matmul(a, b, out=None):
     """a @ b (into out, if given) by np.dot, by np.matmul (which zeroes no matrix first) from
     2**14 entries but for a column times a row; a new wide one column-major if faster (_Layout)."""
@@ -153,7 +146,13 @@ def forward(Wq, Wk, Wv, X):
     S = _matmul(K.T, Q)
     del K, Q
     S /= float(np.sqrt(d_k))
-    P = np.exp(S - _logsumexp(S, -2))
+    # softmax(S) = t4/t5: t4 = exp(S - max), t5 its sum
+    t2 = np.maximum.reduce(S, axis=-2, keepdims=True)
+    t3 = np.subtract(S, t2, S)
+    del t2
+    t4 = np.exp(t3, t3)
+    t5 = np.add.reduce(t4, axis=-2, keepdims=True)
+    P = np.divide(t4, t5, t4)
     return {'P': P}
 
 
@@ -181,10 +180,16 @@ def loss(Wq, Wk, Wv, X, Y):
     S = _matmul(K.T, Q)
     del K, Q
     S /= float(np.sqrt(d_k))
-    P = np.exp(S - _logsumexp(S, -2))
-    del S
+    # softmax(S) = t5/t6: t5 = exp(S - max), t6 its sum
+    t3 = np.maximum.reduce(S, axis=-2, keepdims=True)
+    t4 = np.subtract(S, t3, S)
+    del t3
+    t5 = np.exp(t4, t4)
+    t6 = np.add.reduce(t5, axis=-2, keepdims=True)
+    P = np.divide(t5, t6, t5)
+    del t6
     A = _matmul(V, P)
-    del P, V
+    del P, S, t4, t5, V
     t1 = np.subtract(A, Y, A)
     np.square(t1, t1)
     cost = np.add.reduce(t1, axis=None)/(d*m)
@@ -226,8 +231,14 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     Q = _matmul(Wq, X)
     S = _matmul(K.T, Q)
     S /= float(np.sqrt(d_k))
-    P = np.exp(S - _logsumexp(S, -2))
-    del S
+    # softmax(S) = t8/t9: t8 = exp(S - max), t9 its sum
+    t6 = np.maximum.reduce(S, axis=-2, keepdims=True)
+    t7 = np.subtract(S, t6, S)
+    del t6
+    t8 = np.exp(t7, t7)
+    t9 = np.add.reduce(t8, axis=-2, keepdims=True)
+    P = np.divide(t8, t9, t8)
+    del t9
     A = _matmul(V, P)
     t1 = np.subtract(A, Y, A)
     cost = np.vdot(t1, t1)/(d*m)
@@ -259,7 +270,7 @@ def value_and_grad(Wq, Wk, Wv, X, Y):
     del dK
     # back through A = V @ P
     dV = _matmul(dA, P.T)
-    del P, dA, A, t1
+    del P, S, t7, t8, dA, A, t1
     # back through V = Wv @ X
     dWv = _matmul(dV, X.T)
     return cost, (dWq, dWk, dWv)

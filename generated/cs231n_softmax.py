@@ -213,6 +213,7 @@ def value_and_grad(W, b, X, y):
     _check_labels(y, 'y', C)
     scores = _matmul(X, W)
     scores += b
+    # softmax(scores) = t5/t6: t5 = exp(scores - max), t6 its sum
     t3 = np.maximum.reduce(scores, axis=-1, keepdims=True)
     t4 = scores - t3
     t5 = np.exp(t4, t4)

@@ -164,7 +164,13 @@ def forward(W1, b1, W2, b2, X):
         W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X)
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
-    A2 = np.exp(Z2 - _logsumexp(Z2, -2))
+    # softmax(Z2) = t4/t5: t4 = exp(Z2 - max), t5 its sum
+    t2 = np.maximum.reduce(Z2, axis=-2, keepdims=True)
+    t3 = np.subtract(Z2, t2, Z2)
+    del t2
+    t4 = np.exp(t3, t3)
+    t5 = np.add.reduce(t4, axis=-2, keepdims=True)
+    A2 = np.divide(t4, t5, t4)
     return {'A2': A2}
 
 
@@ -211,6 +217,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X, Y)
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
+    # softmax(Z2) = t5/t6: t5 = exp(Z2 - max), t6 its sum
     t3 = np.maximum.reduce(Z2, axis=-2, keepdims=True)
     t4 = Z2 - t3
     t5 = np.exp(t4, t4)

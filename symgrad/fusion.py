@@ -101,11 +101,15 @@ def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.
                                                  A = e/s
 
     one exponential of Z's size in place of two, and each array in a statement of its own
-    (which liveness and the workspace pass can place). e/s is as accurate as exp(Z - t)."""
+    (which liveness and the workspace pass can place). e/s is as accurate as exp(Z - t). A
+    softmax written whole, np.exp(Z - _logsumexp(Z, axis)), is one too: its logsumexp,
+    named first, is not computed at all if nothing else reads it."""
+    named = _named_logsumexps(stmts, shapes, fresh)
     parts: dict[str, tuple[str, str, str]] = {}      # t -> (Z, e, s)
     out: list[ir.Stmt] = []
-    for i, s in enumerate(stmts):
-        found, later = _lse(s), stmts[i + 1:]
+    for i, s in enumerate(named):
+        later = named[i + 1:]
+        found = _lse(s)
         if found is None or not {found[0], found[1]} <= set(shapes) \
                 or any(r.target in found[:2] for r in later) \
                 or not any(_softmax_of(n, found[1], found[0])
@@ -116,12 +120,69 @@ def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.
         shapes[c] = shapes[total] = shapes[lse]
         shapes[d] = shapes[e] = shapes[logit]
         parts[lse] = (logit, e, total)
-        out += ir.parse([f"{c} = {logit}.max(axis={axis}, keepdims=True)",
+        note = f"# softmax({logit}) = {e}/{total}: {e} = exp({logit} - max), {total} its sum"
+        out += ir.parse([note, f"{c} = {logit}.max(axis={axis}, keepdims=True)",
                          f"{d} = {logit} - {c}",             # an array exp can write into
                          f"{e} = np.exp({d})",
                          f"{total} = {e}.sum(axis={axis}, keepdims=True)",
                          f"{lse} = np.log({total}) + {c}"])
-    return ir.rewritten(out, _Softmax(parts)) if parts else stmts
+    if not parts:
+        return stmts
+    out = ir.rewritten(out, _Softmax(parts))
+    unread = set(parts) - {name for r in out for name in r.reads}
+    return [r for r in out if r.target not in unread]
+
+
+def _named_logsumexps(stmts, shapes, fresh):
+    """The statements with each np.exp(Z - _logsumexp(Z, axis)) of a name Z in shapes read
+    as np.exp(Z - t), t = _logsumexp(Z, axis) a statement before (a new name)."""
+    out = []
+    for s in stmts:
+        found = {}
+        for node in ast.walk(s.tree) if s.tree is not None else ():
+            inner = _inline_softmax(node)
+            if inner is not None and inner.args[0].id in shapes:
+                found.setdefault(ast.unparse(inner), inner)
+        if not found:
+            out.append(s)
+            continue
+        names = {}
+        for text, inner in found.items():
+            names[text] = name = fresh()
+            logit, axis = inner.args[0].id, ast.literal_eval(inner.args[1])
+            shapes[name] = tuple(1 if i == axis % len(shapes[logit]) else n
+                                 for i, n in enumerate(shapes[logit]))
+            out.append(ir.Stmt.parse(f"{name} = {text}"))
+        out += ir.rewritten([s], _Named(names))
+    return out
+
+
+def _inline_softmax(node):
+    """The _logsumexp(Z, axis) call of node = np.exp(Z - _logsumexp(Z, axis)), Z a name; else
+    None."""
+    if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "np.exp"
+            and len(node.args) == 1 and not node.keywords
+            and isinstance(node.args[0], ast.BinOp) and isinstance(node.args[0].op, ast.Sub)):
+        return None
+    z, inner = node.args[0].left, node.args[0].right
+    if isinstance(z, ast.Name) and isinstance(inner, ast.Call) \
+            and ast.unparse(inner.func) == "_logsumexp" and len(inner.args) == 2 \
+            and not inner.keywords and isinstance(inner.args[0], ast.Name) \
+            and inner.args[0].id == z.id:
+        return inner
+    return None
+
+
+class _Named(ast.NodeTransformer):
+    def __init__(self, names):
+        self.names = names
+
+    def visit_Call(self, node):
+        text = ast.unparse(node)
+        if text in self.names:
+            return ast.Name(self.names[text], ast.Load())
+        self.generic_visit(node)
+        return node
 
 
 def _lse(stmt):

@@ -85,14 +85,25 @@ def _softmaxes(lines):
 def test_the_softmax_of_a_logit_reuses_its_logsumexp():
     lines, shapes = _softmaxes(["t = _logsumexp(Z, -2)", "cost = -np.vdot(Y, Z - t)/m",
                                 "A = np.exp(Z - t)", "dZ = (A*2 - Y)/m"])
-    assert lines == ["c = Z.max(axis=-2, keepdims=True)", "d = Z - c", "e = np.exp(d)",
+    assert lines == ["# softmax(Z) = e/s: e = exp(Z - max), s its sum",
+                     "c = Z.max(axis=-2, keepdims=True)", "d = Z - c", "e = np.exp(d)",
                      "s = e.sum(axis=-2, keepdims=True)", "t = np.log(s) + c",
                      "cost = -np.vdot(Y, Z - t)/m", "A = e/s", "dZ = (A*2 - Y)/m"]
     assert shapes["c"] == shapes["s"] == (1, "m") and shapes["e"] == ("k", "m")
 
 
+def test_a_softmax_written_whole_is_one_exponential_and_no_logsumexp():
+    # the forward pass's softmax output: its logsumexp is read by nothing else
+    lines, shapes = _softmaxes(["A = np.exp(Z - _logsumexp(Z, -2))*2"])
+    assert lines == ["# softmax(Z) = s/c2: s = exp(Z - max), c2 its sum",
+                     "d = Z.max(axis=-2, keepdims=True)", "e = Z - d", "s = np.exp(e)",
+                     "c2 = s.sum(axis=-2, keepdims=True)", "A = s/c2*2"]
+    assert shapes["c"] == (1, "m")
+
+
 @pytest.mark.parametrize("lines", [
     ["t = _logsumexp(Z, -2)", "cost = t.sum()"],                          # no softmax
+    ["A = np.exp(V - _logsumexp(Z, -2))"],                                # of another logit
     ["t = _logsumexp(Z, -2)", "A = np.exp(V - t)"],                       # of another logit
     ["t = _logsumexp(Z, -2)", "A = np.exp(Z - u)"],                       # another logsumexp
     ["t = _logsumexp(Z, -2)", "Z += 1", "A = np.exp(Z - t)"],             # Z changed
