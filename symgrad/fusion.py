@@ -85,7 +85,6 @@ class _Shared(ast.NodeTransformer):
         return ast.UnaryOp(ast.USub(), ir.call("np.expm1", [minus]))
 
 
-
 def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.Shape],
                            fresh: Callable[[], str]) -> list[ir.Stmt]:
     """The statements with each `t = _logsumexp(Z, axis)` of a name Z whose softmax
@@ -160,17 +159,10 @@ def _named_logsumexps(stmts, shapes, fresh):
 def _inline_softmax(node):
     """The _logsumexp(Z, axis) call of node = np.exp(Z - _logsumexp(Z, axis)), Z a name; else
     None."""
-    if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "np.exp"
-            and len(node.args) == 1 and not node.keywords
-            and isinstance(node.args[0], ast.BinOp) and isinstance(node.args[0].op, ast.Sub)):
-        return None
-    z, inner = node.args[0].left, node.args[0].right
-    if isinstance(z, ast.Name) and isinstance(inner, ast.Call) \
-            and ast.unparse(inner.func) == "_logsumexp" and len(inner.args) == 2 \
-            and not inner.keywords and isinstance(inner.args[0], ast.Name) \
-            and inner.args[0].id == z.id:
-        return inner
-    return None
+    z, inner = _exp_of_difference(node)
+    found = _logsumexp_of(inner)
+    return inner if found is not None and isinstance(z, ast.Name) and found[0] == z.id \
+        else None
 
 
 class _Named(ast.NodeTransformer):
@@ -187,23 +179,31 @@ class _Named(ast.NodeTransformer):
 
 def _lse(stmt):
     """(t, Z, axis) for `t = _logsumexp(Z, axis)`, Z a name; else None."""
-    value = stmt.tree.value if stmt.kind == "assign" else None     # type: ignore[union-attr]
-    if isinstance(value, ast.Call) and ast.unparse(value.func) == "_logsumexp" \
-            and not value.keywords and len(value.args) == 2 \
-            and isinstance(value.args[0], ast.Name) and stmt.target is not None:
-        return stmt.target, value.args[0].id, ast.literal_eval(value.args[1])
+    found = _logsumexp_of(stmt.tree.value) if stmt.kind == "assign" else None  # type: ignore[union-attr]
+    return None if found is None or stmt.target is None else (stmt.target, *found)
+
+
+def _logsumexp_of(node):
+    """(Z, axis) for node = _logsumexp(Z, axis), Z a name; else None."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "_logsumexp" \
+            and not node.keywords and len(node.args) == 2 and isinstance(node.args[0], ast.Name):
+        return node.args[0].id, ast.literal_eval(node.args[1])
     return None
+
+
+def _exp_of_difference(node):
+    """(a, b) for node = np.exp(a - b); else (None, None)."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "np.exp" \
+            and len(node.args) == 1 and not node.keywords \
+            and isinstance(node.args[0], ast.BinOp) and isinstance(node.args[0].op, ast.Sub):
+        return node.args[0].left, node.args[0].right
+    return None, None
 
 
 def _softmax_of(node, logit, lse):
     """Whether node is np.exp(logit - lse), logit and lse names."""
-    if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "np.exp"
-            and len(node.args) == 1 and not node.keywords):
-        return False
-    arg = node.args[0]
-    return isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Sub) \
-        and isinstance(arg.left, ast.Name) and arg.left.id == logit \
-        and isinstance(arg.right, ast.Name) and arg.right.id == lse
+    a, b = _exp_of_difference(node)
+    return isinstance(a, ast.Name) and a.id == logit and isinstance(b, ast.Name) and b.id == lse
 
 
 class _Softmax(ast.NodeTransformer):
