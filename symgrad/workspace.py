@@ -13,9 +13,10 @@ call allocates an array, and none faults.
 Each operation that makes a new array (an elementwise operator, a ufunc, a comparison, a
 product, a sum, maximum or minimum along an axis, the runtime's sigmoid) takes `out=` a
 buffer: one of the statement's own temporaries of that shape, dying in the operation
-(`(A - Y)/m` in one buffer), else a buffer no live name holds any more (liveness.py's `del`s free them), else a
-new one. The buffers' shapes, in the dimensions' names, and kinds (float or a mask) are
-returned with the statements: the function takes them from the workspace first.
+(`(A - Y)/m` in one buffer), else a buffer no live name holds any more (liveness.py's
+`del`s free them), else a new one. The buffers' shapes, in the dimensions' names, and
+kinds (float or a mask) are returned with the statements: the function takes them from the
+workspace first.
 """
 import ast
 import copy
