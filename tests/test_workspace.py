@@ -150,14 +150,15 @@ def test_a_workspace_not_made_by_workspace_is_refused(module):
 
 
 FAULTS = """
-import json, resource, sys
+import importlib, json, resource, sys
 import numpy as np
 sys.path.insert(0, sys.argv[1])
-import two_layer_ws as module
+module = importlib.import_module(sys.argv[2])
 rng = np.random.default_rng(0)
-n_x, n_h, m = 50, 200, 4000               # arrays of 6 MB: glibc maps them afresh
-args = [rng.standard_normal(s) for s in ((n_h, n_x), (n_h, 1), (1, n_h), (1, 1), (n_x, m))]
-args.append((rng.random((1, m)) < 0.5) * 1.0)
+shapes = json.loads(sys.argv[3])           # arrays of 6-8 MB: glibc maps them afresh
+args = [rng.standard_normal(s) for s in shapes[:-1]]
+args.append(np.eye(*shapes[-1])[:, :shapes[-1][1]] if shapes[-1][0] > 1
+            else (rng.random(shapes[-1]) < 0.5) * 1.0)
 out = {}
 for name, kw in (("without", {}), ("with", {"workspace": module.workspace()})):
     for _ in range(3):
@@ -168,16 +169,23 @@ for name, kw in (("without", {}), ("with", {"workspace": module.workspace()})):
     out[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start) / 20
 print(json.dumps(out))
 """
+FAULTING = {   # the shapes of value_and_grad's arguments, Y last (one-hot if it has rows)
+    "two_layer": [(200, 50), (200, 1), (1, 200), (1, 1), (50, 4000), (1, 4000)],
+    # the softmax of 1000 classes over 1000 examples: its exponential in the workspace too
+    "softmax_classifier": [(20, 50), (20, 1), (1000, 20), (1000, 1), (50, 1000), (1000, 1000)],
+}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="minor faults: glibc's Linux")
-def test_no_page_faults_in_steady_state(module, tmp_path):
+@pytest.mark.parametrize("name", FAULTING)
+def test_no_page_faults_in_steady_state(name, tmp_path):
     """Each call maps its large arrays afresh without a workspace (thousands of faults);
     with one, none."""
-    source = module_source(derive(two_layer()), workspace=True)
-    (tmp_path / "two_layer_ws.py").write_text(source)
+    model = next(m for p, m, _ in MODELS if m.name == name)
+    (tmp_path / f"{name}_ws.py").write_text(module_source(derive(model), workspace=True))
     (tmp_path / "faults.py").write_text(FAULTS)
-    run = subprocess.run([sys.executable, str(tmp_path / "faults.py"), str(tmp_path)],
+    run = subprocess.run([sys.executable, str(tmp_path / "faults.py"), str(tmp_path),
+                          f"{name}_ws", json.dumps(FAULTING[name])],
                          capture_output=True, text=True, check=True,
                          env={"OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     faults = json.loads(run.stdout)
