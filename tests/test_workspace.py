@@ -179,8 +179,8 @@ FAULTING = {   # the shapes of value_and_grad's arguments, Y last (one-hot if it
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="minor faults: glibc's Linux")
 @pytest.mark.parametrize("name", FAULTING)
 def test_no_page_faults_in_steady_state(name, tmp_path):
-    """Each call maps its large arrays afresh without a workspace (thousands of faults);
-    with one, none."""
+    """Each call maps its large arrays afresh without a workspace (hundreds to thousands of
+    faults); with one, none."""
     model = next(m for p, m, _ in MODELS if m.name == name)
     (tmp_path / f"{name}_ws.py").write_text(module_source(derive(model), workspace=True))
     (tmp_path / "faults.py").write_text(FAULTS)
@@ -189,7 +189,7 @@ def test_no_page_faults_in_steady_state(name, tmp_path):
                          capture_output=True, text=True, check=True,
                          env={"OPENBLAS_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     faults = json.loads(run.stdout)
-    assert faults["without"] > 1000, faults
+    assert faults["without"] > 200, faults         # the sizes fault: the test can fail
     assert faults["with"] < 1, faults
 
 
