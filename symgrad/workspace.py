@@ -75,8 +75,12 @@ class _Buffers:
         value = _Placer(self, temps).visit(tree.value)
         tree.value = value
         result = temps.pop(id(value), None) if stmt.kind == "assign" else None
+        view = result is None and stmt.kind == "assign" and not stmt.allocates()
         for buffer in temps.values():             # an update's operand, or read by a call
-            self.release(buffer)                  # that makes no array: dead after it
+            if view:                              # that makes no array: dead after it,
+                self.pinned.add(buffer)           # unless the target is a view of it
+            else:                                 # (np.broadcast_to(x.sum(...), shape))
+                self.release(buffer)
         if stmt.kind == "assign":
             target = stmt.target
             self.dtypes[target] = ir.dtype_of(stmt.value, self.dtypes)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
+import symgrad as sg
 from symgrad.certify import certify
 from symgrad.codegen import module_source
 from symgrad.derive import derive
@@ -58,6 +60,24 @@ def test_every_model_matches_sympy_in_a_used_workspace(path, model, names):
     assert_matches_model(model, Using(module, ws), seed=3, rtol=1e-10)
     for a, b in zip(args, kept):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_gradient_that_views_a_buffer_keeps_it():
+    # dW = np.broadcast_to(np.add.reduce(t, ..., out=_w2), (k, m)) is a view of its buffer:
+    # the next gradient's sum once took _w2 too, and every row of dW came out dr
+    n, m, k = sp.symbols("n m k", integer=True, positive=True)
+    X, W, r = sg.Input("X", n, m), sg.Param("W", k, m), sg.Param("r", 1, m)
+    model = sg.Model("views", loss=sg.sum(W @ (X * r).T), params=[W, r], inputs=[X])
+    module, source = with_workspace(model)
+    assert "np.broadcast_to(" in source
+    rng = np.random.default_rng(0)
+    W0, r0, X0 = (rng.standard_normal(s) for s in ((4, 3), (1, 3), (2, 3)))
+    _, (dW, dr) = module.value_and_grad(W0, r0, X0, workspace=module.workspace())
+    # by hand: cost = sum_ijl W[i, l] X[j, l] r[l], so dW[i, l] = r[l] sum_j X[j, l]
+    column_sums = X0.sum(axis=0, keepdims=True)
+    np.testing.assert_allclose(dW, np.broadcast_to(r0 * column_sums, (4, 3)), rtol=1e-13)
+    np.testing.assert_allclose(dr, W0.sum(axis=0, keepdims=True) * column_sums, rtol=1e-13)
+    assert_matches_model(model, Using(module, module.workspace()), seed=3, rtol=1e-10)
 
 
 def two_layer():
