@@ -127,7 +127,10 @@ def _terms(e):
 @lru_cache(maxsize=4096)
 def simplify_derivative(expr):
     """A short form of a derivative: sigmoid(-u) as 1 - sigmoid(u), then the shortest of
-    expr, its cancelled form and its expansion (cheap, and enough for the seeds' cases)."""
+    expr, its cancelled form and its expansion (cheap, and enough for the seeds' cases),
+    each with its exponentials multiplied together taken as one: expand writes
+    exp(z - t) as exp(z)*exp(-t), which overflows where z and t are large (a softmax's
+    logit and its logsumexp) though their quotient does not."""
     expr = expr.replace(lambda e: isinstance(e, sigmoid) and e.args[0].could_extract_minus_sign(),
                         lambda e: 1 - sigmoid(-e.args[0]))
     if not expr.free_symbols or not _small(expr):
@@ -138,4 +141,4 @@ def simplify_derivative(expr):
             candidates.append(f(expr))
         except (sp.PolynomialError, TypeError, ValueError):
             pass
-    return min(candidates, key=_ops)
+    return min((sp.powsimp(c, combine="exp") for c in candidates), key=_ops)

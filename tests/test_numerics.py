@@ -168,3 +168,40 @@ def test_float32_in_gives_float32_out(example, stem):
     for name, value in module.forward(*[values[n] for n in module.forward.__code__.co_varnames[
             :module.forward.__code__.co_argcount]]).items():
         assert value.dtype == np.float32, name
+
+
+k = sp.Symbol("k", integer=True, positive=True)
+
+
+def _log_softmax_mean(form):
+    """-mean(log_softmax(W @ X)*Y) over every entry (or kl_div's "mean")."""
+    n = sp.Symbol("n", integer=True, positive=True)
+    W, X, Y = sg.Param("W", k, n), sg.Input("X", n, m), sg.Input("Y", k, m)
+    Z = W @ X
+    if form == "helper":
+        cost = -sg.mean(sg.log_softmax(Z) * Y)
+    elif form == "by hand":
+        cost = -sg.mean((Z - sg.logsumexp(Z, axis=0)) * Y)
+    else:
+        cost = sg.kl_div(sg.log_softmax(Z), Y)
+    return _module(cost, [W], [X, Y])
+
+
+@pytest.mark.parametrize("form", ["helper", "by hand", "kl_div"])
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1000.0), (np.float32, 100.0)])
+def test_log_softmax_averaged_over_every_entry_has_a_finite_gradient(form, dtype, scale):
+    # dZ = (softmax(Z)*sum(Y) - Y)/(k*m): simplify once expanded exp(Z - t) into
+    # exp(Z)*exp(-t), which overflowed (inf*0, inf - inf: NaN) past z = 709 (88 in float32).
+    # X = I, so Z = W and dW = dZ. Expected: the formula by hand, the softmax shifted.
+    module = _log_softmax_mean(form)
+    rng = np.random.default_rng(5)
+    w = (rng.uniform(-1, 1, (4, 3)) * scale).astype(dtype)
+    w[1] = scale                                      # exp(scale) overflows: inf
+    x, y = np.eye(3, dtype=dtype), rng.dirichlet(np.ones(4), 3).T.astype(dtype)
+    with np.errstate(all="ignore"):
+        _, (dw,) = module.value_and_grad(w, x, y)
+    e = np.exp(w.astype(np.float64) - w.max(axis=0))
+    want = (e / e.sum(axis=0) * y.sum(axis=0) - y) / w.size
+    assert dw.dtype == dtype and np.all(np.isfinite(dw)), dw
+    np.testing.assert_allclose(dw, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-7 if dtype == np.float32 else 1e-15)
