@@ -137,32 +137,31 @@ def _named_logsumexps(stmts, shapes, fresh):
     as np.exp(Z - t), t = _logsumexp(Z, axis) a statement before (a new name)."""
     out = []
     for s in stmts:
-        found = {}
+        found = {}                              # text of the call -> its shape
         for node in ast.walk(s.tree) if s.tree is not None else ():
             inner = _inline_softmax(node)
-            if inner is not None and inner.args[0].id in shapes:
-                found.setdefault(ast.unparse(inner), inner)
+            if inner is not None and ir.reduced(shapes.get(inner[1]), inner[2]) is not None:
+                found[inner[0]] = ir.reduced(shapes[inner[1]], inner[2])
         if not found:
             out.append(s)
             continue
         names = {}
-        for text, inner in found.items():
+        for text, shape in found.items():
             names[text] = name = fresh()
-            logit, axis = inner.args[0].id, ast.literal_eval(inner.args[1])
-            shapes[name] = tuple(1 if i == axis % len(shapes[logit]) else n
-                                 for i, n in enumerate(shapes[logit]))
+            shapes[name] = shape
             out.append(ir.Stmt.parse(f"{name} = {text}"))
         out += ir.rewritten([s], _Named(names))
     return out
 
 
 def _inline_softmax(node):
-    """The _logsumexp(Z, axis) call of node = np.exp(Z - _logsumexp(Z, axis)), Z a name; else
-    None."""
+    """(the text of the call _logsumexp(Z, axis), Z, axis) for node = np.exp(Z -
+    _logsumexp(Z, axis)), Z a name; else None."""
     z, inner = _exp_of_difference(node)
     found = _logsumexp_of(inner)
-    return inner if found is not None and isinstance(z, ast.Name) and found[0] == z.id \
-        else None
+    if found is None or not isinstance(z, ast.Name) or found[0] != z.id:
+        return None
+    return ast.unparse(inner), *found
 
 
 class _Named(ast.NodeTransformer):

@@ -218,9 +218,7 @@ def shape_of(node: ast.AST, shapes: Mapping[str, Shape]) -> Shape | None:
         node = ast.BinOp(left=node.args[0], op=ast.MatMult(), right=node.args[1])
     if isinstance(node, ast.Call) and _keepdims_reduction(node):
         shape = shape_of(node.func.value, shapes)      # type: ignore[attr-defined]
-        axis = ast.literal_eval(node.keywords[0].value)
-        return None if not shape or not -len(shape) <= axis < len(shape) else tuple(
-            1 if i == axis % len(shape) else n for i, n in enumerate(shape))
+        return reduced(shape, ast.literal_eval(node.keywords[0].value))
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
         a, b = shape_of(node.left, shapes), shape_of(node.right, shapes)
         if a is None or b is None or len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
@@ -244,6 +242,14 @@ ELEMENTWISE = {"_sigmoid"}       # the runtime's elementwise helpers (with an ou
 
 
 REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce", "min": "np.minimum.reduce"}
+
+
+def reduced(shape: Shape | None, axis: int) -> Shape | None:
+    """The shape of a reduction along axis with keepdims (that axis 1); None if shape is
+    unknown or has no such axis."""
+    if not shape or not -len(shape) <= axis < len(shape):
+        return None
+    return tuple(1 if i == axis % len(shape) else n for i, n in enumerate(shape))
 
 
 def method_reduction(node: ast.AST) -> tuple[str, dict[str, ast.expr]] | None:
