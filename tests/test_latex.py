@@ -139,6 +139,25 @@ def test_cli_rejects_bad_options_in_one_line(tmp_path, args, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["latex", "graph", "report"])
+def test_at_values_are_read_as_numbers_never_run_as_code(tmp_path, command):
+    hostile = "b=__import__('pathlib').Path('pwned').touch()"
+    result = run(command, ROOT / "examples" / "graph.py", "--at", f"a=5,{hostile},c=2",
+                 "-o", "out.dot" if command == "graph" else "out.html", cwd=tmp_path)
+    assert result.returncode == 1 and "is not NAME=NUMBER" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "pwned").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_at_takes_numbers_as_written_exactly():
+    from symgrad.explain import parse_at
+    assert parse_at("a=5, b=-2.5,c=3/4,d=1e-3") == {
+        "a": 5, "b": sp.Rational(-5, 2), "c": sp.Rational(3, 4), "d": sp.Rational(1, 1000)}
+    for bad in ("a=pi", "a=sqrt(2)", "a=3/0", "a=1e99999", "1a=3", "a"):
+        with pytest.raises(sg.SymgradError, match="is not NAME=NUMBER"):
+            parse_at(bad)
+
+
 def test_at_on_a_matrix_model_and_foreign_files_are_refused(tmp_path):
     result = run("latex", ROOT / "examples" / "two_layer.py", "--at", "W1=1", cwd=tmp_path)
     assert result.returncode == 1 and "--at works only for scalar models" in result.stderr
