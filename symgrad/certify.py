@@ -77,7 +77,7 @@ def _refuse(model, dims, what):
         "wrong, please report it (--no-verify writes the module anyway)")
 
 
-def _call(model, dims, values, function, *args, **kwargs):
+def _call(model, dims, values, function, /, *args, **kwargs):
     """function(*args, **kwargs) of the module; an exception, or an argument of values
     written, is a refusal."""
     before = {k: np.copy(v) for k, v in values.items()}

@@ -881,32 +881,68 @@ def _condition(parts):
         return [line]
     lines = ["if (" + parts[0]] + ["        " + x for x in parts[1:]]
     lines[-1] += "):"
-    return [y for x in lines for y in _wrapped(x, 96, 8, depth=x.count("(") and 1)]
+    return [y for k, x in enumerate(lines)
+            for y in _wrapped(x, 96, 8, depth=x.count("(") and 1, level=k > 0)]
 
 
-def _wrapped(line, width=96, indent=4, depth=0, enclosed=False):
+def _wrapped(line, width=96, indent=4, depth=0, enclosed=False, level=0):
     """A statement broken inside its brackets, after ", " or before " + " and " - ", to lines
     of at most width characters, continuations indented `indent` more than the first (a
-    line in a block keeps the block's indentation); only at bracket depth `depth` + 1 if
-    given (one entry of a dict per break). An assignment with no such place is put in
-    parentheses."""
+    line in a block keeps the block's indentation); only at bracket depth `depth` if given
+    (one entry of a dict per break); `level`: the depth the line starts at (a part of a
+    condition in parentheses). An assignment's or a return's value with no such place is
+    put in parentheses; where a line is still too long (long names), it is also broken after
+    an opening bracket and before any operator; a comment is continued as a comment."""
     if len(line) <= width:
         return [line]
     lead = line[:len(line) - len(line.lstrip())]
     if lead:
-        return [lead + x for x in _wrapped(line[len(lead):], width - len(lead), indent, depth)]
-    nobreak = "\xa0"                 # textwrap breaks at spaces, not at these
-    level, chars = 0, []
+        return [lead + x for x in _wrapped(line[len(lead):], width - len(lead), indent, depth,
+                                           enclosed, level)]
+    if line.startswith("#"):         # a comment goes on as a comment
+        return textwrap.wrap(line, width, subsequent_indent="#   ", break_on_hyphens=False)
+    head, _, value = line.partition("return " if line.startswith("return ") else " = ")
+    for anywhere in (False, True):
+        lines = _fill(line, _break_points(line, depth, anywhere, level), width, indent)
+        if value and not enclosed and (len(lines) == 1 or max(map(len, lines)) > width):
+            if anywhere and ", " in head:           # k, n, m = ...: (k, n, m) = (...)
+                head = f"({head})"
+            inner = _wrapped(f"{head}{_}({value})", width, indent, depth, True, level)
+            lines = inner if max(map(len, inner)) < max(map(len, lines)) else lines
+        if max(map(len, lines)) <= width:
+            break
+    return lines
+
+
+_OPERATORS = ("+ ", "- ", "@ ", "* ", "/ ", "and ", "or ", "== ", "!= ", "if ", "else ")
+
+
+def _break_points(line, depth, anywhere, level=0):
+    """Where line (starting at bracket depth `level`) may break, inside brackets (at depth
+    `depth` only, if given): after ", " and before " + " or " - "; anywhere=True also after
+    an opening bracket and before the other operators, at any depth."""
+    points = []
     for k, c in enumerate(line):
         level += (c in "([{") - (c in ")]}")
-        inside = level == depth if depth else level > 0
-        breaks = c == " " and inside and (chars[-1] == "," or line[k + 1:k + 3] in ("+ ", "- "))
-        chars.append(c if breaks else nobreak if c == " " else c)
-    lines = [x.replace(nobreak, " ") for x in textwrap.wrap(
-        "".join(chars), width, subsequent_indent=" " * indent, break_long_words=False,
-        break_on_hyphens=False)]
-    target, equals, value = line.partition(" = ")
-    if len(lines) == 1 and equals and not enclosed:
-        enclosed = _wrapped(f"{target} = ({value})", width, indent, depth, True)
-        return enclosed if len(enclosed) > 1 else lines
-    return lines
+        if not (level == depth if depth and not anywhere else level > 0):
+            continue
+        if c == " " and (line[k - 1] == "," or line[k + 1:k + 3] in ("+ ", "- ")
+                         or anywhere and line[k + 1:].startswith(_OPERATORS)):
+            points.append(k)
+        elif anywhere and c in "([{" and line[k + 1:k + 2] not in ")]}":
+            points.append(k + 1)
+    return points
+
+
+def _fill(line, points, width, indent):
+    """line cut at as few of points as lets each line fit width (greedily; a piece longer
+    than a line stands alone), continuations indented."""
+    lines, start, cut = [], 0, None
+    for point in [*points, len(line)]:
+        head = " " * indent if lines else ""
+        if len(head) + len(line[start:point].strip()) > width and cut is not None:
+            lines.append(head + line[start:cut].strip())
+            start, cut = cut, None
+        cut = point
+    head = " " * indent if lines else ""
+    return lines + [head + line[start:].strip()]

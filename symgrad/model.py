@@ -8,7 +8,7 @@ from . import array
 from .derive import derive
 from .errors import SymgradError
 from .labels import Pick, _Labels
-from .naming import check_name, frame_variables, tex  # noqa: F401 - tex: sg.tex
+from .naming import LIBRARIES, check_name, frame_variables, name_problem, tex  # noqa: F401 - tex: sg.tex
 
 
 class _Scalar(sp.Symbol):
@@ -116,7 +116,7 @@ class Model:
 
     def __init__(self, name, loss, params, inputs=(), outputs=None, names=None, jacobians=None,
                  hessian=False):
-        check_name(name, "model", reserved=())
+        check_name(name, "model", reserved=LIBRARIES)
         self.name = name
         try:        # strict: no strings parsed; plain: SymPy's meaning from here on
             self.loss = array.plain(sp.sympify(loss, strict=True))
@@ -170,10 +170,11 @@ class Model:
                                    f"respect to the integer labels {pair[1].name}, which have "
                                    "no derivative: take it with respect to a float array")
         for key in self.outputs:
-            if not (isinstance(key, str) and key.isidentifier()):
-                raise SymgradError(f"model {self.name}: output name {key!r} is not a Python "
-                                   "identifier: name it with letters, digits and underscores, "
-                                   "e.g. outputs={'probs': A2}")
+            why = name_problem(key, reserved={})
+            if why:
+                raise SymgradError(f"model {self.name}: output name {key!r} {why}: name it "
+                                   "with letters, digits and underscores, e.g. "
+                                   "outputs={'probs': A2}")
         for key, value in self.names.items():
             if not (isinstance(key, str) and isinstance(value, str)):
                 raise SymgradError(f"model {self.name}: names={{{key!r}: {value!r}}}: names "

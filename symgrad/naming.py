@@ -34,6 +34,7 @@ import inspect
 import keyword
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -254,21 +255,39 @@ def frame_variables(frame):
 MODULE = {"np": "NumPy", "PARAMS": "the module's parameter names",
           "INPUTS": "the module's input names", "SHAPES": "the module's shapes",
           "LABELS": "the module's numbers of classes",
-          "mode": "the mode= argument of jacobian_<name>"}
-RESERVED = frozenset(MODULE) | frozenset(keyword.kwlist) | frozenset(dir(builtins))
+          "mode": "the mode= argument of jacobian_<name>",
+          "workspace": "the workspace= argument of value_and_grad",
+          "xp": "the array namespace of --target array-api"}
+KEYWORDS = {k: "a Python keyword" for k in keyword.kwlist}
+RESERVED = {**{k: f"a name the generated code uses ({v})"
+               for k, v in ({b: "a Python builtin" for b in dir(builtins)} | MODULE).items()},
+            **KEYWORDS}
+# a model's name names a file, generated/<name>.py, which would be imported in their place
+LIBRARIES = KEYWORDS | {
+    k: f"the name of the module {k} (generated/{k}.py would be imported in its place)"
+    for k in sorted(sys.stdlib_module_names) + [
+        "array_api_compat", "array_api_strict", "conftest", "cupy", "dask", "jax", "jinja2",
+        "numpy", "pytest", "scipy", "symgrad", "sympy", "torch"]}
+LONGEST = 40                    # characters: a longer name no longer reads as a name
+
+
+def name_problem(name, reserved=RESERVED):
+    """Why name cannot be a variable of generated code (None if it can): only plain
+    identifiers of at most LONGEST characters, spelt as Python reads them (NFKC: 'ｎｐ' is np),
+    that shadow nothing the code uses (reserved: name -> what it is) pass."""
+    return ("is not a string" if not isinstance(name, str) else
+            "is not a Python identifier" if not name.isidentifier() else
+            f"is read by Python as {unicodedata.normalize('NFKC', name)!r}"
+            if unicodedata.normalize("NFKC", name) != name else
+            "starts with an underscore (kept for symgrad's helpers)" if name.startswith("_") else
+            f"is longer than {LONGEST} characters" if len(name) > LONGEST else
+            f"is {reserved[name]}" if name in reserved else None)
 
 
 def check_name(name, what="symbol", reserved=RESERVED):
-    """Names become Python variables in generated code: only plain identifiers that shadow
-    nothing the code uses (NumPy as np, the module's PARAMS, INPUTS, SHAPES and LABELS, the
-    Jacobians' mode=, Python's builtins) pass; a model's name only names a module
-    (reserved=())."""
-    why = ("is not a string" if not isinstance(name, str) else
-           "is not a Python identifier" if not name.isidentifier() else
-           "is a Python keyword" if keyword.iskeyword(name) else
-           "starts with an underscore (kept for symgrad's helpers)" if name.startswith("_") else
-           f"is a name the generated code uses ({MODULE.get(name, 'a Python builtin')})"
-           if name in reserved else None)
+    """Names become Python variables in generated code: name_problem's rule; a model's name
+    names a module (reserved=LIBRARIES)."""
+    why = name_problem(name, reserved)
     if why:
         raise SymgradError(f"{what} name {name!r} cannot be a variable in generated code: it "
                            f"{why}: rename it, using letters, digits and underscores, e.g. 'W1'")
@@ -300,9 +319,9 @@ class Names:
         return other
 
     def unique(self, base: str) -> str:
-        """The first free of base, base_2, base_3, ... (t, t_2, ... for a base that is no
-        identifier or starts with an underscore; lambda_2 for lambda), now taken."""
-        base = base if base.isidentifier() and not base.startswith("_") else "t"
+        """The first free of base, base_2, base_3, ... (t, t_2, ... for a base that cannot be a
+        variable by name_problem's rule; lambda_2 for lambda), now taken."""
+        base = "t" if name_problem(base, reserved={}) else base
         name, k = base, 2
         while name in self.taken:
             name, k = f"{base}_{k}", k + 1

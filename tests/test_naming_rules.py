@@ -6,6 +6,8 @@ differences."""
 import ast
 import itertools
 import re
+import shutil
+import subprocess
 import textwrap
 
 import numpy as np
@@ -13,6 +15,8 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
+from conftest import ROOT
+from symgrad.certify import certify
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.graph import Graph, placeholder
@@ -44,7 +48,7 @@ def test_reserved_names_are_never_given():
     wanted = ["np", "SHAPES", "PARAMS", "INPUTS", "LABELS", "mode", "float", "lambda"]
     assert [names.unique(n) for n in wanted] == [f"{n}_2" for n in wanted]
     assert names.unique("_matmul") == "t" and names.unique("a b") == "t_2"   # no identifier
-    assert {"np", "SHAPES", "float", "lambda", "mode"} <= RESERVED
+    assert {"np", "SHAPES", "float", "lambda", "mode", "xp", "workspace"} <= RESERVED.keys()
 
 
 def test_names_are_deterministic_and_a_copy_is_independent():
@@ -243,3 +247,68 @@ def test_a_temporary_never_overwrites_a_parameter_named_like_one(tmp_path):
     assert not re.search(r"^    t1 = ", source, re.M)
     check_grads(module, seed=0, rtol=1e-6)
     assert_matches_model(model, module, seed=1, rtol=1e-10)
+
+
+def _longest(stem):
+    return (stem + "_" + "x" * 40)[:40]
+
+
+def test_names_of_forty_characters_give_lint_clean_modules_in_every_style(tmp_path):
+    """The longest names a model may have, everywhere (parameters, inputs, dimensions,
+    intermediates and the model's), in softmax's fused comments and a workspace: every
+    module compiles, passes ruff with the project's settings and agrees with central
+    differences; a longer intermediate is an unnamed statement."""
+    ruff = shutil.which("ruff")
+    names = {k: _longest(k) for k in ("W", "b", "X", "Y", "n", "k", "m", "Z", "A", "cost")}
+    path = tmp_path / "long.py"
+    path.write_text(textwrap.dedent(f"""
+        import sympy as sp
+        import symgrad as sg
+        {names['n']}, {names['k']}, {names['m']} = sp.symbols(
+            "{names['n']} {names['k']} {names['m']}", integer=True, positive=True)
+        {names['X']} = sg.Input("{names['X']}", {names['n']}, {names['m']})
+        {names['Y']} = sg.Input("{names['Y']}", {names['k']}, {names['m']})
+        {names['W']} = sg.Param("{names['W']}", {names['k']}, {names['n']})
+        {names['b']} = sg.Param("{names['b']}", {names['k']}, 1)
+        {names['Z']} = {names['W']} @ {names['X']} + {names['b']}
+        {names['A']} = sg.softmax({names['Z']})
+        {'T' * 41} = sg.tanh({names['Z']})
+        {names['cost']} = sg.cross_entropy({names['Z']}, {names['Y']}) + sg.mean({'T' * 41})
+        model = sg.Model("{_longest('model')}", loss={names['cost']},
+                         params=[{names['W']}, {names['b']}],
+                         inputs=[{names['X']}, {names['Y']}],
+                         outputs={{"{_longest('probs')}": {names['A']}}})
+        """))
+    (model, found), = load(path)
+    for i, (style, target, workspace) in enumerate([("fast", "numpy", False),
+                                                      ("fast", "numpy", True),
+                                                      ("plain", "numpy", False),
+                                                      ("plain", "array-api", False)]):
+        source = module_source(derive(model, found), style, target, workspace)
+        assert "T" * 41 not in source and f"    {names['Z']} = " in source
+        (tmp_path / f"m{i}.py").write_text(source)
+        module = load_module(source, model.name)
+        check_grads(module, seed=i, rtol=1e-6)
+        assert_matches_model(model, module, seed=i, rtol=1e-10)
+    if ruff is None:
+        pytest.skip("ruff is not installed (.ci/run installs it)")
+    result = subprocess.run([ruff, "check", "--no-cache", "--config",
+                             str(ROOT / "pyproject.toml"), *map(str, tmp_path.glob("m*.py"))],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_parameter_named_like_a_certification_argument_is_certified(tmp_path):
+    for name in ("dims", "values", "function", "model"):
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(f"""
+            import sympy as sp
+            import symgrad as sg
+            n, m = sp.symbols("n m", integer=True, positive=True)
+            X, Y = sg.Input("X", n, m), sg.Input("Y", 1, m)
+            {name}, b = sg.Param("{name}", 1, n), sg.Param("b", 1, 1)
+            cost = sg.binary_cross_entropy(sg.sigmoid({name} @ X + b), Y)
+            model = sg.Model("with_{name}", loss=cost, params=[{name}, b], inputs=[X, Y])
+            """))
+        (model, found), = load(path)
+        certify(model, module_source(derive(model, found)))

@@ -126,6 +126,30 @@ def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypat
      "output name 'a\"\"\"b' is not a Python identifier"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a b': W})\n",
      "output name 'a b' is not a Python identifier"),
+    # Python reads identifiers in NFKC: these would be np, W, m and class in the code
+    ("W = sg.Param('\uff4e\uff50', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W])\n",
+     "name '\uff4e\uff50' cannot be a variable in generated code: it is read by Python as 'np'"),
+    ("W, V = sg.Param('W', 1, n), sg.Param('\U0001d416', 1, n)\n"
+     "model = sg.Model('x', sg.sum(W) + sg.sum(V), [W, V])\n", "is read by Python as 'W'"),
+    ("W = sg.Param('W', 1, sp.Symbol('\uff4d'))\nmodel = sg.Model('x', sg.sum(W), [W])\n",
+     "dimension name '\uff4d' cannot be a variable in generated code: it is read by Python as"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'\uff43lass': W})\n",
+     "is read by Python as 'class'"),
+    ("W = sg.Param('xp', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W])\n",
+     "it is a name the generated code uses (the array namespace of --target array-api)"),
+    ("W = sg.Param('workspace', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W])\n",
+     "it is a name the generated code uses (the workspace= argument of value_and_grad)"),
+    ("W = sg.Param('W' * 41, 1, n)\nmodel = sg.Model('x', sg.sum(W), [W])\n",
+     "it is longer than 40 characters: rename it"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('numpy', sg.sum(W), [W])\n",
+     "model name 'numpy' cannot be a variable in generated code: it is the name of the module "
+     "numpy (generated/numpy.py would be imported in its place)"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('symgrad', sg.sum(W), [W])\n",
+     "it is the name of the module symgrad"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('json', sg.sum(W), [W])\n",
+     "it is the name of the module json"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('\u210c', sg.sum(W), [W])\n",
+     "is read by Python as 'H'"),
 ])
 def test_bad_models_are_one_line_errors(tmp_path, capsys, body, expected):
     model_file(tmp_path, body)
