@@ -18,7 +18,7 @@ from .certify import certify
 from .codegen import (STYLES, TARGETS, check_target, check_workspace, module_source,
                       tests_source)
 from .derive import derive
-from .errors import SymgradError, SymgradWarning
+from .errors import SymgradError, SymgradWarning, first_line
 from .explain import parse_at, render
 from .graph import placeholder, shape_str
 from .load import load
@@ -101,7 +101,7 @@ def _umask():
 
 def _derive(args):
     out = Path(args.output)
-    stale = []
+    stale, done = [], []
     style = check_target(args.target, args.style)
     check_workspace(args.workspace, args.target, style)
     if args.tests:
@@ -134,10 +134,11 @@ def _derive(args):
             continue
         for path, _ in files:                 # refuse before writing any of them
             refuse_foreign(path, args.force)
+        done.append((files, time.perf_counter() - start))
+    for files, seconds in done:               # every model derived and certified: write
         for path, text in files:
             write_atomic(path, text, force=args.force)
-        print(f"wrote {' and '.join(str(path) for path, _ in files)} "
-              f"({time.perf_counter() - start:.2f} s)")
+        print(f"wrote {' and '.join(str(path) for path, _ in files)} ({seconds:.2f} s)")
     if stale:
         again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "") \
             + (f" --target {args.target}" if args.target != "numpy" else "") \
@@ -342,45 +343,57 @@ def main(argv=None):
     warnings.simplefilter("ignore")
     warnings.simplefilter("always", SymgradWarning)
     warnings.showwarning = lambda msg, *a, **k: print(f"symgrad: warning: {msg}", file=sys.stderr)
-    previous = _on_sigterm(_terminated)
+    previous = _on_signals(dict.fromkeys(ENDING, _terminated))
     try:
         args.run(args)
     except BrokenPipeError:                  # e.g. `symgrad derive -v FILE | head`
         sys.stdout = open(os.devnull, "w")
         return 1
     except KeyboardInterrupt as e:
-        print(f"symgrad: {'terminated' if isinstance(e, Terminated) else 'interrupted'}; no "
-              "file was left half-written", file=sys.stderr)
+        said = f"terminated ({signal.Signals(e.signum).name})" if isinstance(e, Terminated) \
+            else "interrupted"
+        print(f"symgrad: {said}; no file was left half-written", file=sys.stderr)
         return 128 + getattr(e, "signum", signal.SIGINT)
-    except Exception as e:
+    except BaseException as e:      # also one a model's code raised late (GeneratorExit)
         if args.debug:
             raise
         text = str(e) if isinstance(e, SymgradError) else (
             f"{e.filename}: {e.strerror}: check the path and its permissions"
             if isinstance(e, OSError) and e.filename else
-            f"internal error: {type(e).__name__}: {e}; please report it (rerun with --debug "
-            "for the traceback)")
+            f"internal error: {type(e).__name__}: {first_line(e)}; please report it (rerun "
+            "with --debug for the traceback)")
         print(f"symgrad: error: {_one_line(text)}", file=sys.stderr)
         return 1
     finally:
-        _on_sigterm(previous)
+        _on_signals(previous)
     return 0
 
 
+# the signals whose default action ends the process (SIGKILL cannot be caught)
+ENDING = tuple(getattr(signal, name) for name in (
+    "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR1", "SIGUSR2", "SIGXCPU", "SIGXFSZ",
+    "SIGVTALRM", "SIGPROF") if hasattr(signal, name))
+
+
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the process is so that every cleanup (`finally`) runs."""
-    signum = signal.SIGTERM
+    """A signal of ENDING, raised where the process is so that every cleanup (`finally`)
+    runs."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminated(signum, frame):
-    raise Terminated
+    raise Terminated(signum)
 
 
-def _on_sigterm(handler):
-    """Install handler for SIGTERM (from the main thread only); the previous one."""
-    if handler is None or threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, handler)
+def _on_signals(handlers):
+    """Install {signal: handler} (from the main thread only); the previous ones."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, handler) for signum, handler in handlers.items()
+            if handler is not None}
 
 
 def _one_line(text):

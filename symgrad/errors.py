@@ -7,3 +7,13 @@ class SymgradError(Exception):
 
 class SymgradWarning(UserWarning):
     """Something the user should know that does not stop the derivation."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, '(no message)' for none, or for a message
+    that itself raises (a user's exception with a broken __str__)."""
+    try:
+        text = str(e).strip().splitlines()
+    except Exception:
+        text = []
+    return text[0] if text else "(no message)"

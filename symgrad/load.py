@@ -9,7 +9,7 @@ import sympy as sp
 from sympy.matrices.exceptions import NonSquareMatrixError
 
 from .array import _short
-from .errors import SymgradError
+from .errors import SymgradError, first_line
 from .model import Model
 from .naming import Recorder, variables
 
@@ -74,9 +74,11 @@ def _run(path):
         raise SymgradError(f"{path}:{_line_in(path)}: the model file called sys.exit({e.code!r}) "
                            "(symgrad runs it to find its Models): remove the call, or guard it "
                            "with if __name__ == '__main__'") from e
-    except Exception as e:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:      # also GeneratorExit, or the file's own BaseException
         raise SymgradError(f"{path}:{_line_in(path)}: the model file raised "
-                           f"{type(e).__name__}: {_first_line(e)}: fix the model file") from e
+                           f"{type(e).__name__}: {first_line(e)}: fix the model file") from e
     finally:
         if folder in sys.path:
             sys.path.remove(folder)
@@ -86,7 +88,7 @@ def _shape_mismatch(e):
     """SymPy's ShapeError, with the two operands it does not name: found in the frame of
     the check that raised it (its `args`)."""
     if isinstance(e, NonSquareMatrixError):
-        return (f"{_first_line(e)}: SymPy's ** on a plain matrix is a matrix power: for the "
+        return (f"{first_line(e)}: SymPy's ** on a plain matrix is a matrix power: for the "
                 "elementwise power write sp.HadamardPower(X, k), or make the matrices symgrad "
                 "arrays (sg.Input/sg.Param) and write **")
     product = "aligned" in str(e)
@@ -103,12 +105,7 @@ def _shape_mismatch(e):
                     else "the shapes must agree"
                 return (f"shape mismatch in {what}: {_short(a)} is {tuple(a.shape)} but "
                         f"{_short(b)} is {tuple(b.shape)}; {fix}")
-    return f"shape mismatch: {_first_line(e)}: fix the model file"
-
-
-def _first_line(e):
-    text = str(e).strip().splitlines()
-    return text[0] if text else "(no message)"
+    return f"shape mismatch: {first_line(e)}: fix the model file"
 
 
 def _line_in(path):

@@ -157,6 +157,36 @@ def test_bad_models_are_one_line_errors(tmp_path, capsys, body, expected):
     assert not (tmp_path / "generated").exists()
 
 
+@pytest.mark.parametrize("raised, said", [
+    ("GeneratorExit('done')", "the model file raised GeneratorExit: done: fix the model file"),
+    ("Odd()", "the model file raised Odd: (no message): fix the model file"),
+])
+def test_a_base_exception_of_the_model_file_is_one_line(tmp_path, capsys, raised, said):
+    model_file(tmp_path, f"""
+        class Odd(BaseException):
+            def __str__(self):
+                raise ValueError("no text")
+        raise {raised}
+        """)
+    assert said in one_line_error(capsys, "derive", "model.py")
+
+
+def test_a_file_of_models_writes_none_when_one_fails(tmp_path, capsys, monkeypatch):
+    model_file(tmp_path, PLAIN + """
+    V = sg.Param('V', 1, n)
+    second = sg.Model('second', sg.sum(sg.tanh(V @ X)), [V], [X])
+    """)
+    def refuse_second(model, source):
+        if model.name == "second":
+            raise SymgradError("model second: certification failed")
+    monkeypatch.setattr(cli, "certify", refuse_second)
+    assert "model second: certification failed" in one_line_error(capsys, "derive", "model.py")
+    assert not (tmp_path / "generated").exists()
+    monkeypatch.setattr(cli, "certify", lambda model, source: None)
+    assert cli.main(["derive", "model.py"]) == 0
+    assert sorted(p.name for p in (tmp_path / "generated").iterdir()) == ["plain.py", "second.py"]
+
+
 def test_an_internal_error_is_one_line_asking_for_a_report(tmp_path, capsys, monkeypatch):
     def broken(model, names=None):
         raise ZeroDivisionError("boom")
@@ -245,9 +275,11 @@ sys.exit(cli.main(["derive", "model.py"]))
 """
 
 
-@pytest.mark.parametrize("signum,code,said", [(signal.SIGTERM, 143, "terminated"),
-                                              (signal.SIGINT, 130, "interrupted")])
-def test_a_signal_during_the_write_leaves_no_temporary(tmp_path, signum, code, said):
+@pytest.mark.parametrize("signum,said", [
+    (signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted"),
+    (signal.SIGHUP, "terminated (SIGHUP)"), (signal.SIGQUIT, "terminated (SIGQUIT)"),
+    (signal.SIGALRM, "terminated (SIGALRM)"), (signal.SIGUSR1, "terminated (SIGUSR1)")])
+def test_a_signal_during_the_write_leaves_no_temporary(tmp_path, signum, said):
     model_file(tmp_path, PLAIN)
     (tmp_path / "slow.py").write_text(SLOW_WRITE)
     # a shell's background job inherits SIGINT ignored: give the child the default, as a
@@ -262,7 +294,7 @@ def test_a_signal_during_the_write_leaves_no_temporary(tmp_path, signum, code, s
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == code, err
+    assert proc.returncode == 128 + signum, err
     assert err.strip() == f"symgrad: {said}; no file was left half-written"
     assert leftovers(tmp_path) == [] and not (tmp_path / "generated" / "plain.py").exists()
 
