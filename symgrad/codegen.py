@@ -80,6 +80,9 @@ def _environment():
         keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
     # a paragraph of a docstring, its lines filled again to 92 characters
     env.filters["paragraph"] = lambda text: textwrap.fill(" ".join(text.split()), 92)
+    # a comment of any length (a long model file name), in lines of at most 100 characters
+    env.filters["comment"] = lambda text: "\n".join(textwrap.wrap(
+        text, 100, initial_indent="# ", subsequent_indent="# ", break_on_hyphens=False))
     return env
 
 
@@ -180,10 +183,10 @@ def tests_source(model, model_file, module_file, tests_dir, n_dims=3):
         version=__version__, source=model.source[0] if model.source else "<memory>",
         digest=model.source[1] if model.source else "-", name=model.name,
         name_literal=repr(model.name), model_path=relative(model_file),
-        module_path=relative(module_file), model_literal=repr(relative(model_file)),
-        module_literal=repr(relative(module_file)), rtol="1e-6", sympy_rtol="1e-10",
-        dims_cases=["pytest.param(%r, id=%r)" % (dict(c), ",".join(f"{k}={v}" for k, v in c)
-                                                 or "scalar") for c in cases])
+        module_path=relative(module_file), rtol="1e-6", sympy_rtol="1e-10",
+        model_file="\n".join(_wrapped(f"MODEL_FILE = HERE / {relative(model_file)!r}", 100)),
+        module_file="\n".join(_wrapped(f"MODULE_FILE = HERE / {relative(module_file)!r}", 100)),
+        dims_cases=["\n".join(_wrapped(f"    {dict(c)!r},", 100)) for c in cases])
     text = _environment().get_template("test_module.py.j2").render(**context)
     compile(text, f"test_{model.name}.py", "exec")
     return text

@@ -18,6 +18,7 @@ import symgrad as sg
 from conftest import ROOT
 from symgrad.certify import certify
 from symgrad.codegen import module_source
+from symgrad.codegen import tests_source as source_of_tests   # not collected by pytest
 from symgrad.derive import derive
 from symgrad.graph import Graph, placeholder
 from symgrad.load import load
@@ -255,12 +256,13 @@ def _longest(stem):
 
 def test_names_of_forty_characters_give_lint_clean_modules_in_every_style(tmp_path):
     """The longest names a model may have, everywhere (parameters, inputs, dimensions,
-    intermediates and the model's), in softmax's fused comments and a workspace: every
-    module compiles, passes ruff with the project's settings and agrees with central
-    differences; a longer intermediate is an unnamed statement."""
+    intermediates and the model's), in softmax's fused comments and a workspace, from a
+    model file with a long name: every module and its test file compile and pass ruff with
+    the project's settings, every module agrees with central differences; a longer
+    intermediate is an unnamed statement."""
     ruff = shutil.which("ruff")
     names = {k: _longest(k) for k in ("W", "b", "X", "Y", "n", "k", "m", "Z", "A", "cost")}
-    path = tmp_path / "long.py"
+    path = tmp_path / f"{'a_model_file_with_a_long_name_' * 2}.py"
     path.write_text(textwrap.dedent(f"""
         import sympy as sp
         import symgrad as sg
@@ -290,6 +292,8 @@ def test_names_of_forty_characters_give_lint_clean_modules_in_every_style(tmp_pa
         module = load_module(source, model.name)
         check_grads(module, seed=i, rtol=1e-6)
         assert_matches_model(model, module, seed=i, rtol=1e-10)
+    (tmp_path / "m_tests.py").write_text(source_of_tests(
+        model, path, tmp_path / "generated" / f"{model.name}.py", tmp_path / "tests"))
     if ruff is None:
         pytest.skip("ruff is not installed (.ci/run installs it)")
     result = subprocess.run([ruff, "check", "--no-cache", "--config",
