@@ -135,6 +135,28 @@ def test_the_gradients_are_the_workspaces_and_the_default_call_returns_fresh_arr
     assert_hand((by_hand(*data(1))[0], fresh), data(1))    # not overwritten by a later call
 
 
+@pytest.mark.parametrize("path,model,names", MODELS, ids=IDS)
+def test_a_gradient_passed_back_as_its_parameter_is_read_before_any_buffer_is_written(
+        path, model, names):
+    """grads[i] of a call, which is a buffer of the workspace, given back as parameter i (a
+    step of W = W - lr*dW with lr = -1, in place of the user's copy): the call must not
+    overwrite it before reading it (it gets new buffers)."""
+    module = with_workspace(model, names)[0]
+    values = random_instance(model, default_dims(model, 0), 0)
+    args = [values[k] for k in module.PARAMS + module.INPUTS]
+    for i, name in enumerate(module.PARAMS):
+        ws = module.workspace()
+        gradient = module.value_and_grad(*args, workspace=ws)[1][i]
+        if not isinstance(gradient, np.ndarray):
+            continue                                    # a scalar's gradient is a float
+        again = [gradient if k == i else a for k, a in enumerate(args)]
+        want = module.value_and_grad(*[np.copy(a) for a in again])
+        got = module.value_and_grad(*again, workspace=ws)
+        assert relative_error(got[0], want[0]) <= 1e-12, name
+        for g, w in zip(got[1], want[1]):
+            assert relative_error(g, w) <= 1e-12, name
+
+
 def test_two_threads_with_two_workspaces(module):
     results, errors = {}, []
 
