@@ -192,13 +192,23 @@ def trace_text(derivation):
     return "\n".join(lines)
 
 
+LARGEST_CHECK = 10_000     # a dimension of `symgrad check`, which differentiates numerically
+
+
 def _parse_dims(text):
     dims = {}
     for item in filter(None, (text or "").split(",")):
-        name, _, value = item.partition("=")
-        if not name.strip() or not value.strip().isdigit() or int(value) < 1:
-            raise SymgradError(f"--dims: {item!r} is not NAME=POSITIVE_INT, e.g. --dims n_x=3,m=5")
-        dims[name.strip()] = int(value)
+        name, _, value = (part.strip() for part in item.partition("="))
+        if not (name and value.isascii() and value.isdigit()) or int(value) < 1:
+            raise SymgradError(f"--dims: {item[:40]!r} is not NAME=POSITIVE_INT, e.g. --dims "
+                               "n_x=3,m=5")
+        if name in dims:
+            raise SymgradError(f"--dims: {name} is given twice: give it once")
+        if int(value) > LARGEST_CHECK:
+            raise SymgradError(f"--dims: {name}={int(value)} is larger than {LARGEST_CHECK:,} "
+                               "(the check takes central differences, two calls per parameter "
+                               "entry): give small dimensions, e.g. --dims n_x=3,m=5")
+        dims[name] = int(value)
     return dims
 
 

@@ -20,8 +20,10 @@ def load(path):
     for a variable rebound in a loop (naming.variables)."""
     path = Path(path)
     if not path.is_file():
-        raise SymgradError(f"{path}: {'a folder' if path.is_dir() else 'no such file'}: give "
-                           "the path of a model file (e.g. examples/two_layer.py)")
+        what = "a folder" if path.is_dir() else "not a regular file (a pipe or a device)" \
+            if path.exists() else "no such file"
+        raise SymgradError(f"{path}: {what}: give the path of a model file (e.g. "
+                           "examples/two_layer.py)")
     if not path.name.isprintable():
         raise SymgradError(f"model file name {path.name!r} contains a control character or a "
                            "line break (it is written into generated files): rename the file")

@@ -209,6 +209,17 @@ def test_unknown_dims_name_the_known_ones(tmp_path, capsys):
     assert "--dims: no dimension named k in model.py: its dimensions are E, N, beta" in line
 
 
+@pytest.mark.parametrize("dims, said", [
+    ("n=3,n=4", "--dims: n is given twice: give it once"),
+    ("n=99999999999999", "--dims: n=99999999999999 is larger than 10,000"),
+    ("n=\u00b2", "--dims: 'n=\u00b2' is not NAME=POSITIVE_INT"),      # isdigit, no int
+    ("n=0", "--dims: 'n=0' is not NAME=POSITIVE_INT"),
+])
+def test_bad_dims_are_one_line_errors(tmp_path, capsys, dims, said):
+    model_file(tmp_path, PLAIN)
+    assert said in one_line_error(capsys, "check", "model.py", "--dims", dims)
+
+
 def test_odd_command_lines_are_one_line_errors(tmp_path, capsys):
     model_file(tmp_path, PLAIN)
     (tmp_path / "nul.py").write_bytes(b"x = 1\0\n")
@@ -216,6 +227,9 @@ def test_odd_command_lines_are_one_line_errors(tmp_path, capsys):
     assert "nul.py:1: syntax error" in one_line_error(capsys, "derive", "nul.py")
     assert "folder: a folder: give the path of a model file" in one_line_error(
         capsys, "derive", "folder")
+    os.mkfifo(tmp_path / "pipe.py")
+    assert "pipe.py: not a regular file (a pipe or a device)" in one_line_error(
+        capsys, "derive", "pipe.py")
     assert "--seed -1: give a non-negative integer" in one_line_error(
         capsys, "check", "model.py", "--seed", "-1")
 
