@@ -125,18 +125,32 @@ def _terms(e):
 
 
 @lru_cache(maxsize=4096)
+def _times_its_sign(e):
+    return e.is_Mul and any(isinstance(f, sp.sign) and f.args[0] in e.args for f in e.args)
+
+
+def _absolute(e):
+    """A product u*sign(u)*rest as |u|*rest."""
+    u = next(f.args[0] for f in e.args if isinstance(f, sp.sign) and f.args[0] in e.args)
+    return sp.Abs(u) * e.func(*[f for f in e.args if f not in (u, sp.sign(u))])
+
+
 def simplify_derivative(expr):
-    """A short form of a derivative: sigmoid(-u) as 1 - sigmoid(u), then the shortest of
+    """A short form of a derivative: sigmoid(-u) as 1 - sigmoid(u), u*sign(u) as |u| (the
+    derivative of softsign, 1/(1 + |u|) - u*sign(u)/(1 + |u|)**2, which cancels for large
+    u, is then 1/(1 + |u|)**2), then the shortest of
     expr, its cancelled form and its expansion (cheap, and enough for the seeds' cases),
     each with its exponentials multiplied together taken as one: expand writes
     exp(z - t) as exp(z)*exp(-t), which overflows where z and t are large (a softmax's
     logit and its logsumexp) though their quotient does not."""
     expr = expr.replace(lambda e: isinstance(e, sigmoid) and e.args[0].could_extract_minus_sign(),
                         lambda e: 1 - sigmoid(-e.args[0]))
+    expr = expr.replace(_times_its_sign, _absolute)       # u*sign(u) = |u| (u real)
     if not expr.free_symbols or not _small(expr):
         return expr
     candidates = [expr]
-    for f in (sp.cancel, sp.expand, lambda e: sp.factor_terms(sp.cancel(e)), _one_softplus):
+    for f in (sp.cancel, sp.expand, lambda e: sp.factor_terms(sp.cancel(e)), _one_softplus,
+              sp.together):
         try:
             candidates.append(f(expr))
         except (sp.PolynomialError, TypeError, ValueError):
