@@ -53,7 +53,7 @@ def composition(depth, seed):
     if not params:
         params.append(sg.Param("W", n, n))
         A = params[-1] @ A
-    return sg.Model("random", loss=sg.mean(A), params=params, inputs=[X])
+    return sg.Model("random_graph", loss=sg.mean(A), params=params, inputs=[X])
 
 
 def timed(model):

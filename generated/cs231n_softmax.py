@@ -109,11 +109,10 @@ def _labels(value, name, want):
     return array
 
 
-def _logsumexp(x, axis):
-    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
-    subtracted first."""
+def _logsumexp_parts(x, axis):
+    """(c, u): x's maximum along axis and log(sum(exp(x - c))), logsumexp(x) = c + u."""
     c = x.max(axis=axis, keepdims=True)
-    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
+    return c, np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
 
 
 def _matmul(a, b, out=None):
@@ -128,6 +127,13 @@ def _matmul(a, b, out=None):
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
     return out
+
+
+def _minus_logsumexp(a, x, axis):
+    """a - logsumexp(x) along axis as (a - c) - u (see _logsumexp_parts): exact where a is
+    near the maximum c (a confident logit), where a - (c + u) cancels."""
+    c, u = _logsumexp_parts(x, axis)
+    return (a - c) - u
 
 
 def _shape_error(shapes, names, values):
@@ -187,7 +193,7 @@ def loss(W, b, X, y):
     _check_labels(y, 'y', C)
     scores = _matmul(X, W)
     scores += b
-    t1 = _logsumexp(scores, -1) - scores[np.arange(N), y].T
+    t1 = -_minus_logsumexp(scores[np.arange(N), y].T, scores, -1)
     del scores
     loss = 0.001*np.vdot(W, W) + np.add.reduce(t1, axis=None)/N
     return loss
@@ -213,16 +219,16 @@ def value_and_grad(W, b, X, y):
     _check_labels(y, 'y', C)
     scores = _matmul(X, W)
     scores += b
-    # softmax(scores) = t5/t6: t5 = exp(scores - max), t6 its sum
+    # softmax(scores) = t5/t6: t5 = exp(scores - max), t6 its sum; t1 = max + log(t6)
     t3 = np.maximum.reduce(scores, axis=-1, keepdims=True)
     t4 = scores - t3
     t5 = np.exp(t4, t4)
     t6 = np.add.reduce(t5, axis=-1, keepdims=True)
-    t1 = np.add(np.log(t6), t3, t3)
-    t2 = np.subtract(t1, scores[np.arange(N), y].T, t1)
-    del scores
+    t7 = np.log(t6)
+    t2 = np.subtract(t7, scores[np.arange(N), y].T - t3, t7)
+    del scores, t3
     loss = 0.001*np.vdot(W, W) + np.add.reduce(t2, axis=None)/N
-    del t2, t3, t1
+    del t2, t7
     # back through t2 = -scores[arange(N), y].T + t1
     dscores = np.divide(t5, t6, t5)
     dscores /= N

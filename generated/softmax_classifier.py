@@ -86,11 +86,10 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     return tuple(values)
 
 
-def _logsumexp(x, axis):
-    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
-    subtracted first."""
+def _logsumexp_parts(x, axis):
+    """(c, u): x's maximum along axis and log(sum(exp(x - c))), logsumexp(x) = c + u."""
     c = x.max(axis=axis, keepdims=True)
-    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
+    return c, np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
 
 
 def _matmul(a, b, out=None):
@@ -105,6 +104,13 @@ def _matmul(a, b, out=None):
     out = np.empty((rows, cols), np.result_type(a, b), order="F")
     product(b.T, a.T, out.T)
     return out
+
+
+def _minus_logsumexp(a, x, axis):
+    """a - logsumexp(x) along axis as (a - c) - u (see _logsumexp_parts): exact where a is
+    near the maximum c (a confident logit), where a - (c + u) cancels."""
+    c, u = _logsumexp_parts(x, axis)
+    return (a - c) - u
 
 
 def _shape_error(shapes, names, values):
@@ -188,9 +194,7 @@ def loss(W1, b1, W2, b2, X, Y):
         W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X, Y)
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
-    t1 = Y*(Z2 - _logsumexp(Z2, -2))
-    del Z2
-    cost = -np.add.reduce(t1, axis=None)/m
+    cost = -np.vdot(Y, _minus_logsumexp(Z2, Z2, -2))/m
     return cost
 
 
@@ -217,14 +221,15 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
         W1, b1, W2, b2, X, Y = _arrays((W1, b1, W2, b2, X, Y), PARAMS + INPUTS, SHAPES)
     n_h, n_x, k, m = _dims(W1, b1, W2, b2, X, Y)
     A1, Z2 = _forward_pass(W1, b1, W2, b2, X)
-    # softmax(Z2) = t5/t6: t5 = exp(Z2 - max), t6 its sum
+    # softmax(Z2) = t5/t6: t5 = exp(Z2 - max), t6 its sum; t1 = max + log(t6)
     t3 = np.maximum.reduce(Z2, axis=-2, keepdims=True)
-    t4 = Z2 - t3
-    t5 = np.exp(t4, t4)
+    t4 = np.subtract(Z2, t3, Z2)
+    del t3
+    t5 = np.exp(t4)
     t6 = np.add.reduce(t5, axis=-2, keepdims=True)
-    t1 = np.add(np.log(t6), t3, t3)
-    cost = -np.vdot(Y, np.subtract(Z2, t1, Z2))/m
-    del Z2, t1, t3
+    t7 = np.log(t6)
+    cost = -np.vdot(Y, np.subtract(t4, t7, t4))/m
+    del t4, Z2, t7
     A2 = np.divide(t5, t6, t5)
     del t6
     # back through t2 = Y*(Z2 - t1)
@@ -235,7 +240,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y):
     db2 = np.add.reduce(dZ2, axis=1, keepdims=True)
     dW2 = _matmul(dZ2, A1.T)
     dA1 = _matmul(W2.T, dZ2)
-    del dZ2, t4, t5, A2
+    del dZ2, t5, A2
     # back through A1 = tanh(Z1)
     dZ1 = np.square(A1, A1)
     np.subtract(1.0, dZ1, dZ1)

@@ -19,7 +19,7 @@ from . import ir
 from .liveness import passes
 from .naming import statement_names
 from .printing import array_api
-from .fusion import sigmoid_from_softplus, softmax_from_logsumexp
+from .fusion import sigmoid_from_softplus, softmax_from_logsumexp, stable_logsumexp_differences
 from .products import forms as product_forms, last_forms
 from .printing.numpy import (FastNumPyNodePrinter, MathNodePrinter, PlainNumPyNodePrinter,
                              ScalarNumPyPrinter, region_index)
@@ -433,14 +433,16 @@ class _Draft:
             | {s.name: (axis, *(s.shape or (1, 1))) for s in seeds}
 
     def rewritten(self, stmts, keep, given=()):
-        """The statements after the style's passes: in the fast style sigmoids from softplus
-        and softmaxes from logsumexp (fusion.py), the products' forms, then out= reuse and
-        frees (keep: the names that must survive; given: arrays bound before the statements
-        that nothing else holds); none in the plain style."""
+        """The statements after the style's passes: in every style a logsumexp's differences
+        without cancellation (fusion.stable_logsumexp_differences); in the fast style also
+        sigmoids from softplus and softmaxes from logsumexp (fusion.py), the products' forms,
+        then out= reuse and frees (keep: the names that must survive; given: arrays bound
+        before the statements that nothing else holds)."""
         if not self.reuses:
-            return stmts
+            return stable_logsumexp_differences(stmts, self.shapes, self.fresh, keep)
         stmts = sigmoid_from_softplus(stmts, self.shapes, self.fresh)
-        stmts = softmax_from_logsumexp(stmts, self.shapes, self.fresh)
+        stmts = softmax_from_logsumexp(stmts, self.shapes, self.fresh, keep)
+        stmts = stable_logsumexp_differences(stmts, self.shapes, self.fresh, keep)
         return passes(product_forms(stmts, self.shapes), keep, self.shapes, self.fresh, given)
 
     def returned(self):
@@ -893,9 +895,10 @@ def _wrapped(line, width=96, indent=4, depth=0, enclosed=False, level=0):
     of at most width characters, continuations indented `indent` more than the first (a
     line in a block keeps the block's indentation); only at bracket depth `depth` if given
     (one entry of a dict per break); `level`: the depth the line starts at (a part of a
-    condition in parentheses). An assignment's or a return's value with no such place is
-    put in parentheses; where a line is still too long (long names), it is also broken after
-    an opening bracket and before any operator; a comment is continued as a comment."""
+    condition in parentheses). An assignment's, a return's or a del's value with no such
+    place is put in parentheses; where a line is still too long (long names), it is also
+    broken after an opening bracket and before any operator; a comment is continued as a
+    comment."""
     if len(line) <= width:
         return [line]
     lead = line[:len(line) - len(line.lstrip())]
@@ -904,7 +907,8 @@ def _wrapped(line, width=96, indent=4, depth=0, enclosed=False, level=0):
                                            enclosed, level)]
     if line.startswith("#"):         # a comment goes on as a comment
         return textwrap.wrap(line, width, subsequent_indent="#   ", break_on_hyphens=False)
-    head, _, value = line.partition("return " if line.startswith("return ") else " = ")
+    lead_word = next((w for w in ("return ", "del ") if line.startswith(w)), " = ")
+    head, _, value = line.partition(lead_word)
     for anywhere in (False, True):
         lines = _fill(line, _break_points(line, depth, anywhere, level), width, indent)
         if value and not enclosed and (len(lines) == 1 or max(map(len, lines)) > width):

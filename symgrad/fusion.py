@@ -86,7 +86,7 @@ class _Shared(ast.NodeTransformer):
 
 
 def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.Shape],
-                           fresh: Callable[[], str]) -> list[ir.Stmt]:
+                           fresh: Callable[[], str], keep=frozenset()) -> list[ir.Stmt]:
     """The statements with each `t = _logsumexp(Z, axis)` of a name Z whose softmax
     `np.exp(Z - t)` they compute too (cross-entropy on logits and its gradient), neither Z
     nor t written after it, computed from one exponential (new names from fresh(), their
@@ -105,6 +105,9 @@ def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.
     named first, is not computed at all if nothing else reads it."""
     named = _named_logsumexps(stmts, shapes, fresh)
     parts: dict[str, tuple[str, str, str]] = {}      # t -> (Z, e, s)
+    shifted: dict[str, Callable] = {}                # t -> (a -> (a - c) - log(s))
+    logs: dict[str, str] = {}                        # t -> the name of log(s)
+    notes: dict[str, tuple] = {}                     # a softmax's comment -> (t, with t)
     out: list[ir.Stmt] = []
     for i, s in enumerate(named):
         later = named[i + 1:]
@@ -119,17 +122,131 @@ def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.
         shapes[c] = shapes[total] = shapes[lse]
         shapes[d] = shapes[e] = shapes[logit]
         parts[lse] = (logit, e, total)
+        logs[lse] = log_total = fresh()
+        shapes[log_total] = shapes[lse]
+        shifted[lse] = lambda a, minus, z=logit, c=c, d=d, u=log_total: _difference(
+            ast.Name(d, ast.Load()) if isinstance(a, ast.Name) and a.id == z else
+            ast.BinOp(a, ast.Sub(), ast.Name(c, ast.Load())), ast.Name(u, ast.Load()), minus)
         note = f"# softmax({logit}) = {e}/{total}: {e} = exp({logit} - max), {total} its sum"
+        notes[note] = (lse, f"{note}; {lse} = max + log({total})")
         out += ir.parse([note, f"{c} = {logit}.max(axis={axis}, keepdims=True)",
                          f"{d} = {logit} - {c}",             # an array exp can write into
                          f"{e} = np.exp({d})",
                          f"{total} = {e}.sum(axis={axis}, keepdims=True)",
-                         f"{lse} = np.log({total}) + {c}"])
+                         f"{log_total} = np.log({total})",
+                         f"{lse} = {log_total} + {c}"])
     if not parts:
         return stmts
-    out = ir.rewritten(out, _Softmax(parts))
-    unread = set(parts) - {name for r in out for name in r.reads}
-    return [r for r in out if r.target not in unread]
+    out = ir.rewritten(ir.rewritten(out, _Softmax(parts)), _Differences(shifted))
+    for made in (set(parts), set(logs.values())):      # t, then log(s), if nothing reads it
+        unread = made - {name for r in out for name in r.reads} - set(keep)
+        out = [r for r in out if r.target not in unread]
+    kept = {r.target for r in out}             # the note tells where t is, if log(s) is kept
+    return [ir.Stmt.parse(notes[r.text][1]) if r.text in notes and logs[notes[r.text][0]]
+            in kept else r for r in out]
+
+
+def stable_logsumexp_differences(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.Shape],
+                                 fresh: Callable[[], str], keep=frozenset()) -> list[ir.Stmt]:
+    """The statements with each difference of a logsumexp, a - _logsumexp(Z, axis) (or
+    _logsumexp(Z, axis) - a, -a + ..., the logsumexp named t = ... or not), computed as
+    _minus_logsumexp(a, Z, axis): (a - c) - log(sum(exp(Z - c))), c Z's maximum along the
+    axis. a - (c + log(...)) loses the digits of a confident logit's log-probability where
+    a is near c (float32 logits 200 and 188: 0 for log(1 + exp(-12)) = 6.1e-6); a - c is
+    exact there. A named logsumexp that nothing else reads (nor keeps) is not computed; a difference
+    computed in several statements is computed once (new names from fresh(), their shapes
+    added to shapes)."""
+    named = {}
+    for i, s in enumerate(stmts):
+        found = _lse(s)
+        if found is not None and not any(r.target in (found[0], found[1].split(".")[0])
+                                         for r in stmts[i + 1:]):
+            named[found[0]] = found[1:]
+
+    def minus(logit, axis):
+        def rewrite(a, minus):
+            call = ir.call("_minus_logsumexp", [a, ast.parse(logit, mode="eval").body,
+                                                ast.Constant(axis)])
+            return call if minus else ast.UnaryOp(ast.USub(), call)
+        return rewrite
+    out = ir.rewritten(stmts, _Differences(
+        {t: minus(*zx) for t, zx in named.items()}, inline=minus))
+    unread = set(named) - {name for r in out for name in r.reads} - set(keep)
+    return _computed_once([r for r in out if r.target not in unread], "_minus_logsumexp",
+                          shapes, fresh)
+
+
+def _computed_once(stmts, func, shapes, fresh):
+    """The statements with each call of func computed once: where a statement X = call
+    computes it whole, read as X by the others that compute it again (P = np.exp(L) after
+    L = call), that statement moved up to the first of them if nothing between binds what
+    it reads or X; else, computed in two statements or more, named first (fresh())."""
+    out = list(stmts)
+
+    def users(text, but=None):
+        return [j for j, r in enumerate(out) if j != but and r.tree is not None
+                and any(isinstance(n, ast.Call) and ast.unparse(n) == text
+                        for n in ast.walk(r.tree))]
+    for s in stmts:
+        value = s.tree.value if s.kind == "assign" and s.target else None  # type: ignore[union-attr]
+        if not (isinstance(value, ast.Call) and ast.unparse(value.func) == func):
+            continue
+        text, i = ast.unparse(value), out.index(s)
+        first = min(users(text, i), default=i)
+        if first < i and any(r.target in s.reads | {s.target} or s.target in r.reads
+                             for r in out[first:i]):
+            continue
+        if first < i:
+            out.insert(first, out.pop(i))
+        out = out[:first + 1] + ir.rewritten(out[first + 1:], _Named({text: s.target}))
+    calls = {ast.unparse(n) for r in out if r.tree is not None for n in ast.walk(r.tree)
+             if isinstance(n, ast.Call) and ast.unparse(n.func) == func}
+    for text in sorted(calls):
+        found = users(text)
+        shape = ir.shape_of(ast.parse(text, mode="eval").body, shapes)
+        if len(found) > 1 and shape is not None:
+            shapes[name := fresh()] = shape
+            out = out[:found[0]] + [ir.Stmt.parse(f"{name} = {text}")] + ir.rewritten(
+                out[found[0]:], _Named({text: name}))
+    return out
+
+
+def _difference(a, b, minus):
+    """a - b if minus else b - a."""
+    return ast.BinOp(a, ast.Sub(), b) if minus else ast.BinOp(b, ast.Sub(), a)
+
+
+class _Differences(ast.NodeTransformer):
+    """a - T, T - a, -a + T and T + -a, T a name in `shifted` (its rewrite: (a, True) -> a - T,
+    (a, False) -> T - a) or, with inline, a call _logsumexp(Z, axis) of a name Z (rewritten
+    by inline(Z, axis))."""
+
+    def __init__(self, shifted, inline=None):
+        self.shifted, self.inline = shifted, inline
+
+    def _rewrite(self, node):
+        if _is_transpose(node) and _name(node.value) in self.shifted:   # a - T.T = (a.T - T).T
+            inner = self.shifted[node.value.id]           # type: ignore[attr-defined]
+            return lambda a, minus: _transposed(inner(_transposed(a), minus))
+        if isinstance(node, ast.Name) and node.id in self.shifted:
+            return self.shifted[node.id]
+        found = _logsumexp_of(node) if self.inline else None
+        return None if found is None else self.inline(*found)
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Sub):
+            right, left = self._rewrite(node.right), self._rewrite(node.left)
+            if right is not None:                          # a - T
+                return right(node.left, True)
+            if left is not None:                           # T - a
+                return left(node.right, False)
+        if isinstance(node.op, ast.Add):
+            for t, a in ((node.right, node.left), (node.left, node.right)):
+                f = self._rewrite(t)
+                if f is not None and isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+                    return f(a.operand, False)             # -a + T = T - a
+        return node
 
 
 def _named_logsumexps(stmts, shapes, fresh):
@@ -183,11 +300,26 @@ def _lse(stmt):
 
 
 def _logsumexp_of(node):
-    """(Z, axis) for node = _logsumexp(Z, axis), Z a name; else None."""
+    """(Z, axis) for node = _logsumexp(Z, axis), Z a name or its transpose (the text Z.T,
+    which is no name of shapes: the softmax fusion takes names only); else None."""
     if isinstance(node, ast.Call) and ast.unparse(node.func) == "_logsumexp" \
-            and not node.keywords and len(node.args) == 2 and isinstance(node.args[0], ast.Name):
-        return node.args[0].id, ast.literal_eval(node.args[1])
+            and not node.keywords and len(node.args) == 2 and _name(_transposed(
+                node.args[0]) if _is_transpose(node.args[0]) else node.args[0]):
+        return ast.unparse(node.args[0]), ast.literal_eval(node.args[1])
     return None
+
+
+def _name(node):
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _is_transpose(node):
+    return isinstance(node, ast.Attribute) and node.attr == "T"
+
+
+def _transposed(node):
+    """x.T for x, x for x.T."""
+    return node.value if _is_transpose(node) else ast.Attribute(node, "T", ast.Load())
 
 
 def _exp_of_difference(node):

@@ -216,6 +216,10 @@ def shape_of(node: ast.AST, shapes: Mapping[str, Shape]) -> Shape | None:
     if isinstance(node, ast.Call) and ast.unparse(node.func) in _PRODUCTS \
             and len(node.args) == 2:
         node = ast.BinOp(left=node.args[0], op=ast.MatMult(), right=node.args[1])
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "_minus_logsumexp":
+        minuend, logits, axis = node.args               # minuend - logsumexp(logits)
+        return _broadcast([shape_of(minuend, shapes),
+                           reduced(shape_of(logits, shapes), ast.literal_eval(axis))])
     if isinstance(node, ast.Call) and _keepdims_reduction(node):
         shape = shape_of(node.func.value, shapes)      # type: ignore[attr-defined]
         return reduced(shape, ast.literal_eval(node.keywords[0].value))

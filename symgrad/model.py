@@ -8,7 +8,7 @@ from . import array
 from .derive import derive
 from .errors import SymgradError
 from .labels import Pick, _Labels
-from .naming import LIBRARIES, check_name, frame_variables, name_problem, tex  # noqa: F401 - tex: sg.tex
+from .naming import check_name, frame_variables, libraries, name_problem, tex  # noqa: F401 - tex: sg.tex
 
 
 class _Scalar(sp.Symbol):
@@ -116,7 +116,7 @@ class Model:
 
     def __init__(self, name, loss, params, inputs=(), outputs=None, names=None, jacobians=None,
                  hessian=False):
-        check_name(name, "model", reserved=LIBRARIES)
+        check_name(name, "model", reserved=libraries())
         self.name = name
         try:        # strict: no strings parsed; plain: SymPy's meaning from here on
             self.loss = array.plain(sp.sympify(loss, strict=True))

@@ -262,12 +262,21 @@ KEYWORDS = {k: "a Python keyword" for k in keyword.kwlist}
 RESERVED = {**{k: f"a name the generated code uses ({v})"
                for k, v in ({b: "a Python builtin" for b in dir(builtins)} | MODULE).items()},
             **KEYWORDS}
-# a model's name names a file, generated/<name>.py, which would be imported in their place
-LIBRARIES = KEYWORDS | {
-    k: f"the name of the module {k} (generated/{k}.py would be imported in its place)"
-    for k in sorted(sys.stdlib_module_names) + [
-        "array_api_compat", "array_api_strict", "conftest", "cupy", "dask", "jax", "jinja2",
-        "numpy", "pytest", "scipy", "symgrad", "sympy", "torch"]}
+# a model's name names a file, generated/<name>.py, which a script beside it imports in place
+# of the module of that name: the array libraries and tools, and those already imported
+LIBRARIES = ("array_api_compat", "array_api_strict", "conftest", "cupy", "dask", "jax",
+             "jinja2", "numpy", "pytest", "scipy", "symgrad", "sympy", "torch")
+
+
+def libraries() -> dict[str, str]:
+    """The names a model's cannot be (see LIBRARIES, and the modules imported now: NumPy's,
+    SymPy's and symgrad's own, such as json and random) -> why; and the keywords."""
+    imported = {name.split(".")[0] for name in sys.modules}
+    return KEYWORDS | {
+        k: f"the name of the module {k} (generated/{k}.py would be imported in its place)"
+        for k in sorted(imported.union(LIBRARIES)) if not k.startswith("_")}
+
+
 LONGEST = 40                    # characters: a longer name no longer reads as a name
 
 

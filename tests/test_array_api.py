@@ -291,7 +291,7 @@ def test_random_graphs_on_array_api_strict_match_the_numpy_target(strict, data):
     loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
     if not builder.params:
         builder.leaf(shape, "param")
-    d = derive(sg.Model("random", loss, builder.params, builder.inputs))
+    d = derive(sg.Model("random_graph", loss, builder.params, builder.inputs))
     module = load_module(module_source(d, None, "array-api"))
     reference = load_module(module_source(d))
     dims = {k: data.draw(st.integers(1, 3)) for k in DIMS}
@@ -346,3 +346,25 @@ def test_every_model_compiles_whole_under_torch_compile(path):
         loss, grads = compiled(*[torch.tensor(a, dtype=torch.float64) for a in args])
         _agree((float(loss), [torch.as_tensor(g).numpy() for g in grads]),
                reference.value_and_grad(*args))
+
+
+@needs("array_api_strict")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_sigmoid_never_overflows_and_keeps_its_relative_accuracy(dtype):
+    # 1/(1 + exp(-x)) warned of an overflow in exp below -709 (NumPy); expected: mpmath
+    import warnings
+
+    import array_api_strict as xp
+    import mpmath
+    mpmath.mp.dps = 40
+    values = [-1000.0, -700.0, -80.0, -30.0, -1.0, 0.0, 1e-3, 2.0, 40.0, 1000.0]
+    exact = np.array([float(1 / (1 + mpmath.exp(-mpmath.mpf(v)))) for v in values])
+    tiny = np.finfo(dtype).tiny
+    for x in (np.array(values, dtype), xp.asarray(values, dtype=getattr(xp, dtype))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = np.asarray(runtime_array_api._sigmoid(x), dtype=np.float64)
+        want = exact.astype(dtype).astype(np.float64)         # the exact value, rounded
+        keep = want > 1000 * tiny                             # not subnormal
+        assert np.all(np.abs(got - want)[keep] <= 2 * np.finfo(dtype).eps * want[keep])
+        assert np.all(got[~keep] <= 1000 * tiny)

@@ -85,11 +85,45 @@ def _softmaxes(lines):
 def test_the_softmax_of_a_logit_reuses_its_logsumexp():
     lines, shapes = _softmaxes(["t = _logsumexp(Z, -2)", "cost = -np.vdot(Y, Z - t)/m",
                                 "A = np.exp(Z - t)", "dZ = (A*2 - Y)/m"])
-    assert lines == ["# softmax(Z) = e/s: e = exp(Z - max), s its sum",
+    # the log-probabilities Z - t as d - log(s): no cancellation of max + log(s) against Z
+    assert lines == ["# softmax(Z) = e/s: e = exp(Z - max), s its sum; t = max + log(s)",
                      "c = Z.max(axis=-2, keepdims=True)", "d = Z - c", "e = np.exp(d)",
-                     "s = e.sum(axis=-2, keepdims=True)", "t = np.log(s) + c",
-                     "cost = -np.vdot(Y, Z - t)/m", "A = e/s", "dZ = (A*2 - Y)/m"]
-    assert shapes["c"] == shapes["s"] == (1, "m") and shapes["e"] == ("k", "m")
+                     "s = e.sum(axis=-2, keepdims=True)", "c2 = np.log(s)",
+                     "cost = -np.vdot(Y, d - c2)/m", "A = e/s", "dZ = (A*2 - Y)/m"]
+    assert shapes["c"] == shapes["s"] == shapes["c2"] == (1, "m") and shapes["e"] == ("k", "m")
+
+
+def test_the_softmax_fusion_keeps_the_logsumexp_another_statement_reads():
+    lines, _ = _softmaxes(["t = _logsumexp(Z, -2)", "B = t - V[0]", "C = t*2",
+                           "A = np.exp(Z - t)"])
+    assert lines[5:] == ["c2 = np.log(s)", "t = c2 + c", "B = c2 - (V[0] - c)", "C = t*2",
+                         "A = e/s"]
+
+
+# ---- differences of a logsumexp without cancellation (fusion.stable_logsumexp_differences) --
+def _differences(lines):
+    names = iter(["n1", "n2"])
+    shapes = {"Z": ("k", "m"), "V": ("k", "m"), "t": (1, "m")}
+    out = fusion.stable_logsumexp_differences(ir.parse(lines), shapes, lambda: next(names))
+    return ir.lines(out), shapes
+
+
+@pytest.mark.parametrize("lines, want, shape", [
+    (["t = _logsumexp(Z, -2)", "L = Z - t", "B = t - V", "C = -V + t"],
+     ["L = _minus_logsumexp(Z, Z, -2)", "n1 = _minus_logsumexp(V, Z, -2)", "B = -n1",
+      "C = -n1"], ("k", "m")),
+    (["t = _logsumexp(Z, -2)", "L = Z - t", "u = t*2"],                  # t read otherwise
+     ["t = _logsumexp(Z, -2)", "L = _minus_logsumexp(Z, Z, -2)", "u = t*2"], None),
+    (["P = np.exp(Z - _logsumexp(Z, -2))", "L = Z - _logsumexp(Z, -2)"],  # computed once
+     ["L = _minus_logsumexp(Z, Z, -2)", "P = np.exp(L)"], None),
+    (["t = _logsumexp(Z.T, -1)", "a = Y*(Z.T - t)", "b = np.exp(Z - t.T)"],  # transposed
+     ["n1 = _minus_logsumexp(Z.T, Z.T, -1)", "a = Y*n1", "b = np.exp(n1.T)"], ("m", "k")),
+    (["t = _logsumexp(Z, -2)", "Z += 1", "L = Z - t"],                   # Z changed: alone
+     ["t = _logsumexp(Z, -2)", "Z += 1", "L = Z - t"], None),
+])
+def test_differences_of_a_logsumexp_are_taken_from_its_maximum(lines, want, shape):
+    got, shapes = _differences(lines)
+    assert got == want and shapes.get("n1") == shape
 
 
 def test_a_softmax_written_whole_is_one_exponential_and_no_logsumexp():

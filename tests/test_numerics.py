@@ -205,3 +205,71 @@ def test_log_softmax_averaged_over_every_entry_has_a_finite_gradient(form, dtype
     assert dw.dtype == dtype and np.all(np.isfinite(dw)), dw
     np.testing.assert_allclose(dw, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-7 if dtype == np.float32 else 1e-15)
+
+
+def _cross_entropies():
+    """One-hot cross-entropy on columns of logits (with the softmax and log-softmax as
+    outputs), and on rows with integer labels, as cs231n writes it."""
+    k, n = sp.symbols("k n", integer=True, positive=True)
+    Z, Y = sg.Param("Z", k, m), sg.Input("Y", k, m)
+    columns = sg.Model("ce_columns", sg.cross_entropy(Z, Y), [Z], [Y],
+                       outputs={"P": sg.softmax(Z), "L": sg.log_softmax(Z)})
+    S, y = sg.Param("S", m, k), sg.Labels("y", m)
+    rows = sg.Model("ce_rows", sg.cross_entropy(S, y, axis=1), [S], [y],
+                    outputs={"P": sg.softmax(S, axis=1)})
+    T = sg.Input("T", m, k)                                 # one-hot rows, logit columns
+    transposed = sg.Model("ce_transposed", sg.cross_entropy(Z.T, T, axis=1), [Z], [T],
+                          outputs={"P": sg.softmax(Z.T, axis=1)})
+    return columns, rows, transposed
+
+
+@pytest.mark.parametrize("style,target", [("fast", "numpy"), ("plain", "numpy"),
+                                          ("plain", "array-api")])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 2e-2)])
+def test_cross_entropy_keeps_its_digits_where_the_model_is_confident_and_right(
+        style, target, dtype, rtol):
+    # logsumexp(z) - z[label] as (c + log(s)) - z[label], c = max(z), cancels where the label
+    # is the max: float32 logits (200, 188) gave 0 for log(1 + exp(-12)) = 6.1e-6 (float64:
+    # 2e-9 off). As (z[label] - c) - log(s), only log(s) = log(1 + 6.1e-6) rounds: float32
+    # keeps 2 digits (PyTorch's cross_entropy: 8.9e-3 off), float64 10. Expected: mpmath.
+    import mpmath
+    mpmath.mp.dps = 50
+    columns, rows, transposed = _cross_entropies()
+    cases = [((200.0, 188.0), 0), ((20.0, 8.0), 0), ((-3.0, 1.0), 1), ((1.0, 1.0, -30.0), 1)]
+    for model in (columns, rows, transposed):
+        module = load_module(module_source(derive(model), style, target), model.name)
+        for logits, label in cases:
+            z = np.array([logits], dtype).T                   # one example, a column
+            terms = [mpmath.exp(mpmath.mpf(x)) for x in logits]
+            exact = mpmath.log(sum(terms)) - logits[label]
+            probs = [float(t / sum(terms)) for t in terms]
+            if model is columns:
+                y = np.eye(len(logits), dtype=dtype)[:, [label]]
+                out = module.forward(z)
+                log_probs = [float(mpmath.log(t / sum(terms))) for t in terms]
+                assert np.allclose(out["L"][:, 0], log_probs, rtol=rtol, atol=0)
+                got_probs = out["P"][:, 0]
+            elif model is rows:
+                z, y = z.T, np.array([label])
+                got_probs = module.forward(z)["P"][0]
+            else:
+                y = np.eye(len(logits), dtype=dtype)[[label], :]
+                got_probs = module.forward(z)["P"][0]
+            assert np.allclose(got_probs, probs, rtol=1e-6 if dtype == np.float32 else 1e-13)
+            for loss in (module.loss(z, y), module.value_and_grad(z, y)[0]):
+                assert np.asarray(loss).dtype == dtype
+                assert abs(float(loss) / float(exact) - 1) < rtol, (
+                    model.name, logits, float(loss), float(exact))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softsign_gradient_does_not_cancel_for_large_inputs(dtype):
+    # d/dz z/(1 + |z|) = 1/(1 + |z|)**2 (hand-derived); as SymPy writes it, 1/(1 + |z|) -
+    # z*sign(z)/(1 + |z|)**2, the two terms cancel: 0 at z = 1e18, 2e-8 off at 1e8
+    z = np.array([[-1e18, -1e8, -1e4, -3.0, 0.0, 0.5, 1e4, 1e8, 1e18]], dtype)
+    Z = sg.Param("Z", 1, m)
+    module = _module(sg.sum(sg.softsign(Z)), [Z])
+    _, (dz,) = module.value_and_grad(z)
+    want = 1 / (1 + np.abs(z.astype(np.float64))) ** 2
+    assert dz.dtype == dtype
+    np.testing.assert_allclose(dz, want, rtol=4 * np.finfo(dtype).eps)

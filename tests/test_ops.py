@@ -154,7 +154,7 @@ def test_maximum_minimum_and_where_broadcast_scalars_columns_and_rows_as_torch()
     loss = (sg.sum(sg.tanh(leaky)) + sg.sum(sg.maximum(Z, b)) + sg.sum(sg.minimum(Z, r))
             + sg.sum(sg.maximum(s, Z)) + sg.sum(sg.where(sg.less_equal(Z, s), Z, 2 * Z))
             + sg.sum(sg.minimum(sg.where(sg.greater_equal(r, 0), r, -r), 0.5)))
-    model = sg.Model("select", loss=loss, params=[W, b, r, s], inputs=[X], hessian=True)
+    model = sg.Model("selection", loss=loss, params=[W, b, r, s], inputs=[X], hessian=True)
 
     def reference(W, b, r, s, X):
         Z = W @ X + b

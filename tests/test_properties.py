@@ -83,7 +83,7 @@ def random_case(data):
     loss = builder.loss(builder.draw(shape, depth=data.draw(st.integers(1, 3))), shape)
     if not builder.params:
         builder.leaf(shape, "param")           # a parameter the loss does not reach
-    model = sg.Model("random", loss, builder.params, builder.inputs)
+    model = sg.Model("random_graph", loss, builder.params, builder.inputs)
     module = load_module(module_source(derive(model)))
     dims = {d: data.draw(st.integers(1, 3)) for d in DIMS}
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))

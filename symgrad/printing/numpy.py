@@ -20,7 +20,8 @@ from .nodes import NodePrinter, _Named, region_index
 # helper functions a generated module may need: name -> source (emitted only when used)
 HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime._arrays, runtime._labels, runtime._check_labels, runtime._shape_error,
-    runtime._sigmoid, runtime._matmul, runtime._logsumexp, runtime._erf, runtime._logcosh,
+    runtime._sigmoid, runtime._matmul, runtime._logsumexp, runtime._minus_logsumexp,
+    runtime._logsumexp_parts, runtime._erf, runtime._logcosh,
     runtime._xlogx, runtime._put_at_arg, runtime._take_at_arg, runtime._diagonal_matrix,
     runtime._init_params, runtime._Workspace, runtime._in_workspace,
     runtime._Layout)}

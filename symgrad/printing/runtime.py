@@ -132,8 +132,21 @@ class _Layout:
 def _logsumexp(x, axis):
     """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
     subtracted first."""
+    c, u = _logsumexp_parts(x, axis)
+    return c + u
+
+
+def _minus_logsumexp(a, x, axis):
+    """a - logsumexp(x) along axis as (a - c) - u (see _logsumexp_parts): exact where a is
+    near the maximum c (a confident logit), where a - (c + u) cancels."""
+    c, u = _logsumexp_parts(x, axis)
+    return (a - c) - u
+
+
+def _logsumexp_parts(x, axis):
+    """(c, u): x's maximum along axis and log(sum(exp(x - c))), logsumexp(x) = c + u."""
     c = x.max(axis=axis, keepdims=True)
-    return c + np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
+    return c, np.log(np.exp(x - c).sum(axis=axis, keepdims=True))
 
 
 @np.errstate(all="ignore")

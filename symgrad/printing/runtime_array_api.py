@@ -101,10 +101,11 @@ def _check_labels(labels, name, classes):
 
 
 def _sigmoid(x):
-    """1/(1 + exp(-x)); exp(-x) = inf, for x below about -709 (-88 in float32), gives the
-    exact limit 0."""
+    """1/(1 + exp(-x)) from t = exp(-|x|), which never overflows (no warning, whatever the
+    library): 1/(1 + t) for x >= 0, t/(1 + t) below, each to full relative accuracy."""
     xp = _namespace(x)
-    return 1 / (1 + xp.exp(-x))
+    t = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + t), t / (1 + t))
 
 
 def _number(value, like):
@@ -122,9 +123,22 @@ def _softplus(x):
 def _logsumexp(x, axis):
     """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
     subtracted first."""
+    c, u = _logsumexp_parts(x, axis)
+    return c + u
+
+
+def _minus_logsumexp(a, x, axis):
+    """a - logsumexp(x) along axis as (a - c) - u (see _logsumexp_parts): exact where a is
+    near the maximum c (a confident logit), where a - (c + u) cancels."""
+    c, u = _logsumexp_parts(x, axis)
+    return (a - c) - u
+
+
+def _logsumexp_parts(x, axis):
+    """(c, u): x's maximum along axis and log(sum(exp(x - c))), logsumexp(x) = c + u."""
     xp = _namespace(x)
     c = xp.max(x, axis=axis, keepdims=True)
-    return c + xp.log(xp.sum(xp.exp(x - c), axis=axis, keepdims=True))
+    return c, xp.log(xp.sum(xp.exp(x - c), axis=axis, keepdims=True))
 
 
 def _logcosh(x):
