@@ -434,6 +434,11 @@ def matmul(a, b):
     """a @ b, the matrix product (both matrices, inner dimensions equal)."""
     a, b = _number(a), _number(b)
     for x in (a, b):
+        if isinstance(x, sp.MatrixBase):        # sp.Matrix([[1, 2], [3, 4]]): entries given
+            raise SymgradError(f"`@` with the explicit matrix {_short(x)}: symgrad derives "
+                               "through symbolic matrices only: make it an input "
+                               f"(sg.Input('M', {x.shape[0]}, {x.shape[1]})) and pass its "
+                               "values when you call")
         if not isinstance(x, sp.MatrixExpr):
             raise SymgradError(f"`@` with the scalar {_short(x)}: a matrix product needs two "
                                "matrices: use `*` to scale")

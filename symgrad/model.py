@@ -150,15 +150,19 @@ class Model:
             if x.name in seen:
                 raise SymgradError(f"model {self.name}: {x.name} is listed twice in params/inputs")
             seen[x.name] = what
-        dims = set()
+        dims = {}
         for d in self.dims:
             check_name(d.name, "dimension")
-            if d.name in seen or d.name in dims:
-                other = f"a {seen[d.name]}" if d.name in seen else "another dimension"
+            if d.name in dims:                  # two SymPy symbols of one name
+                raise SymgradError(
+                    f"model {self.name}: {d.name} names two different dimensions, the symbols "
+                    f"{_symbol_text(dims[d.name])} and {_symbol_text(d)} (SymPy tells symbols "
+                    f"apart by their assumptions): make {d.name} once and use that symbol")
+            if d.name in seen:
                 raise SymgradError(f"model {self.name}: {d.name} names both a dimension and "
-                                   f"{other}, which would be one variable in the generated code: "
-                                   "rename one of them")
-            dims.add(d.name)
+                                   f"a {seen[d.name]}, which would be one variable in the "
+                                   "generated code: rename one of them")
+            dims[d.name] = d
         for key, pair in self.jacobians.items():
             check_name(f"jacobian_{key}", "jacobian")
             if not (isinstance(pair, tuple) and len(pair) == 2 and _is_leaf(pair[1])
@@ -229,3 +233,11 @@ class Model:
 
     def __repr__(self):
         return f"Model({self.name!r}, params={[p.name for p in self.params]})"
+
+
+def _symbol_text(symbol):
+    """How the symbol was made: sp.Symbol('n', integer=True, positive=True)."""
+    given = {k: v for k, v in symbol.assumptions0.items()
+             if k in ("integer", "positive") and v}
+    return "sp.Symbol(%r%s)" % (symbol.name, "".join(f", {k}={v}" for k, v in sorted(
+        given.items())))

@@ -121,7 +121,12 @@ def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypat
      "m names both a dimension and a parameter"),
     (("W, V = sg.Param('W', 1, n), sg.Param('V', 1, sp.Symbol('n'))\n"
       "model = sg.Model('x', sg.sum(W) + sg.sum(V), [W, V])\n"),
-     "n names both a dimension and another dimension"),
+     "n names two different dimensions, the symbols sp.Symbol('n') and sp.Symbol('n', "
+     "integer=True, positive=True) (SymPy tells symbols apart by their assumptions): make n "
+     "once and use that symbol"),
+    ("W = sg.Param('W', 2, n)\nmodel = sg.Model('x', sg.sum(sp.Matrix([[1, 2], [3, 4]]) @ W), "
+     "[W])\n", "`@` with the explicit matrix Matrix([[1, 2], [3, 4]]): symgrad derives through "
+     "symbolic matrices only: make it an input (sg.Input('M', 2, 2))"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a\"\"\"b': W})\n",
      "output name 'a\"\"\"b' is not a Python identifier"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a b': W})\n",
