@@ -209,7 +209,9 @@ def _tanh_as_sigmoid(order, exprs):
 
 
 def _without_tanh(expr, t, s):
-    """expr with b + b*t as 2b*s and b - b*t**2 as 4b*s*(1 - s); None if t is used otherwise."""
+    """expr with b + b*t as 2b*s, b - b*t as 2b*(1 - s) and b - b*t**2 as 4b*s*(1 - s), and
+    then log(c*s) as log(c) - softplus(-2u) (log(1 + tanh(u)) is finite for u far below 0);
+    None if t is used otherwise."""
     def rule(e):
         terms = e.as_coefficients_dict()
         b = terms.get(sp.S.One)
@@ -217,10 +219,15 @@ def _without_tanh(expr, t, s):
             return e
         if terms.get(t) == b:
             return e - b - b * t + 2 * b * s
+        if terms.get(t) == -b:
+            return e - b + b * t + 2 * b * (1 - s)
         if terms.get(t**2) == -b:
             return e - b + b * t**2 + 4 * b * s * (1 - s)
         return e
     new = expr.replace(lambda e: e.is_Add and e.has(t), rule)
+    new = new.replace(lambda e: isinstance(e, sp.log) and e.args[0].is_Mul
+                      and e.args[0].as_coeff_Mul()[1] == s and e.args[0].as_coeff_Mul()[0] > 0,
+                      lambda e: sp.log(e.args[0].as_coeff_Mul()[0]) - softplus(-s.args[0]))
     return None if new.has(t) else new
 
 

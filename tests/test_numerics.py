@@ -273,3 +273,15 @@ def test_softsign_gradient_does_not_cancel_for_large_inputs(dtype):
     want = 1 / (1 + np.abs(z.astype(np.float64))) ** 2
     assert dz.dtype == dtype
     np.testing.assert_allclose(dz, want, rtol=4 * np.finfo(dtype).eps)
+
+
+def test_log_of_one_plus_tanh_is_finite_far_below_zero():
+    # 1 + tanh(u) = 2 sigmoid(2u), and log(2 sigmoid(2u)) = log 2 - softplus(-2u): finite at
+    # u = -400, where 1 + tanh(u) and sigmoid(2u) round to 0. Expected: mpmath, 400 digits.
+    import mpmath
+    Z = sg.Param("Z", 1, m)
+    module = _module(sg.sum(sg.log(1 + sg.tanh(Z))), [Z])
+    z = np.array([[-400.0, -20.0, -1.0, 0.0, 3.0, 30.0]])
+    with mpmath.workdps(400):
+        exact = float(sum(mpmath.log(1 + mpmath.tanh(mpmath.mpf(v))) for v in z[0]))
+    assert abs(module.loss(z) / exact - 1) < 1e-14
