@@ -23,8 +23,7 @@ HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime_array_api._arrays, runtime_array_api._labels, runtime_array_api._check_labels,
     runtime._shape_error, runtime_array_api._sigmoid, runtime_array_api._softplus,
     runtime_array_api._number,
-    runtime_array_api._logsumexp, runtime_array_api._minus_logsumexp,
-    runtime_array_api._logsumexp_parts,
+    runtime._logsumexp, runtime._minus_logsumexp, runtime_array_api._logsumexp_parts,
     runtime_array_api._logcosh, runtime_array_api._xlogx)}
 # the module's import of array-api-compat, optional: the runtime module's own lines
 _SOURCE = inspect.getsource(runtime_array_api)

@@ -120,22 +120,9 @@ def _softplus(x):
     return _namespace(x).logaddexp(_number(0.0, x), x)
 
 
-def _logsumexp(x, axis):
-    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
-    subtracted first."""
-    c, u = _logsumexp_parts(x, axis)
-    return c + u
-
-
-def _minus_logsumexp(a, x, axis):
-    """a - logsumexp(x) along axis as (a - c) - u (see _logsumexp_parts): exact where a is
-    near the maximum c (a confident logit), where a - (c + u) cancels."""
-    c, u = _logsumexp_parts(x, axis)
-    return (a - c) - u
-
-
 def _logsumexp_parts(x, axis):
-    """(c, u): x's maximum along axis and log(sum(exp(x - c))), logsumexp(x) = c + u."""
+    """(c, u): x's maximum along axis and log(sum(exp(x - c))), logsumexp(x) = c + u (the
+    NumPy runtime's _logsumexp and _minus_logsumexp call it: the target's own)."""
     xp = _namespace(x)
     c = xp.max(x, axis=axis, keepdims=True)
     return c, xp.log(xp.sum(xp.exp(x - c), axis=axis, keepdims=True))
