@@ -105,7 +105,7 @@ def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.
     named first, is not computed at all if nothing else reads it."""
     named = _named_logsumexps(stmts, shapes, fresh)
     parts: dict[str, tuple[str, str, str]] = {}      # t -> (Z, e, s)
-    shifted: dict[str, Callable] = {}                # t -> (a -> (a - c) - log(s))
+    shifted: dict[str, Callable] = {}                # t -> ((a, first) -> a - t or t - a)
     logs: dict[str, str] = {}                        # t -> the name of log(s)
     notes: dict[str, tuple] = {}                     # a softmax's comment -> (t, with t)
     out: list[ir.Stmt] = []
@@ -124,9 +124,9 @@ def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.
         parts[lse] = (logit, e, total)
         logs[lse] = log_total = fresh()
         shapes[log_total] = shapes[lse]
-        shifted[lse] = lambda a, minus, z=logit, c=c, d=d, u=log_total: _difference(
+        shifted[lse] = lambda a, first, z=logit, c=c, d=d, u=log_total: _difference(
             ast.Name(d, ast.Load()) if isinstance(a, ast.Name) and a.id == z else
-            ast.BinOp(a, ast.Sub(), ast.Name(c, ast.Load())), ast.Name(u, ast.Load()), minus)
+            ast.BinOp(a, ast.Sub(), ast.Name(c, ast.Load())), ast.Name(u, ast.Load()), first)
         note = f"# softmax({logit}) = {e}/{total}: {e} = exp({logit} - max), {total} its sum"
         notes[note] = (lse, f"{note}; {lse} = max + log({total})")
         out += ir.parse([note, f"{c} = {logit}.max(axis={axis}, keepdims=True)",
@@ -153,9 +153,9 @@ def stable_logsumexp_differences(stmts: list[ir.Stmt], shapes: MutableMapping[st
     _minus_logsumexp(a, Z, axis): (a - c) - log(sum(exp(Z - c))), c Z's maximum along the
     axis. a - (c + log(...)) loses the digits of a confident logit's log-probability where
     a is near c (float32 logits 200 and 188: 0 for log(1 + exp(-12)) = 6.1e-6); a - c is
-    exact there. A named logsumexp that nothing else reads (nor keeps) is not computed; a difference
-    computed in several statements is computed once (new names from fresh(), their shapes
-    added to shapes)."""
+    exact there. A named logsumexp that nothing else reads (nor keeps) is not computed; a
+    difference computed in several statements is computed once (new names from fresh(),
+    their shapes added to shapes)."""
     named = {}
     for i, s in enumerate(stmts):
         found = _lse(s)
@@ -164,10 +164,10 @@ def stable_logsumexp_differences(stmts: list[ir.Stmt], shapes: MutableMapping[st
             named[found[0]] = found[1:]
 
     def minus(logit, axis):
-        def rewrite(a, minus):
+        def rewrite(a, first):
             call = ir.call("_minus_logsumexp", [a, ast.parse(logit, mode="eval").body,
                                                 ast.Constant(axis)])
-            return call if minus else ast.UnaryOp(ast.USub(), call)
+            return call if first else ast.UnaryOp(ast.USub(), call)
         return rewrite
     out = ir.rewritten(stmts, _Differences(
         {t: minus(*zx) for t, zx in named.items()}, inline=minus))
@@ -211,15 +211,15 @@ def _computed_once(stmts, func, shapes, fresh):
     return out
 
 
-def _difference(a, b, minus):
-    """a - b if minus else b - a."""
-    return ast.BinOp(a, ast.Sub(), b) if minus else ast.BinOp(b, ast.Sub(), a)
+def _difference(a, b, first):
+    """a - b if first else b - a."""
+    return ast.BinOp(a, ast.Sub(), b) if first else ast.BinOp(b, ast.Sub(), a)
 
 
 class _Differences(ast.NodeTransformer):
     """a - T, T - a, -a + T and T + -a, T a name in `shifted` (its rewrite: (a, True) -> a - T,
-    (a, False) -> T - a) or, with inline, a call _logsumexp(Z, axis) of a name Z (rewritten
-    by inline(Z, axis))."""
+    (a, False) -> T - a) or its transpose, or, with inline, a call _logsumexp(Z, axis) of a
+    name Z or Z.T (rewritten by inline(Z, axis))."""
 
     def __init__(self, shifted, inline=None):
         self.shifted, self.inline = shifted, inline
@@ -227,7 +227,7 @@ class _Differences(ast.NodeTransformer):
     def _rewrite(self, node):
         if _is_transpose(node) and _name(node.value) in self.shifted:   # a - T.T = (a.T - T).T
             inner = self.shifted[node.value.id]           # type: ignore[attr-defined]
-            return lambda a, minus: _transposed(inner(_transposed(a), minus))
+            return lambda a, first: _transposed(inner(_transposed(a), first))
         if isinstance(node, ast.Name) and node.id in self.shifted:
             return self.shifted[node.id]
         found = _logsumexp_of(node) if self.inline else None
