@@ -154,10 +154,11 @@ class Model:
         for d in self.dims:
             check_name(d.name, "dimension")
             if d.name in dims:                  # two SymPy symbols of one name
+                one, other = sorted(map(_symbol_text, (dims[d.name], d)), key=len)
                 raise SymgradError(
                     f"model {self.name}: {d.name} names two different dimensions, the symbols "
-                    f"{_symbol_text(dims[d.name])} and {_symbol_text(d)} (SymPy tells symbols "
-                    f"apart by their assumptions): make {d.name} once and use that symbol")
+                    f"{one} and {other} (SymPy tells symbols apart by their assumptions): make "
+                    f"{d.name} once and use that symbol")
             if d.name in seen:
                 raise SymgradError(f"model {self.name}: {d.name} names both a dimension and "
                                    f"a {seen[d.name]}, which would be one variable in the "
