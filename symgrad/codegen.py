@@ -907,14 +907,14 @@ def _wrapped(line, width=96, indent=4, depth=0, enclosed=False, level=0):
                                            enclosed, level)]
     if line.startswith("#"):         # a comment goes on as a comment
         return textwrap.wrap(line, width, subsequent_indent="#   ", break_on_hyphens=False)
-    lead_word = next((w for w in ("return ", "del ") if line.startswith(w)), " = ")
-    head, _, value = line.partition(lead_word)
+    head, sep, value = line.partition(
+        next((w for w in ("return ", "del ") if line.startswith(w)), " = "))
     for anywhere in (False, True):
         lines = _fill(line, _break_points(line, depth, anywhere, level), width, indent)
         if value and not enclosed and (len(lines) == 1 or max(map(len, lines)) > width):
             if anywhere and ", " in head:           # k, n, m = ...: (k, n, m) = (...)
                 head = f"({head})"
-            inner = _wrapped(f"{head}{_}({value})", width, indent, depth, True, level)
+            inner = _wrapped(f"{head}{sep}({value})", width, indent, depth, True, level)
             lines = inner if max(map(len, inner)) < max(map(len, lines)) else lines
         if max(map(len, lines)) <= width:
             break
