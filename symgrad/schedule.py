@@ -68,7 +68,7 @@ def plan(roots: list[Node]) -> Plan:
             expr, args = inline_maps(own, own_args, lambda a: a.id in fused)
             if len(args) != len(own_args) or any(a is not b for a, b in zip(args, own_args)):
                 expr = simplify_derivative(expr)
-            exprs[node.id] = (_positive_bce(_stable_exp_sums(expr)), args)
+            exprs[node.id] = (_complemented_sigmoids(_positive_bce(_stable_exp_sums(expr))), args)
     computed = [n for n in order if n.id not in fused and n.id not in inline
                 or n.id in root_ids and n.op != "leaf"]
     _tanh_as_sigmoid(computed, exprs)
@@ -143,6 +143,21 @@ def _positive_bce(expr):
                     return rest + y*u + (1 - y)*f + y*softplus(-u)
         return e
     return expr.replace(lambda e: e.is_Add, rule)
+
+
+def _complemented_sigmoids(expr):
+    """b - b*sigmoid(u) as b*sigmoid(-u): the same number, but 1 - sigmoid(u) rounds to 0 from
+    u = 37 in float64 (17 in float32), where sigmoid(-u) keeps every digit. It is how the
+    derivative of log(sigmoid(u)) comes out of simplify, which writes sigmoid(-u) as
+    1 - sigmoid(u) so that binary cross-entropy's gradient cancels to sigmoid(u) - y."""
+    def rule(e):
+        terms = e.as_coefficients_dict()
+        b = terms.get(sp.S.One)
+        for s in sorted(e.atoms(sigmoid), key=sp.default_sort_key) if b is not None else ():
+            if terms.get(s) == -b:
+                return e - b + b * s + b * sigmoid(-s.args[0])
+        return e
+    return expr.replace(lambda e: e.is_Add and e.has(sigmoid), rule)
 
 
 def _stable_exp_sums(expr):

@@ -285,3 +285,25 @@ def test_log_of_one_plus_tanh_is_finite_far_below_zero():
     with mpmath.workdps(400):
         exact = float(sum(mpmath.log(1 + mpmath.tanh(mpmath.mpf(v))) for v in z[0]))
     assert abs(module.loss(z) / exact - 1) < 1e-14
+
+
+@pytest.mark.parametrize("style, target", [("fast", "numpy"), ("plain", "numpy"),
+                                           ("plain", "array-api")])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_sigmoid_gradient_keeps_its_digits_far_above_zero(style, target, dtype):
+    # d/dz log(sigmoid(z)) = sigmoid(-z) = 1/(1 + exp(z)) (hand-derived): 1 - sigmoid(z),
+    # as simplify writes it, rounds to 0 from z = 37 (float64) and 17 (float32); so does
+    # the value of a model that writes 1 - sigmoid(z) itself
+    Z = sg.Param("Z", 1, m)
+    z = np.array([[-30.0, -1.0, 0.0, 2.0, 20.0, 40.0, 80.0]], dtype)
+    want = 1 / (1 + np.exp(z.astype(np.float64)))
+    for cost, log in ((sg.sum(sg.log(sg.sigmoid(Z))), True), (sg.sum(1 - sg.sigmoid(Z)), False)):
+        source = module_source(derive(sg.Model("logsig", cost, [Z])), style, target)
+        module = load_module(source, "logsig")
+        if log:
+            _, (dz,) = module.value_and_grad(z)
+            assert dz.dtype == dtype
+            np.testing.assert_allclose(dz, want, rtol=8 * np.finfo(dtype).eps)
+        else:           # far above zero, where 1 - sigmoid(z) is all cancellation
+            far = module.loss(z[:, 4:])
+            assert abs(float(far) / want[:, 4:].sum() - 1) < 8 * np.finfo(dtype).eps
