@@ -22,9 +22,9 @@ from . import ir
 
 def sigmoid_from_softplus(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.Shape],
                           fresh: Callable[[], str]) -> list[ir.Stmt]:
-    """The statements with each `_sigmoid(Z)` of a name Z that a `np.logaddexp(0, Z)` reads
-    too, Z not written between them, written from that softplus: bound to a new name (fresh(),
-    its shape added to shapes) before the first of them."""
+    """The statements with each `_sigmoid(Z)` of a name Z (or of -Z) that a
+    `np.logaddexp(0, Z)` (-Z) reads too, Z not written between them, written from that
+    softplus: bound to a new name (fresh(), its shape added to shapes) before the first."""
     seen: dict[str, dict[str, list[int]]] = {}      # Z -> {"softplus"/"sigmoid": [i, ...]}
     for i, s in enumerate(stmts):
         for node in ast.walk(s.tree) if s.tree is not None else ():
@@ -37,11 +37,12 @@ def sigmoid_from_softplus(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.S
         if len(at) < 2:
             continue
         where = sorted(at["softplus"] + at["sigmoid"])
-        if any(s.target == logit for s in stmts[where[0]:where[-1] + 1]):     # Z changes
+        base = logit.removeprefix("-")
+        if any(s.target == base for s in stmts[where[0]:where[-1] + 1]):      # Z changes
             continue
         softplus[logit] = name = fresh()
-        if logit in shapes:
-            shapes[name] = shapes[logit]
+        if base in shapes:
+            shapes[name] = shapes[base]
         before.setdefault(where[0], []).append(ir.Stmt.parse(f"{name} = np.logaddexp(0, {logit})"))
         for i in sorted(set(at["sigmoid"])):
             before.setdefault(i, []).append(ir.Stmt.parse(
@@ -55,17 +56,21 @@ def sigmoid_from_softplus(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.S
 
 
 def _form(node):
-    """("softplus", Z) for np.logaddexp(0, Z), ("sigmoid", Z) for _sigmoid(Z), Z a name;
-    else (None, None)."""
-    if not isinstance(node, ast.Call) or node.keywords \
-            or not all(isinstance(a, (ast.Name, ast.Constant)) for a in node.args):
+    """("softplus", Z) for np.logaddexp(0, Z), ("sigmoid", Z) for _sigmoid(Z), Z a name or
+    the negation of one ("-Z"); else (None, None)."""
+    if not isinstance(node, ast.Call) or node.keywords:
         return None, None
     func, args = ast.unparse(node.func), node.args
-    if func == "_sigmoid" and len(args) == 1 and isinstance(args[0], ast.Name):
-        return "sigmoid", args[0].id
-    if func == "np.logaddexp" and len(args) == 2 and isinstance(args[1], ast.Name) \
+    logit = args[-1] if args else None
+    if isinstance(logit, ast.UnaryOp) and isinstance(logit.op, ast.USub):
+        logit = logit.operand
+    if not isinstance(logit, ast.Name):
+        return None, None
+    if func == "_sigmoid" and len(args) == 1:
+        return "sigmoid", ast.unparse(args[0])
+    if func == "np.logaddexp" and len(args) == 2 \
             and isinstance(args[0], ast.Constant) and args[0].value == 0:
-        return "softplus", args[1].id
+        return "softplus", ast.unparse(args[1])
     return None, None
 
 
@@ -83,6 +88,12 @@ class _Shared(ast.NodeTransformer):
             return name
         minus = ast.UnaryOp(ast.USub(), name)
         return ast.UnaryOp(ast.USub(), ir.call("np.expm1", [minus]))
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        twice = isinstance(node.op, ast.USub) and isinstance(node.operand, ast.UnaryOp) \
+            and isinstance(node.operand.op, ast.USub)
+        return node.operand.operand if twice else node          # -(-x) is x
 
 
 def softmax_from_logsumexp(stmts: list[ir.Stmt], shapes: MutableMapping[str, ir.Shape],

@@ -34,11 +34,21 @@ def test_a_sigmoid_before_the_softplus_and_two_logits():
                      "B = -np.expm1(-sp2)*2", "t = sp2 + sp"]
 
 
+def test_the_sigmoid_of_a_negated_logit_reuses_its_softplus():
+    # the gradient of log(sigmoid(Z)): -sigmoid(-Z), once -(1 - exp(-softplus(-Z)))
+    lines, _ = _rewritten(["t1 = -np.logaddexp(0, -Z)", "dZ = -_sigmoid(-Z)"])
+    assert lines == ["sp = np.logaddexp(0, -Z)", "t1 = -sp",
+                     "# sigmoid(-Z) = 1 - exp(-softplus(-Z)): the softplus sp",
+                     "dZ = np.expm1(-sp)"]
+
+
 @pytest.mark.parametrize("lines", [
     ["A = _sigmoid(Z)"],                                      # no softplus
     ["t = np.logaddexp(0, Z)", "A = _sigmoid(V)"],            # of another logit
     ["t = np.logaddexp(1, Z)", "A = _sigmoid(Z)"],            # not a softplus
-    ["t = np.logaddexp(0, -Z)", "A = _sigmoid(Z)"],           # softplus(-Z), not of a name
+    ["t = np.logaddexp(0, -Z)", "A = _sigmoid(Z)"],           # softplus(-Z), sigmoid(Z)
+    ["t = np.logaddexp(0, -Z)", "Z += 1", "A = _sigmoid(-Z)"],  # Z changed between them
+    ["t = np.logaddexp(0, Z*2)", "A = _sigmoid(Z*2)"],       # not of a name or its negation
     ["t = np.logaddexp(0, Z)", "Z += 1", "A = _sigmoid(Z)"],  # Z changed between them
     ["t = np.logaddexp(0, Z)", "np.exp(Z, out=Z)", "A = _sigmoid(Z)"],
 ])
