@@ -223,6 +223,7 @@ def _jacobian(d, jac, dims, style):
     call = "(%s)" % ", ".join(a.name for a in args)
     n_out, n_wrt = _size(out.shape), _size(wrt.shape)
     shape = _tuple([str(s) for s in out.shape + wrt.shape], quote=False)
+    to = shape if shape != "()" else "(())"      # .reshape(()) of a scalar by a scalar
     private = f"_jacobian_{jac.name}_"
     calls = _PRINTERS[style][0].calls
     dispatch = dict(
@@ -245,14 +246,14 @@ def _jacobian(d, jac, dims, style):
         d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed], style),
         f"d {label} / d {wrt.name} right to left, all seeds {jac.seed.name}[k] = e_k at once "
         "(a batch axis).",
-        lambda names, array: calls["reshape"].format(value=array(jac.reverse), shape=shape),
+        lambda names, array: calls["reshape"].format(value=array(jac.reverse), shape=to),
         dims, public=False)
     forward = _function(
         d, private + "forward", _Draft(d, args, [jac.forward], [jac.tangent], style),
         f"d {label} / d {wrt.name} left to right, all seeds {jac.tangent.name}[k] = e_k at "
         "once (a batch axis).",
         lambda names, array: calls["reshape"].format(value=calls["reshape"].format(
-            value=array(jac.forward), shape=f"({n_wrt}, {n_out})") + ".T", shape=shape),
+            value=array(jac.forward), shape=f"({n_wrt}, {n_out})") + ".T", shape=to),
         dims, public=False)
     return [dispatch, reverse, forward]
 

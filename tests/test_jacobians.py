@@ -145,3 +145,17 @@ def test_the_order_is_compared_at_run_time_where_the_sizes_can_order_either_way(
     assert _fewer_products((1, 1), (n, m)) == '"reverse"'           # 1 <= n m always
     assert _fewer_products((n, m + 1), (n, 1)) == '"forward"'       # n (m + 1) > n always
     assert _fewer_products((n, m), (k, 1)) == '"reverse" if m*n <= k else "forward"'
+
+
+@pytest.mark.parametrize("style, target", [("fast", "numpy"), ("plain", "numpy"),
+                                           ("plain", "array-api")])
+def test_the_jacobian_of_a_scalar_by_a_scalar_is_a_number(style, target):
+    # d(s**2 sum(X))/ds = 2 s sum(X) (hand-derived); it was `.reshape()`, a TypeError
+    m = sp.Symbol("m", integer=True, positive=True)
+    X, s = sg.Input("X", 1, m), sg.Param("s")
+    cost = s**2 * sg.sum(X)
+    model = sg.Model("scalar_jac", cost, [s], [X], jacobians={"cost_s": (cost, s)})
+    module = load_module(module_source(derive(model), style, target), "scalar_jac")
+    for mode in ("reverse", "forward", "auto"):
+        got = module.jacobian_cost_s(1.5, np.array([[1.0, 2.0, 3.0]]), mode=mode)
+        assert np.shape(got) == () and float(got) == 2 * 1.5 * 6.0, (mode, got)
