@@ -127,7 +127,10 @@ def _second_order(model, module, dims, values, reference, rng):
         hv = _call(model, dims, values, module.hessian_vector_product, *args, *v.values())
         flat = [np.concatenate([np.ravel(x[p]) for p in model.params]) for x in (u, v)]
         H = _call(model, dims, values, module.hessian, *args)
-        floor = 1e-12 * max(1.0, abs(ref))
+        # u^T H v's rounding grows with |u| |v| (as the gradient's with |g| |v|): where the
+        # Hessian is 0 (|w x| at n = m = 1), the module's 1e-15 is no disagreement
+        floor = max(1e-12 * max(1.0, abs(ref)),
+                    1e-6 * float(np.linalg.norm(flat[0]) * np.linalg.norm(flat[1])))
         checks += [("hessian_vector_product", sum(float(np.sum(np.multiply(u[p], x)))
                                                   for p, x in zip(model.params, hv)), ref, floor),
                    ("hessian", float(flat[0] @ H @ flat[1]), ref, floor)]

@@ -13,6 +13,7 @@ from symgrad.certify import certify
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.errors import SymgradError
+from symgrad.graph import placeholder
 from symgrad.load import load
 from symgrad.testing import check_model, default_dims, load_module, random_instance
 
@@ -216,6 +217,23 @@ def test_jacobians_and_hessians_are_certified_and_a_wrong_tangent_rule_is_refuse
         return right(graph, node, [ta, None]) if ta is not None else right(graph, node, ts)
     monkeypatch.setitem(rules.JVP, "matmul", wrong)
     with pytest.raises(SymgradError, match=r"jacobian_dA2_dW1 \(forward\) disagrees|hessian"):
+        certify(model, module_source(derive(model)))
+
+
+def test_a_hessian_that_is_zero_is_certified_and_a_wrong_one_refused(monkeypatch):
+    # |w x| at n = m = 1 has the Hessian 0 (hand-derived), which the module computes as
+    # 1e-15: the certificate refused the model for that rounding
+    X, W = sg.Input("X", n, m), sg.Param("W", n, n)
+    model = sg.Model("norm_hessian", loss=sg.norm(W @ X), params=[W], inputs=[X],
+                     hessian=True)
+    certify(model, module_source(derive(model)))
+    right = rules.JVP["sum"]
+
+    def wrong(graph, node, ts):        # the tangent of a sum 1.1 times too large
+        t = right(graph, node, ts)
+        return graph.map(sp.Rational(11, 10) * placeholder(0), [t], t.shape)
+    monkeypatch.setitem(rules.JVP, "sum", wrong)
+    with pytest.raises(SymgradError, match="hessian"):
         certify(model, module_source(derive(model)))
 
 
