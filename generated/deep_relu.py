@@ -41,8 +41,9 @@ class _Layout:
 
 def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans become float64; complex numbers and arrays of the wrong rank are refused. (The
-    fast style calls it only where an argument is not a float matrix, checked inline.)"""
+    booleans become float64, Python numbers scalars of the arrays' dtype (np.exp(0.5) is
+    float64); complex numbers and arrays of the wrong rank are refused. (The fast style calls
+    it only where an argument is not a float matrix, checked inline.)"""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -56,9 +57,11 @@ def _arrays(values, names, shapes):
             raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
         if want:
             out.append(array if kind == "f" else array.astype(np.float64))
-        else:        # a Python float adds to a float32 array without making it float64
+        else:
             out.append(array[()] if kind == "f" and type(value) is not float else float(array))
-    return out
+    arrays = [a for a in out if type(a) is not float]
+    number = np.result_type(*arrays).type if arrays else float
+    return [number(a) if type(a) is float else a for a in out]
 
 
 def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):

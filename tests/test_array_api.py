@@ -368,3 +368,35 @@ def test_the_sigmoid_never_overflows_and_keeps_its_relative_accuracy(dtype):
         keep = want > 1000 * tiny                             # not subnormal
         assert np.all(np.abs(got - want)[keep] <= 2 * np.finfo(dtype).eps * want[keep])
         assert np.all(got[~keep] <= 1000 * tiny)
+
+
+def _scalar_exp():
+    m = sp.Symbol("m", integer=True, positive=True)
+    X, s = sg.Input("X", 1, m), sg.Param("s")
+    return derive(sg.Model("scalar_exp", sg.sum(X) * sg.exp(s), [s], [X]))
+
+
+@needs("torch")
+@needs("array_api_compat")
+@needs("jax")
+def test_a_python_number_takes_the_arrays_library_and_dtype():
+    # d/ds sum(X) exp(s) = sum(X) exp(s) (hand-derived): 6 e^0.5. xp.exp(0.5) raised a
+    # TypeError on PyTorch; np.exp(0.5) made float32 arguments' results float64
+    import jax
+    import torch
+    module = load_module(module_source(_scalar_exp(), None, "array-api"), "scalar_exp")
+    numpy_module = load_module(module_source(_scalar_exp()), "scalar_exp")
+    want = 6 * np.exp(0.5)
+    x, vag = [[1.0, 2.0, 3.0]], module.value_and_grad
+    for f, X, dtype, kind in [
+            (vag, torch.tensor(x, dtype=torch.float64), torch.float64, torch.Tensor),
+            (vag, torch.tensor(x, dtype=torch.float32), torch.float32, torch.Tensor),
+            (jax.jit(module.value_and_grad), jax.numpy.asarray(x, dtype="float32"), np.float32,
+             jax.Array),
+            (vag, np.array(x, np.float32), np.float32, np.generic),
+            (numpy_module.value_and_grad, np.array(x, np.float32), np.float32, np.generic),
+            (numpy_module.value_and_grad, np.array(x), np.float64, np.generic)]:
+        loss, (ds,) = f(0.5, X)
+        for value in (loss, ds):
+            assert isinstance(value, kind) and value.dtype == dtype, (type(value), value.dtype)
+            assert abs(float(value) / want - 1) < (4e-7 if "32" in str(dtype) else 1e-15)

@@ -38,9 +38,10 @@ def _device(x):
 
 def _arrays(values, names, shapes):
     """The arguments as 2-d real floating arrays (matrices in shapes) or scalars (()):
-    integer and boolean arrays become float64 arrays of their library; Python numbers stay
-    Python floats; complex numbers and arrays of the wrong rank are refused. A Dask array of
-    unknown chunk sizes is refused: its shape must be known to check it."""
+    integer and boolean arrays become float64 arrays of their library; a Python number a 0-d
+    array of the arrays' library, dtype and device (PyTorch's exp takes no float) or, without
+    arrays, a Python float; complex numbers and arrays of the wrong rank are refused. A Dask
+    array of unknown chunk sizes is refused: its shape must be known to check it."""
     out = []
     for value, name in zip(values, names):
         want = shapes[name]
@@ -69,6 +70,12 @@ def _arrays(values, names, shapes):
             raise TypeError(f"{name} must hold real numbers, not {value.dtype}"
                             + " (complex numbers are not supported)"
                             * xp.isdtype(value.dtype, "complex floating"))
+    arrays = [a for a in out if type(a) is not float]
+    if len(arrays) < len(out) and arrays:
+        xp = _namespace(*arrays)
+        dtype, device = xp.result_type(*arrays), _device(arrays[0])
+        out = [xp.asarray(a, dtype=dtype, device=device) if type(a) is float else a
+               for a in out]
     return out
 
 
