@@ -106,6 +106,14 @@ def test_multi_letter_names_are_one_symbol():
     assert r"dW_{q} &= dQ\, X^{T}" in text and r"\mathit{Wq}" not in text
 
 
+def test_greek_capitals_are_greek_letters_or_their_names():
+    # Phi read P_{hi} (as Wq reads W_{q}); Eta read H, Chi X (SymPy's: the Latin letters)
+    assert [name_tex(n) for n in ("Phi", "Psi", "Theta", "Xi", "alpha")] == [
+        r"\Phi", r"\Psi", r"\Theta", r"\Xi", r"\alpha"]
+    assert [name_tex(n) for n in ("Eta", "Chi", "Rho", "Mu")] == [
+        r"\mathrm{Eta}", r"\mathrm{Chi}", r"\mathrm{Rho}", r"\mathrm{Mu}"]
+
+
 # ---- every symbol defined before it is used ----------------------------------------------------
 # the names a line can use: layer names, numbered temporaries, words, subscripted names,
 # tangents and seeds (an identity I_{n} and the dimensions are no values)

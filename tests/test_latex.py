@@ -118,6 +118,34 @@ def test_long_right_hand_sides_break_into_lines():
     assert "".join(lines).count("tanh") == 30
 
 
+def test_only_a_function_argument_loses_its_braces():
+    # \frac{\left(a\right)}{b} lost the numerator's braces: \frac\left(, a LaTeX error
+    for tex in [r"\frac{\left(a + b\right)}{c}", r"\frac{a}{\left(b + c\right)}",
+                r"e^{\left(a + b\right)}", r"\sqrt{\left(a + b\right)}"]:
+        assert breaks(tex, 100) == [tex]
+    assert breaks(r"\tanh{\left(x \right)} + \operatorname{softsign}{\left(y \right)}", 100) \
+        == [r"\tanh\left(x \right) + \operatorname{softsign}\left(y \right)"]
+
+
+def test_braces_in_a_name_are_characters_to_the_line_breaker():
+    terms = " + ".join(r"\text{pre \{ act%d}" % k for k in range(30))
+    lines = breaks(terms, 40)
+    assert len(lines) > 3 and all(width(line) <= 60 for line in lines)
+
+
+@pytest.mark.parametrize("steps", [(), ("--steps",)], ids=["summary", "steps"])
+def test_a_softsign_layer_compiles(tmp_path, steps):
+    # its dt = (W2^T dZ2)/(|t| + 1)^2 was printed \frac\left(...\right){...}
+    (tmp_path / "soft.py").write_text(
+        "import sympy as sp\nimport symgrad as sg\n"
+        "n, m = sp.symbols('n m', integer=True, positive=True)\n"
+        "X, Y = sg.Input('X', n, m), sg.Input('Y', 1, m)\n"
+        "W1, W2 = sg.Param('W1', n, n), sg.Param('W2', 1, n)\n"
+        "model = sg.Model('soft', loss=sg.mse(W2 @ sg.softsign(W1 @ X), Y), params=[W1, W2],"
+        " inputs=[X, Y])\n")
+    compiled_latex(tmp_path / "soft.py", tmp_path, *steps)
+
+
 def test_cli_writes_markdown_and_values(tmp_path):
     result = run("latex", ROOT / "examples" / "graph.py", "-o", "d.md", "--at", "a=5,b=3,c=2",
                  cwd=tmp_path)

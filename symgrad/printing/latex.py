@@ -36,12 +36,13 @@ def name_tex(name, overrides=None):
     layer = _LAYER.fullmatch(name)
     if layer:
         return "%s%s^{[%s]}" % layer.groups()
-    if re.fullmatch(r"[A-Z][a-z]{1,2}", name):         # Wq, Wout: W_{q}, not W times q
+    sympys = sp.latex(sp.Symbol(name))      # alpha, Phi: \alpha, \Phi (Eta: \mathrm{H})
+    if re.fullmatch(r"[A-Z][a-z]{1,2}", name) and sympys == name:    # Wq: W_{q}, not W q
         return "%s_{%s}" % (name[0], name[1:])
     if name.isascii() and name.isalpha() and len(name) > 1 and not name.startswith("d") \
-            and sp.latex(sp.Symbol(name)) == name:
+            and not re.fullmatch(r"\\[A-Za-z]+", sympys):
         return (r"\mathit{%s}" if name.islower() else r"\mathrm{%s}") % name
-    return sp.latex(sp.Symbol(name))
+    return sympys
 
 
 def text_tex(text):
@@ -110,13 +111,19 @@ def width(tex):
     return len(re.sub(r"[{}^_\s]", "", tex))
 
 
+def _brace(tex, k):
+    """+1 where tex[k] opens a group, -1 where it closes one, else 0 (\\{ and \\} in a
+    name are characters)."""
+    return {"{": 1, "}": -1}.get(tex[k], 0) if k == 0 or tex[k - 1] != "\\" else 0
+
+
 def breaks(tex, limit):
     """tex split into lines of about `limit` glyphs at top-level +, - and \\odot (outside
     braces); \\left( \\right) become \\bigl( \\bigr) so a line may end inside them."""
     tex = _unbrace(tex)
     cuts, depth = [0], 0
-    for k, ch in enumerate(tex):
-        depth += {"{": 1, "}": -1}.get(ch, 0)
+    for k in range(len(tex)):
+        depth += _brace(tex, k)
         if depth == 0 and k > 0 and tex.startswith((" + ", " - ", r" \odot "), k):
             cuts.append(k + 1)
     pieces = [tex[a:b] for a, b in zip(cuts, cuts[1:] + [len(tex)])]
@@ -132,17 +139,40 @@ def breaks(tex, limit):
         r"\bigl.", "").strip() for line in lines]
 
 
+_TAKES_GROUPS = re.compile(r"(\^|_|\\(?:frac|dfrac|tfrac|sqrt|binom))$")   # x^{...}, \frac{...}
+_TAKES_TWO = re.compile(r"\\(?:frac|dfrac|tfrac|binom)$")          # \frac{...}{...}
+
+
+def _is_argument(tex, start):
+    """Whether the group opening at tex[start] is a command's argument (a fraction's, a
+    root's, an exponent's), which must keep its braces."""
+    if _TAKES_GROUPS.search(tex, 0, start):
+        return True
+    if not tex.endswith("}", 0, start):
+        return False
+    depth = 0                       # the group before: a fraction's numerator?
+    for j in range(start - 1, -1, -1):
+        depth -= _brace(tex, j)
+        if depth == 0:
+            return _TAKES_TWO.search(tex, 0, j) is not None
+    return False
+
+
 def _unbrace(tex):
     """Drop the braces SymPy puts around a function's argument, {\\left(x \\right)}, so a line
-    may break inside it."""
+    may break inside it (not a fraction's, a root's or an exponent's: see _is_argument)."""
     out, k = [], 0
     while True:
         start = tex.find(r"{\left(", k)
         if start < 0:
             return "".join(out) + tex[k:]
+        if _is_argument(tex, start):
+            out.append(tex[k:start + 1])
+            k = start + 1
+            continue
         depth, pairs, end = 0, 0, None
         for j in range(start, len(tex)):
-            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            depth += _brace(tex, j)
             if tex.startswith((r"\left", r"\right"), j):
                 pairs += 1 if tex.startswith(r"\left", j) else -1
                 if pairs == 0 and not tex.startswith(r"\right)}", j):
