@@ -1,5 +1,6 @@
 """The command line: symgrad derive | check | latex | graph | report."""
 import argparse
+import contextlib
 import errno
 import html
 import os
@@ -62,23 +63,36 @@ def _ours_png(path):
 
 
 def write_atomic(path, text, force=False):
-    """Write text (str, or bytes) to path via a temporary file and a rename; never clobber a
-    foreign file, never leave the temporary behind; the file gets the mode a plain open()
-    would give it."""
-    path = Path(path)
-    refuse_foreign(path, force)
-    tmp = None
+    """Write text (str, or bytes) to path via a temporary file and a rename (write_all)."""
+    write_all([(path, text)], force)
+
+
+def write_all(files, force=False):
+    """Write each (path, text) of files via a temporary file beside it, then rename them all:
+    an error on any leaves none of them written, no temporary and no folder it made behind;
+    never clobber a foreign file; each file gets the mode a plain open() would give it."""
+    temps, made, path = [], [], None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(text)
-        os.replace(tmp, path)
+        for path, text in files:
+            path = Path(path)
+            refuse_foreign(path, force)
+            made += [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temps.append(tmp)
+            with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
+                os.fchmod(f.fileno(), mode)
+                f.write(text)
+        for tmp, (path, _) in zip(temps, files):
+            os.replace(tmp, path)
     except BaseException as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        for tmp in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        for folder in sorted(set(made), key=lambda p: -len(p.parts)):     # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         if isinstance(e, OSError):
             raise SymgradError(f"cannot write {path}: {e.strerror or e}: "
                                f"{_FIX.get(e.errno, 'check the path and its permissions')}") \
@@ -135,9 +149,9 @@ def _derive(args):
         for path, _ in files:                 # refuse before writing any of them
             refuse_foreign(path, args.force)
         done.append((files, time.perf_counter() - start))
-    for files, seconds in done:               # every model derived and certified: write
-        for path, text in files:
-            write_atomic(path, text, force=args.force)
+    # every model derived and certified: write them all, or none
+    write_all([pair for files, _ in done for pair in files], force=args.force)
+    for files, seconds in done:
         print(f"wrote {' and '.join(str(path) for path, _ in files)} ({seconds:.2f} s)")
     if stale:
         again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "") \
