@@ -400,3 +400,35 @@ def test_a_python_number_takes_the_arrays_library_and_dtype():
         for value in (loss, ds):
             assert isinstance(value, kind) and value.dtype == dtype, (type(value), value.dtype)
             assert abs(float(value) / want - 1) < (4e-7 if "32" in str(dtype) else 1e-15)
+
+
+@needs("torch")
+@needs("array_api_compat")
+@needs("array_api_strict")
+def test_constant_branches_of_a_where_take_the_arrays_dtype(strict):
+    # d mean(maximum(W X, X))/dW = (mask/(m n)) X^T and d sum(where(Z > 0, Z, Z/100))/m / dW
+    # = (where(Z > 0, 1, 1/100)/m) X^T (hand-derived): where(c, 1/m, 0/100/m) of two
+    # Python numbers was a float64 array (NumPy), a TypeError (array-api-strict), float32
+    # (PyTorch's where, then a matmul of mixed dtypes)
+    import torch
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, W = sg.Input("X", n, m), sg.Param("W", n, n)
+    Z = W @ X
+    losses = {"maximum": sg.mean(sg.maximum(Z, X)),
+              "where": sg.sum(sg.where(sg.greater(Z, 0), Z, Z / 100)) / m}
+    rng = np.random.default_rng(3)
+    w, x = rng.standard_normal((3, 3)), rng.uniform(0.05, 0.95, (3, 5))
+    z = w @ x
+    want = {"maximum": ((z >= x) / 15) @ x.T, "where": (np.where(z > 0, 1, 1 / 100) / 5) @ x.T}
+    for name, loss in losses.items():
+        d = derive(sg.Model("branches", loss, [W], [X]))
+        for style, target, asarray, dtype in [
+                ("fast", "numpy", np.asarray, np.float32), ("plain", "numpy", np.asarray, None),
+                (None, "array-api", np.asarray, np.float32),
+                (None, "array-api", strict.asarray, None), (None, "array-api", torch.tensor, None)]:
+            module = load_module(module_source(d, style, target), "branches")
+            args = [asarray(a.astype(dtype or np.float64)) for a in (w, x)]
+            _, (dw,) = module.value_and_grad(*args)
+            assert dw.dtype == args[0].dtype, (name, target, asarray, dw.dtype)
+            got = np.asarray(dw.numpy() if hasattr(dw, "numpy") else np.from_dlpack(dw))
+            np.testing.assert_allclose(got, want[name], rtol=1e-6 if dtype else 1e-13)
