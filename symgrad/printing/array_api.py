@@ -46,10 +46,13 @@ def unsupported(what, fix="derive it with --target numpy"):
 
 
 def prelude(helpers, lines):
-    """The module's imports: math where a line calls it, array-api-compat's (optional) where
-    a helper takes the namespace."""
+    """The module's imports: math where a line calls it, sys for _check_labels (which asks
+    torch, if the caller imported it, whether torch.compile is tracing), array-api-compat's
+    (optional) where a helper takes the namespace."""
     uses_math = any(re.search(r"\bmath\.", x) for x in lines if not x.lstrip().startswith("#"))
-    return "\n\n".join(["import math"] * uses_math + [PRELUDE] * ("_namespace" in helpers))
+    standard = ["import math"] * uses_math + ["import sys"] * ("_check_labels" in helpers)
+    return "\n\n".join(["\n".join(standard)] * bool(standard)
+                       + [PRELUDE] * ("_namespace" in helpers))
 
 
 def namespace_line(args):
@@ -272,8 +275,8 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
     def _print_pick(self, node):
         """Each example's entry at its label: a sum of the entries the mask keeps."""
         x = self.operands(node)[0][0][0]
-        return "xp.sum(xp.where(%s, %s, 0.0), axis=%d, keepdims=True)" % (
-            self._onehot(node), x, node.axis - 2 if self._is_batched(node) else node.axis)
+        return "xp.sum(xp.where(%s, %s, _number(0.0, %s)), axis=%d, keepdims=True)" % (
+            self._onehot(node), x, x, node.axis - 2 if self._is_batched(node) else node.axis)
 
     def _lines_scatter(self, node, name, fresh):
         """name = the base plus the values where the mask holds, in one new array (no

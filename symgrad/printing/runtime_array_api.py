@@ -2,6 +2,8 @@
 source when a module uses them, linted and tested here). Each takes the array namespace from
 its arguments; none imports an array library: array-api-compat, where installed, gives the
 namespace of libraries without `__array_namespace__` (PyTorch, Dask) and of NumPy."""
+import sys
+
 try:                    # the namespaces of PyTorch's and Dask's arrays (and NumPy's, wrapped)
     from array_api_compat import array_namespace, device as compat_device
 except ImportError:     # without it: __array_namespace__ (NumPy >= 2, JAX, array-api-strict)
@@ -98,6 +100,9 @@ def _check_labels(labels, name, classes):
     """Raise ValueError unless every entry of labels is a class index, 0 to classes - 1; a
     traced array (under jax.jit or torch.compile) has no values to check and passes."""
     xp = _namespace(labels)
+    torch = sys.modules.get("torch")        # imported by the caller, if at all: never here
+    if torch is not None and torch.compiler.is_compiling():
+        return
     try:
         bad = bool(xp.any((labels < 0) | (labels >= classes)))
     except TypeError:           # a tracer: bool() needs a concrete value
@@ -140,7 +145,7 @@ def _logcosh(x):
     |x| < 1 (cosh(x) - 1 without cancellation), |x| + log1p(exp(-2|x|)) - log 2 beyond."""
     xp = _namespace(x)
     y = xp.abs(x)
-    near = xp.sinh(xp.minimum(y, 1.0) / 2)
+    near = xp.sinh(xp.minimum(y, _number(1.0, y)) / 2)
     return xp.where(y < 1, xp.log1p(2 * near * near),
                     y + xp.log1p(xp.exp(-2 * y)) - 0.6931471805599453)
 
@@ -148,4 +153,4 @@ def _logcosh(x):
 def _xlogx(x):
     """x*log(x), and 0 where x = 0, its limit (as torch.xlogy(x, x)); NaN for x < 0."""
     xp = _namespace(x)
-    return x * xp.log(xp.where(x == 0, 1.0, x))
+    return x * xp.log(xp.where(x == 0, _number(1.0, x), x))
