@@ -62,7 +62,7 @@ class Stmt:
             return False
         value = self.value
         if isinstance(value, ast.Call):
-            return ast.unparse(value.func) != "np.broadcast_to"
+            return ast.unparse(value.func) not in _BROADCASTS | _VIEW_CALLS
         return isinstance(value, (ast.BinOp, ast.UnaryOp))
 
     def holder(self) -> str | None:
@@ -132,6 +132,8 @@ def owned(stmts: list[Stmt], shapes: Mapping[str, tuple], given: Iterable[str] =
 
 
 _VIEWS = {"T", "mT", "reshape"}      # attributes and methods that may give a view
+_VIEW_CALLS = {"xp.reshape"}         # functions that may (array-API: xp.reshape(x, shape))
+_BROADCASTS = {"np.broadcast_to", "xp.broadcast_to"}     # read-only (or overlapping) views
 
 
 def sharing(stmts: list[Stmt], args: Iterable[str]) -> dict[str, set[str]]:
@@ -158,8 +160,10 @@ def shared_by(value, shares, target):
         func, into = value.func, out_of(value)
         if into:
             return shares.get(into, {into})
-        if ast.unparse(func) == "np.broadcast_to":
+        if ast.unparse(func) in _BROADCASTS:
             return shared_by(value.args[0], shares, target) | {"<read-only>"}
+        if ast.unparse(func) in _VIEW_CALLS:
+            return shared_by(value.args[0], shares, target)
         if isinstance(func, ast.Attribute) and func.attr in _VIEWS:
             return shared_by(func.value, shares, target)
     return {target} if target else set()

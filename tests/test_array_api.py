@@ -457,3 +457,26 @@ def test_labels_and_helpers_compile_whole_under_torch_compile(path):
         compiled = torch.compile(module.value_and_grad, backend="eager", fullgraph=True)
         loss, grads = compiled(*tensors)
         _agree((loss.item(), [g.numpy() for g in grads]), reference.value_and_grad(*args))
+
+
+@needs("torch")
+@needs("array_api_compat")
+def test_a_broadcast_gradient_is_returned_as_an_array_of_its_own():
+    # d sum(W X)/dW has every row sum(X, axis=1)^T (hand-derived): it came back as
+    # xp.broadcast_to(...), read-only in NumPy and one memory location for many in PyTorch,
+    # so in-place updates (clipping, an optimizer's) failed
+    import torch
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, W, u = sg.Input("X", n, m), sg.Param("W", n, n), sg.Param("u", n, 1)
+    model = sg.Model("linear", sg.sum(W @ X) + sg.sum(u), [W, u], [X])
+    module = load_module(module_source(derive(model), None, "array-api"), "linear")
+    rng = np.random.default_rng(0)
+    w, v, x = rng.standard_normal((3, 3)), rng.standard_normal((3, 1)), rng.standard_normal((3, 4))
+    want = np.broadcast_to(x.sum(axis=1), (3, 3))
+    _, (dw, du) = module.value_and_grad(w, v, x)
+    assert dw.flags.writeable and du.flags.writeable
+    np.testing.assert_allclose(dw, want, rtol=1e-15)
+    _, (dw, du) = module.value_and_grad(*(torch.tensor(a) for a in (w, v, x)))
+    dw.mul_(0.5)
+    du.mul_(0.5)
+    np.testing.assert_allclose(dw.numpy(), want / 2, rtol=1e-15)
