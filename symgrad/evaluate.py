@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import sympy as sp
 
-from .functions import to_elementary
+from .functions import logcosh, sigmoid, softplus, to_elementary
 from .graph import Node, placeholder, topo
 
 
@@ -119,9 +119,16 @@ def _value(n, xs, values):
     raise NotImplementedError(op)
 
 
+# symgrad's functions in their stable forms (NUMERICS.md): log(1 + exp(z)) is inf past 709
+_STABLE = {"softplus": lambda x: np.logaddexp(0, x),
+           "sigmoid": lambda x: np.exp(-np.logaddexp(0, -x)),
+           "logcosh": lambda x: np.logaddexp(x, -x) - np.log(2)}
+
+
 @lru_cache(maxsize=1024)
 def _function(expr, arity):
     """A map's scalar expression as a NumPy function of its operands, with symgrad's step:
-    H(0) = 0 (relu'(z) is H(relu(z)))."""
-    expr = to_elementary(expr).replace(sp.Heaviside, lambda x, *h0: sp.Heaviside(x, 0))
-    return sp.lambdify([placeholder(i) for i in range(arity)], expr, "numpy")
+    H(0) = 0 (relu'(z) is H(relu(z))), and its softplus, sigmoid and logcosh (_STABLE)."""
+    expr = to_elementary(expr, keep=(softplus, sigmoid, logcosh)).replace(
+        sp.Heaviside, lambda x, *h0: sp.Heaviside(x, 0))
+    return sp.lambdify([placeholder(i) for i in range(arity)], expr, [_STABLE, "numpy"])

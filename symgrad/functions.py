@@ -87,9 +87,14 @@ class xlogx(sp.Function):
         return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
 
 
-def to_elementary(expr):
-    """Rewrite symgrad's functions into exp/log so any SymPy tool can evaluate them."""
-    return expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x))).replace(
-        softplus, lambda x: sp.log(1 + sp.exp(x))).replace(
-        logcosh, lambda x: sp.log(sp.cosh(x))).replace(
-        xlogx, lambda x: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(x), True)))
+def to_elementary(expr, keep=()):
+    """Rewrite symgrad's functions (but those in keep) into exp/log so any SymPy tool can
+    evaluate them."""
+    rewrites = {sigmoid: lambda x: 1 / (1 + sp.exp(-x)),
+                softplus: lambda x: sp.log(1 + sp.exp(x)),
+                logcosh: lambda x: sp.log(sp.cosh(x)),
+                xlogx: lambda x: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(x), True))}
+    for function, elementary in rewrites.items():
+        if function not in keep:
+            expr = expr.replace(function, elementary)
+    return expr

@@ -192,3 +192,19 @@ def test_sg_picture_displays_itself_as_svg_with_the_callers_names():
     assert ["b", "= 3", "dJ/db = 44"] in lines and ["t1 = b*c", "= 6", "dJ/dt1 = 22"] in lines
     assert ["J = total**2", "= 121", "dJ/dJ = 1"] in lines
     assert "digraph symgrad {" in picture.dot
+
+
+def test_values_at_a_point_are_stable_where_exp_overflows(tmp_path):
+    # L = BCE(sigmoid(w x + b), y) at w=1, b=0, x=800, y=1 is log(1 + e^-800) = 0 in float64
+    # (by hand); the graph evaluated softplus as log(1 + exp(z)): -inf, then L = nan
+    (tmp_path / "m.py").write_text(
+        "import symgrad as sg\n"
+        "w, b, x, y = sg.Param('w'), sg.Param('b'), sg.Input('x'), sg.Input('y')\n"
+        "a = sg.sigmoid(w * x + b)\n"
+        "L = -(y * sg.log(a) + (1 - y) * sg.log(1 - a))\n"
+        "model = sg.Model('logistic', loss=L, params=[w, b], inputs=[x, y])\n")
+    result = run("graph", "m.py", "--at", "w=1,b=0,x=800,y=1", "-o", "g.dot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    dot = (tmp_path / "g.dot").read_text()
+    assert "nan" not in dot and "inf" not in dot
+    assert "\\n= 0\\ndL/dL = 1" in dot
