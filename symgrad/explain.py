@@ -14,6 +14,7 @@ The Jacobian and Hessian functions get sections of their own. Every symbol a lin
 defined on an earlier line.
 """
 import re
+from collections import defaultdict
 
 import sympy as sp
 
@@ -22,7 +23,7 @@ from .errors import SymgradError
 from .graph import Node, placeholder
 from .naming import numbered, statement_names
 from .printing.latex import (LatexNodePrinter, breaks, name_tex, over_columns, shape_tex,
-                             transposes, unicode_tex, width)
+                             text_tex, transposes, unicode_tex, width)
 from .printing.numpy import MathNodePrinter
 from .rules import LOCAL, map_partial
 from .functions import softplus
@@ -74,6 +75,18 @@ class _Ops(list):
     shape_text = staticmethod(shape_tex)
 
 
+def _distinct(tex, names):
+    """tex ({node id: LaTeX}) with each of names ({node id: the model's name}) whose LaTeX is
+    another node's too set as its characters: Wq and W_q both read W_{q}, a parameter dW
+    reads as W's adjoint."""
+    seen = defaultdict(list)
+    for k, text in tex.items():
+        seen[text].append(k)
+    for k, name in names.items():
+        if k in tex and len(seen[tex[k]]) > 1:
+            tex[k] = text_tex(name)
+
+
 class Explanation:
     """The sections of one model's derivation: (title, [text or align-block lines])."""
 
@@ -97,6 +110,8 @@ class Explanation:
             if not node.is_constant and node.id not in self.tex:
                 self.tex[node.id] = self._name(node)
                 self.temps.add(node.id)
+        _distinct(self.tex, {n.id: n.name for n in d.params + d.inputs + self.code.order
+                             if n.name and n.name not in (self.overrides or {})})
         statements = {n.id for n in self.code.order} | {n.id for n in d.params + d.inputs}
         self.code_tex = {k: v for k, v in self.tex.items() if k in statements}   # the code's
         self.batch = _batch(d)

@@ -18,7 +18,7 @@ from symgrad.derive import derive
 from symgrad.explain import Explanation, render
 from symgrad.graph import OPS
 from symgrad.load import load
-from symgrad.printing.latex import name_tex
+from symgrad.printing.latex import name_tex, text_tex
 from symgrad.schedule import gradient_roots
 
 ZOO = ROOT / "tests" / "zoo_model.py"
@@ -104,6 +104,22 @@ def test_multi_letter_names_are_one_symbol():
     (d,) = derivations(ROOT / "examples" / "attention.py")
     text = d.latex()
     assert r"dW_{q} &= dQ\, X^{T}" in text and r"\mathit{Wq}" not in text
+
+
+def test_a_names_dashes_and_quotes_are_set_as_typed():
+    # TeX makes -- an en dash and '' a closing quote: y--label read y–label
+    assert text_tex("y--label q''") == r"\text{y-{}-label q'{}'}"
+    assert text_tex("pre-activation's") == r"\text{pre-activation's}"
+
+
+def test_two_names_that_read_the_same_are_set_as_their_characters():
+    # Wq and W_q both read W_{q}: their product printed as a square, two rows alike
+    W, Wq, W_q, x = sg.Param("W"), sg.Param("Wq"), sg.Param("W_q"), sg.Input("x")
+    d = derive(sg.Model("collide", W * x**2 + Wq * W_q, [W, Wq, W_q], [x]))
+    text = d.latex()
+    assert r"t_{2} &= W t_{1} + \text{W}\_\text{q} \text{Wq} &&" in text
+    assert r"\partial \text{Wq}}" in text and r"\partial \text{W}\_\text{q}}" in text
+    assert r"\partial W}" in text           # a name nothing else reads like keeps its form
 
 
 def test_greek_capitals_are_greek_letters_or_their_names():

@@ -52,8 +52,13 @@ def text_tex(text):
     if re.fullmatch(r"[A-Za-z]", text):
         return text
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return "".join(r"\text{%s}" % run[0] if _TEXT.fullmatch(run[0]) else _SPECIAL[run[0]]
-                   for run in re.finditer(_TEXT.pattern + "|.", text))
+    return "".join(r"\text{%s}" % _unligated(run[0]) if _TEXT.fullmatch(run[0])
+                   else _SPECIAL[run[0]] for run in re.finditer(_TEXT.pattern + "|.", text))
+
+
+def _unligated(text):
+    """text with -- and '' kept as typed (TeX makes them a dash and a closing quote)."""
+    return re.sub(r"(?<=-)(?=-)|(?<=')(?=')", "{}", text)
 
 
 def unicode_tex(text):
