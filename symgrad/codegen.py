@@ -136,9 +136,12 @@ def module_source(derivation, style="fast", target="numpy", workspace=False):
     functions[:0] = ([dims.function()] if dims.lines else []) \
         + ([shared.function()] if shared else [])
     if target == "array-api":          # xp: the namespace of each function's arguments
+        matrices = {x.name for x in d.params + d.inputs if x.shape != ()}
         for f in functions:
             if "xp." in "\n".join(f["body"] + [f["returns"] or ""]):
                 f["body"].insert(0, array_api.namespace_line(f["args"]))
+            elif not f["name"].startswith("_") and matrices & set(re.findall(r"\w+", f["args"])):
+                f["body"].insert(0, array_api.namespace_line(f["args"], bound=False))
     runtime = _PRINTERS[style][0].runtime
     called = _called([x for f in functions for x in f["body"] + [f["returns"] or ""]], runtime)
     prelude = array_api.prelude(called, [x for f in functions for x in f["body"]]) \

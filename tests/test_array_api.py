@@ -480,3 +480,24 @@ def test_a_broadcast_gradient_is_returned_as_an_array_of_its_own():
     dw.mul_(0.5)
     du.mul_(0.5)
     np.testing.assert_allclose(dw.numpy(), want / 2, rtol=1e-15)
+
+
+@needs("torch")
+@needs("array_api_compat")
+@needs("array_api_strict")
+def test_arguments_of_two_libraries_are_refused_where_the_code_needs_no_namespace(strict):
+    # forward(W, u, X, v) = (u v) sigmoid(W X) calls no xp. function: torch parameters with
+    # NumPy inputs came back a torch tensor, array-api-strict ones a NumPy array
+    import torch
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, v = sg.Input("X", n, m), sg.Input("v", 1, m)
+    W, u = sg.Param("W", n, n), sg.Param("u", n, 1)
+    Z = (u @ v) * sg.sigmoid(W @ X)
+    model = sg.Model("mixed", sg.sum(Z), [W, u], [X, v], outputs={"Z": Z})
+    module = load_module(module_source(derive(model), None, "array-api"), "mixed")
+    rng = np.random.default_rng(0)
+    w, b, x, r = (rng.standard_normal(s) for s in [(3, 3), (3, 1), (3, 4), (1, 4)])
+    assert isinstance(module.forward(*(torch.tensor(a) for a in (w, b, x, r)))["Z"], torch.Tensor)
+    for asarray in (torch.tensor, strict.asarray):
+        with pytest.raises(TypeError):
+            module.forward(asarray(w), asarray(b), x, r)

@@ -55,11 +55,12 @@ def prelude(helpers, lines):
                        + [PRELUDE] * ("_namespace" in helpers))
 
 
-def namespace_line(args):
+def namespace_line(args, bound=True):
     """The statement binding xp, the namespace of a function's arguments (the text of its
-    signature: keywords' defaults and a Jacobian's mode dropped)."""
+    signature: keywords' defaults and a Jacobian's mode dropped); bound=False: the call
+    alone, which refuses arguments of several libraries where the code needs no xp."""
     names = [a.split("=")[0] for a in args.split(", ") if a and not a.startswith("mode=")]
-    return "xp = _namespace(%s)" % ", ".join(names)
+    return "xp = " * bound + "_namespace(%s)" % ", ".join(names)
 
 
 class ScalarArrayAPIPrinter(ScalarPlainPrinter):
