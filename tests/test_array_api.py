@@ -414,12 +414,17 @@ def test_constant_branches_of_a_where_take_the_arrays_dtype(strict):
     n, m = sp.symbols("n m", integer=True, positive=True)
     X, W = sg.Input("X", n, m), sg.Param("W", n, n)
     Z = W @ X
-    losses = {"maximum": sg.mean(sg.maximum(Z, X)),
-              "where": sg.sum(sg.where(sg.greater(Z, 0), Z, Z / 100)) / m}
+    where = sg.where(sg.greater(Z, 0), Z, Z / 100)
+    many = where + sg.abs(Z) + sg.sqrt(1 + Z**2) + sg.maximum(Z, X) + sg.sin(Z) * sg.cos(Z)
+    losses = {"maximum": sg.mean(sg.maximum(Z, X)), "where": sg.sum(where) / m,
+              "1/m a statement": sg.sum(many) / m + sg.norm(W)}      # where(c, t6, t6/100)
     rng = np.random.default_rng(3)
     w, x = rng.standard_normal((3, 3)), rng.uniform(0.05, 0.95, (3, 5))
     z = w @ x
-    want = {"maximum": ((z >= x) / 15) @ x.T, "where": (np.where(z > 0, 1, 1 / 100) / 5) @ x.T}
+    step = np.where(z > 0, 1, 1 / 100)
+    dmany = step + np.sign(z) + z / np.sqrt(1 + z**2) + (z >= x) + np.cos(z)**2 - np.sin(z)**2
+    want = {"maximum": ((z >= x) / 15) @ x.T, "where": (step / 5) @ x.T,
+            "1/m a statement": w / np.linalg.norm(w) + (dmany / 5) @ x.T}
     for name, loss in losses.items():
         d = derive(sg.Model("branches", loss, [W], [X]))
         for style, target, asarray, dtype in [
@@ -431,7 +436,7 @@ def test_constant_branches_of_a_where_take_the_arrays_dtype(strict):
             _, (dw,) = module.value_and_grad(*args)
             assert dw.dtype == args[0].dtype, (name, target, asarray, dw.dtype)
             got = np.asarray(dw.numpy() if hasattr(dw, "numpy") else np.from_dlpack(dw))
-            np.testing.assert_allclose(got, want[name], rtol=1e-6 if dtype else 1e-13)
+            np.testing.assert_allclose(got, want[name], rtol=1e-6 if dtype else 1e-13, err_msg=name)
 
 
 @needs("torch")

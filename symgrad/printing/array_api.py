@@ -117,7 +117,7 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
         return "_number(%s, %s)" % (self._print(number), like) if like else self._print(number)
 
     def _fold(self, func, args):
-        texts = [self._array(a) if self._constant(a) else self._print(a) for a in args]
+        texts = [self._array(a) if self._scalar(a) else self._print(a) for a in args]
         text = texts[0]
         for other in texts[1:]:
             text = "%s(%s, %s)" % (func, text, other)
@@ -131,14 +131,14 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
 
     def _print_Piecewise(self, expr):
         """xp.maximum/xp.minimum for sg.maximum/sg.minimum, else nested xp.where; branches
-        that are constants (a derivative's 1/m and 0) are 0-d arrays of the arguments'
-        (_array): two Python numbers have no dtype to take."""
+        that are scalars (a derivative's 1/m and 0) are 0-d arrays of the arguments' (_array):
+        two Python numbers have no dtype to take."""
         if expr.args[-1].cond != sp.true:
             raise unsupported("a piecewise expression without an otherwise branch")
         pair = extremum_pair(expr)
         if pair:
             return self._fold("xp." + pair[0], pair[1:])
-        branch = [self._array(p.expr) if self._constant(p.expr) else self._print(p.expr)
+        branch = [self._array(p.expr) if self._scalar(p.expr) else self._print(p.expr)
                   for p in expr.args]
         text = branch[-1]
         for value, (_, cond) in reversed(list(zip(branch, expr.args))[:-1]):

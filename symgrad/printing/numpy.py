@@ -39,9 +39,10 @@ class _Operands:
         self.operands = operands          # placeholder -> (text, is_compound)
         self.shapes = shapes or {}        # placeholder -> shape of its operand, where known
 
-    def _constant(self, expr):
-        """Whether expr reads no operand: a number, or one of the dimensions (1/m)."""
-        return not expr.free_symbols & set(self.operands)
+    def _scalar(self, expr):
+        """Whether expr reads no array: a number, a dimension (1/m), a scalar operand (as far
+        as shapes knows)."""
+        return all(self.shapes.get(s, ()) == () for s in expr.free_symbols & set(self.operands))
 
     def _print_Symbol(self, expr):
         if expr in self.operands:
@@ -131,7 +132,7 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
 
     def _print_Piecewise(self, expr):
         """np.maximum/np.minimum for sg.maximum/sg.minimum, else nested np.where; branches
-        that are all constants (a derivative's 1/m and 0) are cast to the arrays' dtype."""
+        that are all scalars (a derivative's 1/m and 0) are cast to the arrays' dtype."""
         if expr.args[-1].cond != sp.true:
             return super()._print_Piecewise(expr)
         pair = extremum_pair(expr)
@@ -140,7 +141,7 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         text = self._print(expr.args[-1].expr)
         for value, cond in reversed(expr.args[:-1]):
             text = "np.where(%s, %s, %s)" % (self._print(cond), self._print(value), text)
-        if all(self._constant(p.expr) for p in expr.args) and getattr(self, "dtype", None) \
+        if all(self._scalar(p.expr) for p in expr.args) and getattr(self, "dtype", None) \
                 and any(self.shapes.get(s, ()) != () for s in expr.free_symbols):
             text = "%s.astype(%s)" % (text, self.dtype)
         return text
