@@ -6,6 +6,8 @@ skipped; .ci/run installs them all (pinned)."""
 import importlib.util
 import inspect
 import os
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +232,15 @@ def test_labels_are_compared_not_indexed(strict):
     theirs[y] = strict.asarray(np.full_like(args[y], 99))
     with pytest.raises(ValueError, match="not a class index"):
         module.loss(*theirs)
+
+
+@pytest.mark.parametrize("torch", [None, types.SimpleNamespace()], ids=["none", "no compiler"])
+def test_labels_are_checked_whatever_torch_is_imported(monkeypatch, torch):
+    # the check asks torch.compiler.is_compiling() of an imported torch: an older torch has
+    # no is_compiling, and an AttributeError would end every call
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    with pytest.raises(ValueError, match="not a class index"):
+        runtime_array_api._check_labels(np.array([[0, 5]]), "y", 3)
 
 
 def test_without_array_api_compat_a_tensor_is_refused_naming_the_fix(monkeypatch):

@@ -100,8 +100,8 @@ def _check_labels(labels, name, classes):
     """Raise ValueError unless every entry of labels is a class index, 0 to classes - 1; a
     traced array (under jax.jit or torch.compile) has no values to check and passes."""
     xp = _namespace(labels)
-    torch = sys.modules.get("torch")        # imported by the caller, if at all: never here
-    if torch is not None and torch.compiler.is_compiling():
+    compiler = getattr(sys.modules.get("torch"), "compiler", None)   # never imported here
+    if getattr(compiler, "is_compiling", bool)():       # (torch < 2.3 has no is_compiling)
         return
     try:
         bad = bool(xp.any((labels < 0) | (labels >= classes)))
