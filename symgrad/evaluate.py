@@ -10,6 +10,7 @@ import sympy as sp
 
 from .functions import logcosh, sigmoid, softplus, to_elementary
 from .graph import Node, placeholder, topo
+from .printing import runtime
 
 
 def values(roots: Iterable[Node], leaves: Mapping[str, object],
@@ -119,10 +120,10 @@ def _value(n, xs, values):
     raise NotImplementedError(op)
 
 
-# symgrad's functions in their stable forms (NUMERICS.md): log(1 + exp(z)) is inf past 709
-_STABLE = {"softplus": lambda x: np.logaddexp(0, x),
-           "sigmoid": lambda x: np.exp(-np.logaddexp(0, -x)),
-           "logcosh": lambda x: np.logaddexp(x, -x) - np.log(2)}
+# symgrad's functions as the generated code computes them (NUMERICS.md): log(1 + exp(z)) is
+# inf past 709
+_STABLE = {"softplus": lambda x: np.logaddexp(0, x), "sigmoid": runtime._sigmoid,
+           "logcosh": runtime._logcosh}
 
 
 @lru_cache(maxsize=1024)
