@@ -142,7 +142,7 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         for value, cond in reversed(expr.args[:-1]):
             text = "np.where(%s, %s, %s)" % (self._print(cond), self._print(value), text)
         if all(self._scalar(p.expr) for p in expr.args) and getattr(self, "dtype", None) \
-                and any(self.shapes.get(s, ()) != () for s in expr.free_symbols):
+                and not self._scalar(expr):                     # a condition reads an array
             text = "%s.astype(%s)" % (text, self.dtype)
         return text
 
