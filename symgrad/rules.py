@@ -118,9 +118,29 @@ def map_partial(node, i):
     return simplify_derivative(partial)
 
 
+def _map_jacobian(ops, i):
+    """d vec(node) / d vec(operand i) of an elementwise node: diag(partial), times the matrix
+    that broadcasts the operand to the node's shape (vec(b 1^T) = (1_m (x) I_n) vec(b) for a
+    column b; a one-entry operand's Jacobian is the column vec(partial))."""
+    p, shape, to = ops.partial, tuple(ops[i].shape), tuple(ops.node.shape)
+    if to == ():
+        return p
+    if shape in ((), (1, 1)) and shape != to:
+        return r"\operatorname{vec}\left(%s\right)" % (r"\mathbf{1}" if p == "1" else p)
+    if shape == to:
+        spread = "I"
+    else:
+        (n, m), (r, c) = to, shape
+        spread = r"%s \otimes %s" % (_ones(m) if c != m else _eye(m),
+                                     _ones(n) if r != n else _eye(n))
+    if p in ("1", "-1"):
+        return spread if p == "1" else "-" + (spread if spread == "I" else r"(%s)" % spread)
+    return r"\operatorname{diag}\left(%s\right)" % p + ("" if spread == "I"
+                                                         else r"\,(%s)" % spread)
+
+
 @defvjp("map", "f(A, B, ...) elementwise: dA = G * df/dA (a diagonal Jacobian)",
-        jacobian=lambda ops, i: ops.partial if ops.node.shape == () else "I" if ops.partial == "1"
-        else r"\operatorname{diag}\left(%s\right)" % ops.partial,
+        jacobian=_map_jacobian,
         chain=lambda ops, i, G: r"%s \%s %s" % (G, "cdot" if ops.node.shape == () else "odot",
                                                ops.wrapped_partial))
 def _map(graph, node, g, i):

@@ -92,6 +92,34 @@ def test_two_layer_reads_as_in_the_notes():
         assert expected in text, expected
 
 
+def test_a_broadcast_operand_s_local_jacobian_is_the_broadcast_not_the_identity():
+    """d vec(Z)/d vec(b) for Z = W X + b (b a column added to every example's column) is the
+    nm x n matrix 1_m (x) I_n, not I; a row broadcast down the n rows is I_m (x) 1_n, and a
+    number's is the column vec(partial). The Kronecker forms are checked on vec (columns
+    stacked) of the broadcasts themselves, in NumPy."""
+    import numpy as np
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, b, c, s = sg.Input("X", n, m), sg.Param("b", n, 1), sg.Param("c", 1, m), sg.Param("s")
+    W = sg.Param("W", n, n)
+    Z = W @ X + b
+    model = sg.Model("bc", sg.mean(sg.tanh(Z) * c + s * X - c), [W, b, c, s], [X])
+    text = model.derivation().latex(steps=True)
+    for expected in [r"\frac{\partial Z}{\partial b} &= \mathbf{1}_{m} \otimes I_{n}",
+                     r"&= -(I_{m} \otimes \mathbf{1}_{n})",                      # - c
+                     r"&= \operatorname{diag}\left(t_{1}\right)\,(I_{m} \otimes \mathbf{1}_{n})",
+                     r"{\partial s} &= \operatorname{vec}\left(X\right)",
+                     r"\frac{\partial Z}{\partial \left(W\, X\right)} &= I"]:
+        assert expected in text, expected
+    assert r"{\partial b} &= I" not in text and r"{\partial c} &= I" not in text
+    rng, (n_, m_) = np.random.default_rng(0), (3, 4)
+    vec = lambda a: a.reshape(-1, order="F")                           # noqa: E731
+    col, row = rng.standard_normal((n_, 1)), rng.standard_normal((1, m_))
+    assert np.array_equal(np.kron(np.ones((m_, 1)), np.eye(n_)) @ vec(col),
+                          vec(np.broadcast_to(col, (n_, m_))))
+    assert np.array_equal(np.kron(np.eye(m_), np.ones((n_, 1))) @ vec(row),
+                          vec(np.broadcast_to(row, (n_, m_))))
+
+
 def test_a_names_mapping_on_the_model_overrides_layer_superscripts():
     n, m = sp.symbols("n m", integer=True, positive=True)
     W1, X = sg.Param("W1", 1, n), sg.Input("X", n, m)
