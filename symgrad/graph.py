@@ -150,6 +150,10 @@ class Graph:
             self._table[key] = node
         return node
 
+    def named(self) -> set[str]:
+        """The names of the named forward nodes (the leaves among them)."""
+        return {n.name for n in self._table.values() if n.name and not n.derived}
+
     def find(self, op, args, shape, expr=None, axis=None):
         """The existing forward node with these fields, or None."""
         node = self._table.get((op, tuple(a.id for a in args), tuple(shape), expr, axis, None))

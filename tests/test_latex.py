@@ -129,6 +129,19 @@ def test_a_names_mapping_on_the_model_overrides_layer_superscripts():
     assert r"\mathbf{W}_{\mathrm{in}}" in text and "W^{[1]}" not in text
 
 
+@pytest.mark.parametrize("key,hint", [("W3", ""), ("n", "a dimension reads as its symbol"),
+                                      ("dW1", "")])
+def test_a_names_key_that_names_no_node_is_refused_not_ignored(key, hint):
+    """A typo (W3 for W1), a dimension or an adjoint in names= would change nothing in the
+    LaTeX: refused, with the names that can be given display text."""
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    W1, X = sg.Param("W1", 1, n), sg.Input("X", n, m)
+    model = sg.Model("named", sg.mean(sg.tanh(W1 @ X)), [W1], [X], names={key: "V"})
+    with pytest.raises(sg.SymgradError, match=f"no node of the model is named {key}.*{hint}"
+                       ".*display text to: W1, X, Z1$"):
+        model.derivation().latex()
+
+
 def test_markdown_has_dollar_blocks_and_notebooks_get_a_display():
     (d,) = derivations(ROOT / "examples" / "two_layer.py")
     md = d.latex(fmt="md", steps=True)
