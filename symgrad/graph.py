@@ -213,10 +213,25 @@ class Graph:
                                  recursive=False)     # a name the user gave is kept
         if self.deriving:
             return expr, args
+        unstable = simplify.unstable_operands(expr)
+        args = [self._as_exp(a) if placeholder(i) in unstable else a for i, a in enumerate(args)]
         with_exp = [a for a in args if self._has_exp(a)]
-        if with_exp and (len(with_exp) > 1 or simplify.has_unstable_use(expr)):
+        if with_exp and (len(with_exp) > 1 or unstable):
             expr, args = inline_maps(expr, args, self._has_exp)
         return simplify.canonical(expr), args
+
+    def _as_exp(self, a):
+        """A sum of exponentials along an axis (however the exponent was fused in: exp(tanh(Z))
+        is one map of Z; a sum of such sums too) as exp(logsumexp(exponent)), for a log or a
+        division of it to compose with the exp into a stable form (log-sum-exp, softmax).
+        Anything else, and such a sum that is only added or multiplied, stays as it is."""
+        if a.op != "sum" or a.axis is None:
+            return a
+        inner = self._as_exp(a.args[0])
+        if inner.op != "map" or inner.expr.func != sp.exp:
+            return a
+        exponent = self.map(inner.expr.args[0], inner.args, inner.shape)
+        return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent, a.axis)])
 
     def _one_sum(self, expr, args):
         """Sums of all the entries of arrays of one shape, added (times numbers), as one sum:
@@ -368,10 +383,6 @@ class Graph:
             # too: `(1).sum()` cannot run): multiply by their count
             count = sp.Mul(*[c for c, k in zip(counts, axes) if a.shape[k] != 1])
             return self.map(a.expr * count, a.args, shape)
-        if axis is not None and a.op == "map" and a.expr.func == sp.exp:
-            # however the exponent was fused in (exp(tanh(Z)) is one map of Z)
-            exponent = self.map(a.expr.args[0], a.args, a.shape)
-            return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent, axis)])
         if axis is not None and a.shape[axis] == 1:
             return a
         if a.op == "scatter" and axis == a.axis:    # one label per example along the axis

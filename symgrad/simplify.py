@@ -85,13 +85,11 @@ def has_exp(expr):
     return expr.has(sp.exp) or expr.has(sigmoid)
 
 
-def has_unstable_use(expr):
-    """Whether expr takes a log or a reciprocal of something that depends on an operand."""
-    for e in sp.preorder_traversal(expr):
-        if isinstance(e, sp.log) or isinstance(e, sp.Pow) and e.exp.is_negative:
-            if any(s.name.startswith("_x") for s in e.free_symbols):
-                return True
-    return False
+def unstable_operands(expr):
+    """The operands (placeholders) of which expr takes a log or a reciprocal."""
+    return {s for e in sp.preorder_traversal(expr)
+            if isinstance(e, sp.log) or isinstance(e, sp.Pow) and e.exp.is_negative
+            for s in e.free_symbols if s.name.startswith("_x")}
 
 
 def _ops(e):

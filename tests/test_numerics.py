@@ -307,3 +307,35 @@ def test_log_sigmoid_gradient_keeps_its_digits_far_above_zero(style, target, dty
         else:           # far above zero, where 1 - sigmoid(z) is all cancellation
             far = module.loss(z[:, 4:])
             assert abs(float(far) / want[:, 4:].sum() - 1) < 8 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("style", ["fast", "plain"])
+def test_a_sum_of_exponentials_that_is_only_added_is_a_plain_sum(style):
+    """sum(exp(U)) is computed as the sum of the exponentials, not as exp(logsumexp(U)):
+    that form was NaN for a row whose exponents are all -inf (exp(-Z**2) with Z**2
+    overflowing in float32: 0 terms), and lost ~700 ulp to exp(c + log(...)) at U = -700.
+    A log or a division of the sum still takes the stable log-sum-exp. Expected: the
+    hand-derived sum(exp(-Z**2)) and -2 Z exp(-Z**2), from NumPy's own exp; mpmath."""
+    import mpmath
+    n = sp.Symbol("n", integer=True, positive=True)
+    Z = sg.Param("Z", n, m)
+    source = module_source(derive(sg.Model("g", sg.sum(sg.exp(-Z**2)), [Z])), style=style)
+    module = load_module(source, f"gauss_{style}")
+    assert "logsumexp" not in source.split("def value_and_grad")[1]
+    z = np.array([[1e20, -2e20], [0.5, 1.0]], np.float32)
+    with np.errstate(over="ignore"):
+        want = np.exp(-z.astype(np.float64) ** 2)
+    with np.errstate(over="ignore"):                     # Z**2 = inf, as in NumPy
+        loss, (dz,) = module.value_and_grad(z)
+    assert loss.dtype == dz.dtype == np.float32 and np.isfinite(loss) and np.isfinite(dz).all()
+    np.testing.assert_allclose(loss, want.sum(), rtol=1e-6)
+    np.testing.assert_allclose(dz, -2 * z * want, rtol=1e-6, atol=1e-30)
+    mpmath.mp.dps = 50
+    u = np.array([[-700.1, -699.3, -698.7]])
+    E = sg.Param("E", 1, m)
+    plain = load_module(module_source(derive(sg.Model("e", sg.sum(sg.exp(E)), [E])),
+                                      style=style), f"sumexp_{style}")
+    loss, (du,) = plain.value_and_grad(u)
+    exact = float(mpmath.fsum(mpmath.exp(mpmath.mpf(float(x))) for x in u.ravel()))
+    assert abs(loss / exact - 1) < 4e-16
+    np.testing.assert_allclose(du, np.exp(u), rtol=4e-16)
