@@ -199,14 +199,18 @@ def _apply(build, operands):
 
 def maximum(a, b):
     """The larger of a and b entry by entry (np.maximum), broadcasting scalars, columns and
-    rows. At a tie the whole adjoint goes to a, the first argument (sg.relu(x) is the one
-    whose derivative at 0 is 0)."""
-    return _apply(lambda x, y: sp.Piecewise((x, x >= y), (y, True)), [a, b])
+    rows. At a tie the whole adjoint goes to a, the first argument, unless b is a number: a
+    number takes the tie, so that sg.maximum(Z, 0), sg.maximum(0, Z) and sg.relu(Z) all have
+    derivative 0 at 0 (NUMERICS.md)."""
+    ties = sp.StrictGreaterThan if sp.sympify(b).is_number else sp.GreaterThan
+    return _apply(lambda x, y: sp.Piecewise((x, ties(x, y)), (y, True)), [a, b])
 
 
 def minimum(a, b):
-    """The smaller of a and b entry by entry (np.minimum); a tie passes the adjoint to a."""
-    return _apply(lambda x, y: sp.Piecewise((x, x <= y), (y, True)), [a, b])
+    """The smaller of a and b entry by entry (np.minimum); a tie passes the adjoint to a,
+    unless b is a number (as sg.maximum)."""
+    ties = sp.StrictLessThan if sp.sympify(b).is_number else sp.LessThan
+    return _apply(lambda x, y: sp.Piecewise((x, ties(x, y)), (y, True)), [a, b])
 
 
 def greater(a, b):

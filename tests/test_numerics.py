@@ -145,7 +145,10 @@ def test_column_sum_of_exp_is_stable_however_the_exponent_was_fused():
     lambda Z: sg.relu(Z),
     lambda Z: Z.applyfunc(sp.Lambda(t, sp.Max(t, 0))),
     lambda Z: Z.applyfunc(sp.Abs),
-])
+    lambda Z: sg.maximum(Z, 0),          # np.maximum(Z, 0), the course's NumPy ReLU
+    lambda Z: sg.maximum(0, Z),
+    lambda Z: -sg.minimum(-Z, 0),
+], ids=["relu", "Max", "Abs", "maximum(Z, 0)", "maximum(0, Z)", "-minimum(-Z, 0)"])
 def test_subgradient_at_zero_is_zero(build):
     Z = sg.Param("Z", 1, m)
     module = _module(sg.sum(build(Z)), [Z])
