@@ -204,7 +204,7 @@ def test_abs_sqrt_and_norms_match_torch():
 
 def test_elementwise_helpers_work_on_scalars_too():
     a = sg.Param("a")
-    assert sg.maximum(a, 1) == sp.Piecewise((a, a >= 1), (1, True))
+    assert sg.maximum(a, 1) == sp.Piecewise((a, a > 1), (1, True))
     assert sg.where(a > 0, a, 0) == sp.Piecewise((a, a > 0), (0, True))
     assert sg.abs(a) == sp.Abs(a) and sg.max(a) == a and sg.norm(a) == sp.Abs(a)
     module = built(sg.Model("scalars", loss=sg.maximum(a, 1) * sg.sqrt(sg.abs(a)), params=[a]))
