@@ -239,19 +239,33 @@ def _bottom_up(expr, done=()):
 
 
 def getitem(a, key):
-    """a[key] as SymPy gives it (a MatrixSlice; a[i, :] is the (1, m) row a[i:i+1, :]; a[i, j]
-    a scalar entry), with an out-of-range index refused by a message naming it."""
+    """a[key] as NumPy indexes (a MatrixSlice of SymPy's): a[i] and a[i, :] are the (1, m) row
+    a[i:i+1, :]; a[:, j], which NumPy makes 1-d, is a (1, n) row too, as a reduction without
+    keepdims (a[:, j:j+1] is the column); a[i, j] is a scalar entry; a negative index counts
+    from the end. An out-of-range index is refused by a message naming it."""
     for k in key if isinstance(key, tuple) else (key,):
         if not isinstance(k, (int, slice, sp.Expr)) or isinstance(k, sp.MatrixExpr):
             raise SymgradError(f"{_short(a)}[{_key_text(key)}]: an index that is an array "
                                "(np.arange, integer labels) has no symbolic meaning here: for "
                                "the score at each example's label write sg.pick(S, y, axis)")
+    written = key
+    if not isinstance(key, tuple):
+        key = (key, slice(None))
+    if len(key) == 2:
+        key = tuple(size + k if _is_index(k) and k < 0 else k for k, size in zip(key, a.shape))
+        if isinstance(key[0], slice) and _is_index(key[1]):
+            return sp.Transpose(getitem(a, (key[0], slice(key[1], key[1] + 1))))
     try:
         return sp.MatrixExpr.__getitem__(a, key)
     except IndexError as e:
         why = str(e) or "give rows and columns inside its shape"
-        raise SymgradError(f"index [{_key_text(key)}] is out of range for {_short(a)}, which is "
-                           f"{shape_str(a.shape)}: {why}") from None
+        raise SymgradError(f"index [{_key_text(written)}] is out of range for {_short(a)}, "
+                           f"which is {shape_str(a.shape)}: {why}") from None
+
+
+def _is_index(k):
+    """Whether k is one integer index (not a slice, not a symbolic bound)."""
+    return isinstance(k, int) or isinstance(k, sp.Integer)
 
 
 def _key_text(key):

@@ -249,3 +249,33 @@ def test_the_courses_float_constants_that_are_integers_print_as_integers():
     floats = model.loss.atoms(sp.Float)
     assert floats == {sp.Float(0.7)}, floats
     assert "1.0" not in module_source(derive(model)).split('"""')[1]
+
+
+# ---- indexing as NumPy indexes -------------------------------------------------------------------
+INDEXED = {   # the same formula in symgrad and in torch (which indexes as NumPy does)
+    "row": (lambda B, A: sg.sum(B[1] * 2) + sg.sum(A[-1] * A[0]),      # a[i]: row i
+            lambda B, A: (B[1] * 2).sum() + (A[-1] * A[0]).sum()),
+    "negative": (lambda B, A: sg.sum(B[-1, :] - B[1, -1]) + A[-2, -1] * A[0, -3],
+                 lambda B, A: (B[-1, :] - B[1, -1]).sum() + A[-2, -1] * A[0, -3]),
+    "column-as-row": (lambda B, A: sg.sum(sg.exp(A - A[:, 0])) + sg.sum(B[:, :3] * B[:, -1]),
+                      lambda B, A: (A - A[:, 0]).exp().sum() + (B[:, :3] * B[:, -1]).sum()),
+}
+
+
+@pytest.mark.parametrize("case", INDEXED)
+def test_indexing_follows_numpy(case):
+    """B[i] is NumPy's row i (SymPy's B[i] is the i-th entry in row-major order: it gave
+    2*B[0, 1] for sum(B[1]*2), and symgrad check passed it); a negative index counts from the
+    end; A[:, j], 1-d in NumPy, broadcasts as a row (A - A[:, 0] subtracts A[j, 0] from
+    column j)."""
+    ours, theirs = INDEXED[case]
+    B, A = sg.Param("B", 3, 6), sg.Param("A", n, n)
+    model = sg.Model("index", loss=ours(B, A), params=[B, A])
+    values = {"B": rng.standard_normal((3, 6)), "A": rng.standard_normal((4, 4))}
+    agrees_with_torch(model, theirs, values)
+
+
+def test_a_column_index_beside_a_matrix_of_other_width_is_refused_as_numpy_does():
+    A = sg.Param("A", n, m)
+    with pytest.raises(sg.SymgradError, match=r"shape mismatch in a sum: A is \(n, m\)"):
+        A - A[:, 0]

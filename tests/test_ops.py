@@ -217,7 +217,7 @@ def test_what_sympy_indexing_gives():
     A = sg.Param("A", n, m)
     assert isinstance(A[:, 0:k], sp.MatrixSlice) and A[:, 0:k].shape == (n, k)
     assert A[2, :].shape == (1, m) and A[2, :] == A[2:3, :]        # a row stays a (1, m) row
-    assert A[0:k, :].shape == (k, m) and A[:, 0].shape == (n, 1)
+    assert A[0:k, :].shape == (k, m) and A[:, 0].shape == (1, n)   # NumPy: 1-d, a row
     assert not isinstance(A[1, 2], sp.MatrixExpr)                   # an entry is a scalar
 
 
