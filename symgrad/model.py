@@ -185,6 +185,13 @@ class Model:
                 raise SymgradError(f"model {self.name}: names={{{key!r}: {value!r}}}: names "
                                    "maps a name to its display text, both strings: write e.g. "
                                    "names={'W1': 'W'}, or sg.tex(r'\\mathbf{W}') for LaTeX")
+        jacobian_outputs = [p[0] for p in self.jacobians.values() if isinstance(p, tuple)]
+        for expr in [self.loss, *self.outputs.values(), *jacobian_outputs]:
+            for call in sp.sympify(expr).atoms(sp.Function):
+                if not (type(call).__name__.isidentifier() and type(call).__name__.isascii()):
+                    raise SymgradError(f"model {self.name}: a function is named "
+                                       f"{type(call).__name__!r}: name a Function class with "
+                                       "ASCII letters, digits and underscores, e.g. 'act'")
         shape = getattr(self.loss, "shape", (1, 1))
         if shape != (1, 1):
             raise SymgradError(f"model {self.name}: the loss has shape {shape}, not a scalar: "

@@ -273,3 +273,15 @@ def test_compile_certifies_unless_verify_is_false(monkeypatch):
     W1, b1, W2 = (np.full(s, 0.1) for s in [(3, 2), (3, 1), (1, 3)])
     value, grads = module.value_and_grad(W1, b1, W2, np.ones((2, 4)), np.zeros((1, 4)))
     assert np.isclose(value, np.tanh(0.3) ** 2 * 9 / 100) and len(grads) == 3
+
+
+@pytest.mark.parametrize("name", ['act\n    import os; os.system("touch PWNED")\n    #',
+                                  'f"""', "f-g", "fé"])
+def test_a_function_class_whose_name_is_not_an_identifier_is_refused(name):
+    """A SymPy Function class's name is printed in the module's comments and docstrings:
+    one with a newline ran `import os; ...` as a statement of the generated module."""
+    act = type(name, (sp.Function,), {"fdiff": lambda self, i=1: 1 - sp.tanh(self.args[0])**2})
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    W, X = sg.Param("W", n, n), sg.Input("X", n, m)
+    with pytest.raises(sg.SymgradError, match="a function is named .*: name a Function class"):
+        sg.Model("inj", loss=sg.sum((W @ X).applyfunc(act)), params=[W], inputs=[X])
