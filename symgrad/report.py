@@ -8,6 +8,7 @@ the derivation's LaTeX, which escapes names itself and which latex2mathml escape
 """
 import html
 import re
+from xml.etree import ElementTree
 from collections.abc import Mapping, Sequence
 
 import latex2mathml.converter
@@ -85,14 +86,33 @@ def _graph(d, at, seed):
     return f'<div class="graph">{svg}</div>'
 
 
+_MATHML = {"math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup",
+           "msubsup", "mfrac", "msqrt", "mroot", "mstyle", "mtable", "mtr", "mtd", "mover",
+           "munder", "munderover", "mpadded", "mphantom", "menclose", "mfenced", "merror",
+           "mmultiscripts", "mprescripts", "none", "semantics", "annotation"}
+
+
 def _math(tex, display=False):
-    return latex2mathml.converter.convert(
+    """MathML of tex, checked: latex2mathml copies \\text{...} (and \\href, \\style) into its
+    output as written, so raw LaTeX from sg.tex could put a <script> in the page. Output with
+    an element that is not MathML, a link or a style, or that is not XML, shows as the
+    escaped LaTeX instead."""
+    out = latex2mathml.converter.convert(
         tex.replace(r"\qquad", r"\quad").strip(), display="block" if display else "inline")
+    try:
+        root = ElementTree.fromstring(out)
+    except ElementTree.ParseError:
+        root = None
+    if root is None or any(e.tag.rpartition("}")[2] not in _MATHML or any(
+            a.rpartition("}")[2] in ("href", "style", "src") or a.startswith("on")
+            for a in e.attrib) for e in root.iter()):
+        return f'<code class="tex">{html.escape(tex)}</code>'
+    return out
 
 
 def _inline(text):
     """A sentence with $...$ math: escaped text, MathML math."""
-    parts = re.split(r"\$(.+?)\$", text)
+    parts = re.split(r"(?<!\\)\$(.+?)(?<!\\)\$", text)      # \$ is a dollar sign
     return "".join(_math(p) if k % 2 else html.escape(_plain(p)) for k, p in enumerate(parts))
 
 

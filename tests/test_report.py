@@ -42,6 +42,35 @@ def test_the_steps_and_the_summary_differ_and_user_text_is_escaped(tmp_path):
     assert len(steps) > len(summary)
 
 
+@pytest.mark.parametrize("display", [
+    r"\text{<script>document.title='x'</script>}", r"\href{javascript:alert(1)}{W}",
+    r"\style{color:red}{W}"])
+def test_raw_latex_of_a_name_puts_no_script_link_or_style_in_the_page(tmp_path, display):
+    """latex2mathml copies \text{...} as written: sg.tex(r"\text{<script>...}") ran a script
+    in the page. What is not plain MathML shows as its escaped LaTeX."""
+    model = tmp_path / "x.py"
+    model.write_text("import sympy as sp\nimport symgrad as sg\n"
+                     "n, m = sp.symbols('n m', integer=True, positive=True)\n"
+                     "X, W = sg.Input('X', n, m), sg.Param('W', n, n)\n"
+                     "model = sg.Model('x', loss=sg.sum(sg.tanh(W @ X)), params=[W], "
+                     f"inputs=[X], names={{'W': sg.tex({display!r})}})\n")
+    page = _report(tmp_path, model)
+    assert not re.search(r"<(script|a)\b|\bstyle=|\bhref=", page), display
+    assert '<code class="tex">' in page and page.count("<math") > 5
+
+
+def test_a_dollar_in_a_display_name_stays_text(tmp_path):
+    model = tmp_path / "d.py"
+    model.write_text("import sympy as sp\nimport symgrad as sg\n"
+                     "n, m = sp.symbols('n m', integer=True, positive=True)\n"
+                     "X, W = sg.Input('X', n, m), sg.Param('W', n, n)\n"
+                     "model = sg.Model('d', loss=sg.sum(sg.tanh(W @ X)), params=[W], "
+                     "inputs=[X], names={'W': 'price in $'})\n")
+    page = _report(tmp_path, model)
+    prose = re.sub(r"<math.*?</math>|<pre.*?</pre>|<code.*?</code>", "", page, flags=re.S)
+    assert "$" not in prose and r"<mi>\</mi>" not in page
+
+
 def test_without_graphviz_the_report_says_so_and_still_has_the_rest(tmp_path):
     env_path = os.environ["PATH"]
     try:
