@@ -450,3 +450,47 @@ def test_unicode_names_become_ascii_latex():
     assert "α" in md                                  # Markdown viewers set Unicode
     tex, _ = latex_of("W", names={"W": "Wé λ"})
     assert tex.isascii() and r"\text{We \ensuremath{\lambda}}" in tex
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "device", "the model file"])
+def test_force_never_replaces_a_pipe_a_link_a_device_or_the_model_file(tmp_path, kind):
+    """write_all renames a temporary over the path: --force turned a device node or a link
+    into a regular file, a FIFO made the foreign-file check block forever, and -o FILE.py
+    --force replaced the model being read with its own output."""
+    from helpers import run_cli
+    from conftest import ROOT
+    model = tmp_path / "graph.py"
+    model.write_text((ROOT / "examples" / "graph.py").read_text())
+    target = tmp_path / "out.tex"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "symlink":
+        (tmp_path / "real.tex").write_text("mine\n")
+        target.symlink_to(tmp_path / "real.tex")
+    elif kind == "device":
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root (CI runs as root)")
+        os.mknod(target, 0o644 | __import__("stat").S_IFCHR, os.makedev(1, 7))   # /dev/full's
+    else:
+        target = model
+    before = os.lstat(target)
+    result = run_cli("latex", model, "-o", target, "--force", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert ("not a regular file" if kind != "the model file" else "the model file being read") \
+        in result.stderr
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_size) == (before.st_mode, before.st_ino,
+                                                            before.st_size)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["graph.py"] + (["out.tex"] if target != model else [])
+        + (["real.tex"] if kind == "symlink" else []))
+
+
+def test_a_full_standard_output_is_one_line_not_an_internal_error(tmp_path):
+    from conftest import ROOT
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "symgrad.cli", "latex",
+                                 str(ROOT / "examples" / "graph.py")], stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 1 and "No space left on device" in result.stderr
+    assert "internal error" not in result.stderr and result.stderr.count("\n") == 1
