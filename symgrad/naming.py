@@ -256,6 +256,9 @@ MODULE = {"np": "NumPy", "PARAMS": "the module's parameter names",
           "INPUTS": "the module's input names", "SHAPES": "the module's shapes",
           "LABELS": "the module's numbers of classes",
           "mode": "the mode= argument of jacobian_<name>",
+          "order": "the order jacobian_<name> picks by its mode",
+          "math": "Python's math module, which the array-API target imports",
+          "sys": "Python's sys module, which the array-API target imports",
           "workspace": "the workspace= argument of value_and_grad",
           "xp": "the array namespace of --target array-api"}
 KEYWORDS = {k: "a Python keyword" for k in keyword.kwlist}

@@ -102,6 +102,9 @@ def test_unique_names_keep_the_leaves_and_name_each_node_once():
     ("np", "(NumPy)"), ("SHAPES", "(the module's shapes)"), ("PARAMS", "parameter names"),
     ("INPUTS", "input names"), ("LABELS", "numbers of classes"), ("mode", "mode="),
     ("float", "(a Python builtin)"), ("lambda", "is a Python keyword"),
+    # jacobian_<name>'s local `order` (a parameter named so crashed it), the array-API
+    # target's `import math` and `import sys` (a dimension named math broke math.sqrt)
+    ("order", "picks by its mode"), ("math", "math module"), ("sys", "sys module"),
     ("_matmul", "starts with an underscore"), ("a b", "is not a Python identifier")])
 def test_a_reserved_leaf_name_is_refused_in_one_line_that_names_the_fix(name, why):
     with pytest.raises(sg.SymgradError) as error:
