@@ -1,4 +1,5 @@
 """Loading a model file: run it in its own namespace and collect its Models and names."""
+import contextlib
 import hashlib
 import runpy
 import sys
@@ -62,7 +63,8 @@ def _run(path):
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
     try:
-        return runpy.run_path(str(path), run_name=f"symgrad_model_{path.stem}")
+        with contextlib.redirect_stdout(sys.stderr):   # its prints: not in a document on stdout
+            return runpy.run_path(str(path), run_name=f"symgrad_model_{path.stem}")
     except SymgradError as e:
         raise SymgradError(f"{path}:{_line_in(path)}: {e}") from e
     except sp.ShapeError as e:

@@ -203,10 +203,10 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
 
     settings: dict = {"long_frac_ratio": 8}
 
-    def parenthesize(self, item, level, strict=False):
+    def parenthesize(self, item, level, is_neg=False, strict=False):
         if item in self.operands and self.operands[item][1] and level >= PRECEDENCE["Mul"]:
             return r"\left(%s\right)" % self.operands[item][0]
-        return LatexPrinter.parenthesize(self, item, level, strict)
+        return LatexPrinter.parenthesize(self, item, level, is_neg, strict)
 
     def _is_matrix(self, factor):
         base = factor.base if factor.is_Pow and not factor.exp.is_negative else factor
