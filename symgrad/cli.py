@@ -4,6 +4,7 @@ import contextlib
 import errno
 import html
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -164,7 +165,9 @@ def _derive(args):
     for files, seconds in done:
         print(f"wrote {' and '.join(str(path) for path, _ in files)} ({seconds:.2f} s)")
     if stale:
-        again = f"symgrad derive {args.file}" + (f" --tests {args.tests}" if args.tests else "") \
+        again = f"symgrad derive {shlex.quote(args.file)}" \
+            + (f" -o {shlex.quote(args.output)}" if args.output != "generated" else "") \
+            + (f" --tests {shlex.quote(args.tests)}" if args.tests else "") \
             + (f" --target {args.target}" if args.target != "numpy" else "") \
             + (f" --style {style}" if style != TARGETS[args.target][0] else "") \
             + " --workspace" * args.workspace

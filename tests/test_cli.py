@@ -1,4 +1,5 @@
 """The command line: what derive and check write and print, and one-line errors for bad input."""
+import shlex
 import shutil
 
 import pytest
@@ -37,6 +38,19 @@ def test_derive_check_fails_on_a_stale_module(tmp_path):
     module.write_text(module.read_text().replace("dZ2 = (A2 - Y)/m", "dZ2 = (A2 - Y)/m/2"))
     result = run("derive", "--check", "two_layer.py", cwd=tmp_path)
     assert result.returncode == 1 and "out of date" in result.stderr
+
+
+def test_derive_check_s_fix_is_a_command_that_fixes_it(tmp_path):
+    """The command --check suggests writes to the folder it checked (it left out -o, so it
+    wrote generated/ and the stale module stayed stale), with paths quoted for the shell."""
+    shutil.copy(ROOT / "examples" / "two_layer.py", tmp_path / "my model.py")
+    result = run("derive", "--check", "my model.py", "-o", "out dir", cwd=tmp_path)
+    assert result.returncode == 1 and "out of date" in result.stderr
+    command = result.stderr.split("run `")[1].split("`")[0]
+    assert command == "symgrad derive 'my model.py' -o 'out dir'", command
+    fixed = run(*shlex.split(command)[1:], cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert run("derive", "--check", "my model.py", "-o", "out dir", cwd=tmp_path).returncode == 0
 
 
 def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
