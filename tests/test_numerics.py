@@ -342,3 +342,22 @@ def test_a_sum_of_exponentials_that_is_only_added_is_a_plain_sum(style):
     exact = float(mpmath.fsum(mpmath.exp(mpmath.mpf(float(x))) for x in u.ravel()))
     assert abs(loss / exact - 1) < 4e-16
     np.testing.assert_allclose(du, np.exp(u), rtol=4e-16)
+
+
+@pytest.mark.parametrize("style", ["fast", "plain"])
+@pytest.mark.parametrize("case", ["mean(relu)", "mean(hardtanh)", "sum(relu)*log(n)"])
+def test_a_mask_scaled_by_dimensions_keeps_float32(style, case):
+    """d mean(relu(A)) = (A > 0)/(m n): a boolean mask times a float is float64; the gradient
+    must stay float32. Expected: the hand-derived masks over the constants."""
+    n = sp.Symbol("n", integer=True, positive=True)
+    A = sg.Param("A", n, m)
+    loss = {"mean(relu)": sg.mean(sg.relu(A)), "mean(hardtanh)": sg.mean(sg.hardtanh(A)),
+            "sum(relu)*log(n)": sg.sum(sg.relu(A)) * sp.log(n)}[case]
+    module = load_module(module_source(derive(sg.Model("mask", loss, [A])), style=style),
+                         "mask_" + style)
+    a = np.array([[-2.0, 0.0, 0.5], [1.5, -0.25, 3.0]], np.float32)
+    _, (da,) = module.value_and_grad(a)
+    want = {"mean(relu)": (a > 0) / 6, "mean(hardtanh)": ((a > -1) & (a < 1)) / 6,
+            "sum(relu)*log(n)": (a > 0) * np.log(2)}[case]
+    assert da.dtype == np.float32
+    np.testing.assert_allclose(da, want, rtol=1e-6)

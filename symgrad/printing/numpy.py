@@ -118,6 +118,11 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         rest = sp.Mul(*[f for f in expr.args if not isinstance(f, sp.Heaviside)])
         if not steps or not rest.free_symbols:
             return super()._print_Mul(expr)
+        if all(self.shapes.get(s, 0) == () for s in rest.free_symbols & set(self.operands)):
+            # (Z > 0)/m, a bool mask times a float scalar, is float64: np.where(...) cast
+            return self._print(sp.piecewise_fold(expr.replace(
+                lambda e: isinstance(e, sp.Heaviside),
+                lambda e: sp.Piecewise((1, e.args[0] > 0), (0, True)))))
         masks = ["(%s > 0)" % self._print(h.args[0]) for h in steps]
         return "*".join([self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)] + masks)
 
