@@ -7,7 +7,7 @@ Shapes follow NumPy with keepdims=True: `max(A, axis=0)` of an (n, m) matrix is 
 row, `max(A, axis=1)` an (n, 1) column, `max(A)` a scalar.
 """
 import sympy as sp
-from sympy.logic.boolalg import Boolean
+from sympy.logic.boolalg import Boolean, BooleanAtom
 
 from .errors import SymgradError
 from .graph import broadcast_shape, same_dim, shape_str
@@ -160,7 +160,8 @@ class ElementwiseMap(sp.MatrixExpr):
 
     @property
     def is_condition(self):
-        return isinstance(self.function.expr, Boolean)
+        body = self.function.expr             # (a variable is a Boolean too: where(c, A, A))
+        return isinstance(body, Boolean) and not isinstance(body, sp.Symbol)
 
     def _entry(self, i, j, **kwargs):
         return self.function(*[o[0 if o.rows == 1 else i, 0 if o.cols == 1 else j]
@@ -243,6 +244,11 @@ def where(condition, a, b):
         k = len(operands)
         return _apply(lambda *xs: sp.Piecewise((xs[k], test(*xs[:k])), (xs[k + 1], True)),
                       operands + [a, b])
+    if isinstance(condition, (bool, BooleanAtom)) and any(_is_matrix(x) for x in (a, b)):
+        raise SymgradError(f"sg.where: the condition is {condition}, one Python bool, not a "
+                           "condition per entry (X == 0 of arrays compares them as whole "
+                           "expressions): compare entries with sg.greater, sg.greater_equal, "
+                           "sg.less or sg.less_equal, e.g. sg.less_equal(sg.abs(X), 0) for X == 0")
     if isinstance(condition, bool) or (isinstance(condition, Boolean)
                                        and not _is_matrix(condition)):
         return _apply(lambda x, y: sp.Piecewise((x, condition), (y, True)), [a, b])

@@ -497,3 +497,23 @@ def test_the_readmes_snippet_runs():
     namespace = {}
     exec(compile(snippet, "README.md", "exec"), namespace)
     assert np.isfinite(namespace["value"]) and namespace["dK"].shape == (2, 3)
+
+
+def test_where_of_one_branch_twice_and_maximum_of_a_with_itself_derive():
+    """An elementwise body that is a bare variable was taken for a condition (a SymPy Symbol
+    is a Boolean): 'the comparison `A` is a condition, not a value'. Both are A itself:
+    the gradient of sum(A**2) is 2 A."""
+    A, X = sg.Param("A", n, m), sg.Input("X", n, m)
+    a, x = np.array([[1.0, -2.0], [0.5, 3.0]]), np.array([[1.0, -1.0], [0.0, 2.0]])
+    for body in (sg.where(sg.greater(X, 0), A, A), sg.maximum(A, A), sg.minimum(A, A)):
+        module = built(sg.Model("same", loss=sg.sum(body ** 2), params=[A], inputs=[X]))
+        value, (da,) = module.value_and_grad(a, x)
+        assert np.isclose(value, np.sum(a ** 2)) and np.allclose(da, 2 * a)
+
+
+def test_where_with_one_python_bool_for_arrays_is_refused():
+    """X == 0 of symgrad arrays is SymPy's comparison of whole expressions (False), not one
+    per entry: sg.where(X == 0, 0, A) was A everywhere."""
+    A, X = sg.Param("A", n, m), sg.Input("X", n, m)
+    with pytest.raises(sg.SymgradError, match="one Python bool, not a condition per entry"):
+        sg.where(X == 0, 0, 2 * A)
