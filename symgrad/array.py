@@ -409,6 +409,12 @@ def negative(a):
 def multiply(a, b):
     """a * b elementwise, NumPy's broadcasting; a scalar scales."""
     _refuse_plain("*", a, b)
+    return hadamard(a, b)
+
+
+def hadamard(a, b):
+    """The elementwise product of a and b, NumPy's broadcasting, of plain SymPy matrices too
+    (the helpers' own products: no meaning of * to refuse)."""
     sa, sb = _scalar(a), _scalar(b)
     if sa is not None and sb is not None:
         return sa * sb

@@ -12,7 +12,8 @@ import sympy as sp
 from .errors import SymgradError
 from .functions import logcosh, softplus as _softplus, xlogx
 from .graph import same_dim, shape_str
-from .array import axis_of, broadcast_to, negative, reduce_sum, subtract, wrap
+from .array import (add, axis_of, broadcast_to, hadamard, negative, reduce_sum, subtract,
+                    wrap)
 from .labels import Pick, _Labels
 from .nn import _elementwise, _number, log, log_softmax, logsumexp, mean, relu, sum
 
@@ -129,10 +130,8 @@ def binary_cross_entropy(a, y, reduction="mean"):
     torch.nn.functional.binary_cross_entropy; when a is sigmoid(z), symgrad evaluates it on
     the logits z, stably."""
     if isinstance(a, sp.MatrixExpr):
-        ones = sp.OneMatrix(*a.shape)
-        entries = sp.MatAdd(
-            negative(sp.HadamardProduct(subtract(ones, y), log(subtract(ones, a)))),
-            negative(sp.HadamardProduct(y, log(a))))
+        entries = add(negative(hadamard(subtract(1, y), log(subtract(1, a)))),
+                      negative(hadamard(y, log(a))))
     else:
         entries = -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
     return _reduce(entries, reduction, "binary_cross_entropy")
@@ -142,7 +141,7 @@ def bce_with_logits(z, y, reduction="mean"):
     """Binary cross-entropy on logits z, as torch.nn.functional.binary_cross_entropy_with_logits:
     softplus(z) - y*z entry by entry, the stable form max(z, 0) - y*z + log1p(exp(-|z|))
     (NUMERICS.md); its derivative is sigmoid(z) - y."""
-    entries = sp.MatAdd(_elementwise(_softplus, z), negative(sp.HadamardProduct(z, y))) \
+    entries = subtract(_elementwise(_softplus, z), hadamard(z, y)) \
         if isinstance(z, sp.MatrixExpr) else _softplus(z) - y * z
     return _reduce(entries, reduction, "bce_with_logits")
 

@@ -317,3 +317,27 @@ def test_cross_entropy_with_class_probabilities_matches_pytorch(axis):
     value, (ds,) = module.value_and_grad(layout(s), layout(p))
     close(value, want)
     close(ds, layout(torch.autograd.grad(want, st)[0].numpy()))
+
+
+@pytest.mark.parametrize("case", ["logits, target 1", "probabilities, target 1",
+                                  "probabilities, a row of targets", "logits, a scalar target"])
+def test_bce_takes_a_number_a_scalar_or_a_row_as_its_target(case):
+    """A GAN's bce_with_logits(D, 1), or one row of targets for every row of logits: NumPy's
+    broadcasting, as the other losses take it (the helpers' own products were SymPy's
+    HadamardProduct: a raw TypeError, or an error naming internals). Expected: the mean of
+    softplus(z) - y z and (sigmoid(z) - y)/(n m), by hand."""
+    from helpers import certified
+    n = sp.Symbol("n", integer=True, positive=True)
+    Z, row, t = sg.Param("Z", n, m), sg.Input("y", 1, m), sg.Input("t")
+    target, inputs = {"logits, target 1": (1, []), "probabilities, target 1": (1, []),
+                      "probabilities, a row of targets": (row, [row]),
+                      "logits, a scalar target": (t, [t])}[case]
+    loss = sg.bce_with_logits(Z, target) if case.startswith("logits") \
+        else sg.binary_cross_entropy(sg.sigmoid(Z), target)
+    module = certified(sg.Model("bce", loss, [Z], inputs))
+    z = np.array([[0.5, -1.0, 2.0], [3.0, 0.0, -0.25]])
+    y = {1: np.float64(1.0), row: np.array([[1.0, 0.0, 0.25]]), t: np.float64(0.75)}[target]
+    args = [z] + ([y] if inputs else [])
+    value, (dz,) = module.value_and_grad(*args)
+    assert np.isclose(value, np.mean(np.logaddexp(0, z) - y * z), rtol=1e-13)
+    np.testing.assert_allclose(dz, (1 / (1 + np.exp(-z)) - y) / z.size, rtol=1e-12)
