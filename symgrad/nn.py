@@ -11,7 +11,8 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import SymgradError
 from .functions import sigmoid as _sigmoid, softplus as _softplus
-from .array import axis_of, broadcast_to, reduce_mean, reduce_sum, subtract, wrap
+from .array import (add, axis_of, broadcast_to, matmul, reduce_mean, reduce_sum, subtract,
+                    wrap)
 from .graph import same_dim, shape_str
 
 _t = sp.Dummy("t", real=True)
@@ -181,7 +182,7 @@ def log_softmax(z, axis=0):
 
 def dense(w, x, b):
     """w x + b with the bias column b broadcast over the columns of x."""
-    return wrap(sp.MatAdd(sp.MatMul(w, x), sp.MatMul(b, sp.OneMatrix(1, x.shape[1]))))
+    return add(matmul(w, x), b)
 
 
 # ---- layers -------------------------------------------------------------------------------

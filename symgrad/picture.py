@@ -1,6 +1,7 @@
 """The computational graph as a picture: Graphviz DOT of a derivation's forward graph (one
 node per node of symgrad's graph, edges labelled with shapes), with each node's value and
 adjoint at a point, and its rendering to SVG or PNG by Graphviz's `dot`."""
+import re
 import shutil
 import struct
 import subprocess
@@ -178,7 +179,7 @@ def stamp(data: bytes, fmt: str, header: str) -> bytes:
         body = data.decode()
         if body.startswith("<?xml"):
             body = body.split("\n", 1)[1]
-        safe = header.replace("--", "- -").replace("<", "&lt;").replace(">", "&gt;")
+        safe = re.sub("-(?=-)", "- ", header).replace("<", "&lt;").replace(">", "&gt;")
         return f"<!-- {safe} -->\n{body}".encode()
     return f"// {header}\n".encode() + data
 

@@ -183,3 +183,14 @@ def test_bad_arguments_are_refused_in_one_line(build, words):
     with pytest.raises(SymgradError) as error:
         build()
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_dense_checks_its_shapes_as_the_operators_do():
+    """sg.dense(W, X, b) is W @ X + b: the operands swapped are refused when the model is
+    built, in the product's words (its raw SymPy product was checked only at derive time),
+    and a row bias broadcasts as in NumPy."""
+    n, m, k = sp.symbols("n m k", integer=True, positive=True)
+    W, X, b, r = sg.Param("W", k, n), sg.Input("X", n, m), sg.Param("b", k, 1), sg.Param("r", 1, m)
+    with pytest.raises(sg.SymgradError, match="shape mismatch in a matrix product: X is"):
+        sg.dense(X, W, b)
+    assert sg.dense(W, X, r) == W @ X + r and sg.dense(W, X, b) == W @ X + b
