@@ -248,3 +248,16 @@ def test_the_forward_pass_shown_is_the_one_value_and_grad_computes():
     for name in ("D", "P", "nll"):       # what it does compute, it shows
         assert f"\n    {name} = " in vag and re.search(rf"(^|\\mathit{{){name}\}}? &= ", forward,
                                                       re.M), name
+
+
+def test_names_sympy_reads_with_a_script_modifier_compile(tmp_path):
+    """SymPy reads descr as \\mathscr{de}, a command of a package (mathrsfs) the document does
+    not load: pdflatex stopped at an undefined control sequence."""
+    path = tmp_path / "scr.py"
+    path.write_text("import sympy as sp\nimport symgrad as sg\n"
+                    "n, m = sp.symbols('n m', integer=True, positive=True)\n"
+                    "descr, Wscr_1 = sg.Param('descr', n, n), sg.Param('Wscr_1', n, n)\n"
+                    "X = sg.Input('X', n, m)\n"
+                    "model = sg.Model('scr', loss=sg.sum(sg.tanh(Wscr_1 @ descr @ X)), "
+                    "params=[descr, Wscr_1], inputs=[X])\n")
+    compiled_latex(path, tmp_path, "--steps")

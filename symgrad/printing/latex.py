@@ -36,7 +36,9 @@ def name_tex(name, overrides=None):
     layer = _LAYER.fullmatch(name)
     if layer:
         return "%s%s^{[%s]}" % layer.groups()
-    sympys = sp.latex(sp.Symbol(name))      # alpha, Phi: \alpha, \Phi (Eta: \mathrm{H})
+    # alpha, Phi: \alpha, \Phi (Eta: \mathrm{H}); descr: SymPy's \mathscr, which needs a
+    # package the preamble does not load: \mathcal, the nearest of amsmath's
+    sympys = sp.latex(sp.Symbol(name)).replace(r"\mathscr{", r"\mathcal{")
     if re.fullmatch(r"[A-Z][a-z]{1,2}", name) and sympys == name:    # Wq: W_{q}, not W q
         return "%s_{%s}" % (name[0], name[1:])
     if name.isascii() and name.isalpha() and len(name) > 1 and not name.startswith("d") \
