@@ -148,7 +148,7 @@ def module_source(derivation, style="fast", target="numpy", workspace=False):
         if target == "array-api" else ""
     for f in functions:
         f["summary"] = "\n    ".join(textwrap.wrap(f["summary"], 92))
-        f["doc"] = [x for line in f["doc"] for x in _wrapped(line, 96)]
+        f["doc"] = [x for line in f["doc"] for x in _doc_lines(line)]
         f["body"] = [x for line in f["body"] for x in _wrapped(line, 96)]
         f["signature"] = "\n".join(_wrapped(f"def {f['name']}({f['args']}):", 100, 8))
         if f["returns"]:
@@ -158,7 +158,8 @@ def module_source(derivation, style="fast", target="numpy", workspace=False):
         digest=model.source[1] if model.source else "-", title=_title(model),
         style=style, target=target, prelude=prelude, workspace=workspace,
         examples=examples_sentence(d.params, d.inputs),
-        params=_tuple([p.name for p in d.params]), inputs=_tuple([x.name for x in d.inputs]),
+        params="\n".join(_wrapped("PARAMS = " + _tuple([p.name for p in d.params]), 100)),
+        inputs="\n".join(_wrapped("INPUTS = " + _tuple([x.name for x in d.inputs]), 100)),
         shapes="\n".join(_wrapped("SHAPES = {%s}" % ", ".join(
             "%r: %s" % (x.name, _tuple([str(s) for s in x.shape])) for x in d.params + d.inputs),
             100, depth=1)),
@@ -894,6 +895,16 @@ def _condition(parts):
             for y in _wrapped(x, 96, 8, depth=x.count("(") and 1, level=k > 0)]
 
 
+def _doc_lines(line, width=96):
+    """A docstring's line as _wrapped breaks a statement, or, where names are too long for
+    that, as prose (text, not code: it may break between any words)."""
+    lines = _wrapped(line, width)
+    if max(map(len, lines)) <= width:
+        return lines
+    return textwrap.wrap(line, width, subsequent_indent="    ", break_long_words=False,
+                         break_on_hyphens=False)
+
+
 def _wrapped(line, width=96, indent=4, depth=0, enclosed=False, level=0):
     """A statement broken inside its brackets, after ", " or before " + " and " - ", to lines
     of at most width characters, continuations indented `indent` more than the first (a
@@ -911,8 +922,10 @@ def _wrapped(line, width=96, indent=4, depth=0, enclosed=False, level=0):
                                            enclosed, level)]
     if line.startswith("#"):         # a comment goes on as a comment
         return textwrap.wrap(line, width, subsequent_indent="#   ", break_on_hyphens=False)
+    assign = re.match(r"[^=]*? (?:[-+*/@]|//)?= (?!=)", line)    # x = ..., x += ...
     head, sep, value = line.partition(
-        next((w for w in ("return ", "del ") if line.startswith(w)), " = "))
+        next((w for w in ("return ", "del ") if line.startswith(w)),
+             assign[0][assign[0].rindex(" ", 0, -1):] if assign else " = "))
     for anywhere in (False, True):
         lines = _fill(line, _break_points(line, depth, anywhere, level), width, indent)
         if value and not enclosed and (len(lines) == 1 or max(map(len, lines)) > width):

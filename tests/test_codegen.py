@@ -175,3 +175,26 @@ def test_the_docstring_says_where_the_examples_are(target):
     # the derivation's introduction says the same
     assert "$X$ holds one example per row, $y$ one per column." in \
         _derived("cs231n_softmax").latex()
+
+
+@pytest.mark.parametrize("style,target", [("fast", "numpy"), ("plain", "numpy"),
+                                          ("plain", "array-api")])
+def test_long_names_and_long_sums_stay_within_100_characters(tmp_path, style, target):
+    """The Hessian's `dW_dot += a + b + ...` was never broken (only `x = ...` took
+    parentheses), PARAMS and INPUTS never, and a Jacobian's mode lines in its docstring
+    were broken as code: lines of 103 to 150 characters."""
+    from helpers import model_file
+    long = "w" * 38
+    path = model_file(tmp_path, f"""
+        X = sg.Input("X{'x' * 38}", n, m)
+        W, V = sg.Param("W{long}", n, n), sg.Param("V{long}", n, n)
+        A = sg.tanh(V @ sg.sigmoid(V @ sg.tanh(W @ X)))
+        B = sg.sigmoid(W @ sg.relu(V @ A))
+        cost = sg.mean(sg.tanh(V @ B) ** 2)
+        model = sg.Model("longsums", loss=cost, params=[W, V], inputs=[X],
+                         jacobians={{"j{'j' * 29}": (B, W)}}, hessian=True)
+        """)
+    (model, names), = load(path)
+    source = module_source(derive(model, names), style, target)
+    too_long = [line for line in source.splitlines() if len(line) > 100]
+    assert not too_long, too_long
