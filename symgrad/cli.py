@@ -82,7 +82,7 @@ def write_all(files, force=False):
     """Write each (path, text) of files via a temporary file beside it, then rename them all:
     an error on any leaves none of them written, no temporary and no folder it made behind;
     never clobber a foreign file; each file gets the mode a plain open() would give it."""
-    temps, made, path = [], [], None
+    temps, made, path, kept, replaced = [], [], None, [], []
     try:
         for path, text in files:
             path = Path(path)
@@ -95,10 +95,25 @@ def write_all(files, force=False):
             with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
                 os.fchmod(f.fileno(), mode)
                 f.write(text)
-        for tmp, (path, _) in zip(temps, files):
+        for tmp, (path, _) in zip(temps, files):     # the old file kept until all are in
+            backup = None
+            if os.path.exists(path):
+                backup = f"{tmp}.old"
+                kept.append(backup)
+                os.link(path, backup)
+            replaced.append((tmp, path, backup))
             os.replace(tmp, path)
+        for backup in kept:
+            os.unlink(backup)
     except BaseException as e:
-        for tmp in temps:
+        for tmp, done, backup in reversed(replaced):    # undo the renames made: all or none
+            if os.path.exists(tmp):                     # (not renamed yet)
+                continue
+            if backup:
+                os.replace(backup, done)
+            else:
+                os.unlink(done)
+        for tmp in temps + kept:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         for folder in sorted(set(made), key=lambda p: -len(p.parts)):     # deepest first

@@ -520,3 +520,27 @@ def test_latex_of_an_undefined_function_s_derivative(tmp_path):
     result = run_cli("latex", model, "--steps", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert r"\frac{d}{d" in result.stdout or r"\frac{\partial" in result.stdout
+
+
+@pytest.mark.parametrize("stop_at", [1, 2, 3])
+def test_a_signal_between_the_renames_of_several_files_leaves_the_old_ones(tmp_path, monkeypatch,
+                                                                            stop_at):
+    """All files of a run or none: a SIGTERM at the second rename left the first model's
+    module written and the second's not, while the message said no file was half-written."""
+    old = tmp_path / "first.py"
+    old.write_text(f"# {cli.MARKER} earlier\nold = 1\n")
+    files = [(old, f"# {cli.MARKER}\nnew = 1\n"), (tmp_path / "second.py", "# new\n"),
+             (tmp_path / "third.py", "# new\n")]
+    real, calls = os.replace, []
+
+    def replace(a, b):
+        calls.append(b)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt                    # as cli's signal handlers raise
+        return real(a, b)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        cli.write_all(files)
+    monkeypatch.setattr(os, "replace", real)
+    assert old.read_text() == f"# {cli.MARKER} earlier\nold = 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.py"]
