@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .errors import SymgradError
+from .errors import SymgradError, first_line
 from .testing import (NotFinite, Reference, default_dims, indices_fit, load_module,
                       random_instance, relative_error)
 
@@ -39,10 +39,17 @@ def certify(model, source):
     module = load_module(source, model.name)
     certified = 0
     for dims in cases(model):
-        point = _reference(model, dims)
-        if point is not None:
-            _compare(model, module, dims, *point)
-            certified += 1
+        try:
+            point = _reference(model, dims)
+            if point is not None:
+                _compare(model, module, dims, *point)
+                certified += 1
+        except MemoryError as e:
+            raise SymgradError(
+                f"model {model.name}: cannot certify the module at "
+                f"{', '.join(f'{k}={v}' for k, v in dims.items()) or 'its sizes'}: out of "
+                f"memory ({first_line(e)}): make a large integer dimension a symbol, or pass "
+                "--no-verify to write the module unchecked") from None
     if not certified:
         raise SymgradError(
             f"model {model.name}: cannot certify the module: the model's loss is not real and "

@@ -544,3 +544,18 @@ def test_a_signal_between_the_renames_of_several_files_leaves_the_old_ones(tmp_p
     monkeypatch.setattr(os, "replace", real)
     assert old.read_text() == f"# {cli.MARKER} earlier\nold = 1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.py"]
+
+
+def test_an_integer_dimension_too_large_to_certify_is_one_line(tmp_path):
+    """X of 10**12 rows: certification's arrays raised MemoryError, an internal error."""
+    from helpers import run_cli
+    path = tmp_path / "huge.py"
+    path.write_text("import sympy as sp\nimport symgrad as sg\n"
+                    "m = sp.Symbol('m', integer=True, positive=True)\n"
+                    "X, W = sg.Input('X', 10**12, m), sg.Param('W', 3, 10**12)\n"
+                    "model = sg.Model('huge', loss=sg.sum(sg.tanh(W @ X)) / m, params=[W], "
+                    "inputs=[X])\n")
+    result = run_cli("derive", path, "-o", tmp_path / "out", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "out of memory" in result.stderr and "--no-verify" in result.stderr
+    assert "internal error" not in result.stderr and not (tmp_path / "out").exists()
