@@ -87,13 +87,39 @@ class xlogx(sp.Function):
         return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
 
 
+class root(sp.Function):
+    """sqrt(x) of a sum of squares, sg.norm's: its derivative 1/(2 sqrt(x)) is taken as 0 at
+    x = 0, where the norm's gradient x/|x| would be 0/0: the subgradient 0, as |x|'(0) and
+    torch.linalg.norm's. It prints as sqrt in every printer."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]            # (no 1/0 evaluated in the branch np.where does not take)
+        return sp.Piecewise((1, x > 0), (0, True)) / (
+            2 * sp.sqrt(sp.Piecewise((x, x > 0), (1, True))))
+
+    def _eval_is_nonnegative(self):
+        return True
+
+    def _numpycode(self, printer, **kwargs):
+        return printer._print(sp.sqrt(self.args[0]))
+
+    _sympystr = _numpycode
+
+    def _latex(self, printer, exp=None):
+        text = printer._print(sp.sqrt(self.args[0]))
+        return text if exp is None else r"\left(%s\right)^{%s}" % (text, exp)
+
+
 def to_elementary(expr, keep=()):
     """Rewrite symgrad's functions (but those in keep) into exp/log so any SymPy tool can
     evaluate them."""
     rewrites = {sigmoid: lambda x: 1 / (1 + sp.exp(-x)),
                 softplus: lambda x: sp.log(1 + sp.exp(x)),
                 logcosh: lambda x: sp.log(sp.cosh(x)),
-                xlogx: lambda x: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(x), True))}
+                xlogx: lambda x: sp.Piecewise((0, sp.Eq(x, 0)), (x * sp.log(x), True)),
+                root: sp.sqrt}
     for function, elementary in rewrites.items():
         if function not in keep:
             expr = expr.replace(function, elementary)

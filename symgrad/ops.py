@@ -10,6 +10,7 @@ import sympy as sp
 from sympy.logic.boolalg import Boolean, BooleanAtom
 
 from .errors import SymgradError
+from .functions import root
 from .graph import broadcast_shape, same_dim, shape_str
 from .array import _short, axis_of as _axis, check_matrix_power, wrap
 from .nn import _elementwise
@@ -283,18 +284,17 @@ _t = sp.Dummy("t", real=True)
 def norm(x, axis=None):
     """The Frobenius norm sqrt(sum(x**2)) (axis=None: a scalar), or the 2-norm of each column
     (axis=0: a (1, m) row) or of each row (axis=1: an (n, 1) column), as np.linalg.norm with
-    keepdims=True. Its gradient x/norm is undefined where the norm is 0."""
+    keepdims=True. Its gradient x/norm is taken as 0 where the norm is 0 (as PyTorch's)."""
     axis = _axis(axis, "sg.norm")
     if not _is_matrix(x):
         return sp.Abs(x)
     rows, cols = x.shape
     squares = sp.HadamardPower(x, 2)
     if axis is None:
-        return sp.sqrt(sp.Trace(sp.MatMul(sp.OneMatrix(1, rows), squares,
-                                          sp.OneMatrix(cols, 1))))
+        return root(sp.Trace(sp.MatMul(sp.OneMatrix(1, rows), squares, sp.OneMatrix(cols, 1))))
     summed = sp.MatMul(sp.OneMatrix(1, rows), squares) if axis == 0 \
         else sp.MatMul(squares, sp.OneMatrix(cols, 1))
-    return sqrt(summed)
+    return _elementwise(sp.Lambda(_t, root(_t)), summed)
 
 
 # ---- concatenation and matrix powers ------------------------------------------------------

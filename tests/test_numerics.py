@@ -361,3 +361,20 @@ def test_a_mask_scaled_by_dimensions_keeps_float32(style, case):
             "sum(relu)*log(n)": (a > 0) * np.log(2)}[case]
     assert da.dtype == np.float32
     np.testing.assert_allclose(da, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_a_norm_s_gradient_at_zero_is_zero(axis):
+    """sg.norm at a zero column (a bias started at 0): x/|x| was 0/0 = NaN, and it spread
+    through every gradient that read it. The subgradient 0, as |x|'(0) and as
+    torch.linalg.norm's; elsewhere x/|x|, by hand."""
+    n = sp.Symbol("n", integer=True, positive=True)
+    Z = sg.Param("Z", n, m)
+    module = _module(sg.sum(sg.norm(Z, axis=axis)), [Z])
+    z = np.array([[0.0, 3.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 0.0]]) * (axis is not None)
+    with np.errstate(divide="ignore", invalid="ignore"):   # the branch np.where drops
+        value, (dz,) = module.value_and_grad(z)
+    norms = np.linalg.norm(z, axis=axis, keepdims=True)
+    assert np.isclose(value, norms.sum())
+    np.testing.assert_allclose(dz, np.divide(z, norms, out=np.zeros_like(z), where=norms > 0))
+    assert "sqrt" in sg.Model("n", sg.sum(sg.norm(Z, axis=axis)), [Z]).derivation().latex()
