@@ -21,7 +21,7 @@ from .codegen import (STYLES, TARGETS, check_target, check_workspace, module_sou
                       tests_source)
 from .derive import derive
 from .errors import SymgradError, SymgradWarning, first_line
-from .explain import parse_at, render
+from .explain import assignments, parse_at, render
 from .graph import placeholder, shape_str
 from .load import load
 from .picture import FORMATS, dot_source, stamp
@@ -239,13 +239,8 @@ LARGEST_CHECK = 10_000     # a dimension of `symgrad check`, which differentiate
 
 def _parse_dims(text):
     dims = {}
-    for item in filter(None, (text or "").split(",")):
-        name, _, value = (part.strip() for part in item.partition("="))
-        if not (name and value.isascii() and value.isdigit()) or int(value) < 1:
-            raise SymgradError(f"--dims: {item[:40]!r} is not NAME=POSITIVE_INT, e.g. --dims "
-                               "n_x=3,m=5")
-        if name in dims:
-            raise SymgradError(f"--dims: {name} is given twice: give it once")
+    for name, value in assignments(text, "--dims", lambda v: v.isascii() and v.isdigit()
+                                   and int(v) >= 1, "NAME=POSITIVE_INT, e.g. --dims n_x=3,m=5"):
         if int(value) > LARGEST_CHECK:
             raise SymgradError(f"--dims: {name}={int(value)} is larger than {LARGEST_CHECK:,} "
                                "(the check takes central differences, two calls per parameter "

@@ -825,13 +825,24 @@ def parse_at(text):
     """'a=5,b=3,c=2' -> {'a': 5, 'b': 3, 'c': 2} (numbers as SymPy numbers, kept exact).
     A value is a number as written (5, -2.5, 1e-3, 3/4), never an expression: the text is
     matched, not evaluated."""
-    values = {}
+    return {name: sp.Rational(value) for name, value in assignments(
+        text, "--at", lambda value: value.isascii() and _NUMBER.fullmatch(value),
+        "NAME=NUMBER, e.g. --at a=5,b=3,c=2")}
+
+
+def assignments(text, option, valid, form):
+    """The NAME=VALUE items of option's comma-separated text, in order, as (name, value)
+    texts: each name an identifier given once, each value one that valid accepts (form
+    says what is expected)."""
+    pairs = {}
     for item in filter(None, (text or "").split(",")):
         name, _, value = (part.strip() for part in item.partition("="))
-        if not (name.isidentifier() and _NUMBER.fullmatch(value)):
-            raise SymgradError(f"--at: {item[:40]!r} is not NAME=NUMBER, e.g. --at a=5,b=3,c=2")
-        values[name] = sp.Rational(value)
-    return values
+        if not (name.isidentifier() and valid(value)):
+            raise SymgradError(f"{option}: {item[:40]!r} is not {form}")
+        if name in pairs:
+            raise SymgradError(f"{option}: {name} is given twice: give it once")
+        pairs[name] = value
+    return pairs.items()
 
 
 def render(derivations, fmt="tex", at=None, steps=False):

@@ -200,6 +200,8 @@ def test_cli_writes_markdown_and_values(tmp_path):
     (["--at", "a=5,b=x,c=2"], "--at: 'b=x' is not NAME=NUMBER"),
     (["--at", "a=5,b=3"], "--at: no value for c"),
     (["--at", "a=5,b=3,c=2,z=1"], "unknown names z"),
+    (["--at", "a=5,b=3,c=2,a=6"], "--at: a is given twice: give it once"),    # (a=6 won)
+    (["--at", "a=\uff15,b=3,c=2"], "is not NAME=NUMBER"),                     # a fullwidth 5
     (["--format", "pdf"], "invalid choice"),
 ])
 def test_cli_rejects_bad_options_in_one_line(tmp_path, args, message):
