@@ -89,7 +89,7 @@ def loss(a, b, c):
     u = b*c
     v = a + u
     J = 3*v
-    return float(J)
+    return J
 
 
 def value_and_grad(a, b, c):
@@ -111,7 +111,7 @@ def value_and_grad(a, b, c):
     # back through u = b*c
     db = 3*c
     dc = 3*b
-    return float(J), (float(dv), float(db), float(dc))
+    return J, (type(a)(dv), db, dc)
 
 
 def init_params(dims, scheme="he", seed=None):

@@ -102,7 +102,7 @@ def module_source(derivation, style="fast", target="numpy", workspace=False):
     arrays = [x.name for x in d.params + d.inputs      # those giving the dtype: not labels
               if x.shape != () and x.symbol not in model.labels]
     calls = _PRINTERS[style][0].calls
-    scalar = functools.partial(_scalar, arrays=arrays, calls=calls)
+    scalar = functools.partial(_scalar, arrays=arrays, calls=calls, first=d.params[0].name)
     specs = [
         ("forward", d.params + fwd_inputs, list(outputs.values()),
          "The model's outputs " + ", ".join(outputs) + ", in a dict.",
@@ -345,20 +345,20 @@ def _tuple(items, quote=True):
     return "(%s,)" % texts[0] if len(texts) == 1 else "(%s)" % ", ".join(texts)
 
 
-def _scalar(node, names, arrays, calls):
+def _scalar(node, names, arrays, calls, first=None):
     """A scalar result: a NumPy scalar of the arrays' dtype (np.float32 for float32 input;
     np.float64 is a Python float; a 0-d array of their library for the array API), or a
     Python float when no argument is an array (the array API: what the scalar arguments'
     arithmetic gives, a 0-d array of theirs); calls: the printer's (see NumPyNodePrinter)."""
     text = names[node.id] if node.shape == () else f"{names[node.id]}[0, 0]"
-    if not arrays:
-        return f"float({text})" if node.is_constant else calls["float"].format(value=text)
+    if not arrays:          # a constant: of the arguments' type (np.float32 stays so)
+        return calls["number"].format(first=first, value=text) if node.is_constant else text
     return calls["scalar"].format(array=arrays[0], value=text) if node.is_constant else text
 
 
 def _grad(param, grad, names, arrays, array, calls):
     if param.shape == ():
-        return _scalar(grad, names, arrays, calls)
+        return _scalar(grad, names, arrays, calls, param.name)
     if grad.is_constant:
         return calls["full_like"].format(like=param.name, value=names[grad.id])
     return array(grad)

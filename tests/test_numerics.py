@@ -378,3 +378,14 @@ def test_a_norm_s_gradient_at_zero_is_zero(axis):
     assert np.isclose(value, norms.sum())
     np.testing.assert_allclose(dz, np.divide(z, norms, out=np.zeros_like(z), where=norms > 0))
     assert "sqrt" in sg.Model("n", sg.sum(sg.norm(Z, axis=axis)), [Z]).derivation().latex()
+
+
+def test_a_model_of_scalars_keeps_float32_and_gives_floats_for_numbers(example):
+    """J = 3(a + b c) of np.float32 arguments: every result was float(...), a Python float
+    (float64). Now their type: np.float32 for np.float32, a float for Python numbers. By
+    hand: J = 33, dJ/da = 3, dJ/db = 3c = 6, dJ/dc = 3b = 9 at a, b, c = 5, 3, 2."""
+    *_, module = example("graph")
+    for kind, args in [(np.float32, [np.float32(v) for v in (5, 3, 2)]), (float, [5, 3, 2])]:
+        value, grads = module.value_and_grad(*args)
+        assert (value, grads) == (33, (3, 6, 9))
+        assert all(type(x) is kind for x in (value, *grads, module.loss(*args))), kind

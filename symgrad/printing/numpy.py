@@ -281,7 +281,8 @@ class NumPyNodePrinter(NodePrinter):
              "zeros": "np.zeros({shape}, dtype={array}.dtype)",
              "reshape": "{value}.reshape{shape}", "concat": "np.concatenate({parts}, axis=1)",
              "result_type": "np.result_type({arrays})", "diagonal": ", {k}",
-             "eye": "np.eye({rows}, {cols}{diagonal}, dtype={dtype})", "float": "float({value})"}
+             "eye": "np.eye({rows}, {cols}{diagonal}, dtype={dtype})",
+             "number": "type({first})({value})"}
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
         super().__init__(names, plan.exprs)
