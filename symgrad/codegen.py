@@ -812,7 +812,7 @@ class _Dims:
         self.args = sorted([a for a in args if a.shape != ()], key=lambda a: a.name in
                            self.optional)   # stable: the optional ones last, keywords
         self.lines, self.dims, bound = [], [], set()
-        got, want, maybe = [], [], []
+        got, want, maybe, compared = [], [], [], []
         self.unranked = set()
         for a in self.args:
             dims = [sp.sympify(x) for x in a.shape]
@@ -837,13 +837,25 @@ class _Dims:
                 continue
             else:
                 self.lines += [f"{dims[k].name} = {a.name}.shape[{k}]" for k in new]
-            if all(x.is_Symbol or x.is_Integer for x in dims) and len(new) < len(dims):
-                expected = "(%s)" % ", ".join(map(str, dims))
-                if a.name in self.optional:
-                    maybe.append(f"{a.name} is not None and {a.name}.shape != {expected}")
-                else:
-                    got.append(f"{a.name}.shape")
-                    want.append(expected)
+            if len(new) < len(dims):
+                compared.append((a, dims))
+        for a, dims in compared:        # n + 1 too, once every dimension is bound
+            if any(x.atoms(sp.Function) or not all(y.is_Symbol or y.is_Integer
+                                                   for y in x.atoms()) for x in dims):
+                continue                # (not Python as SymPy prints it: floor(n/2))
+            loose = {x for d in dims for x in d.free_symbols if x.name not in bound}
+            if loose:
+                shown = next(x for x in dims if x.free_symbols & loose)
+                raise SymgradError(
+                    f"the dimension {sorted(map(str, loose))[0]} appears only in {shown} (a "
+                    f"dimension of {a.name}), which a call cannot read it from: give some "
+                    "argument the plain dimension, or make the expression a symbol of its own")
+            expected = "(%s)" % ", ".join(map(str, dims))
+            if a.name in self.optional:
+                maybe.append(f"{a.name} is not None and {a.name}.shape != {expected}")
+            else:
+                got.append(f"{a.name}.shape")
+                want.append(expected)
         parts = ([got[0], f"!= {want[0]}"] if len(got) == 1 else [
             "(%s)" % ", ".join(got), "!= (%s)" % ", ".join(want)] if got else []) + maybe
         if parts:

@@ -67,3 +67,23 @@ def test_every_argument_off_by_one_in_one_axis_is_refused_by_name(stem, model, m
 
 def model_shape(model, name):
     return next(getattr(x, "shape", ()) for x in model.params + model.inputs if x.name == name)
+
+
+def test_a_dimension_expression_is_checked_once_its_symbols_are_bound():
+    """Z of n + 1 rows beside A of n: a Z of 9 rows was never compared (SHAPES had 'n + 1',
+    _dims did not read it) and crashed inside the module on a reshape, or passed. By hand:
+    sum(Z[1:, :] * A) + sum(Z) of ones is n m + (n + 1) m."""
+    import symgrad as sg
+    from symgrad.codegen import module_source
+    from symgrad.derive import derive
+    from symgrad.testing import load_module
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    Z, A = sg.Input("Z", n + 1, m), sg.Param("A", n, m)
+    model = sg.Model("expr", sg.sum(Z[1:, :] * A) + sg.sum(Z), [A], [Z])
+    module = load_module(module_source(derive(model)), "expr")
+    assert module.value_and_grad(np.ones((3, 4)), np.ones((4, 4)))[0] == 3 * 4 + 4 * 4
+    with pytest.raises(ValueError, match="the shapes of A, Z disagree"):
+        module.value_and_grad(np.ones((3, 4)), np.ones((9, 4)))
+    W = sg.Param("W", 2, m)                       # n only in n + 1: no call can read it
+    with pytest.raises(sg.SymgradError, match="the dimension n appears only in n \\+ 1"):
+        module_source(derive(sg.Model("loose", sg.sum(sg.tanh(W @ Z.T)), [W], [Z])))
