@@ -15,6 +15,7 @@ import sys
 from functools import lru_cache
 
 import sympy as sp
+from sympy.printing.str import StrPrinter
 from sympy.core.basic import Basic
 
 from .errors import SymgradError
@@ -310,8 +311,22 @@ def is_array(x):
     return isinstance(x, Array)
 
 
+class _Reading(StrPrinter):
+    """A model's expression as a model file writes it: a product with ones is a sum."""
+
+    def _print_MatMul(self, expr):
+        args = [a for a in expr.args if a != 1]
+        if len(args) == 2 and isinstance(args[1], sp.OneMatrix) and args[1].shape[1] == 1:
+            return "sum(%s, axis=1)" % self._print(args[0])
+        if len(args) == 2 and isinstance(args[0], sp.OneMatrix) and args[0].shape[0] == 1:
+            return "sum(%s, axis=0)" % self._print(args[1])
+        if len(args) == 2 and isinstance(args[1], sp.OneMatrix) and args[1].shape[0] == 1:
+            return self._print(args[0])           # b 1^T: b broadcast over the columns
+        return super()._print_MatMul(expr)
+
+
 def _short(expr, limit=40):
-    text = str(expr)
+    text = _Reading().doprint(expr) if isinstance(expr, sp.Basic) else str(expr)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

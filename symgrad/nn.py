@@ -164,12 +164,14 @@ def mean(x, axis=None, keepdims=False):
 def logsumexp(z, axis=0):
     """log(sum(exp(z))) along axis: per column, a row (1, m), for axis 0 (classes along
     rows); per row, a column, for axis 1; computed with the maximum along it subtracted."""
+    axis = axis_of(axis, "sg.logsumexp")
     return log(reduce_sum(exp(z), axis, True))
 
 
 def softmax(z, axis=0):
     """exp(z) / sum(exp(z)) along axis (0: per column, 1: per row); computed as
     exp(z - logsumexp(z))."""
+    axis = axis_of(axis, "sg.softmax")
     e = exp(z)
     return wrap(sp.HadamardProduct(e, sp.HadamardPower(broadcast_to(reduce_sum(e, axis, True),
                                                                     z.shape), -1)))
@@ -177,6 +179,7 @@ def softmax(z, axis=0):
 
 def log_softmax(z, axis=0):
     """z - logsumexp(z) along axis (0: per column, 1: per row)."""
+    axis = axis_of(axis, "sg.log_softmax")
     return log(softmax(z, axis))
 
 

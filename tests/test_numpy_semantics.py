@@ -279,3 +279,18 @@ def test_a_column_index_beside_a_matrix_of_other_width_is_refused_as_numpy_does(
     A = sg.Param("A", n, m)
     with pytest.raises(sg.SymgradError, match=r"shape mismatch in a sum: A is \(n, m\)"):
         A - A[:, 0]
+
+
+@pytest.mark.parametrize("build, says", [
+    (lambda W, A: W @ sg.sum(A, axis=1), r"W is \(k, n\) but \(sum\(A, axis=1\)\).T is"),
+    (lambda W, A: A - sg.sum(A, axis=1), r"-\(sum\(A, axis=1\)\).T is \(1, n\)"),
+    (lambda W, A: sg.softmax(A, axis=2), r"^sg.softmax: axis=2"),
+    (lambda W, A: sg.log_softmax(A, axis=2), r"^sg.log_softmax: axis=2"),
+])
+def test_refusals_name_what_the_model_wrote(build, says):
+    """A sum was shown as SymPy's product with ones, (A*1).T; softmax's axis error named
+    sg.sum."""
+    W, A = sg.Param("W", k, n), sg.Param("A", n, m)
+    with pytest.raises(sg.SymgradError, match=says) as error:
+        build(W, A)
+    assert "*1" not in str(error.value)
