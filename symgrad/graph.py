@@ -140,6 +140,7 @@ class Graph:
         self._ids = itertools.count()
         self.deriving = False   # set by the backward sweep: nodes made now are derived
         self._exp = {}          # node id -> whether its inlined expression has an exp
+        self._sumexp = {}       # node id -> whether it is or reads a sum of exponentials
 
     def _make(self, op, args, shape, expr=None, axis=None, symbol=None):
         key = (op, tuple(a.id for a in args), tuple(shape), expr, axis, symbol)
@@ -214,24 +215,57 @@ class Graph:
         if self.deriving:
             return expr, args
         unstable = simplify.unstable_operands(expr)
-        args = [self._as_exp(a) if placeholder(i) in unstable else a for i, a in enumerate(args)]
+        sums = [a for a in args if self._sums_exp(a)]
+        if sums and (unstable or len([a for a in args if a in sums or self._has_exp(a)]) > 1):
+            args = [self._as_exp(a) for a in args]     # exp(L1)/exp(L2) is exp(L1 - L2)
         with_exp = [a for a in args if self._has_exp(a)]
         if with_exp and (len(with_exp) > 1 or unstable):
             expr, args = inline_maps(expr, args, self._has_exp)
         return simplify.canonical(expr), args
 
     def _as_exp(self, a):
-        """A sum of exponentials along an axis (however the exponent was fused in: exp(tanh(Z))
-        is one map of Z; a sum of such sums too) as exp(logsumexp(exponent)), for a log or a
-        division of it to compose with the exp into a stable form (log-sum-exp, softmax).
-        Anything else, and such a sum that is only added or multiplied, stays as it is."""
-        if a.op != "sum" or a.axis is None:
+        """a with each sum of exponentials along an axis it reads (however the exponent was
+        fused in: exp(tanh(Z)) is one map of Z; a sum of such sums; through the maps between,
+        as 2*sum(exp(Z)) + 1) as exp(logsumexp(exponent)), for a log or a division of it to
+        compose with the exp into a stable form (log-sum-exp, softmax). A sum of exponentials
+        that is only added or multiplied stays a sum."""
+        if not self._sums_exp(a):
             return a
+        if a.op == "map":
+            return self.map(a.expr, [self._as_exp(x) for x in a.args], a.shape)
         inner = self._as_exp(a.args[0])
         if inner.op != "map" or inner.expr.func != sp.exp:
             return a
         exponent = self.map(inner.expr.args[0], inner.args, inner.shape)
         return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent, a.axis)])
+
+    def _sums_exp(self, node):
+        """Whether node is a sum along an axis of exponentials (or of such sums), or a map
+        that reads one (remembered per node, without recursion, as _has_exp)."""
+        stack = [node]
+        while stack:
+            top = stack[-1]
+            if top.id in self._sumexp:
+                stack.pop()
+                continue
+            if top.op == "sum" and top.axis is not None:
+                inner = top.args[0]
+                if inner.op == "map" and inner.expr.func == sp.exp:
+                    self._sumexp[top.id] = True
+                    continue
+                todo = [inner] if inner.op == "sum" and inner.id not in self._sumexp else []
+            elif top.op == "map":
+                todo = [x for x in top.args if x.id not in self._sumexp]
+            else:
+                self._sumexp[top.id] = False
+                continue
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            self._sumexp[top.id] = self._sumexp.get(top.args[0].id, False) if top.op == "sum" \
+                else any(self._sumexp[x.id] for x in top.args)
+        return self._sumexp[node.id]
 
     def _one_sum(self, expr, args):
         """Sums of all the entries of arrays of one shape, added (times numbers), as one sum:

@@ -389,3 +389,29 @@ def test_a_model_of_scalars_keeps_float32_and_gives_floats_for_numbers(example):
         value, grads = module.value_and_grad(*args)
         assert (value, grads) == (33, (3, 6, 9))
         assert all(type(x) is kind for x in (value, *grads, module.loss(*args))), kind
+
+
+def _lse(z, axis=0):
+    top = z.max(axis=axis, keepdims=True)
+    return top + np.log(np.exp(z - top).sum(axis=axis, keepdims=True))
+
+
+@pytest.mark.parametrize("case", ["log(sqrt(sum))", "sum/sum"])
+def test_a_sum_of_exponentials_under_a_log_or_a_division_is_stable_through_maps(case):
+    """A sum of exponentials is exp(logsumexp) where a log or a division reaches it, also
+    through the maps between (a sqrt) and where it divides another: at logits of 1000 these
+    were inf or NaN once the sum stayed a sum when only added. Expected: the same formulas
+    by hand with logsumexp (max subtracted), in NumPy."""
+    k = sp.Symbol("k", integer=True, positive=True)
+    Z = sg.Param("Z", k, m)
+    S = sg.sum(sg.exp(Z), axis=0, keepdims=True)
+    loss = {"log(sqrt(sum))": sg.sum(sg.log(sg.sqrt(S))),
+            "sum/sum": sg.sum(S / sg.sum(sg.exp(2 * Z), axis=0, keepdims=True))}[case]
+    module = _module(loss, [Z])
+    z = np.array([[1000.0, -3.0], [999.0, 2.0], [-1000.0, 1.0]])
+    L, L2 = _lse(z), _lse(2 * z)
+    want = {"log(sqrt(sum))": (L / 2).sum(), "sum/sum": np.exp(L - L2).sum()}[case]
+    with np.errstate(over="ignore", under="ignore"):
+        value, (dz,) = module.value_and_grad(z)
+    assert np.isfinite(value) and np.isfinite(dz).all()
+    np.testing.assert_allclose(value, want, rtol=1e-12)
