@@ -811,7 +811,7 @@ class _Dims:
         self.optional = {a.name for a in args if a.id not in required_ids}
         self.args = sorted([a for a in args if a.shape != ()], key=lambda a: a.name in
                            self.optional)   # stable: the optional ones last, keywords
-        self.lines, self.dims, bound = [], [], set()
+        self.lines, self.dims, bound, always = [], [], set(), set()
         got, want, maybe, compared = [], [], [], []
         self.unranked = set()
         for a in self.args:
@@ -820,6 +820,8 @@ class _Dims:
             if len(new) == 2 and dims[0] == dims[1]:
                 new = [0]
             bound |= {dims[k].name for k in new}
+            if a.name not in self.optional:
+                always |= {dims[k].name for k in new}
             self.dims += [dims[k].name for k in new]
             if new or not all(x.is_Symbol or x.is_Integer for x in dims):
                 self.unranked.add(a.name)
@@ -850,6 +852,8 @@ class _Dims:
                     f"the dimension {sorted(map(str, loose))[0]} appears only in {shown} (a "
                     f"dimension of {a.name}), which a call cannot read it from: give some "
                     "argument the plain dimension, or make the expression a symbol of its own")
+            if any(x.name not in always for d in dims for x in d.free_symbols):
+                continue                # (n + 1 with n from an argument that may be None)
             expected = "(%s)" % ", ".join(map(str, dims))
             if a.name in self.optional:
                 maybe.append(f"{a.name} is not None and {a.name}.shape != {expected}")

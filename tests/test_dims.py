@@ -73,6 +73,8 @@ def test_a_dimension_expression_is_checked_once_its_symbols_are_bound():
     """Z of n + 1 rows beside A of n: a Z of 9 rows was never compared (SHAPES had 'n + 1',
     _dims did not read it) and crashed inside the module on a reshape, or passed. By hand:
     sum(Z[1:, :] * A) + sum(Z) of ones is n m + (n + 1) m."""
+    import numpy as np
+
     import symgrad as sg
     from symgrad.codegen import module_source
     from symgrad.derive import derive
@@ -84,6 +86,12 @@ def test_a_dimension_expression_is_checked_once_its_symbols_are_bound():
     assert module.value_and_grad(np.ones((3, 4)), np.ones((4, 4)))[0] == 3 * 4 + 4 * 4
     with pytest.raises(ValueError, match="the shapes of A, Z disagree"):
         module.value_and_grad(np.ones((3, 4)), np.ones((9, 4)))
+    X, V, Y = sg.Input("X", n, m), sg.Param("V", 1, n + 1), sg.Input("Y", 1, m)
+    both = load_module(module_source(derive(sg.Model(       # forward reads no X, so no n
+        "both", sg.mse(V @ Z, Y) + sg.sum(X) * sg.sum(V), [V], [Z, X, Y],
+        outputs={"P": V @ Z}))), "both")
+    v, z = np.full((1, 4), 0.5), np.ones((4, 5))
+    np.testing.assert_allclose(both.forward(v, z)["P"], v @ z)
     W = sg.Param("W", 2, m)                       # n only in n + 1: no call can read it
     with pytest.raises(sg.SymgradError, match="the dimension n appears only in n \\+ 1"):
         module_source(derive(sg.Model("loose", sg.sum(sg.tanh(W @ Z.T)), [W], [Z])))
