@@ -11,6 +11,7 @@ Plain `sp.MatrixSymbol` expressions keep SymPy's meaning (`*` a matrix product, 
 matrix power). Where the two meanings differ (`*`, `/`, `**`) an operation between a plain
 SymPy matrix and a symgrad array is refused: it would silently take one meaning or the other.
 """
+import numbers
 import sys
 from functools import lru_cache
 
@@ -244,24 +245,52 @@ def getitem(a, key):
     a[i:i+1, :]; a[:, j], which NumPy makes 1-d, is a (1, n) row too, as a reduction without
     keepdims (a[:, j:j+1] is the column); a[i, j] is a scalar entry; a negative index counts
     from the end. An out-of-range index is refused by a message naming it."""
+    key = tuple(map(_plain_index, key)) if isinstance(key, tuple) else _plain_index(key)
     for k in key if isinstance(key, tuple) else (key,):
-        if not isinstance(k, (int, slice, sp.Expr)) or isinstance(k, sp.MatrixExpr):
+        if not isinstance(k, (int, slice, sp.Expr)) or isinstance(k, (bool, sp.MatrixExpr)):
             raise SymgradError(f"{_short(a)}[{_key_text(key)}]: an index that is an array "
                                "(np.arange, integer labels) has no symbolic meaning here: for "
                                "the score at each example's label write sg.pick(S, y, axis)")
     written = key
     if not isinstance(key, tuple):
+        if a.shape[0] == 1 and _is_index(key):
+            raise SymgradError(
+                f"{_short(a)}[{key}] of a (1, {a.shape[1]}) row: NumPy's [{key}] is the whole "
+                "row of a 2-d array but one entry of a 1-d one (what A[i], A[:, j] and sums "
+                f"without keepdims are): write {_short(a, 20)}[0, :] for the row, "
+                f"{_short(a, 20)}[0, {key}] for the entry")
         key = (key, slice(None))
-    if len(key) == 2:
-        key = tuple(size + k if _is_index(k) and k < 0 else k for k, size in zip(key, a.shape))
-        if isinstance(key[0], slice) and _is_index(key[1]):
-            return sp.Transpose(getitem(a, (key[0], slice(key[1], key[1] + 1))))
     try:
+        if len(key) == 2:
+            single = [not isinstance(k, slice) for k in key]      # i, -1, n - 1
+            key = tuple(_from_end(k, size) if _is_index(k) else k
+                        for k, size in zip(key, a.shape))
+            if isinstance(key[0], slice) and single[1]:
+                return sp.Transpose(getitem(a, (key[0], slice(key[1], key[1] + 1))))
         return sp.MatrixExpr.__getitem__(a, key)
     except IndexError as e:
         why = str(e) or "give rows and columns inside its shape"
         raise SymgradError(f"index [{_key_text(written)}] is out of range for {_short(a)}, "
                            f"which is {shape_str(a.shape)}: {why}") from None
+    except TypeError:           # SymPy comparing symbolic bounds: a slice of a slice
+        raise SymgradError(f"{_short(a)}[{_key_text(written)}]: SymPy cannot index this "
+                           "slice with symbolic bounds: index the matrix once, e.g. "
+                           "A[1, 1:3] for A[1][:, 1:3]") from None
+
+
+def _from_end(k, size):
+    """A negative index k counted from the end of an axis of this size; one before the
+    start is refused (NumPy's IndexError), not wrapped again by SymPy."""
+    if k >= 0:
+        return k
+    if (size + k).is_negative:
+        raise IndexError(f"{k} is before the first of {size}")
+    return size + k
+
+
+def _plain_index(k):
+    """A NumPy integer (np.int64(1)) as the int it is; anything else as it is."""
+    return int(k) if isinstance(k, numbers.Integral) and not isinstance(k, (bool, int)) else k
 
 
 def _is_index(k):

@@ -259,6 +259,11 @@ INDEXED = {   # the same formula in symgrad and in torch (which indexes as NumPy
                  lambda B, A: (B[-1, :] - B[1, -1]).sum() + A[-2, -1] * A[0, -3]),
     "column-as-row": (lambda B, A: sg.sum(sg.exp(A - A[:, 0])) + sg.sum(B[:, :3] * B[:, -1]),
                       lambda B, A: (A - A[:, 0]).exp().sum() + (B[:, :3] * B[:, -1]).sum()),
+    "last column, symbolic": (lambda B, A: sg.sum(A * A[:, -1]) + sg.sum(A * A[:, n - 2])
+                              + B[0, 0],
+                              lambda B, A: (A * A[:, -1]).sum() + (A * A[:, -2]).sum() + B[0, 0]),
+    "numpy integer": (lambda B, A: sg.sum(B[np.int64(2)] ** 2) + A[0, 0],
+                      lambda B, A: (B[2] ** 2).sum() + A[0, 0]),
 }
 
 
@@ -294,3 +299,16 @@ def test_refusals_name_what_the_model_wrote(build, says):
     with pytest.raises(sg.SymgradError, match=says) as error:
         build(W, A)
     assert "*1" not in str(error.value)
+
+
+@pytest.mark.parametrize("index, says", [
+    (lambda B, A: B[-4, 0], "index \\[-4, 0\\] is out of range for B"),   # (was wrapped twice)
+    (lambda B, A: B[1][0], "NumPy's \\[0\\] is the whole row of a 2-d array but one entry"),
+    (lambda B, A: A[1][:, 1:3], "SymPy cannot index this slice with symbolic bounds"),
+])
+def test_indexing_numpy_would_read_otherwise_is_refused(index, says):
+    """B[-4] of 3 rows was row 2 (-4 + 3, then SymPy's own wrap); B[1][0], an entry in NumPy,
+    was the whole row; a slice of a slice with symbolic bounds raised SymPy's TypeError."""
+    B, A = sg.Param("B", 3, 6), sg.Param("A", n, n)
+    with pytest.raises(sg.SymgradError, match=says):
+        index(B, A)
