@@ -51,8 +51,8 @@ def refuse_foreign(path, force=False):
                            "another output folder")
     if path.is_symlink() or path.exists() and not path.is_file():
         raise SymgradError(f"cannot write {path}: it is not a regular file (a link, a device "
-                           "or a pipe), which --force would replace: give the path of a file, "
-                           "or no -o for standard output")
+                           "or a pipe), which --force would replace: give the path of a "
+                           "regular file, or of one that does not exist yet")
     if path.exists() and any(path.samefile(f) for f in READING if f.exists()):
         raise SymgradError(f"cannot write {path}: it is the model file being read: choose "
                            "another output")
@@ -103,6 +103,7 @@ def write_all(files, force=False):
                 os.link(path, backup)
             replaced.append((tmp, path, backup))
             os.replace(tmp, path)
+        replaced.clear()                # all in: nothing to undo while the backups go
         for backup in kept:
             os.unlink(backup)
     except BaseException as e:

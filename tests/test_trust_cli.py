@@ -559,3 +559,25 @@ def test_an_integer_dimension_too_large_to_certify_is_one_line(tmp_path):
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert "out of memory" in result.stderr and "--no-verify" in result.stderr
     assert "internal error" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_signal_after_the_last_rename_keeps_the_new_files_and_no_backup(tmp_path, monkeypatch):
+    """Stopped while the old files' backups were being removed, write_all restored from a
+    backup already gone (FileNotFoundError in place of the interrupt, one old file and one
+    new); all new files now, and no backup left."""
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    for p in (a, b):
+        p.write_text(f"# {cli.MARKER} old\n")
+    real, calls = os.unlink, []
+
+    def unlink(path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(path)
+    monkeypatch.setattr(os, "unlink", unlink)
+    with pytest.raises(KeyboardInterrupt):
+        cli.write_all([(a, f"# {cli.MARKER} new\n"), (b, f"# {cli.MARKER} new\n")])
+    monkeypatch.setattr(os, "unlink", real)
+    assert [p.read_text() for p in (a, b)] == [f"# {cli.MARKER} new\n"] * 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "b.py"]
