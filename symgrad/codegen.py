@@ -852,7 +852,8 @@ class _Dims:
                     f"the dimension {sorted(map(str, loose))[0]} appears only in {shown} (a "
                     f"dimension of {a.name}), which a call cannot read it from: give some "
                     "argument the plain dimension, or make the expression a symbol of its own")
-            if any(x.name not in always for d in dims for x in d.free_symbols):
+            if any(x.name not in always for d in dims if not (d.is_Symbol or d.is_Integer)
+                   for x in d.free_symbols):
                 continue                # (n + 1 with n from an argument that may be None)
             expected = "(%s)" % ", ".join(map(str, dims))
             if a.name in self.optional:
