@@ -191,6 +191,14 @@ def _compare(model, module, dims, values, reference):
                       "the gradients disagree with the model's SymPy expression")
     _agree(model, dims, [(f"output {name!r}", outputs[name], ref, 0.0)
                          for name, ref in reference.outputs().items()])
+    if hasattr(module, "workspace"):     # its own statements: the same results, called twice
+        args, ws = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)], \
+            module.workspace()
+        for _ in range(2):
+            kept, held = _call(model, dims, values, module.value_and_grad, *args, workspace=ws)
+        _agree(model, dims, [("the loss with a workspace", kept, value, floor)] + [
+            (f"d{p.name} with a workspace", h, g, floor) for p, g, h in zip(model.params, grads,
+                                                                            held)])
     _second_order(model, module, dims, values, reference, rng)
     returned = [a for a in [*grads, *outputs.values()] if isinstance(a, np.ndarray)]
     for name, a in values.items():

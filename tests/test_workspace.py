@@ -275,3 +275,19 @@ def test_matmul_writes_into_a_buffer():
         out = np.empty((64, 512))
         assert namespace["_matmul"](a, b, out) is out
         np.testing.assert_allclose(out, np.einsum("ik,kj->ij", a, b), rtol=1e-12, atol=1e-12)
+
+
+def test_certification_checks_the_workspace_path_too():
+    """value_and_grad(..., workspace=ws) runs statements of its own (_value_and_grad_in):
+    certification called only the default path, so a wrong dW2 there (1.01 times) was
+    certified. Now it compares the workspace's results, twice (the buffers reused), with
+    the default call's."""
+    (model, names), = load(ROOT / "examples" / "two_layer.py")
+    good = module_source(derive(model, names), workspace=True)
+    inner = good.index("def _value_and_grad_in")
+    line = "    dW2 = np.dot(dZ2, A1.T, out=_w5)\n"
+    assert good.index(line, inner) > inner
+    bad = good[:inner] + good[inner:].replace(line, line + "    dW2 *= 1.01\n", 1)
+    certify(model, good)
+    with pytest.raises(SymgradError, match="dW2 with a workspace disagrees"):
+        certify(model, bad)
