@@ -491,6 +491,17 @@ def check_model(model, dims=None, seed=0, names=None, rtol=1e-8):
     return report
 
 
+def _assert_shaped(where, module, grads, values):
+    """One gradient per parameter, each of its parameter's shape and dtype."""
+    assert len(grads) == len(module.PARAMS), f"{where}: {len(grads)} gradients for the " \
+        f"{len(module.PARAMS)} parameters {', '.join(module.PARAMS)}"
+    for name, g in zip(module.PARAMS, grads):
+        want = (np.shape(values[name]), np.result_type(values[name]))
+        assert (np.shape(g), np.result_type(g)) == want, \
+            f"{where}: gradient of {name} has shape/dtype {np.shape(g)}/{np.result_type(g)}, " \
+            f"not {want[0]}/{want[1]}"
+
+
 def check_grads(module, dims=None, seed=0, rtol=1e-6):
     """Assert that a generated module's gradients match central differences (per parameter,
     and the dot-product test), that value_and_grad's loss equals loss(), and that each
@@ -501,11 +512,7 @@ def check_grads(module, dims=None, seed=0, rtol=1e-6):
     where = f"{report.model} at {report.where()}"
     assert np.isclose(value, module.loss(*args), rtol=1e-12, atol=0), \
         f"{where}: value_and_grad gives loss {value!r} but loss() gives {module.loss(*args)!r}"
-    for name, g in zip(module.PARAMS, grads):
-        want = (np.shape(values[name]), np.result_type(values[name]))
-        assert (np.shape(g), np.result_type(g)) == want, \
-            f"{where}: gradient of {name} has shape/dtype {np.shape(g)}/{np.result_type(g)}, " \
-            f"not {want[0]}/{want[1]}"
+    _assert_shaped(where, module, grads, values)
     for name, err in report.errors.items():
         what = "gradient along a random direction" if name == DIRECTION else f"gradient of {name}"
         assert err <= rtol, f"{where}: {what} is wrong: relative error {err:.2e} > rtol {rtol:g} " \
@@ -524,6 +531,7 @@ def assert_matches_model(model, module, dims=None, seed=0, rtol=1e-10):
     err = relative_error(value, ref_value)
     assert err <= rtol, f"{where}: the loss is wrong: relative error {err:.2e} > rtol {rtol:g} " \
         "against SymPy"
+    _assert_shaped(where, module, grads, values)
     for name, g, ref in zip(module.PARAMS, grads, ref_grads):
         err = relative_error(g, ref)
         assert err <= rtol, f"{where}: gradient of {name} is wrong: relative error {err:.2e} " \

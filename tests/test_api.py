@@ -3,6 +3,7 @@ after the caller's variables, as `symgrad derive` names them after the model fil
 import sys
 
 import numpy as np
+import pytest
 import sympy as sp
 
 import symgrad as sg
@@ -39,3 +40,22 @@ def test_the_module_symgrad_derive_is_still_importable_by_name():
 def _source(module):
     import inspect
     return inspect.getsource(module)
+
+
+@pytest.mark.parametrize("returns", ["(dW1, db1, dW2)",
+                                     "(dW1, np.repeat(db1, 3, axis=1), dW2, db2)",
+                                     "(dW1, db1, dW2, db2.ravel())", "(dW1, db1, dW2, db2, dW2)"],
+                         ids=["one missing", "wrong shape", "1-d", "one extra"])
+def test_the_testing_helpers_refuse_a_module_with_the_wrong_gradients(example, returns):
+    """assert_matches_model zipped the gradients with PARAMS (a missing or extra one passed)
+    and compared them broadcasting (a (4, 3) db1 or a 1-d db2 passed); check_grads missed an
+    extra one."""
+    from symgrad.testing import assert_matches_model, check_grads, load_module
+    model, _, source, _ = example("two_layer")
+    body = "    return cost, (dW1, db1, dW2, db2)\n\n\ndef init"
+    assert body in source
+    module = load_module(source.replace(body, f"    return cost, {returns}\n\n\ndef init"),
+                         "broken")
+    for check in (lambda: assert_matches_model(model, module), lambda: check_grads(module)):
+        with pytest.raises(AssertionError, match="gradients for the 4 parameters|has shape"):
+            check()
