@@ -1,6 +1,7 @@
 """The Python API, for a notebook or a script: sg.derive, sg.latex, sg.picture and sg.compile, each
 naming intermediates after the caller's variables as `symgrad derive` names them after the
 model file's."""
+import hashlib
 import linecache
 import sys
 import types
@@ -51,7 +52,9 @@ def compile_model(model, verify=True, style=None, target="numpy", workspace=Fals
         certify(model, source)
     name = f"symgrad_compiled_{model.name}"
     module = types.ModuleType(name)
-    module.__file__ = f"<{name}>"
+    # a file name of its own per source: a model compiled again under its name, changed,
+    # must not replace the lines inspect and tracebacks show for the first module
+    module.__file__ = f"<{name} {hashlib.sha256(source.encode()).hexdigest()[:12]}>"
     linecache.cache[module.__file__] = (len(source), None, source.splitlines(True),
                                         module.__file__)     # no mtime: kept, for inspect
     exec(compile(source, module.__file__, "exec"), module.__dict__)

@@ -59,3 +59,18 @@ def test_the_testing_helpers_refuse_a_module_with_the_wrong_gradients(example, r
     for check in (lambda: assert_matches_model(model, module), lambda: check_grads(module)):
         with pytest.raises(AssertionError, match="gradients for the 4 parameters|has shape"):
             check()
+
+
+def test_a_model_compiled_again_under_its_name_keeps_the_first_module_s_source():
+    """sg.compile keyed linecache by the model's name alone: compiling a changed model of
+    the same name made inspect.getsource (and tracebacks) of the first module show lines of
+    the second."""
+    import inspect
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, Y, w = sg.Input("X", n, m), sg.Input("Y", 1, m), sg.Param("w", 1, n)
+    first = sg.compile(sg.Model("lin", loss=sg.mse(w @ X, Y), params=[w], inputs=[X, Y]))
+    before = inspect.getsource(first.loss)
+    H, v = sg.Param("H", 3, n), sg.Param("v", 1, 3)
+    sg.compile(sg.Model("lin", loss=sg.mse(v @ sg.tanh(H @ X), Y) + sg.l2(H, lam=0.1),
+                        params=[H, v], inputs=[X, Y]))
+    assert inspect.getsource(first.loss) == before and before.startswith("def loss(w, X, Y)")
