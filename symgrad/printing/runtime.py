@@ -268,15 +268,16 @@ class _Workspace:
 
     def take(self, floats, masks, arrays):
         """Buffers of these shapes, floats of the arrays' one dtype then masks, made anew
-        unless the last call's were these and no argument is one of them or a view of one
-        (a gradient the last call returned, passed back in)."""
+        unless the last call's were these and no argument is one of them or shares memory
+        with one (a gradient the last call returned, passed back in, or any view of it)."""
         dtype = arrays[0].dtype
         if any(a.dtype != dtype for a in arrays):
             raise TypeError("with a workspace the arrays must have one dtype, not "
                             + " and ".join(sorted({str(a.dtype) for a in arrays}))
                             + ": convert them (x.astype(np.float64)) or drop workspace=")
         if (dtype, floats, masks) != self._key or any(
-                id(a) in self._ids or id(a.base) in self._ids for a in arrays):
+                id(a) in self._ids or a.base is not None          # a view: of a buffer?
+                and any(np.may_share_memory(a, b) for b in self._arrays) for a in arrays):
             self._arrays = [np.empty(s, dtype) for s in floats] \
                 + [np.empty(s, np.bool_) for s in masks]
             self._key, self._ids = (dtype, floats, masks), {id(b) for b in self._arrays}
