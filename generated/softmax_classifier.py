@@ -76,6 +76,11 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     missing = sorted(needed - set(dims))
     if missing:
         raise ValueError(f"init_params needs the size of {', '.join(missing)} in dims")
+    bad = [d for d in sorted(needed) if isinstance(dims[d], bool)
+           or not isinstance(dims[d], (int, np.integer)) or dims[d] < 1]
+    if bad:
+        raise ValueError(f"init_params: {bad[0]}={dims[bad[0]]!r} in dims: give each "
+                         "dimension a positive integer, e.g. dims={'%s': 3}" % bad[0])
     rng = np.random.default_rng(seed)
     values = []
     for name in params:

@@ -78,3 +78,13 @@ def test_the_parameters_train_and_bad_arguments_get_clear_errors():
         module.init_params({"n": 3, "k": 4}, "kaiming")
     with pytest.raises(ValueError, match="init_params needs the size of k in dims"):
         module.init_params({"n": 3})
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.7, True, "2", None])
+def test_a_dimension_that_is_not_a_positive_integer_is_refused(example, value):
+    """init_params({'n_x': 0}) raised ZeroDivisionError from the fan-in, 2.7 was truncated
+    to 2, True was 1 and '2' was accepted."""
+    *_, module = example("two_layer")
+    with pytest.raises(ValueError, match=f"n_x={value!r} in dims: give each dimension a "
+                                         "positive integer"):
+        module.init_params({"n_x": value, "n_h": 4})
