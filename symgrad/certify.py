@@ -103,14 +103,21 @@ def _call(model, dims, values, function, /, *args, **kwargs):
 
 
 def _run(model, module, dims, values):
-    """value_and_grad, loss and forward at values."""
+    """value_and_grad, loss and forward at values; and value_and_grad with a workspace, if
+    the module has one (its own statements), at the second call (the buffers reused), else
+    None."""
     forward = inspect.signature(module.forward).parameters
     args = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)]
     value, grads = _call(model, dims, values, module.value_and_grad, *args)
     alone = _call(model, dims, values, module.loss, *args)
     outputs = _call(model, dims, values, module.forward,
                     **{name: values[name] for name in forward})
-    return value, grads, alone, outputs
+    held = None
+    if hasattr(module, "workspace"):
+        ws = module.workspace()
+        for _ in range(2):
+            held = _call(model, dims, values, module.value_and_grad, *args, workspace=ws)
+    return value, grads, alone, outputs, held
 
 
 def _second_order(model, module, dims, values, reference, rng):
@@ -172,7 +179,7 @@ def _compare(model, module, dims, values, reference):
     """Refuse unless the module agrees with the reference: the loss, each gradient along a
     random direction (one central difference of the model's loss: any wrong entry shows),
     each output; no argument written, no result sharing an argument's memory."""
-    value, grads, alone, outputs = _run(model, module, dims, values)
+    value, grads, alone, outputs, held = _run(model, module, dims, values)
     rng = np.random.default_rng(14)
     for p, g in zip(model.params, grads):
         if np.shape(g) != np.shape(values[p.name]):
@@ -191,14 +198,10 @@ def _compare(model, module, dims, values, reference):
                       "the gradients disagree with the model's SymPy expression")
     _agree(model, dims, [(f"output {name!r}", outputs[name], ref, 0.0)
                          for name, ref in reference.outputs().items()])
-    if hasattr(module, "workspace"):     # its own statements: the same results, called twice
-        args, ws = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)], \
-            module.workspace()
-        for _ in range(2):
-            kept, held = _call(model, dims, values, module.value_and_grad, *args, workspace=ws)
-        _agree(model, dims, [("the loss with a workspace", kept, value, floor)] + [
-            (f"d{p.name} with a workspace", h, g, floor) for p, g, h in zip(model.params, grads,
-                                                                            held)])
+    if held is not None:                 # the workspace's results: the default call's
+        _agree(model, dims, [("the loss with a workspace", held[0], value, floor)] + [
+            (f"d{p.name} with a workspace", h, g, floor)
+            for p, g, h in zip(model.params, grads, held[1])])
     _second_order(model, module, dims, values, reference, rng)
     returned = [a for a in [*grads, *outputs.values()] if isinstance(a, np.ndarray)]
     for name, a in values.items():
