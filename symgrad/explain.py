@@ -24,10 +24,11 @@ from .graph import Node, placeholder
 from .naming import numbered, statement_names
 from .printing.latex import (LatexNodePrinter, breaks, name_tex, over_columns, shape_tex,
                              text_tex, transposes, unicode_tex, width)
+from .printing.nodes import _Named
 from .printing.numpy import MathNodePrinter
 from .rules import LOCAL, map_partial
 from .functions import softplus
-from .schedule import gradient_roots, planned
+from .schedule import gradient_roots, is_square, planned
 
 LINE = 64          # glyphs on one line of a right-hand side before it breaks
 
@@ -125,9 +126,17 @@ class Explanation:
         self.code_tex = {k: v for k, v in self.tex.items() if k in statements}   # the code's
         self.batch = _batch(d)
         self.chain = _chain_nodes(d)
+        grads = {g.id for g in d.grads}
+        self.scaled = {n.id for n in self.code.order if n.id in self.chain
+                       and n.id not in grads and self.batch in n.shape}
         self.values = _Values(d, at) if at is not None else None
         self.course = _course_chain(self)
         self.softmax = _softmax_chain(self)
+        self.course_m = self.batch          # the summary's convention: None, the code's
+        try:
+            [self._course_rhs(node) for node in self._backward_statements()]
+        except _Unscaled:
+            self.course_m = None
 
     def _name(self, node):
         name = self.names[node.id]
@@ -224,7 +233,8 @@ class Explanation:
         a, z, y, axis = self.softmax
         A, Z, Y = self.label(a), self.label(z), self.label(y)
         dA, dZ = "d" + A, self.d_of(z)
-        m = sp.latex(self.batch) if self.batch is not None and not course else None
+        m = self.batch if not course or self.course_m is None else None
+        m = sp.latex(m) if m is not None else None
         summed = r"\textstyle\sum%s" % _AXIS_TEX[axis]
         lines = _rows(dA, r"-\frac{1}{%s}\, %s \oslash %s" % (m, Y, A) if m
                       else r"-%s \oslash %s" % (Y, A), shape_tex(a.shape))
@@ -245,6 +255,8 @@ class Explanation:
 
     # -- the summary: one line per adjoint the code computes -----------------------------
     def summary(self):
+        """The lines of the backward pass, in the course's convention where the loss is a
+        mean over the examples and every line can be written in it (self.course_m)."""
         lines = []
         for node in self._backward_statements():
             rhs = self._course_rhs(node)
@@ -268,31 +280,24 @@ class Explanation:
         return out + sorted(run, key=lambda n: rank[n.id])
 
     def _course_rhs(self, node):
-        """node's expression, for a mean loss in the course's convention: an adjoint with the
-        m examples along its columns is m times the code's (one example's), so dZ^{[2]} =
-        A^{[2]} - Y and dW^{[2]} = (1/m) dZ^{[2]} A^{[1]T}."""
-        printer = LatexNodePrinter({k: v for k, v in self.code_tex.items() if k != node.id},
-                                   self.code.exprs)
-        s = self.batch
+        """node's expression, for a mean loss in the course's convention: an adjoint in
+        self.scaled (the m examples along its columns, no parameter's gradient) reads m times
+        the code's (one example's), so dZ^{[2]} = A^{[2]} - Y and dW^{[2]} = (1/m) dZ^{[2]}
+        A^{[1]T}; raises _Unscaled where that cannot be written (see _CoursePrinter)."""
+        names = {k: v for k, v in self.code_tex.items() if k != node.id}
+        s = self.course_m
         if s is None or node.id not in self.chain:
-            return printer.rhs(node)
-        own = s if s in node.shape else sp.S.One
-        if node.op == "map":
-            expr, args = self.code.exprs.get(node.id, (node.expr, node.args))
-            expr = sp.expand(own * expr.xreplace({
-                placeholder(i): placeholder(i) / s for i, a in enumerate(args)
-                if a.id in self.chain and s in a.shape}), mul=False, multinomial=False,
-                power_exp=False, power_base=False, log=False)
-            return printer._scalar(sp.factor_terms(expr), args)
-        factor = own
-        for a in node.args:
-            if a.id in self.chain and s in a.shape:
-                factor /= s
+            return LatexNodePrinter(names, self.code.exprs).rhs(node)
+        printer = _CoursePrinter(names, self.code.exprs, s, self.scaled)
+        target = s if node.id in self.scaled else sp.S.One
+        if node.op in ("map", "scatter"):
+            form = printer.scatter_expr(node) if node.op == "scatter" else printer._expr(node)
+            return printer._scalar(*form, factor=target)
+        factor = target / printer.scale(node)
         text = printer.rhs(node)
         if factor == 1:
             return text
-        return r"%s\, %s" % (sp.latex(factor), text if _bare(text) or node.op != "map"
-                             else r"\left(%s\right)" % text)
+        return r"%s\, %s" % (sp.latex(factor), text)
 
     # -- the steps: the full trace, right to left -----------------------------------------
     def intermediates(self):
@@ -477,8 +482,8 @@ class Explanation:
                  % loss + examples_sentence(self.d.params, self.d.inputs, self._input_tex))
         forward = [self.forward()] + self.stable_forms()
         if not steps:
-            if self.batch is not None:
-                m = sp.latex(self.batch)
+            if self.course_m is not None:
+                m = sp.latex(self.course_m)
                 intro += (r" The loss is the mean over the $%s$ examples, so, as in the "
                           r"course's notes, an adjoint with the examples along its columns "
                           r"($dZ$, $dA$) is the one of each example's own loss (column $i$ "
@@ -678,6 +683,55 @@ def _says(e, t):
         return (f"is summed in {who}, so every entry it sums gets the adjoint {dc}, "
                 "broadcast back")
     return f"feeds {who} ({_WHAT.get(c.op, 'an operation')}), whose local Jacobian follows"
+
+
+class _Unscaled(Exception):
+    """A line the course's convention cannot write (see _CoursePrinter)."""
+
+
+class _CoursePrinter(LatexNodePrinter):
+    """Right-hand sides in the course's convention for a mean over m examples: a named node
+    in `scaled` reads m times the code's value (dZ, one example's adjoint per column). An
+    operand printed inline reads at the scale its text has: a map (or scatter) divides its
+    operands' scales out of its expression, so its text is the code's value; an op linear in
+    each operand (a product, a sum over an axis, a transpose) has their product, so Σ dZ reads
+    m times the code's sum; ops that add their operands (pad, concat) need one scale, and any
+    other op operands read at 1 (else _Unscaled)."""
+
+    _PRODUCTS = frozenset({"matmul", "transpose", "sum", "trace", "pick", "slice", "diag",
+                           "undiag", "max", "min", "argmax_put", "argmin_put", "argmax_take",
+                           "argmin_take"})
+
+    def __init__(self, names, exprs, m, scaled):
+        super().__init__(names, exprs)
+        self.m, self.scaled = m, scaled
+
+    def scale(self, node):
+        """How many times the code's value node's text, as this printer prints it, reads."""
+        if isinstance(node, _Named) or node.is_constant:
+            return sp.S.One
+        if node.id in self.names:
+            return self.m if node.id in self.scaled else sp.S.One
+        if node.op in ("map", "scatter"):
+            return sp.S.One
+        if node.op == "sum" and node.axis is None and is_square(node.args[0]):
+            return self.scale(node.args[0].args[0]) ** 2     # printed as a squared norm
+        scales = [self.scale(a) for a in node.args]
+        if node.op in self._PRODUCTS:
+            return sp.Mul(*scales)
+        if len(set(scales)) == 1 and (node.op in ("pad", "concat") or scales[0] == 1):
+            return scales[0]
+        raise _Unscaled(node.op)
+
+    def _scalar(self, expr, args, factor=None):
+        """A map's text, its operands' scales divided out; times factor (a line's own map:
+        its scale), the terms then expanded and their common factors taken out."""
+        scales = {placeholder(i): placeholder(i) / self.scale(a) for i, a in enumerate(args)}
+        if factor is not None or any(v != k for k, v in scales.items()):
+            expr = sp.factor_terms(sp.expand(
+                (factor or 1) * expr.xreplace(scales), mul=False, multinomial=False,
+                power_exp=False, power_base=False, log=False))
+        return super()._scalar(expr, args)
 
 
 def _chain_nodes(d):

@@ -12,7 +12,7 @@ import sympy as sp
 
 import symgrad as sg
 from conftest import EXAMPLES, ROOT
-from helpers import compiled_latex, run_cli as run
+from helpers import HEADER, compiled_latex, model_file, run_cli as run
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.explain import Explanation, render
@@ -55,6 +55,97 @@ def test_the_two_layer_summary_is_the_six_lines_of_the_course():
 def test_the_summary_says_where_the_one_over_m_went():
     text = two_layer().latex()
     assert "the mean over the $m$ examples" in text and r"the $\frac{1}{m}$ of the mean" in text
+
+
+# Each expected summary below is derived by hand in the course's convention: dN of an adjoint
+# with the m examples along its columns is m times the loss's own; a parameter's gradient is
+# the loss's own (the Gradients section says so).
+def summary(tmp_path, body):
+    (d,) = derivations(model_file(tmp_path, body, header=HEADER + (
+        "n_x, n_h, k = sp.symbols('n_x n_h k', integer=True, positive=True)\n")))
+    return rows(d.latex())
+
+
+def test_a_parameter_with_the_examples_in_its_shape_gets_the_losss_own_gradient(tmp_path):
+    lines = summary(tmp_path, """
+        X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
+        W, c, w = sg.Param("W", n_h, n_x), sg.Param("c", 1, m), sg.Param("w", 1, n_h)
+        Z1 = W @ X + c                       # c: one bias per example, a row
+        A = sg.tanh(Z1)
+        model = sg.Model("rowbias", sg.binary_cross_entropy(sg.sigmoid(w @ A), Y), [W, c, w],
+                         [X, Y])
+        """)
+    # dc = the sum over the rows of the loss's own dZ1 = (1/m) that of each example's
+    assert r"dc &= \frac{1}{m}\, \textstyle\sum_{\text{rows}} dZ^{[1]}" in lines, lines
+
+
+def test_a_sum_over_the_examples_inside_an_adjoint_keeps_its_one_over_m(tmp_path):
+    lines = summary(tmp_path, """
+        X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
+        w = sg.Param("w", 1, n_x)
+        Z = w @ X
+        Zc = Z - sg.mean(Z, axis=1, keepdims=True)     # dZ = dZc - mean(dZc): the 1/m stays
+        A = sg.sigmoid(Zc)
+        model = sg.Model("center", sg.binary_cross_entropy(A, Y), [w], [X, Y])
+        """)
+    assert lines == [r"dZ_{c} &= A - Y",
+                     r"dZ &= - \frac{\textstyle\sum_{i=1}^{m} dZ_{c}^{(i)}}{m} + dZ_{c}",
+                     r"dw &= \frac{1}{m}\, dZ\, X^{T}"]
+
+
+def test_a_weight_used_twice_has_one_over_m_on_the_term_from_a_scaled_adjoint(tmp_path):
+    lines = summary(tmp_path, """
+        X = sg.Input("X", n_x, m)
+        W, b = sg.Param("W", n_h, n_x), sg.Param("b", n_h, 1)
+        Z1 = W @ X + b
+        A1 = sg.tanh(Z1)
+        R = W.T @ A1 - X                             # tied weights: W, then W^T
+        model = sg.Model("tied", sg.sum(R * R) / m, [W, b], [X])
+        """)
+    # each example's dR = 2R, so dA1 = W dR; dW = A1 (the loss's own dR^T) + (1/m) dZ1 X^T
+    assert lines[:2] == [r"dR &= 2 R", r"dA^{[1]} &= W\, dR"], lines
+    t = next(row.split(" &=")[0] for row in lines if row.endswith(r"&= \frac{2 R^{T}}{m}"))
+    assert lines[-1] == r"dW &= A^{[1]}\, %s + \frac{dZ^{[1]}\, X^{T}}{m}" % t, lines
+
+
+@pytest.mark.parametrize("loss", ["sg.nll(sg.log_softmax(Z), y)", "sg.cross_entropy(Z, y)"])
+def test_integer_labels_give_softmax_minus_onehot_and_one_over_m_once(tmp_path, loss):
+    lines = summary(tmp_path, f"""
+        X, y = sg.Input("X", n_x, m), sg.Labels("y", m)
+        W, b = sg.Param("W", k, n_x), sg.Param("b", k, 1)
+        Z = W @ X + b
+        model = sg.Model("labels", {loss}, [W, b], [X, y])
+        """)
+    assert re.fullmatch(r"dZ &= - \\operatorname\{onehot\}\\left\(y\\right\) \+ e\^\{Z - "
+                        r"t_\{1\}\}", lines[0]), lines
+    assert lines[1:] == [r"dW &= \frac{1}{m}\, dZ\, X^{T}",
+                         r"db &= \frac{1}{m}\, \textstyle\sum_{i=1}^{m} dZ^{(i)}"], lines
+
+
+def test_the_scale_of_an_operand_printed_inline_is_found_from_its_op():
+    from symgrad.explain import _CoursePrinter, _Unscaled
+    from symgrad.graph import Node
+    n, m = sp.symbols("n m")
+    dz, x = Node("leaf", (), (n, m), id=1), Node("leaf", (), (n, m), id=2)
+    printer = _CoursePrinter({1: "dZ", 2: "X"}, {}, m, scaled={1})
+    total = Node("sum", [dz], (n, 1), axis=1, id=3)
+    assert printer.scale(dz) == m and printer.scale(x) == 1 and printer.scale(total) == m
+    assert printer.scale(Node("matmul", [dz, Node("transpose", [dz], (m, n), id=4)], (n, n),
+                              id=5)) == m ** 2
+    for op in (Node("logsumexp", [dz], (1, m), axis=0, id=6),       # not linear
+               Node("concat", [dz, x], (2 * n, m), axis=0, id=7)):    # a sum of unlike scales
+        with pytest.raises(_Unscaled):
+            printer.scale(op)
+
+
+def test_a_line_the_courses_convention_cannot_write_leaves_the_whole_summary_in_the_codes(
+        monkeypatch):
+    from symgrad.explain import _CoursePrinter
+    monkeypatch.setattr(_CoursePrinter, "_PRODUCTS", frozenset({"sum", "transpose"}))
+    text = two_layer().latex()             # dW2 = dZ2 A1^T is now a line it cannot write
+    assert r"dZ^{[2]} &= \frac{A^{[2]} - Y}{m}" in rows(text), rows(text)
+    assert r"dW^{[2]} &= dZ^{[2]}\, A^{[1]T}" in rows(text)
+    assert "the mean over the $m$ examples" not in text
 
 
 def test_a_loss_that_is_no_mean_over_the_examples_keeps_the_codes_own_adjoints():

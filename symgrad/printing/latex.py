@@ -343,7 +343,11 @@ class LatexNodePrinter(NodePrinter):
         return r"%s\left[%s\right]" % (wrap[0], self.labels_text(node))
 
     def _print_scatter(self, node):
-        return self._scatter_math(node, *self.exprs.get(node.id, (placeholder(0),
+        return self._scalar(*self.scatter_expr(node))
+
+    def scatter_expr(self, node):
+        """(expr, args): the scatter node as a map of its (fused) base's operands."""
+        return self._scatter_expr(node, *self.exprs.get(node.id, (placeholder(0),
                                                                   node.args[:1])),
                                   r"\operatorname{onehot}\left(%s\right)")
 

@@ -143,12 +143,16 @@ class NodePrinter:
 
     def _scatter_math(self, node, expr, args, onehot):
         """A scatter as math, base + onehot(y)*values (onehot: its text, given y's)."""
+        return self._scalar(*self._scatter_expr(node, expr, args, onehot))
+
+    def _scatter_expr(self, node, expr, args, onehot):
+        """(expr, args) of a scatter as a map, base + onehot(y)*values (see _scatter_math)."""
         expr = expr.xreplace({placeholder(i): a.expr for i, a in enumerate(args)
                               if a.is_constant})
         onehot, values, k = _Named(onehot % self.labels_text(node)), node.args[2], len(args)
         if values.is_constant:
-            return self._scalar(expr + placeholder(k) * values.expr, [*args, onehot])
-        return self._scalar(expr + placeholder(k) * placeholder(k + 1), [*args, onehot, values])
+            return expr + placeholder(k) * values.expr, [*args, onehot]
+        return expr + placeholder(k) * placeholder(k + 1), [*args, onehot, values]
 
 
 def region_index(region, shape, batched=False):
