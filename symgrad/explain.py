@@ -908,19 +908,25 @@ def render(derivations, fmt="tex", at=None, steps=False):
     for d in derivations:
         title = f"Derivation of {_text(d.model.name)}"
         out.append(r"\section*{%s}" % title if fmt == "tex"
-                   else f"# {title}\n".replace("\\_", "_"))
+                   else f"# {_markdown(title)}\n")
         for heading, items in Explanation(d, at).sections(steps):
             if heading:
                 out.append(r"\subsection*{%s}" % heading if fmt == "tex"
-                           else "## %s\n" % heading.replace("\\_", "_"))
+                           else "## %s\n" % _markdown(heading))
             for item in items:
                 out.append(_block(item, fmt) if isinstance(item, list) else
                            (item.replace("--", "-{}-") if fmt == "tex"       # no en dash
-                            else item.replace("\\_", "_")) + "\n")
+                            else _markdown(item)) + "\n")
     if fmt == "tex":
         out.append(r"\end{document}")
         return unicode_tex("\n".join(out)) + "\n"       # pdflatex sets ASCII only
     return "\n".join(out) + "\n"
+
+
+def _markdown(text):
+    """A sentence of LaTeX's text mode for Markdown: \\_ is _ outside its $...$ math (in
+    it, \\_ is the underscore of a name, y\\_true)."""
+    return re.sub(r"(?<!\\)\$.*?(?<!\\)\$|\\_", lambda m: m[0] if m[0][0] == "$" else "_", text)
 
 
 def _block(lines, fmt):
@@ -941,7 +947,7 @@ def repr_latex(derivation):
             out.append(heading if "$" in heading else r"$\textbf{%s}$" % heading)
         for item in items:
             out.append(_block(item, "md").strip() if isinstance(item, list) else
-                       item.replace("\\_", "_"))
+                       _markdown(item))
     return "\n\n".join(x for x in out if x)
 
 

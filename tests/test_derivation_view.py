@@ -189,6 +189,27 @@ def test_an_elementwise_square_is_not_a_matrix_power_and_a_sum_of_squares_is_a_n
     assert r"^{\circ 2}" in text and not re.search(r"\\right\)\^\{2\}", text)
 
 
+def test_the_elementwise_square_of_an_expression_of_matrices_is_not_a_matrix_power():
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    W, X, Y = sg.Param("W", n, n), sg.Input("X", n, m), sg.Input("Y", n, m)
+    text = sg.Model("sq", sg.mse((W @ X).T, Y.T), [W], [X, Y]).derivation().latex()
+    assert re.search(r"\\right\)\^\{\\circ 2\}", text) and not re.search(
+        r"\\right\)\^\{2\}", text)
+
+
+def test_markdown_prose_keeps_the_underscore_of_a_name_in_its_math(tmp_path):
+    path = model_file(tmp_path, """
+        X, Y = sg.Input("X", n, m), sg.Input("Y", 1, m)
+        w = sg.Param("w", 1, n)
+        model = sg.Model("u", sg.binary_cross_entropy(sg.sigmoid(w @ X), Y), [w], [X, Y],
+                         names={"Y": "y_true"})
+        """)
+    text = render(derivations(path), "md")
+    prose = [line for line in text.splitlines() if line.startswith("Each example's loss")]
+    assert prose and r"\text{y}\_\text{true}" in prose[0], prose
+    assert r"\text{y}_\text{true}" not in text and "value_and_grad" in text
+
+
 def test_multi_letter_names_are_one_symbol():
     assert name_tex("Wq") == "W_{q}" and name_tex("AL") == "A^{[L]}"
     assert name_tex("cost") == r"\mathit{cost}" and name_tex("ReLU") == r"\mathrm{ReLU}"

@@ -248,10 +248,12 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
 
     def _print_Pow(self, expr):
         base, e = expr.args
-        if base in self.operands and e.is_positive and e != sp.S.Half:
-            text, compound = self.operands[base]
+        if e.is_positive and e != sp.S.Half and (base in self.operands or (
+                not base.is_Function and self._shape(base) != (1, 1))):
+            # an operand, or an expression of matrices: (Z - Y)^{\circ 2}
+            text, compound = self.operands.get(base) or (self._print(base), True)
             power = self._print(e)
-            if self.shapes.get(base, ()) not in ((), (1, 1)):
+            if base not in self.operands or self.shapes.get(base, ()) not in ((), (1, 1)):
                 power = r"\circ %s" % power        # elementwise: A^{\circ 2}, not A A
                 layer = re.fullmatch(r"([A-Za-z]+)\^\{(\[\d+\])\}", text)
                 if layer:
