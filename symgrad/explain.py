@@ -22,7 +22,7 @@ from .dims import examples_sentence
 from .errors import SymgradError
 from .graph import Node, placeholder
 from .naming import numbered, statement_names
-from .printing.latex import (LatexNodePrinter, breaks, name_tex, over_columns, shape_tex,
+from .printing.latex import (AXIS_TEX, LatexNodePrinter, breaks, name_tex, over_columns, shape_tex,
                              text_tex, transposes, unicode_tex, width)
 from .printing.nodes import _Named
 from .printing.numpy import MathNodePrinter
@@ -235,7 +235,7 @@ class Explanation:
         dA, dZ = "d" + A, self.d_of(z)
         m = self.batch if not course or self.course_m is None else None
         m = sp.latex(m) if m is not None else None
-        summed = r"\textstyle\sum%s" % _AXIS_TEX[axis]
+        summed = r"\textstyle\sum%s" % AXIS_TEX[axis]
         lines = _rows(dA, r"-\frac{1}{%s}\, %s \oslash %s" % (m, Y, A) if m
                       else r"-%s \oslash %s" % (Y, A), shape_tex(a.shape))
         lines += _rows(dZ, r"%s \odot \left(%s - %s\left(%s \odot %s\right)\right)"
@@ -575,9 +575,6 @@ def _course_chain(e):
                 return _CourseChain(e, z, a, g, da, args, deriv, before)
         return None
     return None
-
-
-_AXIS_TEX = {0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}
 
 
 def _softmax_chain(e):

@@ -210,6 +210,14 @@ def test_markdown_prose_keeps_the_underscore_of_a_name_in_its_math(tmp_path):
     assert r"\text{y}_\text{true}" not in text and "value_and_grad" in text
 
 
+@pytest.mark.parametrize("example, over", [("softmax_classifier", "rows"),
+                                           ("cs231n_softmax", "cols")])
+def test_a_logsumexp_names_the_axis_it_reduces_as_a_sum_does(example, over):
+    (d,) = derivations(ROOT / "examples" / f"{example}.py")   # classes along rows, columns
+    text = d.latex()
+    assert r"\operatorname{logsumexp}_{\text{%s}}" % over in text    # Σ_rows: over the rows
+
+
 def test_multi_letter_names_are_one_symbol():
     assert name_tex("Wq") == "W_{q}" and name_tex("AL") == "A^{[L]}"
     assert name_tex("cost") == r"\mathit{cost}" and name_tex("ReLU") == r"\mathrm{ReLU}"

@@ -318,12 +318,13 @@ class LatexNodePrinter(NodePrinter):
         (text, compound), = self.operands(node)[0]
         if node.axis == 1 and len(arg.shape) == 2:          # over the columns: the examples
             return over_columns(text, arg.shape[1], compound)
-        return r"\textstyle\sum%s %s" % (_AXIS[node.axis], self.paren(text) if compound
+        return r"\textstyle\sum%s %s" % (AXIS_TEX[node.axis], self.paren(text) if compound
                                             else text)
 
     def _print_logsumexp(self, node):
-        per = r"_{\text{cols}}" if node.axis == 0 else r"_{\text{rows}}"
-        return r"\operatorname{logsumexp}%s\left(%s\right)" % (per, self._only(node))
+        # over the rows (axis 0) as the sums, maxima and minima read: logsumexp_rows, a row
+        return r"\operatorname{logsumexp}%s\left(%s\right)" % (AXIS_TEX[node.axis],
+                                                                self._only(node))
 
     def _print_trace(self, node):
         return r"\operatorname{tr}\left(%s\right)" % self._only(node)
@@ -354,14 +355,14 @@ class LatexNodePrinter(NodePrinter):
                                   r"\operatorname{onehot}\left(%s\right)")
 
     def _print_max(self, node):
-        return r"\%s%s\left(%s\right)" % (node.op, _AXIS[node.axis], self._only(node))
+        return r"\%s%s\left(%s\right)" % (node.op, AXIS_TEX[node.axis], self._only(node))
 
     _print_min = _print_max
 
     def _print_argmax_put(self, node):
         _, wrap = self.operands(node)
         kind, action = node.op[3:6], node.op[7:]
-        where = r"\arg\%s%s %s" % (kind, _AXIS[node.axis], wrap[1])
+        where = r"\arg\%s%s %s" % (kind, AXIS_TEX[node.axis], wrap[1])
         return r"%s \text{ at } %s" % (wrap[0], where) if action == "put" \
             else r"{%s}_{%s}" % (wrap[0], where)
 
@@ -395,4 +396,4 @@ class LatexNodePrinter(NodePrinter):
 
 
 # a reduction's axis, under its symbol: all entries, per column (rows summed), per row
-_AXIS = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}
+AXIS_TEX = {None: "", 0: r"_{\text{rows}}", 1: r"_{\text{cols}}"}    # the axis reduced
