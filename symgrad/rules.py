@@ -96,7 +96,7 @@ def _matmul_jvp(graph, node, ts):
 
 
 @defvjp("transpose", "A^T: dA = G^T",
-        jacobian=lambda ops, i: r"K \text{ (the commutation matrix)}",
+        jacobian=lambda ops, i: r"\mathbf{K} \text{ (the commutation matrix)}",
         chain=lambda ops, i, G: _t(G))
 def _transpose(graph, node, g, i):
     return graph.transpose(g, push=True)

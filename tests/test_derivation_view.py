@@ -218,6 +218,13 @@ def test_a_logsumexp_names_the_axis_it_reduces_as_a_sum_does(example, over):
     assert r"\operatorname{logsumexp}_{\text{%s}}" % over in text    # Σ_rows: over the rows
 
 
+def test_the_commutation_matrix_is_no_symbol_of_the_model():
+    (d,) = derivations(ROOT / "examples" / "attention.py")       # K: the keys
+    text = d.latex(steps=True)
+    assert r"\mathbf{K} \text{ (the commutation matrix)}" in text
+    assert r"= K \text{ (the commutation" not in text
+
+
 def test_multi_letter_names_are_one_symbol():
     assert name_tex("Wq") == "W_{q}" and name_tex("AL") == "A^{[L]}"
     assert name_tex("cost") == r"\mathit{cost}" and name_tex("ReLU") == r"\mathrm{ReLU}"
