@@ -128,9 +128,6 @@ def derive(model, names=None):
     if model.hessian:
         tangents = [_seed(graph, direction_name(p.name), p.shape, names) for p in params]
         products = forward(graph, derivation.grads, dict(zip(params, tangents)))
-        # a tangent that folds to a number is 0 (it is linear in the seeds): a gradient
-        # constant almost everywhere along them, such as a maximum's
-        products = [None if t is not None and t.is_constant else t for t in products]
         derivation.hessian = Hessian(tangents, products)
         roots += [t for t in products if t is not None]
     unique_names(topo(roots), names)          # then the names made from them: dZ1, Z1_dot
@@ -173,21 +170,42 @@ def backward(graph, root, wanted, seed=None, steps=None):
 
 def forward(graph, roots, tangents):
     """Left to right: the tangent of each root (None if it has none), given {node: tangent}
-    for some of the nodes it depends on."""
+    for some of the nodes it depends on. A tangent is linear in the given ones, so one that
+    does not depend on them is 0 and is dropped (None), never materialised: a gradient
+    constant almost everywhere along them, such as a maximum's or a hinge's (pad(0),
+    scatter(0) would be built without the seeds' batch axis)."""
     tangent = {node.id: t for node, t in tangents.items()}
+    order = topo(roots)
+    seeded = {n.id: False for n in order} | {t.id: True for t in tangents.values()}
     graph.deriving = True
     try:
-        for node in topo(roots):
+        for node in order:
             ts = [tangent.get(a.id) for a in node.args]
             if node.id not in tangent and any(t is not None for t in ts):
                 t = JVP[node.op](graph, node, ts)
-                if t is not None:
+                if t is not None and _depends(t, seeded):
                     tangent[node.id] = t
                     if t.name is None and node.name and t.derived:
                         t.name = tangent_name(node.name)
     finally:
         graph.deriving = False
     return [tangent.get(r.id) for r in roots]
+
+
+def _depends(node, seeded):
+    """Whether node depends on a seed; seeded: {node id: whether it does}, known for the
+    seeds and the nodes they cannot reach, filled in for the nodes below node."""
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        todo = [a for a in n.args if a.id not in seeded]
+        if todo:
+            stack += todo
+            continue
+        stack.pop()
+        if n.id not in seeded:
+            seeded[n.id] = any(seeded[a.id] for a in n.args)
+    return seeded[node.id]
 
 
 def _sweep(d):
@@ -216,6 +234,9 @@ def _jacobian(graph, name, output, wrt, names):
                            "is no path to differentiate; drop it or pick another pair")
     tangent = _seed(graph, tangent_name(wrt.name), wrt.shape, names)   # and tangent
     (forward_,) = forward(graph, [output], {wrt: tangent})
+    if forward_ is None:
+        raise SymgradError(f"jacobian {name}: {label} is constant almost everywhere along "
+                           f"{wrt.name} (its Jacobian is 0, as a step function's): drop it")
     return Jacobian(name, output, wrt, seed, adjoint[wrt.id], tangent, forward_)
 
 

@@ -13,7 +13,7 @@ from symgrad.derive import derive
 from symgrad.testing import central_differences, load_module, relative_error
 
 from conftest import ROOT, derived
-from helpers import module_args
+from helpers import certified, module_args
 
 n_x, n_h, m = sp.symbols("n_x n_h m", integer=True, positive=True)
 X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
@@ -159,3 +159,51 @@ def test_the_jacobian_of_a_scalar_by_a_scalar_is_a_number(style, target):
     for mode in ("reverse", "forward", "auto"):
         got = module.jacobian_cost_s(1.5, np.array([[1.0, 2.0, 3.0]]), mode=mode)
         assert np.shape(got) == () and float(got) == 2 * 1.5 * 6.0, (mode, got)
+
+
+def _hinge(torch, S, y):
+    """cs231n's multiclass SVM loss, in PyTorch: the mean over examples of the margins."""
+    return (torch.relu(S - S[y, torch.arange(S.shape[1])] + 1).sum(0) - 1).mean()
+
+
+n = sp.Symbol("n", integer=True, positive=True)
+Xh, yh = sg.Input("X", n, m), sg.Labels("y", m)
+Wh, bh, Vh = sg.Param("W", 3, n), sg.Param("b", 3, 1), sg.Param("V", 1, 1)
+ZERO_TANGENTS = [  # a second-order term that is 0 through a pick or a slice, and its torch loss
+    (sg.Model("svm_hess", sg.multiclass_hinge(Wh @ Xh + bh, yh) + sg.l2(Wh, lam=0.1), [Wh, bh],
+              [Xh, yh], hessian=True),
+     lambda t, X_, y_, W, b: _hinge(t, W @ X_ + b, y_) + 0.05 * (W * W).sum()),
+    (sg.Model("hinge_hess", sg.multiclass_hinge(Wh @ Xh, yh), [Wh], [Xh, yh], hessian=True),
+     lambda t, X_, y_, W: _hinge(t, W @ X_, y_)),
+    (sg.Model("slice_hess", sg.mean(sg.relu(Wh[0:1, :] @ Xh + Vh)), [Wh, Vh], [Xh],
+              hessian=True),
+     lambda t, X_, W, V: t.relu(W[0:1] @ X_ + V).mean()),
+]
+
+
+@pytest.mark.parametrize("model,loss", ZERO_TANGENTS, ids=[z[0].name for z in ZERO_TANGENTS])
+def test_a_zero_second_order_term_through_a_pick_or_slice_is_dropped(model, loss):
+    torch = pytest.importorskip("torch")
+    module = certified(model)       # the hessian had no seed axis: concatenate/@ raised
+    args = module_args(model, module, {"n": 2, "m": 4})
+    params, inputs = args[:len(module.PARAMS)], [torch.tensor(a) for a in
+                                                 args[len(module.PARAMS):]]
+    sizes = [p.size for p in params]
+
+    def flat_loss(v):
+        parts = torch.split(v, sizes)
+        return loss(torch, *inputs, *[q.reshape(p.shape) for q, p in zip(parts, params)])
+    expected = torch.autograd.functional.hessian(
+        flat_loss, torch.cat([torch.tensor(p.ravel()) for p in params])).numpy()
+    hessian = module.hessian(*args)
+    assert hessian.shape == expected.shape
+    assert np.allclose(hessian, expected, rtol=0, atol=1e-12)
+
+
+def test_the_jacobian_of_a_step_function_is_a_one_line_refusal():
+    # its tangent does not depend on the seeds: 0, once emitted without their batch axis
+    step = (W1 @ X).applyfunc(sp.Lambda(sp.Symbol("t"), sp.Heaviside(sp.Symbol("t"))))
+    model = sg.Model("m", cost, [W1, b1, W2, c], [X, Y], jacobians={"dH_dW1": (step, W1)})
+    with pytest.raises(sg.SymgradError, match="jacobian dH_dW1: .* is constant almost "
+                                              "everywhere along W1"):
+        derive(model)
