@@ -141,6 +141,9 @@ def _second_order(model, module, dims, values, reference, rng):
         hv = _call(model, dims, values, module.hessian_vector_product, *args, *v.values())
         flat = [np.concatenate([np.ravel(x[p]) for p in model.params]) for x in (u, v)]
         H = _call(model, dims, values, module.hessian, *args)
+        size = len(flat[0])
+        if np.shape(H) != (size, size):
+            raise _refuse(model, dims, f"hessian has shape {np.shape(H)}, not ({size}, {size})")
         # u^T H v's rounding grows with |u| |v| (as the gradient's with |g| |v|): where the
         # Hessian is 0 (|w x| at n = m = 1), the module's 1e-15 is no disagreement
         floor = max(1e-12 * max(1.0, abs(ref)),

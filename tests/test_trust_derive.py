@@ -260,3 +260,15 @@ def test_a_model_may_be_named_like_a_builtin_which_only_names_its_module():
     W, X = sg.Param("W", n, k), sg.Input("X", n, k)
     model = sg.Model("abs", loss=sg.sum((W @ X.T).applyfunc(sp.Abs)), params=[W], inputs=[X])
     certify(model, module_source(derive(model)))
+
+
+def test_a_hessian_of_the_wrong_shape_is_refused_naming_its_shape():
+    # (1, 4) was multiplied by the directions: "internal error ... matmul"
+    X, W = sg.Input("X", n, m), sg.Param("W", n, n)
+    model = sg.Model("norm_hessian", loss=sg.norm(W @ X), params=[W], inputs=[X],
+                     hessian=True)
+    source = module_source(derive(model))
+    start = source.index("\ndef hessian(")
+    at = source.index("\n    return ", start) + len("\n    return ")
+    with pytest.raises(SymgradError, match=r"hessian has shape \(1, \d+\), not \((\d+), \1\)"):
+        certify(model, source[:at] + "(" + source[at:].replace("\n", ")[:1]\n", 1))
