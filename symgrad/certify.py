@@ -17,6 +17,7 @@ from .testing import (NotFinite, Reference, default_dims, indices_fit, load_modu
                       random_instance, relative_error)
 
 RTOL = 1e-8        # float64 code against a 40-digit reference: agreement is near 1e-15
+ROUNDING = 64 * float(np.finfo(np.float64).eps)   # per unit of the magnitudes fed in
 TRIES = 3          # points tried per set of dimensions where the model is not finite
 
 
@@ -120,10 +121,20 @@ def _run(model, module, dims, values):
     return value, grads, alone, outputs, held
 
 
-def _second_order(model, module, dims, values, reference, rng):
+def _rounding(values, loss):
+    """The absolute error float64 rounding may leave in a result that is 0 or near it (a
+    gradient whose terms cancel, log_softmax at k = 1), where a relative comparison sees
+    only the rounding: ROUNDING on the scale of the largest magnitude fed in (an entry of
+    a parameter or an input, the loss), at least 1. A result off by a factor, a sign or a
+    term is off by far more, unless it is itself that small."""
+    fed = [float(np.max(np.abs(v), initial=0.0)) for v in values.values()]
+    return ROUNDING * max([1.0, abs(loss), *fed])
+
+
+def _second_order(model, module, dims, values, reference, rng, rounding):
     """Each Jacobian (both orders) along a random direction of its wrt, and the Hessian
     (vector products and the full matrix) between two random directions, against the
-    reference's central differences."""
+    reference's central differences; rounding: as _rounding, per unit of direction."""
     args = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)]
     checks = []
     for key, (output, wrt) in model.jacobians.items():
@@ -133,7 +144,7 @@ def _second_order(model, module, dims, values, reference, rng):
             J = _call(model, dims, values, getattr(module, f"jacobian_{key}"), *args, mode=mode)
             along = np.tensordot(J, v, axes=np.ndim(v)) if np.ndim(v) else np.multiply(J, v)
             checks.append((f"jacobian_{key} ({mode})", np.reshape(along, np.shape(ref)), ref,
-                           1e-15))
+                           rounding * float(np.sum(np.abs(v))) / RTOL))
     if model.hessian:
         u, v = ({p: rng.standard_normal(np.shape(values[p.name])) for p in model.params}
                 for _ in range(2))
@@ -167,15 +178,17 @@ def _agree(model, dims, checks):
                           f"(relative error {err:.1e})")
 
 
-def _along_agrees(reference, directions, grads, floor):
+def _along_agrees(reference, directions, grads, rounding):
     """Whether sum <g, v> over the gradients equals the model's derivative along the
     directions v (any wrong entry shows, but for a chance cancellation of measure zero);
-    compared on the scale of |g| |v| where the dot product cancels."""
+    compared on the scale of |g| |v| where the dot product cancels, and to rounding (as
+    _rounding) per unit of |v|_1 where the gradient is 0 or near it."""
     dot = sum(float(np.sum(np.multiply(g, v))) for g, v in zip(grads, directions.values()))
     scale = 1e-6 * sum(float(np.linalg.norm(g) * np.linalg.norm(v))
                        for g, v in zip(grads, directions.values()))
     ref = reference.directional(directions)
-    return abs(dot - ref) <= RTOL * max(abs(ref), scale, floor)
+    along = sum(float(np.sum(np.abs(v))) for v in directions.values())
+    return abs(dot - ref) <= max(RTOL * max(abs(ref), scale), rounding * along)
 
 
 def _compare(model, module, dims, values, reference):
@@ -189,23 +202,24 @@ def _compare(model, module, dims, values, reference):
             raise _refuse(model, dims, f"d{p.name} has shape {np.shape(g)}, not "
                           f"{np.shape(values[p.name])}")
     directions = {p: rng.standard_normal(np.shape(g)) for p, g in zip(model.params, grads)}
-    # the reference's central differences are exact to about 1e-25 of the loss
-    floor = 1e-15 * max(1.0, abs(reference.loss))
+    # the reference is exact to about 1e-25 of the loss: the module's rounding is the floor
+    rounding = _rounding(values, reference.loss)
+    floor = rounding / RTOL
     _agree(model, dims, [("the loss", value, reference.loss, floor),
                          ("loss()", alone, reference.loss, floor)])
-    if not _along_agrees(reference, directions, grads, floor):     # find the wrong one
+    if not _along_agrees(reference, directions, grads, rounding):     # find the wrong one
         wrong = [p for p, g in zip(model.params, grads)
-                 if not _along_agrees(reference, {p: directions[p]}, [g], floor)]
+                 if not _along_agrees(reference, {p: directions[p]}, [g], rounding)]
         raise _refuse(model, dims, f"the gradient {', '.join('d' + p.name for p in wrong)} "
                       "disagrees with the model's SymPy expression" if wrong else
                       "the gradients disagree with the model's SymPy expression")
-    _agree(model, dims, [(f"output {name!r}", outputs[name], ref, 0.0)
+    _agree(model, dims, [(f"output {name!r}", outputs[name], ref, floor)
                          for name, ref in reference.outputs().items()])
     if held is not None:                 # the workspace's results: the default call's
         _agree(model, dims, [("the loss with a workspace", held[0], value, floor)] + [
             (f"d{p.name} with a workspace", h, g, floor)
             for p, g, h in zip(model.params, grads, held[1])])
-    _second_order(model, module, dims, values, reference, rng)
+    _second_order(model, module, dims, values, reference, rng, rounding)
     returned = [a for a in [*grads, *outputs.values()] if isinstance(a, np.ndarray)]
     for name, a in values.items():
         if any(np.shares_memory(r, a) for r in returned):

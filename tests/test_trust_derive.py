@@ -262,6 +262,52 @@ def test_a_model_may_be_named_like_a_builtin_which_only_names_its_module():
     certify(model, module_source(derive(model)))
 
 
+def _tampered(source, old, new):
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+def test_a_gradient_that_is_exactly_zero_is_certified_and_a_small_wrong_one_refused():
+    # the columns of a softmax sum to 1, so sum(softmax(2 W)) = m and dW = 0 (by hand); the
+    # module's rounding, 2e-16, was refused: the allowance was 1e-8 of 1e-14 |dW| |v|
+    W = sg.Param("W", n, m)
+    model = sg.Model("zero_grad", loss=sg.sum(sg.softmax(2 * W)), params=[W])
+    source = module_source(derive(model))
+    certify(model, source)
+    line = "    return t3, (dW,)\n"
+    for wrong in ("dW + 1e-9", "dW + 0.01 * W"):      # off by little, and on W's scale
+        with pytest.raises(SymgradError, match="the gradient dW disagrees"):
+            certify(model, _tampered(source, line, f"    return t3, ({wrong},)\n"))
+
+
+def test_an_output_that_is_exactly_zero_is_certified_and_a_small_wrong_one_refused():
+    # log_softmax over k = 1 class is 0 (by hand); SymPy's 1e-28 there made the module's
+    # exact 0 a relative error of 1
+    X, Y = sg.Input("X", n, m), sg.Input("Y", k, m)
+    W, b = sg.Param("W", k, n), sg.Param("b", k, 1)
+    Z = W @ X + b
+    model = sg.Model("ls_out", loss=sg.cross_entropy(Z, Y), params=[W, b], inputs=[X, Y],
+                     outputs={"lse": sg.logsumexp(Z), "ls": sg.log_softmax(Z)})
+    source = module_source(derive(model))
+    certify(model, source)
+    line = "    return {'lse': lse, 'ls': ls}\n"
+    with pytest.raises(SymgradError, match="output 'ls' disagrees"):
+        certify(model, _tampered(source, line, "    return {'lse': lse, 'ls': ls + 1e-9}\n"))
+
+
+@pytest.mark.parametrize("wrong", ["1.01 * dW", "-dW", "dW - X"])     # too large, sign, a term
+def test_a_gradient_off_by_a_factor_a_sign_or_a_term_is_refused(wrong):
+    X, W = sg.Input("X", n, m), sg.Param("W", n, m)
+    model = sg.Model("hadamard", loss=sg.sum(sp.HadamardProduct(W, X)) + sg.sum(sg.exp(W)),
+                     params=[W], inputs=[X])
+    source = module_source(derive(model))
+    certify(model, source)
+    returned = next(line for line in source.splitlines() if line.startswith("    return")
+                    and "(dW,)" in line)
+    with pytest.raises(SymgradError, match="the gradient dW disagrees"):
+        certify(model, _tampered(source, returned, returned.replace("(dW,)", f"({wrong},)")))
+
+
 def test_a_hessian_of_the_wrong_shape_is_refused_naming_its_shape():
     # (1, 4) was multiplied by the directions: "internal error ... matmul"
     X, W = sg.Input("X", n, m), sg.Param("W", n, n)
