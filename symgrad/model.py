@@ -1,6 +1,7 @@
 """What a user writes: Input, Param and Model."""
 import numbers
 import sys
+from collections.abc import Mapping
 
 import sympy as sp
 
@@ -102,6 +103,17 @@ def dim_symbols(symbol):
     return set().union(*(sp.sympify(d).free_symbols for d in getattr(symbol, "shape", ())))
 
 
+def _mapping(model, what, value, example):
+    """A Model argument that maps names to things: value, {} for None; else (a list of
+    pairs, say) a one-line refusal naming the form, from example."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SymgradError(f"model {model}: {what} must be a dict {example}, not a "
+                           f"{type(value).__name__}")
+    return value
+
+
 def _is_leaf(x):
     return isinstance(x, (sp.MatrixSymbol, sp.Symbol))
 
@@ -126,11 +138,18 @@ class Model:
                 from None
         self.params = [array.plain(p) for p in params]
         self.inputs = [array.plain(x) for x in inputs]
-        self.outputs = {k: array.plain(v) for k, v in (outputs or {}).items()}
-        self.names = dict(names or {})
+        outputs = _mapping(name, "outputs", outputs, "{name: expression}, e.g. "
+                           "outputs={'probs': A2}")
+        names = _mapping(name, "names", names, "{name: display text}, e.g. names={'W1': 'W'}")
+        jacobians = _mapping(name, "jacobians", jacobians, "{name: (output, wrt)}, e.g. "
+                             "jacobians={'dA2_dW2': (A2, W2)}")
+        self.outputs = {k: array.plain(v) for k, v in outputs.items()}
+        self.names = dict(names)
         self.jacobians = {k: tuple(array.plain(x) for x in pair) if isinstance(pair, tuple)
-                          else pair for k, pair in (jacobians or {}).items()}
-        self.hessian = bool(hessian)
+                          else pair for k, pair in jacobians.items()}
+        if not isinstance(hessian, bool):      # "yes" or "no" read as True
+            raise SymgradError(f"model {name}: hessian must be True or False, not {hessian!r}")
+        self.hessian = hessian
         self.source = None          # set by the loader: (path, sha256) of the model file
         self._check()
 
@@ -165,9 +184,14 @@ class Model:
                                    "generated code: rename one of them")
             dims[d.name] = d
         for key, pair in self.jacobians.items():
+            why = name_problem(key, reserved={})
+            if why:
+                raise SymgradError(f"model {self.name}: jacobian name {key!r} {why}: name it "
+                                   "with letters, digits and underscores, e.g. "
+                                   "jacobians={'dA2_dW2': (A2, W2)}")
             check_name(f"jacobian_{key}", "jacobian")
-            if not (isinstance(pair, tuple) and len(pair) == 2 and _is_leaf(pair[1])
-                    and pair[1] in self.params + self.inputs):
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], sp.Basic)
+                    and _is_leaf(pair[1]) and pair[1] in self.params + self.inputs):
                 raise SymgradError(f"model {self.name}: jacobian {key!r} must be a pair "
                                    "(output expression, parameter or input), e.g. (A2, W2)")
             if isinstance(pair[1], _Labels):

@@ -156,6 +156,21 @@ def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypat
      "it is the name of the module json"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('\u210c', sg.sum(W), [W])\n",
      "is read by Python as 'H'"),
+    # jacobians= and hessian= mistakes: an internal AttributeError, a function jacobian_,
+    # "yes" taken for True
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], jacobians={'k': (3, W)})\n",
+     "model x: jacobian 'k' must be a pair (output expression, parameter or input)"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], jacobians=[(W, W)])\n",
+     "model x: jacobians must be a dict {name: (output, wrt)}, e.g. jacobians={'dA2_dW2': "
+     "(A2, W2)}, not a list"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs=[W])\n",
+     "model x: outputs must be a dict {name: expression}"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], jacobians={'': (W, W)})\n",
+     "model x: jacobian name '' is not a Python identifier"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], jacobians={'a b': (W, W)})\n",
+     "model x: jacobian name 'a b' is not a Python identifier"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], hessian='yes')\n",
+     "model x: hessian must be True or False, not 'yes'"),
 ])
 def test_bad_models_are_one_line_errors(tmp_path, capsys, body, expected):
     model_file(tmp_path, body)
