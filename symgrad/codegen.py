@@ -483,7 +483,9 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     in a buffer of the argument workspace (symgrad/workspace.py), the function's first."""
     args, seeds, names = draft.args, draft.seeds, draft.names
     groups = draft.groups[len(shared.groups):] if shared else draft.groups
-    body = _identity_seeds(seeds, draft.floats, draft.batch, draft.code.calls)
+    reached = {n.id for n in topo(draft.roots)}
+    read = [s for s in seeds if s.id in reached]     # not those of a Hessian's 0 blocks
+    body = _identity_seeds(seeds, read, draft.floats, draft.batch, draft.code.calls)
     doc = [shared.equation(draft)] if shared else []
     for _, lines, equation, comment in groups:
         body += [comment] * bool(comment) + lines
@@ -504,7 +506,7 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
     entry = _validate(args, d, draft.reuses, binder.unranked) if public else []
     body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
         + _slice_checks(draft.roots) + start + body
-    doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in seeds]
+    doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in read]
     return dict(name=name, args=", ".join(["workspace"] * buffers + [a.name for a in args]),
                 summary=summary, doc=[] if buffers else doc, body=body, returns=returned)
 
@@ -699,16 +701,19 @@ def _depending(roots, seeds):
     return out
 
 
-def _identity_seeds(seeds, args, batch, calls):
-    """Statements setting each seed to its block of columns of an identity with a leading
-    batch axis, with the arguments' dtype; calls: the printer's."""
-    if not seeds:
+def _identity_seeds(seeds, read, args, batch, calls):
+    """Statements setting each seed that is read (of seeds, in order) to its block of columns
+    of an identity with a leading batch axis, with the arguments' dtype; calls: the
+    printer's."""
+    if not read:
         return []
     sizes = [sp.Mul(*s.shape) for s in seeds]
     dtype = calls["result_type"].format(arrays=", ".join(a.name for a in args))
     lines = [f"{batch} = {sp.Add(*sizes)}"]
     arrays = [a.name for a in args if a.shape != ()] or [None]
     for k, (seed, size) in enumerate(zip(seeds, sizes)):
+        if seed not in read:
+            continue
         offset = sp.Add(*sizes[:k])
         diagonal = calls["diagonal"].format(k=-offset) if offset != 0 else ""
         shape = ", ".join(str(x) for x in (seed.shape or (1, 1)))

@@ -13,7 +13,7 @@ from symgrad.codegen import module_source
 from symgrad.liveness import reuse_and_free
 from symgrad.derive import derive
 from symgrad.printing.numpy import HELPERS
-from symgrad.testing import load_module
+from symgrad.testing import load_module, random_instance
 
 m, n = sp.symbols("m n", integer=True, positive=True)
 STEMS = [p.stem for p in EXAMPLES if derived(p)[0][0].params]
@@ -348,3 +348,35 @@ def test_no_del_just_before_a_return_that_computes_nothing():
             assert not _only_names(returned), (path.name, returned)
             found.append(path.name)
     assert found == ["cookbook.py"]
+
+
+@pytest.mark.parametrize("style", ["fast", "plain"])
+def test_a_zero_hessian_builds_no_seeds_and_a_zero_block_reads_none(style):
+    # sum(W * X) is linear, so its Hessian is 0 (by hand): vW = np.eye(n_seeds, n*m) was
+    # built and never read (ruff F841, (n m)^2 memory), and its docstring said vW[k] = e_k
+    W, X = sg.Param("W", n, m), sg.Input("X", n, m)
+    V, b = sg.Param("V", 2, n), sg.Param("b", 2, 1)
+    linear = sg.Model("hess_linear", loss=sg.sum(sp.HadamardProduct(W, X)), params=[W],
+                      inputs=[X], hessian=True)
+    # V's block is V's alone: b's seed is read by no block of V (b's column is 0)
+    split = sg.Model("hess_split", loss=sg.sum(sg.exp(V @ X[:, :1])) + sg.sum(b), params=[V, b],
+                     inputs=[X], hessian=True)
+    for model, seeds in ((linear, []), (split, ["vV"])):
+        source = module_source(derive(model), style=style)
+        hessian = _function_text(source, "hessian")
+        assigned = set(re.findall(r"^    (\w+) = ", hessian, re.M))
+        assert {s for s in ("vW", "vV", "vb") if s in assigned} == set(seeds), hessian
+        assert ("n_seeds" in assigned) == bool(seeds)
+        assert [f"{s}[k] = e_k" in hessian for s in seeds] == [True] * len(seeds)
+        assert "vb[k]" not in hessian and "vW[k]" not in hessian
+        values = random_instance(model, {"n": 3, "m": 2}, 0)
+        module = load_module(source, model.name)
+        args = [values[k] for k in module.PARAMS + module.INPUTS]
+        expected = np.zeros((6, 6))                          # d2/dV2 of sum(exp(V x)), by hand
+        if model is split:
+            x = values["X"][:, 0]
+            for i in range(2):
+                expected[3 * i:3 * i + 3, 3 * i:3 * i + 3] = \
+                    np.exp(values["V"][i] @ x) * np.outer(x, x)
+            expected = np.pad(expected, ((0, 2), (0, 2)))
+        assert np.allclose(module.hessian(*args), expected, rtol=1e-12, atol=0)
