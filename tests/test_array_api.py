@@ -121,7 +121,8 @@ def test_the_module_imports_no_array_library():
             text = module_source(derive(model, names), None, "array-api")
             imports = [x for x in text.splitlines() if x.lstrip().startswith(("import ", "from "))]
             assert set(imports) <= {"import math", "import sys", "    from array_api_compat "
-                                    "import array_namespace, device as compat_device"}, path
+                                    "import array_namespace, device as compat_device",
+                                    "        import numpy"}, path      # numbers alone: NumPy's
             assert "np." not in text and "out=" not in text and "+=" not in text
 
 
@@ -517,3 +518,19 @@ def test_arguments_of_two_libraries_are_refused_where_the_code_needs_no_namespac
     for asarray in (torch.tensor, strict.asarray):
         with pytest.raises(TypeError):
             module.forward(asarray(w), asarray(b), x, r)
+
+
+def test_a_numpy_scalar_inside_the_code_takes_numpy():
+    # np.sum of a NumPy array is an np.float64, a Python float: sigmoid and softplus of it
+    # found no array to take the namespace from (TypeError); the NumPy target is the reference
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    X, W = sg.Input("X", n, m), sg.Param("W", 1, n)
+    s = sg.sum(W @ X)
+    d = derive(sg.Model("sig_of_sum", sg.softplus(s) + sg.sigmoid(s), [W], [X]))
+    module = load_module(module_source(d, None, "array-api"), "sig_of_sum")
+    reference = load_module(module_source(d), "sig_of_sum")
+    rng = np.random.default_rng(0)
+    w, x = rng.standard_normal((1, 3)), rng.standard_normal((3, 4))
+    _agree(module.value_and_grad(w, x), reference.value_and_grad(w, x))
+    for f in (runtime_array_api._sigmoid, runtime_array_api._softplus):
+        assert abs(f(np.float64(0.5)) - f(np.asarray(0.5))) == 0

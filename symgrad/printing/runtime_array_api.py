@@ -13,9 +13,14 @@ except ImportError:     # without it: __array_namespace__ (NumPy >= 2, JAX, arra
 def _namespace(*values):
     """The array namespace of the arrays among values (Python numbers and None skipped):
     array-api-compat's where installed, else their `__array_namespace__()`; one array of
-    each type is enough (the namespace follows the type)."""
+    each type is enough (the namespace follows the type). Numbers alone (Python's, or
+    NumPy's float64, a float, as a NumPy sum gives) are NumPy's, imported then, as the NumPy
+    target computes them."""
     arrays = list({type(v): v for v in values
                    if v is not None and not isinstance(v, (int, float))}.values())
+    if not arrays:
+        import numpy
+        arrays = [numpy.asarray(0.0)]
     if array_namespace is not None:
         return array_namespace(*arrays)
     spaces = {id(x): x for x in (_own_namespace(a) for a in arrays)}
