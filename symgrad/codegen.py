@@ -710,7 +710,7 @@ def _identity_seeds(seeds, read, args, batch, calls):
     sizes = [sp.Mul(*s.shape) for s in seeds]
     dtype = calls["result_type"].format(arrays=", ".join(a.name for a in args))
     lines = [f"{batch} = {sp.Add(*sizes)}"]
-    arrays = [a.name for a in args if a.shape != ()] or [None]
+    arrays = [a.name for a in args if a.shape != ()] or [args[0].name]   # the device's
     for k, (seed, size) in enumerate(zip(seeds, sizes)):
         if seed not in read:
             continue

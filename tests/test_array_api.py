@@ -534,3 +534,29 @@ def test_a_numpy_scalar_inside_the_code_takes_numpy():
     _agree(module.value_and_grad(w, x), reference.value_and_grad(w, x))
     for f in (runtime_array_api._sigmoid, runtime_array_api._softplus):
         assert abs(f(np.float64(0.5)) - f(np.asarray(0.5))) == 0
+
+
+@needs("torch")
+@needs("array_api_compat")
+@needs("array_api_strict")
+def test_a_model_of_scalars_runs_on_python_floats_and_0d_arrays(strict):
+    # every parameter a scalar: Python floats found no array for the namespace (TypeError),
+    # and 0-d arrays' Hessian asked the device of None; the NumPy target is the reference
+    import torch
+    a, b, c = sg.Param("a"), sg.Param("b"), sg.Param("c")
+    loss = sg.exp(a) * b + sp.log(1 + c**2) + sg.sigmoid(a * c) + sg.tanh(b) + 3
+    d = derive(sg.Model("scalars", loss, [a, b, c], hessian=True))
+    module = load_module(module_source(d, None, "array-api"), "scalars")
+    reference = load_module(module_source(d), "scalars")
+    values = (0.5, 0.2, 0.1)
+    want = reference.value_and_grad(*values)
+    for asarray, kind in [(float, float), (lambda v: torch.tensor(v, dtype=torch.float64),
+                                           torch.Tensor),
+                          (strict.asarray, type(strict.asarray(0.0)))]:
+        args = [asarray(v) for v in values]
+        loss, grads = module.value_and_grad(*args)
+        assert isinstance(loss, kind) and all(isinstance(g, kind) for g in grads), asarray
+        _agree((float(loss), [float(g) for g in grads]), want)
+        assert relative_error(float(module.loss(*args)), want[0], 1e-300) < 1e-12
+        hessian = np.asarray(module.hessian(*args))
+        np.testing.assert_allclose(hessian, reference.hessian(*values), rtol=1e-12, atol=1e-15)

@@ -39,7 +39,10 @@ def _own_namespace(a):
 
 
 def _device(x):
-    """The device x lives on (array-api-compat's device(), which knows Dask's, else x.device)."""
+    """The device x lives on (array-api-compat's device(), which knows Dask's, else x.device);
+    None, the default device, for a Python number (a model of scalars called with floats)."""
+    if type(x) is float:
+        return None
     return compat_device(x) if compat_device is not None else x.device
 
 
