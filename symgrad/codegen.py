@@ -349,7 +349,8 @@ def _scalar(node, names, arrays, calls, first=None):
     """A scalar result: a NumPy scalar of the arrays' dtype (np.float32 for float32 input;
     np.float64 is a Python float; a 0-d array of their library for the array API), or a
     Python float when no argument is an array (the array API: what the scalar arguments'
-    arithmetic gives, a 0-d array of theirs); calls: the printer's (see NumPyNodePrinter)."""
+    arithmetic gives, a 0-d array of theirs; a constant, of first's type, dtype and device);
+    calls: the printer's (see NumPyNodePrinter)."""
     text = names[node.id] if node.shape == () else f"{names[node.id]}[0, 0]"
     if not arrays:          # a constant: of the arguments' type (np.float32 stays so)
         return calls["number"].format(first=first, value=text) if node.is_constant else text

@@ -560,3 +560,22 @@ def test_a_model_of_scalars_runs_on_python_floats_and_0d_arrays(strict):
         assert relative_error(float(module.loss(*args)), want[0], 1e-300) < 1e-12
         hessian = np.asarray(module.hessian(*args))
         np.testing.assert_allclose(hessian, reference.hessian(*values), rtol=1e-12, atol=1e-15)
+
+
+@needs("torch")
+@needs("array_api_compat")
+def test_a_constant_gradient_of_a_scalar_takes_its_parameters_library_and_dtype():
+    # graph.py's J = 3 (a + b c) has dJ/da = 3, a constant: it came back float(3), a float64
+    # Python float beside float32 tensors; the NumPy target gives type(a)(3)
+    import torch
+    (model, module, reference), = _modules(ROOT / "examples" / "graph.py")
+    values = (0.5, 0.2, 0.1)
+    for asarray, kind, dtype in [(float, float, None), (torch.tensor, torch.Tensor, torch.float32),
+                                 (np.float32, np.ndarray, np.float32)]:
+        args = [asarray(v) for v in values]
+        _, grads = module.value_and_grad(*args)
+        _, want = reference.value_and_grad(*(np.float32(v) if dtype else v for v in values))
+        _agree((0.0, [float(g) for g in grads]), (0.0, want), 1e-7 if dtype else 1e-15)
+        assert isinstance(grads[0], kind) and getattr(grads[0], "dtype", None) == dtype
+        assert all(getattr(g, "dtype", None) == dtype for g in grads), asarray
+        assert [getattr(w, "dtype", None) for w in want] == [np.float32 if dtype else None] * 3

@@ -174,7 +174,7 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
              "reshape": "xp.reshape({value}, {shape})", "concat": "xp.concat({parts}, axis=1)",
              "result_type": "xp.result_type({arrays})", "diagonal": ", k={k}",
              "eye": "xp.eye({rows}, {cols}{diagonal}, dtype={dtype}, device=_device({array}))",
-             "number": "float({value})"}
+             "number": "_number({value}, {first})"}
 
     def __init__(self, plan, names, batched=frozenset(), batch=None, dtype="np.float64"):
         super().__init__(plan, names, batched, batch, dtype)

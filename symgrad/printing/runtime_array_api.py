@@ -131,7 +131,9 @@ def _sigmoid(x):
 def _number(value, like):
     """value as a 0-d array of like's dtype and device: a Python number beside an array makes
     array-api-compat's PyTorch functions (maximum, where, logaddexp) call torch.result_type,
-    which torch.compile cannot trace (fullgraph fails)."""
+    which torch.compile cannot trace (fullgraph fails); a Python float where like is one."""
+    if type(like) is float:
+        return float(value)
     return _namespace(like).asarray(value, dtype=like.dtype, device=_device(like))
 
 
