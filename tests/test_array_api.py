@@ -579,3 +579,28 @@ def test_a_constant_gradient_of_a_scalar_takes_its_parameters_library_and_dtype(
         assert isinstance(grads[0], kind) and getattr(grads[0], "dtype", None) == dtype
         assert all(getattr(g, "dtype", None) == dtype for g in grads), asarray
         assert [getattr(w, "dtype", None) for w in want] == [np.float32 if dtype else None] * 3
+
+
+@needs("torch")
+@needs("array_api_compat")
+def test_a_boolean_mask_takes_the_float_arrays_dtype_in_both_targets():
+    # float32 tensors with a boolean dropout mask: the mask became float64 and torch's @
+    # refused float32 @ float64 (NumPy promoted the results to float64 instead); the
+    # reference is the NumPy target in float64, its mask given as floats
+    import torch
+    (model, module, reference), = _modules(ROOT / "examples" / "dropout.py")
+    _, args = _instance(model, module)
+    mask = list(module.INPUTS).index("D1") + len(module.PARAMS)
+    args[mask] = args[mask] > 0.5
+    want = reference.value_and_grad(*[a.astype(np.float64) for a in args])
+    f32 = [a if a.dtype == bool else a.astype(np.float32) for a in args]
+    for f, theirs, kind in [(module.value_and_grad, [torch.tensor(a) for a in f32], torch.float32),
+                            (module.value_and_grad, f32, np.float32),
+                            (reference.value_and_grad, f32, np.float32)]:
+        loss, grads = f(*theirs)
+        assert [loss.dtype] + [g.dtype for g in grads] == [kind] * (1 + len(grads)), f
+        got = [np.asarray(x) for x in (loss, *grads)]
+        _agree((got[0], got[1:]), want, 1e-5)
+    ints = [np.ones((2, 2), dtype=int), np.full((2, 1), True)]         # no float arrays
+    for m in (module, reference):
+        assert [a.dtype for a in m._arrays(ints, ["X", "b1"], m.SHAPES)] == [np.float64] * 2

@@ -34,12 +34,15 @@ def test_arrays_returns_float_matrices_as_they_are():
     assert out[0] is W and out[1] is b and out[2] == 0.5
 
 
-def test_arrays_converts_lists_and_integers_to_float64_and_keeps_float32_scalars():
-    W, b, c = runtime._arrays(([[1, 2, 3], [4, 5, 6]], np.ones((2, 1), bool), np.float32(2)),
-                              ("W", "b", "c"), SHAPES)
-    assert W.dtype == np.float64 and W.tolist() == [[1, 2, 3], [4, 5, 6]]
-    assert b.dtype == np.float64 and b.tolist() == [[1.0], [1.0]]
-    assert type(c) is np.float32 and c == 2
+def test_arrays_converts_lists_and_integers_to_the_floats_dtype_and_keeps_float32_scalars():
+    # integers and booleans take the dtype of the float arguments (a float32 scalar here),
+    # float64 where there is none
+    for c, dtype in [(np.float32(2), np.float32), (2, np.float64)]:
+        W, b, c = runtime._arrays(([[1, 2, 3], [4, 5, 6]], np.ones((2, 1), bool), c),
+                                  ("W", "b", "c"), SHAPES)
+        assert W.dtype == dtype and W.tolist() == [[1, 2, 3], [4, 5, 6]]
+        assert b.dtype == dtype and b.tolist() == [[1.0], [1.0]]
+        assert type(c) is dtype and c == 2
 
 
 @pytest.mark.parametrize("values,error,message", [

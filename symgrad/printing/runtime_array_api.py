@@ -48,17 +48,19 @@ def _device(x):
 
 def _arrays(values, names, shapes):
     """The arguments as 2-d real floating arrays (matrices in shapes) or scalars (()):
-    integer and boolean arrays become float64 arrays of their library; a Python number a 0-d
-    array of the arrays' library, dtype and device (PyTorch's exp takes no float) or, without
-    arrays, a Python float; complex numbers and arrays of the wrong rank are refused. A Dask
-    array of unknown chunk sizes is refused: its shape must be known to check it."""
-    out = []
+    integer and boolean arrays (a dropout mask) and Python numbers take the dtype of the
+    floating arrays among them (float64 where there is none), a number as a 0-d array of the
+    arrays' library and device (PyTorch's exp takes no float) or, without arrays, a Python
+    float; complex numbers and arrays of the wrong rank are refused. A Dask array of unknown
+    chunk sizes is refused: its shape must be known to check it."""
+    out, cast = [], []          # cast: the positions of integers, booleans and numbers
     for value, name in zip(values, names):
         want = shapes[name]
         if isinstance(value, (bool, int, float)):
             if want:
                 raise ValueError(f"{name} must be a matrix of shape ({', '.join(want)}), "
                                  "not a number: pass an array")
+            cast.append(len(out))
             out.append(float(value))
             continue
         if len(value.shape) != len(want):
@@ -72,20 +74,20 @@ def _arrays(values, names, shapes):
             out.append(value)
             continue
         xp = _namespace(value)
-        if xp.isdtype(value.dtype, "real floating"):
-            out.append(value)
-        elif xp.isdtype(value.dtype, ("integral", "bool")):
-            out.append(xp.astype(value, xp.float64))
-        else:
+        if xp.isdtype(value.dtype, ("integral", "bool")):
+            cast.append(len(out))
+        elif not xp.isdtype(value.dtype, "real floating"):
             raise TypeError(f"{name} must hold real numbers, not {value.dtype}"
                             + " (complex numbers are not supported)"
                             * xp.isdtype(value.dtype, "complex floating"))
+        out.append(value)
     arrays = [a for a in out if type(a) is not float]
-    if len(arrays) < len(out) and arrays:
-        xp = _namespace(*arrays)
-        dtype, device = xp.result_type(*arrays), _device(arrays[0])
-        out = [xp.asarray(a, dtype=dtype, device=device) if type(a) is float else a
-               for a in out]
+    if cast and arrays:
+        xp, floats = _namespace(*arrays), [a for i, a in enumerate(out) if i not in cast]
+        dtype, device = xp.result_type(*floats) if floats else xp.float64, _device(arrays[0])
+        for i in cast:
+            out[i] = xp.asarray(out[i], dtype=dtype, device=device) if type(out[i]) is float \
+                else xp.astype(out[i], dtype)
     return out
 
 
