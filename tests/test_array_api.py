@@ -121,7 +121,8 @@ def test_the_module_imports_no_array_library():
             text = module_source(derive(model, names), None, "array-api")
             imports = [x for x in text.splitlines() if x.lstrip().startswith(("import ", "from "))]
             assert set(imports) <= {"import math", "import sys", "    from array_api_compat "
-                                    "import array_namespace, device as compat_device",
+                                    "import array_namespace, device as compat_device, "
+                                    "is_dask_array",
                                     "        import numpy"}, path      # numbers alone: NumPy's
             assert "np." not in text and "out=" not in text and "+=" not in text
 
@@ -604,3 +605,23 @@ def test_a_boolean_mask_takes_the_float_arrays_dtype_in_both_targets():
     ints = [np.ones((2, 2), dtype=int), np.full((2, 1), True)]         # no float arrays
     for m in (module, reference):
         assert [a.dtype for a in m._arrays(ints, ["X", "b1"], m.SHAPES)] == [np.float64] * 2
+
+
+@needs("dask")
+@needs("array_api_compat")
+def test_dask_labels_stay_lazy():
+    # the labels' range check called bool() of a Dask array, a compute inside
+    # value_and_grad; the reference is the NumPy target on the computed arrays
+    import dask
+    import dask.array as da
+    (model, module, reference), = _modules(ROOT / "examples" / "cs231n_softmax.py")
+    _, args = _instance(model, module)
+    theirs = [da.from_array(a, chunks=max(1, a.shape[0] // 2)) for a in args]
+
+    class Computes(dask.callbacks.Callback):
+        def _start(self, dsk):
+            raise AssertionError("a Dask graph was computed inside the module")
+    with Computes():
+        loss, grads = module.value_and_grad(*theirs)
+    assert all(isinstance(x, da.Array) for x in (loss, *grads))
+    _agree((loss.compute(), [g.compute() for g in grads]), reference.value_and_grad(*args))

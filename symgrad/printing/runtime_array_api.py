@@ -5,9 +5,9 @@ namespace of libraries without `__array_namespace__` (PyTorch, Dask) and of NumP
 import sys
 
 try:                    # the namespaces of PyTorch's and Dask's arrays (and NumPy's, wrapped)
-    from array_api_compat import array_namespace, device as compat_device
+    from array_api_compat import array_namespace, device as compat_device, is_dask_array
 except ImportError:     # without it: __array_namespace__ (NumPy >= 2, JAX, array-api-strict)
-    array_namespace = compat_device = None      # type: ignore[assignment]
+    array_namespace = compat_device = is_dask_array = None      # type: ignore[assignment]
 
 
 def _namespace(*values):
@@ -108,7 +108,10 @@ def _labels(value, name, want):
 
 def _check_labels(labels, name, classes):
     """Raise ValueError unless every entry of labels is a class index, 0 to classes - 1; a
-    traced array (under jax.jit or torch.compile) has no values to check and passes."""
+    traced array (under jax.jit or torch.compile) has no values to check and passes, and a
+    Dask array, lazy, is not checked (bool() would compute it)."""
+    if is_dask_array is not None and is_dask_array(labels):
+        return
     xp = _namespace(labels)
     compiler = getattr(sys.modules.get("torch"), "compiler", None)   # never imported here
     if getattr(compiler, "is_compiling", bool)():       # (torch < 2.3 has no is_compiling)
