@@ -625,3 +625,19 @@ def test_dask_labels_stay_lazy():
         loss, grads = module.value_and_grad(*theirs)
     assert all(isinstance(x, da.Array) for x in (loss, *grads))
     _agree((loss.compute(), [g.compute() for g in grads]), reference.value_and_grad(*args))
+
+
+@needs("dask")
+@needs("array_api_compat")
+def test_an_inverse_keeps_float32_on_dask():
+    # Dask's linalg.inv of float32 is float64: cookbook's covariance, inv(L L^T), came back
+    # float64 (its loss needs slogdet, which Dask lacks); the NumPy target in float32 is the
+    # reference
+    import dask.array as da
+    (model, module, reference), = _modules(ROOT / "examples" / "cookbook.py")
+    _, args = _instance(model, module)
+    f32 = [a.astype(np.float32) for a in args[:len(inspect.signature(module.forward).parameters)]]
+    got, want = module.forward(*map(da.from_array, f32)), reference.forward(*f32)
+    for g, w in zip(got.values(), want.values(), strict=True):
+        assert g.dtype == np.float32, g.dtype
+        np.testing.assert_allclose(g.compute(), w, rtol=1e-4, atol=1e-5)

@@ -22,7 +22,7 @@ HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime_array_api._namespace, runtime_array_api._own_namespace, runtime_array_api._device,
     runtime_array_api._arrays, runtime_array_api._labels, runtime_array_api._check_labels,
     runtime._shape_error, runtime_array_api._sigmoid, runtime_array_api._softplus,
-    runtime_array_api._number,
+    runtime_array_api._number, runtime_array_api._inv,
     runtime._logsumexp, runtime._minus_logsumexp, runtime_array_api._logsumexp_parts,
     runtime_array_api._logcosh, runtime_array_api._xlogx)}
 # the module's import of array-api-compat, optional: the runtime module's own lines
@@ -236,7 +236,7 @@ class ArrayAPINodePrinter(PlainNumPyNodePrinter):
         return "xp.linalg.trace(%s)" % x
 
     def _print_inverse(self, node):
-        return "xp.linalg.inv(%s)" % self.operands(node)[0][0][0]
+        return "_inv(%s)" % self.operands(node)[0][0][0]
 
     def _print_det(self, node):
         return "xp.linalg.det(%s)" % self.operands(node)[0][0][0]

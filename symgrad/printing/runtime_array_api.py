@@ -133,6 +133,12 @@ def _sigmoid(x):
     return xp.where(x >= 0, 1 / (1 + t), t / (1 + t))
 
 
+def _inv(x):
+    """xp.linalg.inv(x) in x's dtype (Dask's inverse of float32 is float64)."""
+    xp = _namespace(x)
+    return xp.astype(xp.linalg.inv(x), x.dtype, copy=False)
+
+
 def _number(value, like):
     """value as a 0-d array of like's dtype and device: a Python number beside an array makes
     array-api-compat's PyTorch functions (maximum, where, logaddexp) call torch.result_type,
