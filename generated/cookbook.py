@@ -39,10 +39,9 @@ class _Layout:
 
 def _arrays(values, names, shapes):
     """The arguments as 2-d float arrays (matrices in shapes) or scalars (()): integers and
-    booleans (a dropout mask) and Python numbers take the dtype of the float arrays among
-    them, float64 where there is none (np.exp(0.5) is float64); complex numbers and arrays
-    of the wrong rank are refused. (The fast style calls it only where an argument is not a
-    float matrix, checked inline.)"""
+    booleans (a mask) and Python numbers take the float arguments' dtype, else float64
+    (np.exp(0.5) is float64); complex numbers and arrays of the wrong rank are refused. (The
+    fast style calls it only where an argument is not a float matrix, checked inline.)"""
     out, cast = [], []          # cast: the positions of integer and boolean matrices
     for value, name in zip(values, names):
         want = shapes[name]
@@ -54,16 +53,13 @@ def _arrays(values, names, shapes):
         if array.ndim != len(want):
             expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
             raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
-        if want:
-            cast += [len(out)] * (kind != "f")
-            out.append(array)
-        else:
-            out.append(array[()] if kind == "f" and type(value) is not float else float(array))
+        cast += [len(out)] * (bool(want) and kind != "f")
+        out.append(array if want else array[()] if kind == "f" and type(value) is not float
+                   else float(array))
     floats = [a for i, a in enumerate(out) if type(a) is not float and i not in cast]
     dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
-    number = dtype.type if floats or cast else float
-    return [number(a) if type(a) is float else a.astype(dtype) if i in cast else a
-            for i, a in enumerate(out)]
+    return [(dtype.type if floats or cast else float)(a) if type(a) is float
+            else a.astype(dtype) if i in cast else a for i, a in enumerate(out)]
 
 
 def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
