@@ -135,13 +135,15 @@ def module_source(derivation, style="fast", target="numpy", workspace=False):
         functions.append(_init(d))
     functions[:0] = ([dims.function()] if dims.lines else []) \
         + ([shared.function()] if shared else [])
-    if target == "array-api":          # xp: the namespace of each function's arguments
-        matrices = {x.name for x in d.params + d.inputs if x.shape != ()}
+    if target == "array-api":          # xp: the namespace of each function's arguments,
+        matrices = {x.name for x in d.params + d.inputs if x.shape != ()}    # once checked
         for f in functions:
+            checked = next((k for k, x in enumerate(f["body"])
+                            if not re.search(r" = _(arrays|labels)\(", x)), len(f["body"]))
             if "xp." in "\n".join(f["body"] + [f["returns"] or ""]):
-                f["body"].insert(0, array_api.namespace_line(f["args"]))
+                f["body"].insert(checked, array_api.namespace_line(f["args"]))
             elif not f["name"].startswith("_") and matrices & set(re.findall(r"\w+", f["args"])):
-                f["body"].insert(0, array_api.namespace_line(f["args"], bound=False))
+                f["body"].insert(checked, array_api.namespace_line(f["args"], bound=False))
     runtime = _PRINTERS[style][0].runtime
     called = _called([x for f in functions for x in f["body"] + [f["returns"] or ""]], runtime)
     prelude = array_api.prelude(called, [x for f in functions for x in f["body"]]) \

@@ -641,3 +641,32 @@ def test_an_inverse_keeps_float32_on_dask():
     for g, w in zip(got.values(), want.values(), strict=True):
         assert g.dtype == np.float32, g.dtype
         np.testing.assert_allclose(g.compute(), w, rtol=1e-4, atol=1e-5)
+
+
+@needs("torch")
+@needs("array_api_compat")
+def test_arguments_that_are_not_arrays_of_one_library_are_refused_by_name():
+    # X=None gave AttributeError: 'NoneType' object has no attribute 'shape', a list
+    # "list is not a supported array type", torch beside NumPy array-api-compat's many lines
+    # of "Multiple namespaces"
+    import torch
+    model, module, _ = _two_layer()
+    _, args = _instance(model, module)
+    x = list(module.PARAMS + module.INPUTS).index("X")
+    fix = "pass an array of the other arguments' library (xp.asarray(X))"
+    for value, message in [(None, f"X must be an array, not None: {fix}"),
+                           (args[x].tolist(), f"X must be an array, not a list: {fix}"),
+                           (torch.tensor(args[x]), "X is a torch array, W1 a numpy one: pass "
+                            "arrays of one library")]:
+        for f in (module.loss, module.value_and_grad, module.forward):
+            n = len(inspect.signature(f).parameters)
+            with pytest.raises(TypeError) as caught:
+                f(*[*args[:x], value, *args[x + 1:]][:n])
+            assert str(caught.value) == message
+    (model, module, _), = _modules(ROOT / "examples" / "cs231n_softmax.py")
+    _, args = _instance(model, module)
+    with pytest.raises(TypeError, match=r"^the arguments come from several array libraries "
+                       r"\(numpy, torch\): pass arrays of one library$"):
+        module.loss(*[torch.tensor(a) for a in args[:-1]], args[-1])     # NumPy labels
+    with pytest.raises(TypeError, match=r"^y must be an array, not None"):
+        module.loss(*args[:-1], None)

@@ -20,6 +20,7 @@ from .numpy import PlainNumPyNodePrinter, ScalarPlainPrinter, extremum_pair
 # pure Python, the NumPy target's own
 HELPERS = {f.__name__: inspect.getsource(f).rstrip() for f in (
     runtime_array_api._namespace, runtime_array_api._own_namespace, runtime_array_api._device,
+    runtime_array_api._library, runtime_array_api._one_library, runtime_array_api._not_an_array,
     runtime_array_api._arrays, runtime_array_api._labels, runtime_array_api._check_labels,
     runtime._shape_error, runtime_array_api._sigmoid, runtime_array_api._softplus,
     runtime_array_api._number, runtime_array_api._inv,

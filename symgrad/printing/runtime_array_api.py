@@ -21,13 +21,22 @@ def _namespace(*values):
     if not arrays:
         import numpy
         arrays = [numpy.asarray(0.0)]
-    if array_namespace is not None:
-        return array_namespace(*arrays)
-    spaces = {id(x): x for x in (_own_namespace(a) for a in arrays)}
-    if len(spaces) != 1:
-        raise TypeError("the arguments come from %s array libraries: pass arrays of one "
-                        "library" % ("several" if spaces else "no"))
-    return next(iter(spaces.values()))
+    if array_namespace is None:
+        spaces = {id(x): x for x in (_own_namespace(a) for a in arrays)}
+        if len(spaces) == 1:
+            return next(iter(spaces.values()))
+    else:
+        try:
+            return array_namespace(*arrays)
+        except TypeError:       # its message lists the namespaces' modules, on many lines
+            pass
+    raise TypeError("the arguments come from several array libraries (%s): pass arrays of "
+                    "one library" % ", ".join(sorted({_library(a) for a in arrays})))
+
+
+def _library(a):
+    """The name of the library a's type comes from (torch, numpy, dask, jaxlib)."""
+    return type(a).__module__.partition(".")[0]
 
 
 def _own_namespace(a):
@@ -36,6 +45,26 @@ def _own_namespace(a):
         raise TypeError(f"{type(a).__module__}.{type(a).__name__} has no __array_namespace__: "
                         "pip install array-api-compat (PyTorch and Dask need it)")
     return a.__array_namespace__()
+
+
+def _one_library(values, names):
+    """Raise TypeError naming the first argument of another library than the first array's
+    (values: _arrays' own, Python floats among them)."""
+    named = [(n, v) for n, v in zip(names, values) if type(v) is not float]
+    try:
+        _namespace(*(v for _, v in named))
+    except TypeError:
+        (first, a), xp = named[0], _namespace(named[0][1])
+        name, b = next((n, v) for n, v in named if _namespace(v) is not xp)
+        raise TypeError(f"{name} is a {_library(b)} array, {first} a {_library(a)} one: pass "
+                        "arrays of one library") from None
+
+
+def _not_an_array(value, name):
+    """The TypeError for an argument that is not an array (None, a list), naming the fix."""
+    what = "None" if value is None else f"a {type(value).__name__}"
+    return TypeError(f"{name} must be an array, not {what}: pass an array of the other "
+                     f"arguments' library (xp.asarray({name}))")
 
 
 def _device(x):
@@ -63,6 +92,8 @@ def _arrays(values, names, shapes):
             cast.append(len(out))
             out.append(float(value))
             continue
+        if not hasattr(value, "shape"):
+            raise _not_an_array(value, name)
         if len(value.shape) != len(want):
             expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
             raise ValueError(f"{name} must be {expected}, not an array of shape {value.shape}")
@@ -82,6 +113,8 @@ def _arrays(values, names, shapes):
                             * xp.isdtype(value.dtype, "complex floating"))
         out.append(value)
     arrays = [a for a in out if type(a) is not float]
+    if len({type(a) for a in arrays}) > 1:
+        _one_library(out, names)
     if cast and arrays:
         xp, floats = _namespace(*arrays), [a for i, a in enumerate(out) if i not in cast]
         dtype, device = xp.result_type(*floats) if floats else xp.float64, _device(arrays[0])
@@ -94,6 +127,8 @@ def _arrays(values, names, shapes):
 def _labels(value, name, want):
     """Integer class labels checked and kept integer: a vector (m,), as cs231n's y, is shaped
     as want, the labels' shape in SHAPES, (1, m) or (m, 1)."""
+    if not hasattr(value, "shape"):
+        raise _not_an_array(value, name)
     xp = _namespace(value)
     if not xp.isdtype(value.dtype, "integral"):
         raise TypeError(f"{name} must hold integer class labels, not {value.dtype}: pass "
