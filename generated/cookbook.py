@@ -143,7 +143,7 @@ def forward(mu, L):
             and mu.ndim == 2
             and mu.dtype.kind == L.dtype.kind == "f"):
         mu, L = _arrays((mu, L), PARAMS + INPUTS, SHAPES)
-    n, m = _dims(mu, L)
+    _dims(mu, L)
     P = _matmul(L, L.T)
     covariance = np.linalg.inv(P)
     return {'covariance': covariance}
@@ -221,7 +221,7 @@ def jacobian_dcov_dL(mu, L, X, mode="auto"):
     mode 'auto': the order with fewer products
     """
     mu, L, X = _arrays((mu, L, X), PARAMS + INPUTS, SHAPES)
-    n, m = _dims(mu, L, X)
+    _dims(mu, L, X)
     if mode == "auto":
         mode = "reverse"
     if mode not in ("reverse", "forward"):

@@ -162,7 +162,7 @@ def forward(W1, b1, W2, b2, X):
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == "f"):
         W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
-    n_h, n_x, n_y, m = _dims(W1, b1, W2, b2, X)
+    _dims(W1, b1, W2, b2, X)
     Z1 = _matmul(W1, X)
     Z1 += b1
     A1 = np.multiply(Z1, _sigmoid(Z1), Z1)

@@ -190,7 +190,7 @@ def forward(W1, b1, W2, b2, W3, b3, W4, b4, X):
             "f"):
         W1, b1, W2, b2, W3, b3, W4, b4, X = _arrays((W1, b1, W2, b2, W3, b3, W4, b4, X), PARAMS
             + INPUTS, SHAPES)
-    n1, n0, n2, n3, m = _dims(W1, b1, W2, b2, W3, b3, W4, b4, X)
+    _dims(W1, b1, W2, b2, W3, b3, W4, b4, X)
     _, _, _, Z4 = _forward_pass(W1, b1, W2, b2, W3, b3, W4, b4, X)
     AL = _sigmoid(Z4, out=Z4)
     return {'AL': AL}

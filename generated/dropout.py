@@ -162,7 +162,7 @@ def forward(W1, b1, W2, b2, X, D1):
             == D1.dtype.kind == "f"):
         W1, b1, W2, b2, X, D1 = _arrays((W1, b1, W2, b2, X, D1), ('W1', 'b1', 'W2', 'b2', 'X',
             'D1'), SHAPES)
-    n_h, n_x, m = _dims(W1, b1, W2, b2, X, D1)
+    _dims(W1, b1, W2, b2, X, D1)
     Z1 = _matmul(W1, X)
     Z1 += b1
     A1 = np.maximum(0.0, Z1, out=Z1)

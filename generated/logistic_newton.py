@@ -119,7 +119,7 @@ def forward(w, X):
             and w.ndim == X.ndim == 2
             and w.dtype.kind == X.dtype.kind == "f"):
         w, X = _arrays((w, X), PARAMS + INPUTS, SHAPES)
-    n_x, m = _dims(w, X)
+    _dims(w, X)
     A = _sigmoid(np.dot(w.T, X))
     return {'A': A}
 

@@ -114,7 +114,7 @@ def forward(w, b, X):
     A = sigmoid(Z)
     """
     w, b, X = _arrays((w, b, X), PARAMS + INPUTS, SHAPES)
-    n_x, m = _dims(w, X)
+    _dims(w, X)
     Z = np.dot(w.T, X)
     Z += b
     A = _sigmoid(Z, out=Z)

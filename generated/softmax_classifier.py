@@ -176,7 +176,7 @@ def forward(W1, b1, W2, b2, X):
             and W1.dtype.kind == b1.dtype.kind == W2.dtype.kind == b2.dtype.kind == X.dtype.kind
             == "f"):
         W1, b1, W2, b2, X = _arrays((W1, b1, W2, b2, X), PARAMS + INPUTS, SHAPES)
-    n_h, n_x, k, m = _dims(W1, b1, W2, b2, X)
+    _dims(W1, b1, W2, b2, X)
     _, Z2 = _forward_pass(W1, b1, W2, b2, X)
     # softmax(Z2) = t4/t5: t4 = exp(Z2 - max), t5 its sum
     t2 = np.maximum.reduce(Z2, axis=-2, keepdims=True)

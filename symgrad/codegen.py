@@ -232,6 +232,13 @@ def _jacobian(d, jac, dims, style):
     to = shape if shape != "()" else "(())"      # .reshape(()) of a scalar by a scalar
     private = f"_jacobian_{jac.name}_"
     calls = _PRINTERS[style][0].calls
+    rest = _labels_in_range(args, d) + [
+        'if mode == "auto":',
+        f'    mode = {_fewer_products(out.shape, wrt.shape)}',
+        'if mode not in ("reverse", "forward"):',
+        '    raise ValueError(f"mode must be \'reverse\', \'forward\' or \'auto\', '
+        'not {mode!r}")'] + _wrapped(f'order = {private}reverse if mode == "reverse" else '
+                                     f'{private}forward')
     dispatch = dict(
         name=f"jacobian_{jac.name}", args=", ".join(a.name for a in args) + ', mode="auto"',
         summary=f"J[i, j, k, l] = d {label}[i, j] / d {wrt.name}[k, l], an array of shape "
@@ -239,15 +246,8 @@ def _jacobian(d, jac, dims, style):
         doc=[f"mode 'reverse': one vector-Jacobian product per entry of {label} ({n_out})",
              f"mode 'forward': one Jacobian-vector product per entry of {wrt.name} ({n_wrt})",
              "mode 'auto': the order with fewer products"],
-        body=_validate(args, d) + dims.call(args) + _labels_in_range(args, d) + [
-            'if mode == "auto":',
-            f'    mode = {_fewer_products(out.shape, wrt.shape)}',
-            'if mode not in ("reverse", "forward"):',
-            '    raise ValueError(f"mode must be \'reverse\', \'forward\' or \'auto\', '
-            'not {mode!r}")'],
+        body=_validate(args, d) + dims.call(args, rest, f"order{call}") + rest,
         returns=f"order{call}")
-    dispatch["body"] += _wrapped(f'order = {private}reverse if mode == "reverse" else '
-                                 f'{private}forward')
     reverse = _function(
         d, private + "reverse", _Draft(d, args, [jac.reverse], [jac.seed], style),
         f"d {label} / d {wrt.name} right to left, all seeds {jac.seed.name}[k] = e_k at once "
@@ -507,8 +507,9 @@ def _function(d, name, draft, summary, returns, binder, public=True, shared=None
         stmts = stmts[:-1]          # the return frees those arrays as soon, computing nothing
     body = ir.lines(last_forms(stmts))
     entry = _validate(args, d, draft.reuses, binder.unranked) if public else []
-    body = entry + binder.call(args) + (_labels_in_range(args, d) if public else []) \
-        + _slice_checks(draft.roots) + start + body
+    rest = (_labels_in_range(args, d) if public else []) + _slice_checks(draft.roots) \
+        + start + body
+    body = entry + binder.call(args, rest, returned) + rest
     doc[:0] = [f"{s.name}[k] = e_k, the k-th of {draft.batch} unit seeds" for s in read]
     return dict(name=name, args=", ".join(["workspace"] * buffers + [a.name for a in args]),
                 summary=summary, doc=[] if buffers else doc, body=body, returns=returned)
@@ -890,8 +891,10 @@ class _Dims:
                     else self.lines, returns=self.lines[-1][len("return "):] if self.dims
                     else None, summary=f"The dimensions {listed}, checked across the arguments.")
 
-    def call(self, args):
-        """The statement of a function with these arguments binding the dimensions."""
+    def call(self, args, rest, returned=None):
+        """The statement of a function with these arguments binding the dimensions: a bare
+        call, for its check only, where no statement of the rest of the body (Python source
+        lines) nor the returned expression reads one (ruff's F841 flags `n = _dims(W)`)."""
         if not self.lines:
             return []
         given = {a.name for a in args}
@@ -903,7 +906,8 @@ class _Dims:
             positional.append(n)
         keywords = [f"{n}={n}" for n in names[len(positional):] if n in given]
         text = f"_dims({', '.join(positional + keywords)})"
-        if not self.dims:
+        source = "\n".join(rest + [f"return {returned}"] * (returned is not None))
+        if not set(self.dims) & ir.names(ast.parse(source)):
             return [text]
         return _wrapped(f"{', '.join(self.dims)} = {text}")
 

@@ -380,3 +380,47 @@ def test_a_zero_hessian_builds_no_seeds_and_a_zero_block_reads_none(style):
                     np.exp(values["V"][i] @ x) * np.outer(x, x)
             expected = np.pad(expected, ((0, 2), (0, 2)))
         assert np.allclose(module.hessian(*args), expected, rtol=1e-12, atol=0)
+
+
+def _one_dimension_models():
+    """Models with a single dimension, whose functions mostly never read it: a square tanh
+    layer (n) and a logistic unit over m examples with a Jacobian and a Hessian."""
+    W = sg.Param("W", n, n)
+    X, Y = sg.Input("X", 1, m), sg.Input("Y", 1, m)
+    w, b = sg.Param("w", 1, 1), sg.Param("b", 1, 1)
+    Z = w @ X + b
+    return [sg.Model("one_n", loss=sg.sum(sg.tanh(W)), params=[W]),
+            sg.Model("one_m", loss=sg.bce_with_logits(Z, Y), params=[w, b], inputs=[X, Y],
+                     hessian=True, jacobians={"dZ_dw": (Z, w)}, outputs={"Z": Z})]
+
+
+@pytest.mark.parametrize("style, target, workspace", [
+    ("fast", "numpy", False), ("fast", "numpy", True), ("plain", "numpy", False),
+    ("plain", "array-api", False)])
+def test_a_function_that_reads_no_dimension_calls_dims_without_binding_one(
+        tmp_path, style, target, workspace):
+    """`n = _dims(W)` where nothing reads n is ruff's F841 (a tuple `n, m = ...` is not
+    flagged, so only one-dimension models failed): such a function calls _dims bare, for its
+    shape check, which still refuses a wrong shape."""
+    import shutil
+    import subprocess
+    ruff = shutil.which("ruff")
+    for model in _one_dimension_models():
+        source = module_source(derive(model), style, target, workspace)
+        (tmp_path / f"{model.name}.py").write_text(source)
+        for line in source.splitlines():
+            if re.fullmatch(r"    \w+ = _dims\(.*\)", line):
+                name = line.split()[0]
+                function = source[:source.index(line)].rsplit("\ndef ", 1)[1]
+                rest = source[source.index(line) + len(line):].split("\n\n\n")[0]
+                assert re.search(rf"\b{name}\b", rest), (model.name, function.split("(")[0])
+        module = load_module(source, f"{model.name}_{style}_{target}_{workspace}")
+        bad = (np.zeros((2, 3)),) if model.name == "one_n" else (
+            np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 3)), np.zeros((1, 4)))
+        with pytest.raises(ValueError, match="columns"):
+            module.loss(*bad)
+    if ruff is not None:
+        result = subprocess.run([ruff, "check", "--no-cache", "--config",
+                                 str(ROOT / "pyproject.toml"), str(tmp_path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
