@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import sympy as sp
 
-from .functions import logcosh, sigmoid, softplus, to_elementary
+from .functions import logcosh, sigmoid, softplus, step_at_zero, to_elementary
 from .graph import Node, placeholder, topo
 from .printing import runtime
 
@@ -129,7 +129,8 @@ _STABLE = {"softplus": lambda x: np.logaddexp(0, x), "sigmoid": runtime._sigmoid
 @lru_cache(maxsize=1024)
 def _function(expr, arity):
     """A map's scalar expression as a NumPy function of its operands, with symgrad's step:
-    H(0) = 0 (relu'(z) is H(relu(z))), and its softplus, sigmoid and logcosh (_STABLE)."""
+    H(0) = 0 (relu'(z) is H(relu(z))) but where 1 is given (step_at_zero), and its softplus,
+    sigmoid and logcosh (_STABLE)."""
     expr = to_elementary(expr, keep=(softplus, sigmoid, logcosh)).replace(
-        sp.Heaviside, lambda x, *h0: sp.Heaviside(x, 0))
+        sp.Heaviside, lambda x, *h0: sp.Heaviside(x, step_at_zero(sp.Heaviside(x, *h0))))
     return sp.lambdify([placeholder(i) for i in range(arity)], expr, [_STABLE, "numpy"])

@@ -2,6 +2,8 @@
 stable forms of log cosh and x log x that the losses use."""
 import sympy as sp
 
+from .errors import SymgradError
+
 
 class sigmoid(sp.Function):
     """The logistic function 1/(1 + exp(-x)); its derivative reuses its value."""
@@ -124,3 +126,29 @@ def to_elementary(expr, keep=()):
         if function not in keep:
             expr = expr.replace(function, elementary)
     return expr
+
+
+def step_at_zero(h):
+    """H(0) of a Heaviside step as symgrad computes it: 0 where SymPy's default 1/2 stands
+    (relu'(0) = 0, as PyTorch; Heaviside(x, 1/2) is the same expression as Heaviside(x), so it
+    cannot be told from it) and where 0 is given, 1 where 1 is given; any other is refused."""
+    value = h.args[1] if len(h.args) > 1 else sp.S.Half
+    if value == sp.S.Half or value == 0:
+        return 0
+    if value == 1:
+        return 1
+    value = sp.sstr(value, full_prec=False)
+    raise SymgradError(f"Heaviside(x, {value}) asks for H(0) = {value}: symgrad computes H(0) = 0 "
+                       "(SymPy's default 1/2 taken as 0, as relu'(0)) or an explicit 1: write "
+                       "Heaviside(x), Heaviside(x, 0) or Heaviside(x, 1)")
+
+
+def step_comparison(h):
+    """The comparison with 0 that a Heaviside step is (step_at_zero): ">" or ">="."""
+    return ">=" if step_at_zero(h) else ">"
+
+
+def check_steps(expr):
+    """Refuse (step_at_zero) a Heaviside step in expr whose H(0) symgrad cannot compute."""
+    for h in expr.atoms(sp.Heaviside):
+        step_at_zero(h)

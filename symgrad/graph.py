@@ -45,6 +45,7 @@ import sympy as sp
 
 from . import simplify
 from .errors import SymgradError
+from .functions import check_steps
 
 # the one table of ops, each described above: a node of any other op is a bug. Each has its
 # rules in rules.py and its printers in printing/ (tests/test_op_table.py checks that)
@@ -176,6 +177,7 @@ class Graph:
     def map(self, expr: sp.Expr, args: Sequence[Node], shape: Shape | None = None) -> Node:
         """Elementwise expr over args (placeholder i = args[i]), broadcast to shape."""
         expr, args = sp.sympify(expr), list(args)
+        check_steps(expr)
         if shape is None:
             shape = broadcast_shape([a.shape for a in args], "an elementwise operation")
         else:

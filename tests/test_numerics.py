@@ -415,3 +415,60 @@ def test_a_sum_of_exponentials_under_a_log_or_a_division_is_stable_through_maps(
         value, (dz,) = module.value_and_grad(z)
     assert np.isfinite(value) and np.isfinite(dz).all()
     np.testing.assert_allclose(value, want, rtol=1e-12)
+
+
+def _steps_model(at_zero=1):
+    """sum(Z*H(Z, at_zero)) + 3 sum(Z*H(Z)), with the steps H(Z, at_zero), H(Z) (SymPy's
+    default 1/2, symgrad's 0) and H(Z, 0) as outputs."""
+    Z = sg.Param("Z", 1, m)
+
+    def step(*h0):
+        return Z.applyfunc(sp.Lambda(t, sp.Heaviside(t, *h0)))
+    loss = sg.sum(Z.applyfunc(sp.Lambda(t, t * sp.Heaviside(t, at_zero)))) \
+        + 3 * sg.sum(Z.applyfunc(sp.Lambda(t, t * sp.Heaviside(t))))
+    return sg.Model("steps", loss, [Z], outputs={"H1": step(at_zero), "H": step(),
+                                                 "H0": step(0)})
+
+
+@pytest.mark.parametrize("style, target", [("fast", "numpy"), ("plain", "numpy"),
+                                           ("plain", "array-api")])
+def test_an_explicit_heaviside_at_zero_of_one_is_honoured(style, target):
+    """Heaviside(t, 1) is 1 at t = 0 exactly (it was printed Z > 0, giving 0); Heaviside(t) and
+    Heaviside(t, 0) stay 0 there (SymPy's default 1/2 is symgrad's 0, as relu'(0)). By hand:
+    d/dz (z H(z, 1) + 3 z H(z)) = H(z, 1) + 3 H(z), the deltas times z being 0."""
+    model = _steps_model()
+    source = module_source(derive(model), style, target)
+    module = load_module(source, f"steps_{style}_{target.replace('-', '_')}")
+    z = np.array([[-2.0, 0.0, 3.0]])
+    out = module.forward(z)
+    assert np.asarray(out["H1"]).tolist() == [[0.0, 1.0, 1.0]]
+    assert np.asarray(out["H"]).tolist() == [[0.0, 0.0, 1.0]]
+    assert np.asarray(out["H0"]).tolist() == [[0.0, 0.0, 1.0]]
+    loss, (dz,) = module.value_and_grad(z)
+    assert loss == 3.0 + 9.0
+    assert np.asarray(dz).tolist() == [[0.0, 1.0, 4.0]]
+    assert "(Z >= 0)" in source and "(Z > 0)" in source          # the docstrings' math
+
+
+def test_the_graph_evaluator_takes_an_explicit_heaviside_at_zero_of_one_too():
+    """The evaluator that certification compares modules with (symgrad/evaluate.py)."""
+    from symgrad.evaluate import evaluate
+    d = derive(_steps_model())
+    z, dims = np.array([[-2.0, 0.0, 3.0]]), {"m": 3}
+    assert evaluate(d.outputs["H1"], {"Z": z}, dims).tolist() == [[0.0, 1.0, 1.0]]
+    assert evaluate(d.outputs["H"], {"Z": z}, dims).tolist() == [[0.0, 0.0, 1.0]]
+    assert evaluate(d.grads[0], {"Z": z}, dims).tolist() == [[0.0, 1.0, 4.0]]
+
+
+def test_the_latex_of_heaviside_one_is_the_indicator_of_z_at_least_zero():
+    tex = sg.latex(_steps_model())
+    assert r"\mathbf{1}\left[Z \geq 0\right]" in tex
+    assert r"\mathbf{1}\left[Z > 0\right]" in tex
+
+
+@pytest.mark.parametrize("at_zero", [0.3, sp.Rational(1, 4)])
+def test_a_heaviside_at_zero_symgrad_cannot_compute_is_refused_in_one_line(at_zero):
+    with pytest.raises(sg.SymgradError, match=r"asks for H\(0\) = (0\.3|1/4): symgrad computes "
+                       r"H\(0\) = 0 .* or an explicit 1") as info:
+        derive(_steps_model(at_zero))
+    assert "\n" not in str(info.value)

@@ -11,6 +11,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import SymgradError
+from ..functions import step_comparison
 from ..graph import placeholder
 from . import runtime, runtime_array_api
 from .nodes import _Named
@@ -92,15 +93,17 @@ class ScalarArrayAPIPrinter(ScalarPlainPrinter):
     _print_erfc = _print_erf
 
     def _print_Heaviside(self, expr):          # H(0) = 0: ReLU'(0) = 0, as PyTorch
-        return "xp.astype(%s > 0, %s)" % (self._print(expr.args[0]), self.dtype)
+        return "xp.astype(%s %s 0, %s)" % (self._print(expr.args[0]), step_comparison(expr),
+                                           self.dtype)
 
     def _print_Mul(self, expr):
-        """g * H(x) as xp.where(x > 0, g, 0.0): g's dtype, and H(0) = 0."""
+        """g * H(x) as xp.where(x > 0, g, 0.0): g's dtype, and H(0) = 0 (x >= 0 for an
+        explicit Heaviside(x, 1))."""
         steps = [f for f in expr.args if isinstance(f, sp.Heaviside)]
         rest = sp.Mul(*[f for f in expr.args if not isinstance(f, sp.Heaviside)])
         if not steps:
             return super()._print_Mul(expr)
-        masks = ["%s > 0" % self._print(h.args[0]) for h in steps]
+        masks = ["%s %s 0" % (self._print(h.args[0]), step_comparison(h)) for h in steps]
         masks = masks[0] if len(masks) == 1 else " & ".join("(%s)" % m for m in masks)
         if rest.free_symbols & set(self.operands):
             return "xp.where(%s, %s, %s)" % (masks, self._print(rest), self._array(0.0))

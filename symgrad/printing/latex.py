@@ -10,6 +10,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from ..functions import step_at_zero
 from ..graph import full_region, placeholder
 from ..naming import tex
 from ..rules import _region_tex
@@ -272,7 +273,8 @@ class ScalarLatexPrinter(_Operands, LatexPrinter):
 
     def _print_Heaviside(self, expr, exp=None):      # H(0) = 0: ReLU'(0) = 0
         # the indicator in bold: amssymb's \mathbb has no 1 (it prints another glyph)
-        return r"\mathbf{1}\left[%s > 0\right]" % self._print(expr.args[0])
+        return r"\mathbf{1}\left[%s %s 0\right]" % (self._print(expr.args[0]),
+                                                   r"\geq" if step_at_zero(expr) else ">")
 
 
 class LatexNodePrinter(NodePrinter):

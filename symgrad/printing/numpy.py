@@ -12,6 +12,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
+from ..functions import step_at_zero, step_comparison
 from ..graph import broadcast_shape, full_region, placeholder
 from ..schedule import is_square
 from . import runtime, runtime_plain
@@ -97,11 +98,12 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
         return "np.logaddexp(0, %s)" % self._print(expr.args[0])
 
     def _print_Heaviside(self, expr):          # H(0) = 0: ReLU'(0) = 0, as PyTorch
-        return "np.heaviside(%s, 0)" % self._print(expr.args[0])
+        return "np.heaviside(%s, %d)" % (self._print(expr.args[0]), step_at_zero(expr))
 
     def _print_Mul(self, expr):
         """g * H(x) as g*(x > 0): a boolean mask, many times cheaper than np.heaviside (and
-        H(0) = 0 too). Only when g holds an operand, so the product stays in its dtype.
+        H(0) = 0 too; x >= 0 for an explicit Heaviside(x, 1)). Only when g holds an operand,
+        so the product stays in its dtype.
         A column times a row is _matmul(c, r), an outer product: broadcasting them would
         allocate the ufunc's iteration buffers."""
         masks = [f for f in expr.args if isinstance(f, sp.Piecewise)
@@ -122,8 +124,9 @@ class ScalarNumPyPrinter(_Operands, NumPyPrinter):
             # (Z > 0)/m, a bool mask times a float scalar, is float64: np.where(...) cast
             return self._print(sp.piecewise_fold(expr.replace(
                 lambda e: isinstance(e, sp.Heaviside),
-                lambda e: sp.Piecewise((1, e.args[0] > 0), (0, True)))))
-        masks = ["(%s > 0)" % self._print(h.args[0]) for h in steps]
+                lambda e: sp.Piecewise((1, sp.Rel(e.args[0], 0, step_comparison(e))),
+                                       (0, True)))))
+        masks = ["(%s %s 0)" % (self._print(h.args[0]), step_comparison(h)) for h in steps]
         return "*".join([self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)] + masks)
 
     def _outer_product(self, column, row):
@@ -230,7 +233,7 @@ class ScalarMathPrinter(_Operands, StrPrinter):
     settings: dict = {}
 
     def _print_Heaviside(self, expr):
-        return "(%s > 0)" % self._print(expr.args[0])
+        return "(%s %s 0)" % (self._print(expr.args[0]), step_comparison(expr))
 
     def _print_Max(self, expr):
         if len(expr.args) == 2 and sp.S.Zero in expr.args:
