@@ -43,7 +43,7 @@ def _arrays(values, names, shapes):
     booleans (a mask) and Python numbers take the float arguments' dtype, else float64
     (np.exp(0.5) is float64); complex numbers and arrays of the wrong rank are refused. (The
     fast style calls it only where an argument is not a float matrix, checked inline.)"""
-    out, cast = [], []          # cast: the positions of integer and boolean matrices
+    out = []
     for value, name in zip(values, names):
         want = shapes[name]
         array = np.asarray(value)
@@ -54,9 +54,9 @@ def _arrays(values, names, shapes):
         if array.ndim != len(want):
             expected = f"a matrix of shape ({', '.join(want)})" if want else "a scalar"
             raise ValueError(f"{name} must be {expected}, not an array of shape {array.shape}")
-        cast += [len(out)] * (bool(want) and kind != "f")
         out.append(array if want else array[()] if kind == "f" and type(value) is not float
                    else float(array))
+    cast = [i for i, a in enumerate(out) if isinstance(a, np.ndarray) and a.dtype.kind != "f"]
     floats = [a for i, a in enumerate(out) if type(a) is not float and i not in cast]
     dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
     return [(dtype.type if floats or cast else float)(a) if type(a) is float
