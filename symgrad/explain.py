@@ -133,10 +133,6 @@ class Explanation:
         self.course = _course_chain(self)
         self.softmax = _softmax_chain(self)
         self.course_m = self.batch          # the summary's convention: None, the code's
-        try:
-            [self._course_rhs(node) for node in self._backward_statements()]
-        except _Unscaled:
-            self.course_m = None
 
     def _name(self, node):
         name = self.names[node.id]
@@ -256,10 +252,16 @@ class Explanation:
     # -- the summary: one line per adjoint the code computes -----------------------------
     def summary(self):
         """The lines of the backward pass, in the course's convention where the loss is a
-        mean over the examples and every line can be written in it (self.course_m)."""
+        mean over the examples and every line can be written in it (else self.course_m is
+        set to None, the code's)."""
+        nodes = self._backward_statements()
+        try:
+            texts = [self._course_rhs(node) for node in nodes]
+        except _Unscaled:
+            self.course_m = None
+            texts = [self._course_rhs(node) for node in nodes]
         lines = []
-        for node in self._backward_statements():
-            rhs = self._course_rhs(node)
+        for node, rhs in zip(nodes, texts):
             lines += _rows(self.tex[node.id], rhs + self._value(node, rhs),
                            shape_tex(node.shape))
         return lines
@@ -482,6 +484,7 @@ class Explanation:
                  % loss + examples_sentence(self.d.params, self.d.inputs, self._input_tex))
         forward = [self.forward()] + self.stable_forms()
         if not steps:
+            summary = self.summary()        # first: it settles self.course_m
             if self.course_m is not None:
                 m = sp.latex(self.course_m)
                 intro += (r" The loss is the mean over the $%s$ examples, so, as in the "
@@ -494,7 +497,7 @@ class Explanation:
                         ("Backward pass, right to left", [
                             "One line per adjoint the code computes, in its order "
                             "(symgrad latex --steps shows every step of the chain rule "
-                            "with its local Jacobian).", self.summary()]
+                            "with its local Jacobian).", summary]
                          + self.softmax_chain(course=True)),
                         ("Gradients", [self._gradients_text(), self.gradients()])]
         else:
