@@ -164,7 +164,8 @@ def stable_logsumexp_differences(stmts: list[ir.Stmt], shapes: MutableMapping[st
     _minus_logsumexp(a, Z, axis): (a - c) - log(sum(exp(Z - c))), c Z's maximum along the
     axis. a - (c + log(...)) loses the digits of a confident logit's log-probability where
     a is near c (float32 logits 200 and 188: 0 for log(1 + exp(-12)) = 6.1e-6); a - c is
-    exact there. A named logsumexp that nothing else reads (nor keeps) is not computed; a
+    exact there. Where a is Z's own expression (log_softmax(-2*W): a = -2*W, Z = t1), a reads
+    Z. A named logsumexp that nothing else reads (nor keeps) is not computed; a
     difference computed in several statements is computed once (new names from fresh(),
     their shapes added to shapes)."""
     named = {}
@@ -174,8 +175,12 @@ def stable_logsumexp_differences(stmts: list[ir.Stmt], shapes: MutableMapping[st
                                          for r in stmts[i + 1:]):
             named[found[0]] = found[1:]
 
+    computed = {s.target: ast.dump(s.value) for s in stmts if s.kind == "assign"}
+
     def minus(logit, axis):
         def rewrite(a, first):
+            if ast.dump(a) == computed.get(logit):      # a is the logit itself: read it
+                a = ast.Name(logit, ast.Load())
             call = ir.call("_minus_logsumexp", [a, ast.parse(logit, mode="eval").body,
                                                 ast.Constant(axis)])
             return call if first else ast.UnaryOp(ast.USub(), call)

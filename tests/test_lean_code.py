@@ -293,6 +293,29 @@ def test_a_row_dot_a_row_of_arguments_stays_one_product():
     assert "np.dot(u, v.T)" in _body(source, "loss"), _body(source, "loss")
 
 
+@pytest.mark.parametrize("style", ["fast", "plain"])
+def test_a_log_softmax_of_an_expression_computes_it_once(style):
+    """log_softmax(-2*W) reads its logits t1 = -2*W as the confident logit a of
+    _minus_logsumexp(a, t1, axis) too: -2*W was computed a second time."""
+    W, G = sg.Param("W", n, m), sg.Input("G", n, m)
+    model = sg.Model("lsm", loss=sg.sum(G * sg.log_softmax(-2 * W, axis=0)), params=[W],
+                     inputs=[G])
+    source = module_source(derive(model), style=style)
+    for function in ("loss", "value_and_grad"):
+        body = _body(source, function)
+        code = "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
+        assert len(re.findall(r"-2 ?\* ?W", code)) == 1, body
+        assert "_minus_logsumexp(t1, t1, -2)" in body, body
+    module = load_module(source)
+    Wv, Gv = np.random.default_rng(5).standard_normal((2, 4, 3))
+    z = -2 * Wv
+    logp = z - z.max(0) - np.log(np.exp(z - z.max(0)).sum(0))     # by hand, stable
+    value, (dW,) = module.value_and_grad(Wv, Gv)
+    assert np.isclose(value, (Gv * logp).sum(), rtol=1e-13)
+    # d/dW of sum(G*(z - lse(z))) = -2*(G - softmax(z)*sum(G, 0)), by hand
+    np.testing.assert_allclose(dW, -2 * (Gv - np.exp(logp) * Gv.sum(0)), rtol=1e-12)
+
+
 def test_sums_of_one_shape_added_are_one_sum():
     """c*sum(exp(P)) + d*sum(tanh(Q)) for P, Q of one shape is one reduction of one
     elementwise expression, c*sum(exp(P) + (d/c)*tanh(Q)): one array where there were two.
