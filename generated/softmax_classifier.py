@@ -67,12 +67,15 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     """Initial values of params (init_params): each weight (a name in fan_in, which gives the
     axis of its shape that counts its inputs) random by scheme, N(0, 2/fan-in) for "he",
     N(0, 1/fan-in) for "xavier", 0.01 N(0, 1) for "small", zeros for "zeros"; a parameter in
-    ones 1 (a scale), every other 0 (a bias). shapes: SHAPES; dims: dimension -> size."""
+    ones 1 (a scale), every other 0 (a bias). shapes: SHAPES, whose sizes are dimensions,
+    numbers or sums and products of them ('n + 1'); dims: dimension -> size."""
+    import ast
     variances = {"he": 2.0, "xavier": 1.0, "small": None, "zeros": 0.0}
     if scheme not in variances:
         raise ValueError(f"scheme must be one of {', '.join(map(repr, variances))}, "
                          f"not {scheme!r}")
-    needed = {d for name in params for d in shapes[name] if not d.isdigit()}
+    sizes = {d: ast.parse(d, mode="eval").body for name in params for d in shapes[name]}
+    needed = {x.id for tree in sizes.values() for x in ast.walk(tree) if isinstance(x, ast.Name)}
     missing = sorted(needed - set(dims))
     if missing:
         raise ValueError(f"init_params needs the size of {', '.join(missing)} in dims")
@@ -81,10 +84,20 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     if bad:
         raise ValueError(f"init_params: {bad[0]}={dims[bad[0]]!r} in dims: give each "
                          "dimension a positive integer, e.g. dims={'%s': 3}" % bad[0])
+    ops = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__,
+           ast.FloorDiv: int.__floordiv__, ast.Pow: int.__pow__}
+
+    def size(x):
+        if isinstance(x, ast.BinOp):
+            return ops[type(x.op)](size(x.left), size(x.right))
+        return int(x.value if isinstance(x, ast.Constant) else dims[x.id])
     rng = np.random.default_rng(seed)
     values = []
     for name in params:
-        shape = tuple(int(d) if d.isdigit() else int(dims[d]) for d in shapes[name])
+        shape = tuple(size(sizes[d]) for d in shapes[name])
+        if any(s < 1 for s in shape):
+            raise ValueError(f"init_params: {name} would be of shape {shape} "
+                             f"({', '.join(shapes[name])}): give dims that make each size positive")
         if name in fan_in and scheme != "zeros":
             variance = variances[scheme]
             scale = 0.01 if variance is None else np.sqrt(variance / shape[fan_in[name]])

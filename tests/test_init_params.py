@@ -88,3 +88,18 @@ def test_a_dimension_that_is_not_a_positive_integer_is_refused(example, value):
     with pytest.raises(ValueError, match=f"n_x={value!r} in dims: give each dimension a "
                                          "positive integer"):
         module.init_params({"n_x": value, "n_h": 4})
+
+
+def test_a_size_that_is_an_expression_of_dimensions_is_computed():
+    """W (k, n + 1) acting on [X; ones] (the bias folded in): init_params asked for the size
+    of 'n + 1' in dims."""
+    X, ones = sg.Input("X", n, m), sg.Input("ones", 1, m)
+    W, V = sg.Param("W", k, n + 1), sg.Param("V", 2 * k, n - 1)
+    loss = sg.sum(sg.tanh(W @ sg.concat([X, ones], axis=0)) ** 2) + sg.sum(V ** 2)
+    module = compiled(sg.Model("folded", loss=loss, params=[W, V], inputs=[X, ones]))
+    W0, V0 = module.init_params({"n": 3, "k": 5000}, "he", seed=0)
+    assert W0.shape == (5000, 4) and V0.shape == (10000, 2)
+    assert np.isclose(W0.std(), np.sqrt(2 / 4), rtol=0.02)        # fan-in n + 1 = 4, not 3
+    with pytest.raises(ValueError, match=r"init_params: V would be of shape \(2, 0\) "
+                                         r"\(2\*k, n - 1\): give dims that make each size"):
+        module.init_params({"n": 1, "k": 1})
