@@ -35,6 +35,16 @@ def test_deep_network_learns_the_moons_in_a_short_run():
     assert results["costs"][-1] < 0.5 * results["costs"][0]
 
 
+@pytest.mark.parametrize("sizes", ["2,20,7,5", "abc", "3,20,7,5,1", "2,0,7,5,1", "2,4,4,4,2"])
+def test_deep_sizes_that_do_not_fit_the_network_or_the_data_are_refused(sizes, capsys):
+    """--sizes 2,20,7,5 (four) trained silently, 3 inputs failed in the product, 'abc' raised a
+    traceback."""
+    with pytest.raises(SystemExit) as exit:
+        train_deep.main(["--quiet", "--png", "", "--sizes", sizes])
+    assert exit.value.code == 2
+    assert "give five positive integers, 2 first" in capsys.readouterr().err
+
+
 def test_initialisation_schemes_show_what_the_notes_say(tmp_path):
     """zeros never breaks the symmetry (every weight's gradient is 0, the cost stays at log 2
     for balanced labels); 0.01-scaled weights give vanishing gradients in the deep ReLU net;

@@ -26,11 +26,26 @@ def moons(m=400, noise=0.3, seed=0):
     return X, Y
 
 
+def _sizes(text):
+    """--sizes: five positive integers n0,...,n4, n0 = 2 and n4 = 1 (the data's)."""
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        sizes = []
+    if len(sizes) != 5 or min(sizes) < 1 or sizes[0] != 2 or sizes[-1] != 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give five positive integers, 2 first (the moons' two features) and 1 "
+            "last (one output), e.g. 2,20,7,5,1")
+    return sizes
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=3000)
     parser.add_argument("--learning-rate", type=float, default=0.1)
-    parser.add_argument("--sizes", default="2,20,7,5,1", help="layer sizes n0,...,n4")
+    parser.add_argument("--sizes", default="2,20,7,5,1", type=_sizes,
+                        help="layer sizes n0,...,n4: 2 inputs (the moons), three hidden "
+                        "layers, 1 output")
     parser.add_argument("--png", default="deep_boundary.png", help="picture ('' for none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--generated", default=str(GENERATED), metavar="DIR",
@@ -39,7 +54,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     deep = load_generated("deep_relu", args.generated)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = args.sizes
     X, Y = moons()
     print(f"moons data set: X {X.shape}; layer sizes {sizes}; parameters {deep.PARAMS}")
     start = deep.init_params(dict(zip(("n0", "n1", "n2", "n3"), sizes)), "he", seed=1)
