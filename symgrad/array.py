@@ -7,6 +7,13 @@ matrix product; `*`, `/`, `**`, `+` and `-` are elementwise, broadcasting (n, 1)
 (HadamardProduct, HadamardPower, MatAdd, and `OneMatrix` products for a broadcast), so
 everything after the model file sees plain SymPy.
 
+What NumPy makes 1-d (A[i], A[i, :], A[:, j], a reduction along an axis without keepdims)
+is of the `Vector` mixin's class: the (1, n) row NumPy's (n,) broadcasts as, with NumPy's
+meaning of a 1-d where it differs from a row's: `v.T` is v, `W @ v` takes v as a column and
+gives a 1-d, `u @ v` is the inner product (a scalar), `v[i]` an entry, `sg.sum(v, axis=0)` a
+scalar. An elementwise result is 1-d when every matrix operand is. SymPy's `.shape` of a
+1-d is still (1, n): a SymPy matrix has two dimensions.
+
 Plain `sp.MatrixSymbol` expressions keep SymPy's meaning (`*` a matrix product, `**` a
 matrix power). Where the two meanings differ (`*`, `/`, `**`) an operation between a plain
 SymPy matrix and a symgrad array is refused: it would silently take one meaning or the other.
@@ -18,6 +25,7 @@ from functools import lru_cache
 import sympy as sp
 from sympy.printing.str import StrPrinter
 from sympy.core.basic import Basic
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import SymgradError
 from .graph import broadcast_shape, same_dim, shape_str
@@ -25,7 +33,8 @@ from .graph import broadcast_shape, same_dim, shape_str
 _NUMPY_HINT = {"dot": "A @ B", "matmul": "A @ B", "transpose": "A.T", "sum": "sg.sum(A, axis)",
                "mean": "sg.mean(A, axis)", "power": "A ** k", "square": "A ** 2",
                "multiply": "A * B", "divide": "A / B", "true_divide": "A / B",
-               "add": "A + B", "subtract": "A - B", "negative": "-A", "outer": "u @ v.T",
+               "add": "A + B", "subtract": "A - B", "negative": "-A",
+               "outer": "u @ v.T of columns u (n, 1), v (m, 1) (keepdims=True, A[:, j:j+1])",
                "squeeze": "nothing (a (1, 1) loss is already a scalar to symgrad)",
                "var": "sg.mean((A - sg.mean(A, axis, keepdims=True)) ** 2, axis)",
                "concatenate": "sg.concat([A, B], axis)", "amax": "sg.max(A, axis)",
@@ -103,7 +112,7 @@ class Array:
         return wrap(getitem(self, key))
 
     def applyfunc(self, func):
-        return wrap(super().applyfunc(func))
+        return wrap(super().applyfunc(func), self)
 
     def __setitem__(self, key, value):
         raise SymgradError(f"{_short(self)}[...] = ...: a symgrad array is an expression, not a "
@@ -155,6 +164,15 @@ class Array:
         raise _numpy_function(f"np.{func.__name__}", self)
 
 
+class Vector(Array):
+    """NumPy's 1-d (n,), held as the (1, n) row it broadcasts as (its SymPy .shape is (1, n)):
+    its transpose is itself, as NumPy's; `@`, indexing and reductions read it as 1-d."""
+
+    @property
+    def T(self):
+        return self
+
+
 def _from_sympy_matmul():
     """Whether SymPy's `plain @ array` called Array.__rmul__: its MatrixExpr.__matmul__
     defers to the other operand's __rmul__ (sympy.core.decorators.call_highest_priority
@@ -189,11 +207,26 @@ def _array_class(cls):
     return type(cls.__name__, (Array, cls), {"__module__": __name__})
 
 
-def wrap(expr):
-    """expr with NumPy's operators: the same SymPy node, of its class with the Array mixin."""
+@lru_cache(maxsize=None)
+def _vector_class(cls):
+    return type(cls.__name__, (Vector, cls), {"__module__": __name__})
+
+
+def wrap(expr, *operands):
+    """expr with NumPy's operators: the same SymPy node, of its class with the Array mixin;
+    1-d (a Vector) when it is elementwise in operands and every matrix among them is 1-d, as
+    NumPy's result is (a scalar does not count; a 1-d with a 2-d gives 2-d)."""
     if not isinstance(expr, sp.MatrixExpr) or isinstance(expr, (Array, sp.MatrixBase)):
         return expr         # an explicit Matrix keeps SymPy's operators
+    matrices = [x for x in operands if isinstance(x, sp.MatrixExpr)]
+    if matrices and all(map(is_vector, matrices)):
+        return vector(expr)
     return Basic.__new__(_array_class(type(expr)), *expr.args)
+
+
+def vector(expr):
+    """expr, a (1, n) row, as NumPy's 1-d (n,)."""
+    return Basic.__new__(_vector_class(type(expr)), *expr.args)
 
 
 def plain(expr, memo=None):
@@ -241,10 +274,12 @@ def _bottom_up(expr, done=()):
 
 
 def getitem(a, key):
-    """a[key] as NumPy indexes (a MatrixSlice of SymPy's): a[i] and a[i, :] are the (1, m) row
-    a[i:i+1, :]; a[:, j], which NumPy makes 1-d, is a (1, n) row too, as a reduction without
-    keepdims (a[:, j:j+1] is the column); a[i, j] is a scalar entry; a negative index counts
-    from the end. An out-of-range index is refused by a message naming it."""
+    """a[key] as NumPy indexes (a MatrixSlice of SymPy's): one integer index and one slice
+    give NumPy's 1-d (a Vector: a[i] and a[i, :] are the row a[i:i+1, :], a[:, j] the column
+    a[:, j:j+1] as a row, a[i, 1:3] too), two slices a matrix, a[i, j] a scalar entry; a
+    negative index counts from the end. Of a 1-d v, v[i] is an entry and v[a:b] a 1-d. i
+    alone of a 2-d (1, m) row is refused (NumPy's whole row, which a reader may take for an
+    entry). An out-of-range index is refused by a message naming it."""
     key = tuple(map(_plain_index, key)) if isinstance(key, tuple) else _plain_index(key)
     for k in key if isinstance(key, tuple) else (key,):
         if not isinstance(k, (int, slice, sp.Expr)) or isinstance(k, (bool, sp.MatrixExpr)):
@@ -252,12 +287,19 @@ def getitem(a, key):
                                "(np.arange, integer labels) has no symbolic meaning here: for "
                                "the score at each example's label write sg.pick(S, y, axis)")
     written = key
-    if not isinstance(key, tuple):
+    if is_vector(a):
+        if isinstance(key, tuple):
+            raise SymgradError(
+                f"{_short(a)}[{_key_text(key)}]: too many indices: {_short(a, 20)} is 1-d "
+                f"(NumPy's ({a.shape[1]},)): index it once, [i] or [a:b], or keep it 2-d "
+                "(keepdims=True, A[:, j:j+1]) for two indices")
+        key = (0, key)          # its entries run along the (1, n) row
+    elif not isinstance(key, tuple):
         if a.shape[0] == 1 and _is_index(key):
             raise SymgradError(
-                f"{_short(a)}[{key}] of a (1, {a.shape[1]}) row: NumPy's [{key}] is the whole "
-                "row of a 2-d array but one entry of a 1-d one (what A[i], A[:, j] and sums "
-                f"without keepdims are): write {_short(a, 20)}[0, :] for the row, "
+                f"{_short(a)}[{key}] of a 2-d (1, {a.shape[1]}) row: NumPy's [{key}] is a "
+                "whole row of a 2-d array, one entry of a 1-d one (what A[i], A[:, j] and "
+                f"sums without keepdims are): write {_short(a, 20)}[0, :] for the row, "
                 f"{_short(a, 20)}[0, {key}] for the entry")
         key = (key, slice(None))
     try:
@@ -265,17 +307,21 @@ def getitem(a, key):
             single = [not isinstance(k, slice) for k in key]      # i, -1, n - 1
             key = tuple(_from_end(k, size) if _is_index(k) else k
                         for k, size in zip(key, a.shape))
-            if isinstance(key[0], slice) and single[1]:
-                return sp.Transpose(getitem(a, (key[0], slice(key[1], key[1] + 1))))
+            if single == [False, True]:         # NumPy's 1-d column, as the row it broadcasts as
+                return vector(sp.Transpose(getitem(a, (key[0], slice(key[1], key[1] + 1)))))
+            if is_vector(a) and all(single):
+                return MatrixElement(a, *key)
+            if single == [True, False]:
+                return vector(sp.MatrixExpr.__getitem__(a, key))
         return sp.MatrixExpr.__getitem__(a, key)
     except IndexError as e:
         why = str(e) or "give rows and columns inside its shape"
         raise SymgradError(f"index [{_key_text(written)}] is out of range for {_short(a)}, "
-                           f"which is {shape_str(a.shape)}: {why}") from None
+                           f"which is {_shape_text(a)}: {why}") from None
     except TypeError:           # SymPy comparing symbolic bounds: a slice of a slice
         raise SymgradError(f"{_short(a)}[{_key_text(written)}]: SymPy cannot index this "
                            "slice with symbolic bounds: index the matrix once, e.g. "
-                           "A[1, 1:3] for A[1][:, 1:3]") from None
+                           "A[1, 1:3] for A[1][1:3]") from None
 
 
 def _from_end(k, size):
@@ -340,6 +386,11 @@ def is_array(x):
     return isinstance(x, Array)
 
 
+def is_vector(x):
+    """Whether x is NumPy's 1-d (n,), held as a (1, n) row."""
+    return isinstance(x, Vector)
+
+
 class _Reading(StrPrinter):
     """A model's expression as a model file writes it: a product with ones is a sum."""
 
@@ -352,6 +403,16 @@ class _Reading(StrPrinter):
         if len(args) == 2 and isinstance(args[1], sp.OneMatrix) and args[1].shape[0] == 1:
             return self._print(args[0])           # b 1^T: b broadcast over the columns
         return super()._print_MatMul(expr)
+
+    def _print_Transpose(self, expr):
+        if is_vector(expr) and isinstance(expr.arg, sp.MatMul):     # sum(A, axis=1), 1-d
+            return self._print(expr.arg)
+        return super()._print_Transpose(expr)
+
+
+def _shape_text(x):
+    """x's shape as NumPy gives it: (n,) for a 1-d."""
+    return f"({x.shape[1]},)" if is_vector(x) else shape_str(x.shape)
 
 
 def _short(expr, limit=40):
@@ -387,8 +448,9 @@ def _refuse_plain(op, a, b):
 
 
 def _result(expr, *operands):
-    """expr as a symgrad array when any matrix operand is one, else as SymPy left it."""
-    return wrap(expr) if any(is_array(x) for x in operands) else expr
+    """expr, elementwise in operands, as a symgrad array when any matrix operand is one (see
+    wrap), else as SymPy left it."""
+    return wrap(expr, *operands) if any(is_array(x) for x in operands) else expr
 
 
 def _broadcast(operands, what):
@@ -495,7 +557,9 @@ def power(a, b):
 
 
 def matmul(a, b):
-    """a @ b, the matrix product (both matrices, inner dimensions equal)."""
+    """a @ b, the matrix product (both matrices, inner dimensions equal), as NumPy's of 1-d
+    operands: v @ B (v the row) and A @ v (v as a column, the result the row of A v) are
+    1-d, u @ v the inner product, a scalar."""
     a, b = _number(a), _number(b)
     for x in (a, b):
         if isinstance(x, sp.MatrixBase):        # sp.Matrix([[1, 2], [3, 4]]): entries given
@@ -506,42 +570,56 @@ def matmul(a, b):
         if not isinstance(x, sp.MatrixExpr):
             raise SymgradError(f"`@` with the scalar {_short(x)}: a matrix product needs two "
                                "matrices: use `*` to scale")
-    if not same_dim(a.shape[1], b.shape[0]):
+    right = sp.Transpose(b) if is_vector(b) else b
+    if not same_dim(a.shape[1], right.shape[0]):
         raise SymgradError(f"shape mismatch in a matrix product: {_short(a)} is "
-                           f"{shape_str(a.shape)} but {_short(b)} is {shape_str(b.shape)}; the "
+                           f"{_shape_text(a)} but {_short(b)} is {_shape_text(b)}; the "
                            "inner dimensions must agree (for an elementwise product write `*`)")
-    return _result(sp.MatMul(a, b), a, b)
+    if is_vector(b):
+        product = sp.MatMul(a, right)
+        return sp.Trace(product) if is_vector(a) else vector(sp.Transpose(product))
+    return vector(sp.MatMul(a, b)) if is_vector(a) else _result(sp.MatMul(a, b), a, b)
 
 
-def axis_of(axis, what):
+def axis_of(axis, what, x=None):
     """0, 1 or None, from NumPy's spellings (-2 and -1 too); anything else is refused, what
-    naming the call."""
+    naming the call. Of a 1-d x, axis 0 (or -1) is all its entries: None; 1 is refused."""
     if axis is None:
         return None
-    if isinstance(axis, (int, sp.Integer)) and not isinstance(axis, bool) \
-            and int(axis) in (0, 1, -1, -2):
+    if not (isinstance(axis, (int, sp.Integer)) and not isinstance(axis, bool)
+            and int(axis) in (0, 1, -1, -2)):
+        raise SymgradError(f"{what}: axis={axis!r} is not an axis of a matrix: give axis=None "
+                           "(all entries: a scalar), 0 (down each column: a (1, m) row) or 1 "
+                           "(along each row: an (n, 1) column)")
+    if not is_vector(x):
         return int(axis) % 2
-    raise SymgradError(f"{what}: axis={axis!r} is not an axis of a matrix: give axis=None (all "
-                       "entries: a scalar), 0 (down each column: a (1, m) row) or 1 (along each "
-                       "row: an (n, 1) column)")
+    if int(axis) in (0, -1):
+        return None
+    raise SymgradError(f"{what}: axis={axis} of {_short(x)}, which is 1-d (NumPy's "
+                       f"({x.shape[1]},)): it has axis 0 alone (NumPy's AxisError): give axis=0 "
+                       "or None for all its entries, or keep it 2-d (keepdims=True, "
+                       "A[:, j:j+1]) to reduce along axis 1")
 
 
 def reduce_sum(x, axis=None, keepdims=False):
     """The sum of x's entries as np.sum: over all of them (a scalar, or (1, 1) with keepdims),
-    down the rows (axis=0: a row (1, m)) or along the columns (axis=1: a column (n, 1) with
-    keepdims; without it the (n,) of NumPy, which broadcasts as a row, so a row (1, n))."""
+    down the rows (axis=0: a row (1, m)) or along the columns (axis=1: a column (n, 1)); without
+    keepdims the reduction along an axis is NumPy's 1-d (m,) or (n,), a Vector, held as the row
+    it broadcasts as. Of a 1-d x, axis 0 is all its entries: a scalar (a 1-d of one entry
+    with keepdims)."""
     if not isinstance(x, sp.MatrixExpr):
         return _scalar(x)
-    axis = axis_of(axis, "sg.sum")
+    axis = axis_of(axis, "sg.sum", x)
     rows, cols = x.shape
     if axis is None:
         total = sp.MatMul(sp.OneMatrix(1, rows), x, sp.OneMatrix(cols, 1))
         # a scalar (tr of the 1x1), so that losses add up: sg.mean(...) + lam * sg.sum(W**2)
-        return wrap(total) if keepdims else sp.Trace(total)
+        return wrap(total, x) if keepdims else sp.Trace(total)
     if axis == 0:
-        return wrap(sp.MatMul(sp.OneMatrix(1, rows), x))
+        row = sp.MatMul(sp.OneMatrix(1, rows), x)
+        return wrap(row) if keepdims else vector(row)
     column = sp.MatMul(x, sp.OneMatrix(cols, 1))
-    return wrap(column) if keepdims else wrap(sp.Transpose(column))
+    return wrap(column) if keepdims else vector(sp.Transpose(column))
 
 
 def reduce_mean(x, axis=None, keepdims=False):
@@ -549,5 +627,5 @@ def reduce_mean(x, axis=None, keepdims=False):
     if not isinstance(x, sp.MatrixExpr):
         return _scalar(x)
     rows, cols = x.shape
-    count = {None: rows * cols, 0: rows, 1: cols}[axis_of(axis, "sg.mean")]
+    count = {None: rows * cols, 0: rows, 1: cols}[axis_of(axis, "sg.mean", x)]
     return multiply(reduce_sum(x, axis, keepdims), sp.S.One / count)

@@ -20,7 +20,7 @@ _t = sp.Dummy("t", real=True)
 
 def _elementwise(f, x):
     if isinstance(x, sp.MatrixExpr):
-        return wrap(ElementwiseApplyFunction(f, x))
+        return wrap(ElementwiseApplyFunction(f, x), x)
     return f(x)
 
 
@@ -150,9 +150,10 @@ def log(x):
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - the natural name; sg.sum mirrors np.sum
     """np.sum: of all entries a scalar, tr(1^T x 1) (no ones are materialised in code), so that
-    losses add up (sg.mean(...) + lam * sg.sum(W ** 2)); axis=0 sums down the rows to a row
-    (1, m); axis=1 along the columns, to a column (n, 1) with keepdims=True (as NumPy, a row
-    (1, n) without: NumPy's (n,) broadcasts as a row)."""
+    losses add up (sg.mean(...) + lam * sg.sum(W ** 2)); axis=0 sums down the rows, axis=1
+    along the columns: with keepdims=True to a row (1, m) or a column (n, 1), without to
+    NumPy's 1-d (m,) or (n,), held as the row it broadcasts as (its .T is itself, W @ v takes
+    it as a column). Of a 1-d, axis=0 is all its entries."""
     return reduce_sum(x, axis, keepdims)
 
 
@@ -163,23 +164,24 @@ def mean(x, axis=None, keepdims=False):
 
 def logsumexp(z, axis=0):
     """log(sum(exp(z))) along axis: per column, a row (1, m), for axis 0 (classes along
-    rows); per row, a column, for axis 1; computed with the maximum along it subtracted."""
-    axis = axis_of(axis, "sg.logsumexp")
+    rows); per row, a column, for axis 1 (of a 1-d, axis 0 is its entries: a 1-d of one);
+    computed with the maximum along it subtracted."""
+    axis = axis_of(axis, "sg.logsumexp", z)
     return log(reduce_sum(exp(z), axis, True))
 
 
 def softmax(z, axis=0):
-    """exp(z) / sum(exp(z)) along axis (0: per column, 1: per row); computed as
-    exp(z - logsumexp(z))."""
-    axis = axis_of(axis, "sg.softmax")
+    """exp(z) / sum(exp(z)) along axis (0: per column, 1: per row; of a 1-d, 0 is its
+    entries); computed as exp(z - logsumexp(z))."""
+    axis = axis_of(axis, "sg.softmax", z)
     e = exp(z)
     return wrap(sp.HadamardProduct(e, sp.HadamardPower(broadcast_to(reduce_sum(e, axis, True),
-                                                                    z.shape), -1)))
+                                                                    z.shape), -1)), z)
 
 
 def log_softmax(z, axis=0):
     """z - logsumexp(z) along axis (0: per column, 1: per row)."""
-    axis = axis_of(axis, "sg.log_softmax")
+    axis = axis_of(axis, "sg.log_softmax", z)
     return log(softmax(z, axis))
 
 
@@ -236,7 +238,7 @@ def dropout(a, d, keep_prob):
     deep-learning course writes it: a * d / keep_prob (torch.nn.functional.dropout with
     p = 1 - keep_prob, given its mask)."""
     keep = _number(keep_prob, "dropout: keep_prob", 0, 1)
-    return wrap(sp.MatMul(1 / keep, sp.HadamardProduct(a, d)))
+    return wrap(sp.MatMul(1 / keep, sp.HadamardProduct(a, d)), a, d)
 
 
 def l2(*weights, lam):

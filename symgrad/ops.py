@@ -4,7 +4,9 @@ Each helper builds an ordinary SymPy expression (plain SymPy classes where SymPy
 `MatrixSlice`, `BlockMatrix`, `MatPow`, `Abs`, `Piecewise`; small `MatrixExpr` subclasses
 where it has none), which symgrad converts to graph nodes with their own VJP and JVP rules.
 Shapes follow NumPy with keepdims=True: `max(A, axis=0)` of an (n, m) matrix is a (1, m)
-row, `max(A, axis=1)` an (n, 1) column, `max(A)` a scalar.
+row, `max(A, axis=1)` an (n, 1) column, `max(A)` a scalar. Of NumPy's 1-d (A[i],
+sg.sum(A, axis)), axis 0 is all its entries: `max(v, axis=0)` is a scalar; the elementwise
+helpers keep it 1-d.
 """
 import sympy as sp
 from sympy.logic.boolalg import Boolean, BooleanAtom
@@ -98,7 +100,7 @@ class AxisMin(AxisExtremum):
 
 
 def _extremum(x, axis, scalar, along, what):
-    axis = _axis(axis, what)
+    axis = _axis(axis, what, x)
     if not _is_matrix(x):
         return x
     return scalar(x) if axis is None else wrap(along(x, axis))
@@ -196,7 +198,7 @@ def _apply(build, operands):
     xs = [sp.Dummy(f"x{k}", real=True) for k in range(len(distinct))]
     var = dict(zip(distinct, xs))
     return wrap(ElementwiseMap(sp.Lambda(tuple(xs), build(*[var[o] for o in operands])),
-                               *distinct))
+                               *distinct), *distinct)
 
 
 def maximum(a, b):
@@ -285,7 +287,7 @@ def norm(x, axis=None):
     """The Frobenius norm sqrt(sum(x**2)) (axis=None: a scalar), or the 2-norm of each column
     (axis=0: a (1, m) row) or of each row (axis=1: an (n, 1) column), as np.linalg.norm with
     keepdims=True. Its gradient x/norm is taken as 0 where the norm is 0 (as PyTorch's)."""
-    axis = _axis(axis, "sg.norm")
+    axis = _axis(axis, "sg.norm", x)
     if not _is_matrix(x):
         return sp.Abs(x)
     rows, cols = x.shape

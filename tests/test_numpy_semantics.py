@@ -287,14 +287,18 @@ def test_a_column_index_beside_a_matrix_of_other_width_is_refused_as_numpy_does(
 
 
 @pytest.mark.parametrize("build, says", [
-    (lambda W, A: W @ sg.sum(A, axis=1), r"W is \(k, n\) but \(sum\(A, axis=1\)\).T is"),
-    (lambda W, A: A - sg.sum(A, axis=1), r"-\(sum\(A, axis=1\)\).T is \(1, n\)"),
+    (lambda W, A: W @ sg.sum(A, axis=0), r"W is \(k, n\) but sum\(A, axis=0\) is \(m,\)"),
+    (lambda W, A: A - sg.sum(A, axis=1), r"-sum\(A, axis=1\) is \(1, n\)"),
+    (lambda W, A: sg.sum(sg.sum(A, axis=1), axis=1), r"^sg.sum: axis=1 of sum\(A, axis=1\), "
+                                                     r"which is 1-d .*AxisError.*keepdims=True"),
+    (lambda W, A: sg.softmax(A[0], axis=1), r"^sg.softmax: axis=1 of A\[:1, :\], which is 1-d"),
+    (lambda W, A: sg.sum(A, axis=1)[1, 2], r"too many indices: sum\(A, axis=1\) is 1-d"),
     (lambda W, A: sg.softmax(A, axis=2), r"^sg.softmax: axis=2"),
     (lambda W, A: sg.log_softmax(A, axis=2), r"^sg.log_softmax: axis=2"),
 ])
 def test_refusals_name_what_the_model_wrote(build, says):
     """A sum was shown as SymPy's product with ones, (A*1).T; softmax's axis error named
-    sg.sum."""
+    sg.sum; a 1-d is named as the model wrote it (no .T) and shaped as NumPy shapes it."""
     W, A = sg.Param("W", k, n), sg.Param("A", n, m)
     with pytest.raises(sg.SymgradError, match=says) as error:
         build(W, A)
@@ -303,12 +307,75 @@ def test_refusals_name_what_the_model_wrote(build, says):
 
 @pytest.mark.parametrize("index, says", [
     (lambda B, A: B[-4, 0], "index \\[-4, 0\\] is out of range for B"),   # (was wrapped twice)
-    (lambda B, A: B[1][0], "NumPy's \\[0\\] is the whole row of a 2-d array but one entry"),
-    (lambda B, A: A[1][:, 1:3], "SymPy cannot index this slice with symbolic bounds"),
+    (lambda B, A: B[1:2, :][1], "NumPy's \\[1\\] is a whole row of a 2-d array, one entry of"),
+    (lambda B, A: A[1][1:3], "SymPy cannot index this slice with symbolic bounds"),
 ])
 def test_indexing_numpy_would_read_otherwise_is_refused(index, says):
-    """B[-4] of 3 rows was row 2 (-4 + 3, then SymPy's own wrap); B[1][0], an entry in NumPy,
-    was the whole row; a slice of a slice with symbolic bounds raised SymPy's TypeError."""
+    """B[-4] of 3 rows was row 2 (-4 + 3, then SymPy's own wrap); B[1:2, :][i], a 2-d (1, 6)
+    row indexed once, is NumPy's row i, which reads as an entry; a slice of a slice with
+    symbolic bounds raised SymPy's TypeError."""
     B, A = sg.Param("B", 3, 6), sg.Param("A", n, n)
     with pytest.raises(sg.SymgradError, match=says):
         index(B, A)
+
+
+# ---- NumPy's 1-d: A[i], A[:, j], reductions without keepdims ----------------------------------
+ONE_D = {   # the same formula in symgrad and in torch (whose 1-d tensors are NumPy's)
+    # v.T of a 1-d is v: it was the column (n, 1), broadcast along the rows of M, and
+    # `symgrad check` passed the wrong loss (it checks the code against symgrad's reading)
+    "transpose is a no-op": (lambda A, M, W, G: sg.sum(sg.sum(A, axis=1).T * M)
+                             + sg.sum(A[:, 1].T * M) + sg.sum(A[2].transpose() * M),
+                             lambda A, M: (A.sum(1) * M).sum() + (A[:, 1] * M).sum()
+                             + (A[2] * M).sum()),
+    "scalars and functions keep it 1-d": (
+        lambda A, M, W, G: sg.sum((2 * sg.sum(A, axis=1)).T * M)
+        + sg.sum((sg.mean(A, axis=0) / 3 - 1).T * M) + sg.sum(sg.tanh(A[0]).T * M)
+        + sg.sum(sg.maximum(A[:, 0], 0).T * M) + sg.sum((A[0] * A[1]).T * M),
+        lambda A, M: (2 * A.sum(1) * M).sum() + ((A.mean(0) / 3 - 1) * M).sum()
+        + (torch.tanh(A[0]) * M).sum() + (torch.clamp(A[:, 0], min=0) * M).sum()
+        + (A[0] * A[1] * M).sum()),
+    "keepdims stays 2-d": (lambda A, M, W, G: sg.sum(sg.sum(A, 0, keepdims=True).T * M)
+                           + sg.sum(sg.sum(A, 0).T * M) + sg.sum(A[:, 1:2].T * M),
+                           lambda A, M: (A.sum(0, keepdim=True).T * M).sum()
+                           + (A.sum(0) * M).sum() + (A[:, 1:2].T * M).sum()),
+    "matrix @ 1-d": (lambda A, M, W, G: sg.sum(sg.tanh(W @ sg.sum(A, axis=1)) * G)
+                     + sg.sum((sg.mean(A, axis=0) @ M) * (M @ A[0])),
+                     lambda A, M, W, G: (torch.tanh(W @ A.sum(1)) * G).sum()
+                     + ((A.mean(0) @ M) * (M @ A[0])).sum()),
+    "inner product": (lambda A, M, W, G: sg.mean(A, axis=0) @ sg.sum(M, axis=0)
+                      + A[0] @ A[:, 2].T + sg.sum(A, axis=1) @ A[1] * sg.sum(A),
+                      lambda A, M: A.mean(0) @ M.sum(0) + A[0] @ A[:, 2]
+                      + A.sum(1) @ A[1] * A.sum()),
+    "entries and slices": (lambda A, M, W, G: sg.sum(A, axis=1)[1] * sg.mean(A, axis=0)[-1]
+                           + sg.sum(sg.exp(sg.sum(A, axis=0)[1:3]) * A[:, 2][:2]) + A[1, 1:][0],
+                           lambda A: A.sum(1)[1] * A.mean(0)[-1]
+                           + (A.sum(0)[1:3].exp() * A[:, 2][:2]).sum() + A[1, 1:][0]),
+    "reductions along its axis": (
+        lambda A, M, W, G: sg.sum(sg.sum(A, axis=1), axis=0) * sg.mean(A[0], -1)
+        + sg.logsumexp(sg.sum(A, axis=1))
+        + sg.sum(sg.softmax(A[1]) * sg.mean(A, axis=1, keepdims=True))
+        + sg.max(A[:, 0], axis=0) + sg.norm(A[2], axis=0)
+        + sg.sum(sg.sum(A[0], axis=0, keepdims=True) * M),
+        lambda A, M: A.sum(1).sum(0) * A[0].mean(-1)
+        + torch.logsumexp(A.sum(1), 0)
+        + (torch.softmax(A[1], 0) * A.mean(1, keepdim=True)).sum()
+        + A[:, 0].max(0).values + A[2].norm(dim=0)
+        + (A[0].sum(0, keepdim=True) * M).sum()),
+}
+
+
+@pytest.mark.parametrize("case", ONE_D)
+def test_one_d_arrays_follow_numpy(case):
+    """What NumPy makes 1-d is held as the (1, n) row it broadcasts as, with NumPy's meaning
+    where a 1-d and a row differ: .T is itself, W @ v takes v as a column, u @ v is the inner
+    product, v[i] an entry, an axis-0 reduction all its entries; keepdims=True and A[:, j:j+1]
+    stay 2-d."""
+    ours, theirs = ONE_D[case]
+    A, M = sg.Param("A", n, n), sg.Param("M", n, n)
+    W, G = sg.Param("W", k, n), sg.Input("G", k, k)
+    loss = ours(A, M, W, G)
+    model = sg.Model("one_d", loss, [p for p in (A, M, W) if loss.has(p)],
+                     [G] if loss.has(G) else [])
+    values = {"A": rng.standard_normal((4, 4)), "M": rng.standard_normal((4, 4)),
+              "W": rng.standard_normal((3, 4)), "G": rng.standard_normal((3, 3))}
+    agrees_with_torch(model, theirs, values)
