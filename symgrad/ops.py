@@ -14,7 +14,7 @@ from sympy.logic.boolalg import Boolean, BooleanAtom
 from .errors import SymgradError
 from .functions import root
 from .graph import broadcast_shape, same_dim, shape_str
-from .array import _short, axis_of as _axis, check_matrix_power, wrap
+from .array import _short, axis_of as _axis, check_matrix_power, is_vector, wrap
 from .nn import _elementwise
 
 
@@ -302,17 +302,28 @@ def norm(x, axis=None):
 # ---- concatenation and matrix powers ------------------------------------------------------
 def concat(blocks, axis=0):
     """The matrices stacked along axis 0 (on top of each other: the columns must agree) or
-    axis 1 (side by side: the rows must agree), as np.concatenate; a SymPy BlockMatrix."""
-    axis = _axis(axis, "sg.concat")
-    if axis is None:
-        raise SymgradError("sg.concat: axis=None would flatten the blocks: give axis=0 "
-                           "(stack rows) or axis=1 (stack columns)")
+    axis 1 (side by side: the rows must agree), as np.concatenate; a SymPy BlockMatrix.
+    NumPy's 1-d arrays are joined end to end, a 1-d."""
     blocks = list(blocks)
     if not blocks or not all(_is_matrix(b) for b in blocks):
         raise SymgradError("sg.concat: give a list of matrices, e.g. sg.concat([A, B], axis=0)"
                            + (f"; `{_short(next(b for b in blocks if not _is_matrix(b)))}` is "
                               "not a matrix (a scalar s is s*OneMatrix(1, 1))"
                               if blocks else ""))
+    one_d = [is_vector(b) for b in blocks]
+    if all(one_d):                  # the (1, n) rows side by side
+        _axis(axis, "sg.concat", blocks[0])
+        axis = 1
+    elif any(one_d):
+        raise SymgradError(f"sg.concat: {_short(blocks[one_d.index(True)])} is 1-d and "
+                           f"{_short(blocks[one_d.index(False)])} 2-d, which NumPy does not "
+                           "join: make the 1-d 2-d where it is made (keepdims=True, "
+                           "A[i:i+1, :], A[:, j:j+1])")
+    else:
+        axis = _axis(axis, "sg.concat")
+    if axis is None:
+        raise SymgradError("sg.concat: axis=None would flatten the blocks: give axis=0 "
+                           "(stack rows) or axis=1 (stack columns)")
     other = 1 - axis
     for b in blocks[1:]:
         if not same_dim(b.shape[other], blocks[0].shape[other]):
@@ -323,7 +334,7 @@ def concat(blocks, axis=0):
                 f"{shape_str(b.shape)}; fix the dimensions, or concatenate along axis {other}")
     if len(blocks) == 1:
         return blocks[0]
-    return wrap(sp.BlockMatrix([[b] for b in blocks] if axis == 0 else [blocks]))
+    return wrap(sp.BlockMatrix([[b] for b in blocks] if axis == 0 else [blocks]), *blocks)
 
 
 def matrix_power(a, k):

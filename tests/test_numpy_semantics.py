@@ -293,6 +293,7 @@ def test_a_column_index_beside_a_matrix_of_other_width_is_refused_as_numpy_does(
                                                      r"which is 1-d .*AxisError.*keepdims=True"),
     (lambda W, A: sg.softmax(A[0], axis=1), r"^sg.softmax: axis=1 of A\[:1, :\], which is 1-d"),
     (lambda W, A: sg.sum(A, axis=1)[1, 2], r"too many indices: sum\(A, axis=1\) is 1-d"),
+    (lambda W, A: sg.concat([A[0], A]), r"^sg.concat: A\[:1, :\] is 1-d and A 2-d"),
     (lambda W, A: sg.softmax(A, axis=2), r"^sg.softmax: axis=2"),
     (lambda W, A: sg.log_softmax(A, axis=2), r"^sg.log_softmax: axis=2"),
 ])
@@ -352,12 +353,12 @@ ONE_D = {   # the same formula in symgrad and in torch (whose 1-d tensors are Nu
                            + (A.sum(0)[1:3].exp() * A[:, 2][:2]).sum() + A[1, 1:][0]),
     "reductions along its axis": (
         lambda A, M, W, G: sg.sum(sg.sum(A, axis=1), axis=0) * sg.mean(A[0], -1)
-        + sg.logsumexp(sg.sum(A, axis=1))
+        + sg.logsumexp(sg.concat([sg.sum(A, axis=1), sg.mean(M, axis=0)]))
         + sg.sum(sg.softmax(A[1]) * sg.mean(A, axis=1, keepdims=True))
         + sg.max(A[:, 0], axis=0) + sg.norm(A[2], axis=0)
         + sg.sum(sg.sum(A[0], axis=0, keepdims=True) * M),
         lambda A, M: A.sum(1).sum(0) * A[0].mean(-1)
-        + torch.logsumexp(A.sum(1), 0)
+        + torch.logsumexp(torch.cat([A.sum(1), M.mean(0)]), 0)
         + (torch.softmax(A[1], 0) * A.mean(1, keepdim=True)).sum()
         + A[:, 0].max(0).values + A[2].norm(dim=0)
         + (A[0].sum(0, keepdim=True) * M).sum()),
