@@ -13,6 +13,7 @@ import sympy as sp
 from helpers import certified as built
 
 import symgrad as sg
+from symgrad.array import plain
 from symgrad.codegen import module_source
 from symgrad.derive import derive
 from symgrad.errors import SymgradError
@@ -216,7 +217,9 @@ def test_elementwise_helpers_work_on_scalars_too():
 def test_what_sympy_indexing_gives():
     A = sg.Param("A", n, m)
     assert isinstance(A[:, 0:k], sp.MatrixSlice) and A[:, 0:k].shape == (n, k)
-    assert A[2, :].shape == (1, m) and A[2, :] == A[2:3, :]        # a row stays a (1, m) row
+    # NumPy's 1-d row 2: the SymPy node of the (1, m) row A[2:3, :], but its .T is itself
+    assert A[2, :].shape == (1, m) and plain(A[2, :]) == plain(A[2:3, :])
+    assert A[2, :].T == A[2, :] and A[2:3, :].T.shape == (m, 1)
     assert A[0:k, :].shape == (k, m) and A[:, 0].shape == (1, n)   # NumPy: 1-d, a row
     assert not isinstance(A[1, 2], sp.MatrixExpr)                   # an entry is a scalar
 
