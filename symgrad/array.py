@@ -281,6 +281,8 @@ def getitem(a, key):
     alone of a 2-d (1, m) row is refused (NumPy's whole row, which a reader may take for an
     entry). An out-of-range index is refused by a message naming it."""
     key = tuple(map(_plain_index, key)) if isinstance(key, tuple) else _plain_index(key)
+    if any(k is None for k in (key if isinstance(key, tuple) else (key,))):
+        return _new_axis(a, key)
     for k in key if isinstance(key, tuple) else (key,):
         if not isinstance(k, (int, slice, sp.Expr)) or isinstance(k, (bool, sp.MatrixExpr)):
             raise SymgradError(f"{_short(a)}[{_key_text(key)}]: an index that is an array "
@@ -322,6 +324,20 @@ def getitem(a, key):
         raise SymgradError(f"{_short(a)}[{_key_text(written)}]: SymPy cannot index this "
                            "slice with symbolic bounds: index the matrix once, e.g. "
                            "A[1, 1:3] for A[1][1:3]") from None
+
+
+def _new_axis(a, key):
+    """v[:, None] and v[None, :] (or v[None]) of a 1-d v, NumPy's new axis: its column and its
+    row, 2-d; any other new axis would make more than two dimensions, and is refused."""
+    whole = slice(None)
+    if is_vector(a) and key == (whole, None):
+        return sp.Transpose(a)
+    if is_vector(a) and key in (None, (None,), (None, whole)):
+        return Basic.__new__(type(a).__mro__[type(a).__mro__.index(Array) + 1], *a.args)
+    raise SymgradError(f"{_short(a)}[{_key_text(key)}]: a new axis (None, np.newaxis) would make "
+                       f"{_short(a, 20)}, which is {_shape_text(a)}, more than 2-d: symgrad's "
+                       "arrays are matrices; of a 1-d v, v[:, None] is its column and "
+                       "v[None, :] its row")
 
 
 def _from_end(k, size):

@@ -294,6 +294,8 @@ def test_a_column_index_beside_a_matrix_of_other_width_is_refused_as_numpy_does(
     (lambda W, A: sg.softmax(A[0], axis=1), r"^sg.softmax: axis=1 of A\[:1, :\], which is 1-d"),
     (lambda W, A: sg.sum(A, axis=1)[1, 2], r"too many indices: sum\(A, axis=1\) is 1-d"),
     (lambda W, A: sg.concat([A[0], A]), r"^sg.concat: A\[:1, :\] is 1-d and A 2-d"),
+    (lambda W, A: A[:, None], r"^A\[:, None\]: a new axis .* more than 2-d.*v\[:, None\] is"),
+    (lambda W, A: sg.sum(A, axis=0)[None, None], r"sum\(A, axis=0\), which is \(m,\), more"),
     (lambda W, A: sg.softmax(A, axis=2), r"^sg.softmax: axis=2"),
     (lambda W, A: sg.log_softmax(A, axis=2), r"^sg.log_softmax: axis=2"),
 ])
@@ -351,6 +353,12 @@ ONE_D = {   # the same formula in symgrad and in torch (whose 1-d tensors are Nu
                            + sg.sum(sg.exp(sg.sum(A, axis=0)[1:3]) * A[:, 2][:2]) + A[1, 1:][0],
                            lambda A: A.sum(1)[1] * A.mean(0)[-1]
                            + (A.sum(0)[1:3].exp() * A[:, 2][:2]).sum() + A[1, 1:][0]),
+    # v[:, None] was refused as "an index that is an array"
+    "a new axis makes it 2-d": (
+        lambda A, M, W, G: sg.sum(sg.sum(A, axis=1)[:, None] * M)
+        + sg.sum(A[0][None, :].T * M) + sg.sum(sg.mean(A, axis=0)[None] * M),
+        lambda A, M: (A.sum(1)[:, None] * M).sum() + (A[0][None, :].T * M).sum()
+        + (A.mean(0)[None] * M).sum()),
     "reductions along its axis": (
         lambda A, M, W, G: sg.sum(sg.sum(A, axis=1), axis=0) * sg.mean(A[0], -1)
         + sg.logsumexp(sg.concat([sg.sum(A, axis=1), sg.mean(M, axis=0)]))
