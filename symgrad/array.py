@@ -476,7 +476,7 @@ def _broadcast(operands, what):
     try:
         rows, cols = broadcast_shape(shapes, what)
     except SymgradError:
-        sizes = " and ".join(f"{_short(x, 30)} is {shape_str(x.shape)}" for x in operands)
+        sizes = " and ".join(f"{_short(x, 30)} is {_shape_text(x)}" for x in operands)
         raise SymgradError(f"shape mismatch in {what}: {sizes}; they do not broadcast "
                            "(NumPy's rule: each dimension equal, or 1): fix the dimensions, or "
                            "reduce one with sg.sum(..., axis, keepdims=True)") from None

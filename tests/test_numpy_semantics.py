@@ -288,7 +288,7 @@ def test_a_column_index_beside_a_matrix_of_other_width_is_refused_as_numpy_does(
 
 @pytest.mark.parametrize("build, says", [
     (lambda W, A: W @ sg.sum(A, axis=0), r"W is \(k, n\) but sum\(A, axis=0\) is \(m,\)"),
-    (lambda W, A: A - sg.sum(A, axis=1), r"-sum\(A, axis=1\) is \(1, n\)"),
+    (lambda W, A: A - sg.sum(A, axis=1), r"-sum\(A, axis=1\) is \(n,\)"),
     (lambda W, A: sg.sum(sg.sum(A, axis=1), axis=1), r"^sg.sum: axis=1 of sum\(A, axis=1\), "
                                                      r"which is 1-d .*AxisError.*keepdims=True"),
     (lambda W, A: sg.softmax(A[0], axis=1), r"^sg.softmax: axis=1 of A\[:1, :\], which is 1-d"),
