@@ -7,17 +7,16 @@ dimensions, small ones (2 or 3) and every dimension 1, and its loss (from `value
 and from `loss`), every gradient and every output of `forward` are compared with the
 reference; no result may share memory with an argument, and no argument may change.
 """
+import functools
 import inspect
 import warnings
 
 import numpy as np
 
 from .errors import SymgradError, first_line
-from .testing import (NotFinite, Reference, default_dims, indices_fit, load_module,
-                      random_instance, relative_error)
+from .testing import (RTOL, NotFinite, Reference, default_dims, disagreement, indices_fit,
+                      load_module, random_instance, rounding_floor, second_order)
 
-RTOL = 1e-8        # float64 code against a 40-digit reference: agreement is near 1e-15
-ROUNDING = 64 * float(np.finfo(np.float64).eps)   # per unit of the magnitudes fed in
 TRIES = 3          # points tried per set of dimensions where the model is not finite
 
 
@@ -121,58 +120,18 @@ def _run(model, module, dims, values):
     return value, grads, alone, outputs, held
 
 
-def _rounding(values, loss):
-    """The absolute error float64 rounding may leave in a result that is 0 or near it (a
-    gradient whose terms cancel, log_softmax at k = 1), where a relative comparison sees
-    only the rounding: ROUNDING on the scale of the largest magnitude fed in (an entry of
-    a parameter or an input, the loss), at least 1. A result off by a factor, a sign or a
-    term is off by far more, unless it is itself that small."""
-    fed = [float(np.max(np.abs(v), initial=0.0)) for v in values.values()]
-    return ROUNDING * max([1.0, abs(loss), *fed])
-
-
-def _second_order(model, module, dims, values, reference, rng, rounding):
-    """Each Jacobian (both orders) along a random direction of its wrt, and the Hessian
-    (vector products and the full matrix) between two random directions, against the
-    reference's central differences; rounding: as _rounding, per unit of direction."""
-    args = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)]
-    checks = []
-    for key, (output, wrt) in model.jacobians.items():
-        v = rng.standard_normal(np.shape(values[wrt.name]))
-        ref = reference.jacobian_along(output, wrt, v)
-        for mode in ("reverse", "forward"):
-            J = _call(model, dims, values, getattr(module, f"jacobian_{key}"), *args, mode=mode)
-            along = np.tensordot(J, v, axes=np.ndim(v)) if np.ndim(v) else np.multiply(J, v)
-            checks.append((f"jacobian_{key} ({mode})", np.reshape(along, np.shape(ref)), ref,
-                           rounding * float(np.sum(np.abs(v))) / RTOL))
-    if model.hessian:
-        u, v = ({p: rng.standard_normal(np.shape(values[p.name])) for p in model.params}
-                for _ in range(2))
-        ref = reference.second_along(u, v)
-        hv = _call(model, dims, values, module.hessian_vector_product, *args, *v.values())
-        flat = [np.concatenate([np.ravel(x[p]) for p in model.params]) for x in (u, v)]
-        H = _call(model, dims, values, module.hessian, *args)
-        size = len(flat[0])
-        if np.shape(H) != (size, size):
-            raise _refuse(model, dims, f"hessian has shape {np.shape(H)}, not ({size}, {size})")
-        # u^T H v's rounding grows with |u| |v| (as the gradient's with |g| |v|): where the
-        # Hessian is 0 (|w x| at n = m = 1), the module's 1e-15 is no disagreement
-        floor = max(1e-12 * max(1.0, abs(ref)),
-                    1e-6 * float(np.linalg.norm(flat[0]) * np.linalg.norm(flat[1])))
-        checks += [("hessian_vector_product", sum(float(np.sum(np.multiply(u[p], x)))
-                                                  for p, x in zip(model.params, hv)), ref, floor),
-                   ("hessian", float(flat[0] @ H @ flat[1]), ref, floor)]
-    _agree(model, dims, checks)
-
-
 def _agree(model, dims, checks):
-    """Refuse unless each (what, result, reference, floor) agrees to RTOL relative (to the
-    reference's largest entry, or the floor where that is smaller)."""
-    for what, result, ref, floor in checks:
-        if np.shape(result) != np.shape(ref):
-            raise _refuse(model, dims, f"{what} has shape {np.shape(result)}, not "
-                          f"{np.shape(ref)}")
-        err = relative_error(result, ref, max(floor, 1e-300))
+    """Refuse unless each (what, result, reference, floor) agrees (testing.disagreement)."""
+    _accept(model, dims, [(what, *disagreement(result, ref, floor))
+                          for what, result, ref, floor in checks])
+
+
+def _accept(model, dims, rows):
+    """Refuse unless each (what, relative error, problem) has no problem and an error within
+    RTOL."""
+    for what, err, problem in rows:
+        if problem:
+            raise _refuse(model, dims, f"{what} {problem}")
         if not err <= RTOL:
             raise _refuse(model, dims, f"{what} disagrees with the model's SymPy expression "
                           f"(relative error {err:.1e})")
@@ -182,7 +141,7 @@ def _along_agrees(reference, directions, grads, rounding):
     """Whether sum <g, v> over the gradients equals the model's derivative along the
     directions v (any wrong entry shows, but for a chance cancellation of measure zero);
     compared on the scale of |g| |v| where the dot product cancels, and to rounding (as
-    _rounding) per unit of |v|_1 where the gradient is 0 or near it."""
+    rounding_floor) per unit of |v|_1 where the gradient is 0 or near it."""
     dot = sum(float(np.sum(np.multiply(g, v))) for g, v in zip(grads, directions.values()))
     scale = 1e-6 * sum(float(np.linalg.norm(g) * np.linalg.norm(v))
                        for g, v in zip(grads, directions.values()))
@@ -203,7 +162,7 @@ def _compare(model, module, dims, values, reference):
                           f"{np.shape(values[p.name])}")
     directions = {p: rng.standard_normal(np.shape(g)) for p, g in zip(model.params, grads)}
     # the reference is exact to about 1e-25 of the loss: the module's rounding is the floor
-    rounding = _rounding(values, reference.loss)
+    rounding = rounding_floor(values, reference.loss)
     floor = rounding / RTOL
     _agree(model, dims, [("the loss", value, reference.loss, floor),
                          ("loss()", alone, reference.loss, floor)])
@@ -219,7 +178,8 @@ def _compare(model, module, dims, values, reference):
         _agree(model, dims, [("the loss with a workspace", held[0], value, floor)] + [
             (f"d{p.name} with a workspace", h, g, floor)
             for p, g, h in zip(model.params, grads, held[1])])
-    _second_order(model, module, dims, values, reference, rng, rounding)
+    _accept(model, dims, second_order(model, module, values, reference, rng, rounding,
+                                      functools.partial(_call, model, dims, values)))
     returned = [a for a in [*grads, *outputs.values()] if isinstance(a, np.ndarray)]
     for name, a in values.items():
         if any(np.shares_memory(r, a) for r in returned):

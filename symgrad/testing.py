@@ -406,6 +406,77 @@ def relative_error(a, b, floor=1e-300):
     return float(np.max(np.abs(a - b), initial=0.0) / max(np.max(np.abs(b), initial=0.0), floor))
 
 
+RTOL = 1e-8        # float64 code against a 40-digit reference: agreement is near 1e-15
+ROUNDING = 64 * float(np.finfo(np.float64).eps)   # per unit of the magnitudes fed in
+
+
+def rounding_floor(values, loss):
+    """The absolute error float64 rounding may leave in a result that is 0 or near it (a
+    gradient whose terms cancel, log_softmax at k = 1), where a relative comparison sees
+    only the rounding: ROUNDING on the scale of the largest magnitude fed in (an entry of
+    a parameter or an input, the loss), at least 1. A result off by a factor, a sign or a
+    term is off by far more, unless it is itself that small."""
+    fed = [float(np.max(np.abs(v), initial=0.0)) for v in values.values()]
+    return ROUNDING * max([1.0, abs(loss), *fed])
+
+
+def disagreement(result, ref, floor):
+    """(relative error, problem) of a module's result against the reference: relative to the
+    reference's largest entry, or to floor where that is smaller; where the shapes differ,
+    infinite and the problem said ('' when there is none)."""
+    if np.shape(result) != np.shape(ref):
+        return _misshaped(np.shape(result), np.shape(ref))
+    return relative_error(result, ref, max(floor, 1e-300)), ""
+
+
+def _misshaped(shape, want):
+    return float("inf"), f"has shape {shape}, not {want}"
+
+
+def _called(function, *args, **kwargs):
+    return function(*args, **kwargs)
+
+
+def second_order(model, module, values, reference, rng, rounding, call=_called):
+    """[(what, relative error, problem)] of each of the module's Jacobians (both orders)
+    along a random direction of its wrt, and of its Hessian (vector products and the full
+    matrix) between two random directions, against the Reference's central differences of
+    the model (jacobian_along, second_along); rounding: as rounding_floor, per unit of
+    direction; call(function, *args, **kwargs) runs the module's functions."""
+    args = [values[name] for name in list(module.PARAMS) + list(module.INPUTS)]
+    rows = []
+    for key, (output, wrt) in model.jacobians.items():
+        v = rng.standard_normal(np.shape(values[wrt.name]))
+        ref = reference.jacobian_along(output, wrt, v)
+        for mode in ("reverse", "forward"):
+            J = call(getattr(module, f"jacobian_{key}"), *args, mode=mode)
+            what, want = f"jacobian_{key} ({mode})", np.shape(ref) + np.shape(v)
+            if np.shape(J) != want:
+                rows.append((what, *_misshaped(np.shape(J), want)))
+                continue
+            rows.append((what, *disagreement(np.tensordot(J, v, axes=np.ndim(v)), ref,
+                                             rounding * float(np.sum(np.abs(v))) / RTOL)))
+    if model.hessian:
+        u, v = ({p: rng.standard_normal(np.shape(values[p.name])) for p in model.params}
+                for _ in range(2))
+        ref = reference.second_along(u, v)
+        hv = call(module.hessian_vector_product, *args, *v.values())
+        flat = [np.concatenate([np.ravel(x[p]) for p in model.params]) for x in (u, v)]
+        H = call(module.hessian, *args)
+        size = len(flat[0])
+        # u^T H v's rounding grows with |u| |v| (as the gradient's with |g| |v|): where the
+        # Hessian is 0 (|w x| at n = m = 1), the module's 1e-15 is no disagreement
+        floor = max(1e-12 * max(1.0, abs(ref)),
+                    1e-6 * float(np.linalg.norm(flat[0]) * np.linalg.norm(flat[1])))
+        rows.append(("hessian_vector_product", *disagreement(sum(
+            float(np.sum(np.multiply(u[p], x))) for p, x in zip(model.params, hv)), ref, floor)))
+        if np.shape(H) != (size, size):
+            rows.append(("hessian", *_misshaped(np.shape(H), (size, size))))
+        else:
+            rows.append(("hessian", *disagreement(float(flat[0] @ H @ flat[1]), ref, floor)))
+    return rows
+
+
 DIRECTION = "(direction)"     # Report key of the dot-product test along a random direction
 
 
