@@ -268,7 +268,7 @@ def _check(args):
         print(report.text())
         ok &= report.passed
     if not ok:
-        raise SymgradError("gradient check failed: see the relative errors above")
+        raise SymgradError("check failed: see the relative errors above")
 
 
 def _latex(args):

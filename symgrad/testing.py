@@ -502,9 +502,10 @@ class Report:
 
     def text(self):
         lines = [f"{self.model} ({self.where()}), against {self.against}:"]
+        width = max([12, *map(len, self.errors)])
         for name, err in self.errors.items():
             mark = "ok" if err <= self.rtol else "FAIL"
-            lines.append(f"  {name:<12} relative error {err:.2e}  {mark}")
+            lines.append(f"  {name:<{width}} relative error {err:.2e}  {mark}")
         return "\n".join(lines)
 
 
@@ -536,12 +537,16 @@ def gradient_report(module, dims=None, seed=0, rtol=1e-6):
     return report
 
 
-def check_model(model, dims=None, seed=0, names=None, rtol=1e-8):
-    """Derive model in memory, import its module, and compare its loss and gradients with
-    the model's own SymPy expression (Reference) at dims (the rest small random): a Report
-    with a row for the loss and one per parameter. The SymPy evaluation expands every entry:
-    keep dimensions small (up to about 10)."""
-    module = load_module(module_source(derive(model, names)), model.name)
+def check_model(model, dims=None, seed=0, names=None, rtol=RTOL, module=None):
+    """Compare a module's loss and gradients, and each Jacobian and Hessian it has (along
+    random directions), with the model's own SymPy expression (Reference) at dims (the rest
+    small random): a Report with a row for the loss, one per parameter, two per Jacobian
+    (jacobian_<name> (reverse) and (forward)) and, with the Hessian, hessian_vector_product
+    and hessian. module: a generated module of the model (load_module), by default derived
+    in memory. The SymPy evaluation expands every entry: keep dimensions small (up to about
+    10)."""
+    if module is None:
+        module = load_module(module_source(derive(model, names)), model.name)
     dims = {**default_dims(model, seed), **(dims or {})}
     if not indices_fit(model, dims):
         raise SymgradError(f"model {model.name}: its slices or indices reach past its matrices "
@@ -559,6 +564,9 @@ def check_model(model, dims=None, seed=0, names=None, rtol=1e-8):
         ref = reference.gradient(p)
         report.errors[p.name] = relative_error(g, ref) if np.shape(g) == np.shape(ref) \
             else float("inf")
+    rows = second_order(model, module, values, reference, np.random.default_rng([seed, 2]),
+                        rounding_floor(values, reference.loss))
+    report.errors.update((what, err) for what, err, _ in rows)
     return report
 
 

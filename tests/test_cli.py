@@ -2,11 +2,15 @@
 import shlex
 import shutil
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
 from helpers import model_file
 from helpers import run_cli as run
+
+from symgrad import cli, testing
+from symgrad.testing import check_model, load_module
 
 
 def test_derive_writes_one_module_per_model_and_says_so(tmp_path):
@@ -29,6 +33,81 @@ def test_check_prints_relative_errors_and_passes(tmp_path):
     result = run("check", "two_layer.py", "--dims", "n_x=3,n_h=4,m=5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "n_x=3" in result.stdout and result.stdout.count(" ok") == 5
+
+
+def test_check_rows_for_the_hessian_and_each_jacobian_pass_when_right(tmp_path):
+    for stem, rows in [("logistic_newton", ["(loss)", "w", "hessian_vector_product", "hessian"]),
+                       ("cookbook", ["(loss)", "mu", "L", "jacobian_dcov_dL (reverse)",
+                                     "jacobian_dcov_dL (forward)"])]:
+        shutil.copy(ROOT / "examples" / f"{stem}.py", tmp_path)
+        result = run("check", f"{stem}.py", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        title, *lines = result.stdout.splitlines()
+        assert title.startswith(f"{stem} (") and all(k.endswith("  ok") for k in lines), lines
+        assert [k.split(" relative error")[0].strip() for k in lines] == rows
+
+
+def _edited(source, old, new):
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+def _wrapped(name, change):
+    def tamper(module):
+        right = getattr(module, name)
+        setattr(module, name, lambda *args, **kwargs: change(right(*args, **kwargs)))
+    return tamper
+
+
+# each a module edited by hand, and the rows of `symgrad check` it must fail
+TAMPERED = {
+    "a coefficient of the Hessian": ("logistic_newton", ("A_dot/m\n    dw_dot = X @ t1.mT",
+                                                         "1.01*A_dot/m\n    dw_dot = X @ t1.mT"),
+                                     ["hessian"]),
+    "the Hessian scaled by 1.01": ("logistic_newton", _wrapped("hessian", lambda H: 1.01 * H),
+                                   ["hessian"]),
+    "the Hessian without its last row": ("logistic_newton", _wrapped("hessian", lambda H: H[:-1]),
+                                         ["hessian"]),
+    "Hv negated": ("logistic_newton", _wrapped("hessian_vector_product",
+                                               lambda hv: tuple(-x for x in hv)),
+                   ["hessian_vector_product"]),
+    "a term of the reverse Jacobian dropped": ("cookbook", ("    dL_2 += t2 @ L\n", ""),
+                                               ["jacobian_dcov_dL (reverse)"]),
+    "the Jacobian transposed in L": ("cookbook", _wrapped(
+        "jacobian_dcov_dL", lambda J: J.transpose(0, 1, 3, 2)),
+        ["jacobian_dcov_dL (reverse)", "jacobian_dcov_dL (forward)"]),
+}
+
+
+@pytest.mark.parametrize("what", TAMPERED)
+def test_check_fails_a_tampered_hessian_or_jacobian_and_names_it(example, what):
+    stem, tamper, wrong = TAMPERED[what]
+    model, _, source, _ = example(stem)
+    if isinstance(tamper, tuple):
+        module = load_module(_edited(source, *tamper), model.name)
+    else:
+        module = load_module(source, model.name)
+        tamper(module)
+    report = check_model(model, module=module)       # against the model's SymPy expression
+    assert not report.passed
+    assert [k for k, e in report.errors.items() if not e <= report.rtol] == wrong, report.text()
+    assert all(report.errors[k] > 1e-3 for k in wrong)
+    for row in wrong:
+        assert any(line.strip().startswith(row + " ") and line.endswith("FAIL")
+                   for line in report.text().splitlines()), report.text()
+
+
+def test_check_exits_1_on_a_wrong_hessian(tmp_path, monkeypatch, capsys):
+    shutil.copy(ROOT / "examples" / "logistic_newton.py", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    right = testing.module_source
+    monkeypatch.setattr(testing, "module_source", lambda d: _edited(
+        right(d), "    return dw_dot.reshape(-1, n_x)", "    return -dw_dot.reshape(-1, n_x)"))
+    assert cli.main(["check", "logistic_newton.py"]) == 1
+    out, err = capsys.readouterr()
+    assert err == "symgrad: error: check failed: see the relative errors above\n"
+    assert [line.split()[0] for line in out.splitlines() if line.endswith("FAIL")] == ["hessian"]
+    assert np.isfinite([float(line.split()[-2]) for line in out.splitlines()[1:]]).all()
 
 
 def test_derive_check_fails_on_a_stale_module(tmp_path):
