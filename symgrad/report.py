@@ -63,7 +63,7 @@ def _anchor(name):
 
 def _checks(d, source):
     """The certification (the module against the model's own SymPy expression) and the
-    gradient check's relative errors, each marked."""
+    relative errors of `symgrad check`, each marked."""
     try:
         certify(d.model, source)
         certified = ('<p class="ok">Certified: the module agrees with an evaluation of the '
@@ -73,7 +73,7 @@ def _checks(d, source):
     report = check_model(d.model)
     mark = '<span class="ok">passed</span>' if report.passed else \
         '<span class="fail">FAILED</span>'
-    return (certified + f"<p>Gradient check against SymPy, {mark}:</p>"
+    return (certified + f"<p>Check against SymPy, {mark}:</p>"
             f"<pre>{html.escape(report.text())}</pre>")
 
 
