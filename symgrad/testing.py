@@ -555,6 +555,8 @@ def check_model(model, dims=None, seed=0, names=None, rtol=RTOL, module=None):
     values = random_instance(model, dims, seed)
     try:
         reference = Reference(model, dims, values)
+        rows = second_order(model, module, values, reference, np.random.default_rng([seed, 2]),
+                            rounding_floor(values, reference.loss))
     except NotFinite as e:
         raise SymgradError(f"model {model.name}: {e} at seed {seed}: try another --seed") from e
     value, grads = module.value_and_grad(*[values[x.name] for x in model.params + model.inputs])
@@ -564,8 +566,6 @@ def check_model(model, dims=None, seed=0, names=None, rtol=RTOL, module=None):
         ref = reference.gradient(p)
         report.errors[p.name] = relative_error(g, ref) if np.shape(g) == np.shape(ref) \
             else float("inf")
-    rows = second_order(model, module, values, reference, np.random.default_rng([seed, 2]),
-                        rounding_floor(values, reference.loss))
     report.errors.update((what, err) for what, err, _ in rows)
     return report
 

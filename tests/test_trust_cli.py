@@ -251,6 +251,16 @@ def test_unknown_dims_name_the_known_ones(tmp_path, capsys):
     assert "--dims: no dimension named k in model.py: its dimensions are E, N, beta" in line
 
 
+def test_a_jacobian_not_real_at_the_point_is_a_one_line_error_in_check(tmp_path, capsys):
+    model_file(tmp_path, """
+        W, X = sg.Param('W', 1, n), sg.Input('X', n, m)
+        model = sg.Model('x', sg.sum(sg.tanh(W @ X)), [W], [X],
+                         jacobians={'J': (sg.log(W @ X - 10), W)})
+    """)
+    line = one_line_error(capsys, "check", "model.py")
+    assert "model x: the model evaluates to (" in line and "at seed 0: try another --seed" in line
+
+
 @pytest.mark.parametrize("dims, said", [
     ("n=3,n=4", "--dims: n is given twice: give it once"),
     ("n=99999999999999", "--dims: n=99999999999999 is larger than 10,000"),
