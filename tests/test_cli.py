@@ -35,6 +35,22 @@ def test_check_prints_relative_errors_and_passes(tmp_path):
     assert "n_x=3" in result.stdout and result.stdout.count(" ok") == 5
 
 
+@pytest.mark.parametrize("stem, dims", [("softmax_classifier", {"k": 1}),
+                                        ("cs231n_softmax", {"C": 1})])
+def test_check_passes_a_gradient_that_is_exactly_zero(example, stem, dims):
+    """A softmax over one class has every gradient 0 (by hand: its log-probability is 0
+    whatever the logit): the module's exact 0 against the 40-digit reference's 1e-40 was a
+    relative error of 1 and FAIL; 1e-9 added to such a gradient still fails."""
+    model, _, source, _ = example(stem)
+    report = check_model(model, dims)
+    assert report.passed, report.text()
+    module = load_module(source, model.name)
+    right = module.value_and_grad
+    module.value_and_grad = lambda *a: (right(*a)[0], [g + 1e-9 for g in right(*a)[1]])
+    report = check_model(model, dims, module=module)
+    assert not any(e <= report.rtol for k, e in report.errors.items() if k != "(loss)")
+
+
 def test_check_rows_for_the_hessian_and_each_jacobian_pass_when_right(tmp_path):
     for stem, rows in [("logistic_newton", ["(loss)", "w", "hessian_vector_product", "hessian"]),
                        ("cookbook", ["(loss)", "mu", "L", "jacobian_dcov_dL (reverse)",
