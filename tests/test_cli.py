@@ -51,6 +51,49 @@ def test_check_passes_a_gradient_that_is_exactly_zero(example, stem, dims):
     assert not any(e <= report.rtol for k, e in report.errors.items() if k != "(loss)")
 
 
+def test_check_generated_checks_the_module_on_disk(tmp_path, monkeypatch, capsys):
+    """--generated DIR checks DIR/<model>.py as it is (check derived a module in memory and
+    never read the one a user edited); a module that is missing, does not import, is of
+    another model or raises is refused in one line naming the file and the command that
+    writes it again."""
+    for stem in ("two_layer", "logistic_regression"):
+        shutil.copy(ROOT / "examples" / f"{stem}.py", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["derive", "two_layer.py", "-o", "gen"]) == 0
+    assert cli.main(["check", "two_layer.py", "--generated", "gen"]) == 0
+    module = tmp_path / "gen" / "two_layer.py"
+    right = module.read_text()
+    assert "    dW1 = _matmul(dZ1, X.T)\n" in right
+    module.write_text(right.replace("    dW1 = _matmul(dZ1, X.T)\n",
+                                    "    dW1 = 1.001*_matmul(dZ1, X.T)\n"))
+    capsys.readouterr()
+    assert cli.main(["check", "two_layer.py"]) == 0          # derived in memory: right
+    assert cli.main(["check", "two_layer.py", "--generated", "gen"]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines() if line.endswith("FAIL")] == ["W1"]
+    again = "`symgrad derive two_layer.py -o gen`"
+    cli.main(["derive", "logistic_regression.py", "-o", "other"])
+    for text, says in [(None, "nowhere/two_layer.py: cannot read it (No such file or "
+                              "directory): `symgrad derive two_layer.py -o nowhere` writes it"),
+                       ("x = (\n", "gen/two_layer.py: the module does not import (SyntaxError"),
+                       ((tmp_path / "other" / "logistic_regression.py").read_text(),
+                        "gen/two_layer.py: the module takes parameters w, b and inputs X, Y, "
+                        "the model W1, b1, W2, b2 and X, Y: it is of another model or out of "
+                        f"date: {again} writes it again"),
+                       (right.replace("    A1, Z2 = _forward_pass(W1, b1, W2, b2, X)\n    t2",
+                                      "    A1, Z2 = _forward_pass(W1, b1, W2, b2, X)[0]\n    t2"),
+                        "gen/two_layer.py: ValueError in the module while checking it: ")]:
+        if text is not None:
+            module.write_text(text)
+        capsys.readouterr()
+        assert cli.main(["check", "two_layer.py", "--generated",
+                         "nowhere" if text is None else "gen"]) == 1
+        out, err = capsys.readouterr()
+        assert err.startswith("symgrad: error: " + says) and err.count("\n") == 1, err
+        assert "Traceback" not in err and out == ""
+    assert err.rstrip().endswith(f"run {again} for the module of the model")
+
+
 def test_check_rows_for_the_hessian_and_each_jacobian_pass_when_right(tmp_path):
     for stem, rows in [("logistic_newton", ["(loss)", "w", "hessian_vector_product", "hessian"]),
                        ("cookbook", ["(loss)", "mu", "L", "jacobian_dcov_dL (reverse)",
