@@ -38,7 +38,8 @@ def picture(model, at=None, seed=0):
 def compile_model(model, verify=True, style=None, target="numpy", workspace=False):
     """The module `symgrad derive` would write for model, built in memory (no file is
     written) and imported: a module object registered in sys.modules as
-    symgrad_compiled_<model name>, so that pickle and inspect.getsource work; its
+    symgrad_compiled_<model name>_<12 hex digits of its source's sha256>, so that pickle and
+    inspect.getsource work (the same source compiled again is the same module); its
     intermediates are named after the caller's variables. Certified as `symgrad derive`
     certifies (symgrad.certify) unless verify=False; style "plain" writes the code of a
     course's solution (codegen.STYLES; None: the target's default); target "array-api" code
@@ -50,11 +51,14 @@ def compile_model(model, verify=True, style=None, target="numpy", workspace=Fals
                            workspace)
     if verify:
         certify(model, source)
-    name = f"symgrad_compiled_{model.name}"
+    # a name of its own per source: a model compiled again (changed, in another style), must
+    # not replace the first module in sys.modules, where pickle finds its functions, nor the
+    # lines inspect and tracebacks show for it; the same source compiled again is that module
+    name = f"symgrad_compiled_{model.name}_{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+    if name in sys.modules:
+        return sys.modules[name]
     module = types.ModuleType(name)
-    # a file name of its own per source: a model compiled again under its name, changed,
-    # must not replace the lines inspect and tracebacks show for the first module
-    module.__file__ = f"<{name} {hashlib.sha256(source.encode()).hexdigest()[:12]}>"
+    module.__file__ = f"<{name}>"
     linecache.cache[module.__file__] = (len(source), None, source.splitlines(True),
                                         module.__file__)     # no mtime: kept, for inspect
     exec(compile(source, module.__file__, "exec"), module.__dict__)

@@ -257,6 +257,18 @@ def test_compile_builds_an_importable_module_named_after_the_callers_variables(
     assert r"\mathit{scores} &= W^{[2]}\, \mathit{hidden}" in latex
 
 
+def test_a_model_compiled_again_leaves_the_first_module_picklable():
+    """Each sg.compile replaced sys.modules['symgrad_compiled_<name>']: pickling the first
+    module's functions then failed (not the same object as the second's)."""
+    model = _two_layer()
+    fast, plain, again = sg.compile(model), sg.compile(model, style="plain"), sg.compile(model)
+    assert again is fast and plain is not fast and plain.__name__ != fast.__name__
+    for module in (fast, plain):
+        assert sys.modules[module.__name__] is module
+        assert pickle.loads(pickle.dumps(module.value_and_grad)) is module.value_and_grad
+        assert "def value_and_grad" in inspect.getsource(module)
+
+
 def test_compile_certifies_unless_verify_is_false(monkeypatch):
     model = _two_layer()
     seen = []
