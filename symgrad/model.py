@@ -118,6 +118,26 @@ def _is_leaf(x):
     return isinstance(x, (sp.MatrixSymbol, sp.Symbol))
 
 
+def _expression(model, what, value, fix):
+    """value as plain SymPy (strict: no strings parsed; plain: SymPy's meaning from here on),
+    refused in one line unless it is a SymPy expression, a matrix one for an output, with no
+    infinity or NaN in it."""
+    try:
+        expr = array.plain(sp.sympify(value, strict=True))
+    except sp.SympifyError:
+        expr = None
+    if not isinstance(expr, sp.Basic) or (what != "the loss" and not isinstance(
+            expr, sp.MatrixExpr) and not expr.free_symbols):
+        raise SymgradError(f"model {model}: {what} is {type(value).__name__}, not "
+                           f"a SymPy expression of the model: {fix}")
+    found = set(array._bottom_up(expr)) & {sp.zoo, sp.oo, -sp.oo, sp.nan}  # each node once
+    if found:
+        raise SymgradError(f"model {model}: {what} holds {sorted(map(str, found))[0]} (SymPy's "
+                           "value of a division by 0 or an overflow, such as 1/0 or log(0)): "
+                           "remove it from the model")
+    return expr
+
+
 class Model:
     """A loss with its parameters and inputs: the unit `symgrad derive` turns into a module.
 
@@ -130,12 +150,8 @@ class Model:
                  hessian=False):
         check_name(name, "model", reserved=libraries())
         self.name = name
-        try:        # strict: no strings parsed; plain: SymPy's meaning from here on
-            self.loss = array.plain(sp.sympify(loss, strict=True))
-        except sp.SympifyError:
-            raise SymgradError(f"model {name}: the loss is {type(loss).__name__}, not a SymPy "
-                               "expression: pass loss=<the expression>, e.g. sg.mse(A, Y)") \
-                from None
+        self.loss = _expression(name, "the loss", loss, "pass loss=<the expression>, e.g. "
+                                "sg.mse(A, Y)")
         self.params = [array.plain(p) for p in params]
         self.inputs = [array.plain(x) for x in inputs]
         outputs = _mapping(name, "outputs", outputs, "{name: expression}, e.g. "
@@ -143,7 +159,9 @@ class Model:
         names = _mapping(name, "names", names, "{name: display text}, e.g. names={'W1': 'W'}")
         jacobians = _mapping(name, "jacobians", jacobians, "{name: (output, wrt)}, e.g. "
                              "jacobians={'dA2_dW2': (A2, W2)}")
-        self.outputs = {k: array.plain(v) for k, v in outputs.items()}
+        self.outputs = {k: _expression(name, f"output {k!r}", v, "map each name to a matrix "
+                                       "expression of the model, e.g. outputs={'probs': A2}")
+                        for k, v in outputs.items()}
         self.names = dict(names)
         self.jacobians = {k: tuple(array.plain(x) for x in pair) if isinstance(pair, tuple)
                           else pair for k, pair in jacobians.items()}

@@ -132,6 +132,14 @@ def test_a_full_disk_leaves_no_temporary_and_no_file(tmp_path, capsys, monkeypat
      "output name 'a\"\"\"b' is not a Python identifier"),
     ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a b': W})\n",
      "output name 'a b' is not a Python identifier"),
+    # these were internal errors (AttributeError, KeyError: 'ComplexInfinity')
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a': 3})\n",
+     "model x: output 'a' is int, not a SymPy expression of the model: map each name to a "
+     "matrix expression"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W) + sp.zoo, [W])\n",
+     "model x: the loss holds zoo (SymPy's value of a division by 0 or an overflow"),
+    ("W = sg.Param('W', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W], outputs={'a': W * sp.nan})"
+     "\n", "model x: output 'a' holds nan (SymPy's value"),
     # Python reads identifiers in NFKC: these would be np, W, m and class in the code
     ("W = sg.Param('\uff4e\uff50', 1, n)\nmodel = sg.Model('x', sg.sum(W), [W])\n",
      "name '\uff4e\uff50' cannot be a variable in generated code: it is read by Python as 'np'"),
