@@ -40,10 +40,13 @@ def certify(model, source):
     certified = 0
     for dims in cases(model):
         try:
-            point = _reference(model, dims)
-            if point is not None:
-                _compare(model, module, dims, *point)
+            for values, reference in _references(model, dims):
+                try:
+                    _compare(model, module, dims, values, reference)
+                except NotFinite:       # a Jacobian's output not real here: the next point
+                    continue
                 certified += 1
+                break
         except MemoryError as e:
             raise SymgradError(
                 f"model {model.name}: cannot certify the module at "
@@ -52,26 +55,27 @@ def certify(model, source):
                 "--no-verify to write the module unchecked") from None
     if not certified:
         raise SymgradError(
-            f"model {model.name}: cannot certify the module: the model's loss is not real and "
-            f"finite at any of {TRIES} random points (parameters normal, inputs in (0, 1)); "
+            f"model {model.name}: cannot certify the module: the model's loss (or an output of "
+            f"a Jacobian) is not real and finite at any of {TRIES} random points (parameters "
+            "normal, the last positive, inputs in (0, 1)); "
             "check its domain, or pass --no-verify to write the module unchecked")
 
 
-def _reference(model, dims):
-    """(values, Reference) at the first of TRIES points where the model is real and finite
-    (the last with positive parameters), or None."""
+def _references(model, dims):
+    """(values, Reference) at each of TRIES points where the model's loss is real and finite
+    (the last with positive parameters)."""
     for seed in range(TRIES):
         values = random_instance(model, dims, seed)
         if seed == TRIES - 1:
             values.update({p.name: abs(values[p.name]) for p in model.params})
         try:
-            return values, Reference(model, dims, values)
+            reference = Reference(model, dims, values)
         except (NotFinite, ZeroDivisionError):
             continue
         except NotImplementedError as e:
             raise SymgradError(f"model {model.name}: cannot certify the module: {e}; pass "
                                "--no-verify to write it unchecked") from e
-    return None
+        yield values, reference
 
 
 def _refuse(model, dims, what):

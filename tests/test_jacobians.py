@@ -207,3 +207,22 @@ def test_the_jacobian_of_a_step_function_is_a_one_line_refusal():
     with pytest.raises(sg.SymgradError, match="jacobian dH_dW1: .* is constant almost "
                                               "everywhere along W1"):
         derive(model)
+
+
+def test_a_jacobian_output_not_real_at_a_point_tries_the_next_then_refuses_in_one_line():
+    """certify stopped at the first point's NotFinite (an internal error: log(W) of a normal
+    W) where the loss was real; the last point, of positive parameters, certifies log(W);
+    log(W - 100) is real at none of them."""
+    from symgrad.certify import certify
+    W = sg.Param("W", n_x, 1)
+    for output, certifies in [(sg.log(W), True), (sg.log(W - 100), False)]:
+        model = sg.Model("j", loss=sg.sum(W ** 2), params=[W], jacobians={"J": (output, W)})
+        source = module_source(derive(model))
+        if certifies:
+            certify(model, source)
+            J = load_module(source).jacobian_J(np.array([[2.0], [4.0]]))
+            np.testing.assert_allclose(J[:, 0, :, 0], np.diag([1 / 2, 1 / 4]), rtol=1e-14)
+        else:
+            with pytest.raises(sg.SymgradError, match=r"^model j: cannot certify the module: "
+                               r"the model's loss \(or an output of a Jacobian\) is not real"):
+                certify(model, source)
