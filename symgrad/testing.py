@@ -600,22 +600,25 @@ def check_grads(module, dims=None, seed=0, rtol=1e-6):
 
 
 def assert_matches_model(model, module, dims=None, seed=0, rtol=1e-10):
-    """Assert that a generated module computes the model's loss and gradients, against the
-    independent SymPy evaluation (sympy_reference) at tiny dimensions (default: 2 or 3)."""
+    """Assert that a generated module computes the model's loss, gradients, Jacobians and
+    Hessian (check_model's rows), against the independent SymPy evaluation (Reference) at
+    tiny dimensions (default: 2 or 3), each gradient of its parameter's shape and dtype."""
     dims = {**default_dims(model, seed, low=2, high=3), **(dims or {})}
-    values = random_instance(model, dims, seed)
-    args = [values[name] for name in module.PARAMS + module.INPUTS]
-    value, grads = module.value_and_grad(*args)
-    ref_value, ref_grads = sympy_reference(model, dims, values)
-    where = f"{model.name} at " + Report(model.name, dims, seed).where()
-    err = relative_error(value, ref_value)
-    assert err <= rtol, f"{where}: the loss is wrong: relative error {err:.2e} > rtol {rtol:g} " \
-        "against SymPy"
-    _assert_shaped(where, module, grads, values)
-    for name, g, ref in zip(module.PARAMS, grads, ref_grads):
-        err = relative_error(g, ref)
-        assert err <= rtol, f"{where}: gradient of {name} is wrong: relative error {err:.2e} " \
-            f"> rtol {rtol:g} against SymPy"
+    report = check_model(model, dims, seed, rtol=rtol, module=module)
+    where = f"{model.name} at {report.where()}"
+    values = random_instance(model, report.dims, seed)
+    _assert_shaped(where, module, module.value_and_grad(
+        *[values[name] for name in module.PARAMS + module.INPUTS])[1], values)
+    wrong = [f"{where}: {_row_text(model, name)} is wrong: relative error {err:.2e} > rtol "
+             f"{rtol:g} against SymPy" for name, err in report.errors.items() if not err <= rtol]
+    assert not wrong, "\n".join(wrong)
+
+
+def _row_text(model, name):
+    """A Report row's name as a sentence's subject: the loss, gradient of W, hessian."""
+    if name == "(loss)":
+        return "the loss"
+    return f"gradient of {name}" if name in {p.name for p in model.params} else name
 
 
 # ---- a student's backprop, step by step ------------------------------------------------------

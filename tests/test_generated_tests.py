@@ -65,6 +65,24 @@ def test_generated_tests_fail_on_a_hand_edited_gradient(project, tmp_path):
     assert "against central differences" in result.stdout and "against SymPy" in result.stdout
 
 
+def test_generated_tests_fail_on_a_hand_edited_hessian(project, tmp_path):
+    """The SymPy test checked the loss and the gradients only: a negated Hessian passed."""
+    module = (project / "generated" / "logistic_newton.py").read_text()
+    right = "    return dw_dot.reshape(-1, n_x)\n"
+    assert module.count(right) == 1
+    (tmp_path / "generated").mkdir()
+    (tmp_path / "generated" / "logistic_newton.py").write_text(
+        module.replace(right, "    return -dw_dot.reshape(-1, n_x)\n"))
+    for name in ("tests/test_logistic_newton.py", "examples/logistic_newton.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text((project / name).read_text())
+    result = pytest_in(tmp_path, "tests", "-rf")
+    assert result.returncode == 1
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and "sympy" in failed[0].lower(), result.stdout[-3000:]
+    assert "hessian is wrong" in result.stdout and "gradient of w is" not in result.stdout
+
+
 def test_derive_tests_writes_deterministic_files_and_refuses_foreign_ones(tmp_path):
     (tmp_path / "two_layer.py").write_text((ROOT / "examples" / "two_layer.py").read_text())
     result = run("derive", "two_layer.py", "--tests", "checks", cwd=tmp_path)
