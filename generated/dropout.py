@@ -193,7 +193,7 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     Z1 = W1 @ X + b1
     A1 = 1.25*D1*relu(Z1)
     Z2 = W2 @ A1 + b2
-    logprobs = Y*Z2 - softplus(Z2)
+    logprobs = -Y*softplus(-Z2) - (1 - Y)*softplus(Z2)
     cost = -sum(logprobs)/m
     """
     if not (type(W1) is type(b1) is type(W2) is type(b2) is type(X) is type(Y) is type(D1) is
@@ -210,8 +210,9 @@ def loss(W1, b1, W2, b2, X, Y, D1):
     Z2 = np.dot(W2, A1)
     del A1, Z1
     Z2 += b2
-    t1 = Y*Z2
+    t1 = -Y*np.logaddexp(0.0, -Z2)
     logprobs = np.logaddexp(0.0, Z2, Z2)
+    logprobs *= 1.0 - Y
     np.subtract(t1, logprobs, logprobs)
     del t1
     cost = -np.add.reduce(logprobs, axis=None)/m
@@ -226,7 +227,7 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     t2 = D1*t1
     A1 = 1.25*t2
     Z2 = W2 @ A1 + b2
-    logprobs = Y*Z2 - softplus(Z2)
+    logprobs = -Y*softplus(-Z2) - (1 - Y)*softplus(Z2)
     cost = -sum(logprobs)/m
     A2 = sigmoid(Z2)
     dZ2 = (A2 - Y)/m
@@ -253,15 +254,17 @@ def value_and_grad(W1, b1, W2, b2, X, Y, D1):
     del A1
     Z2 += b2
     t4 = np.logaddexp(0.0, Z2)
-    logprobs = np.multiply(Y, Z2, Z2)
-    logprobs -= t4
+    logprobs = np.negative(Z2, Z2)
+    np.logaddexp(0.0, logprobs, logprobs)
+    logprobs *= -Y
+    logprobs -= (1.0 - Y)*t4
     cost = -np.add.reduce(logprobs, axis=None)/m
     del logprobs, Z2
     # sigmoid(Z2) = 1 - exp(-softplus(Z2)): the softplus t4
     A2 = np.negative(t4, t4)
     np.expm1(A2, A2)
     np.negative(A2, A2)
-    # back through logprobs = Y*Z2 - softplus(Z2)
+    # back through logprobs = -Y*softplus(-Z2) - (1 - Y)*softplus(Z2)
     dZ2 = np.subtract(A2, Y, A2)
     dZ2 /= m
     # back through Z2 = W2 @ A1 + b2

@@ -125,22 +125,27 @@ def _fuse_within_budget(order, fused):
 
 
 def _positive_bce(expr):
-    """softplus(u) - y*u, binary cross-entropy on the logit u as simplify writes it (one
-    softplus), as (1 - y)*softplus(u) + y*softplus(-u): the same function, of two terms that
-    are never negative for 0 <= y <= 1 (a number y outside [0, 1] is left alone).
+    """c*(softplus(u) - y*u), binary cross-entropy on the logit u as simplify writes it (one
+    softplus), as c*((1 - y)*softplus(u) + y*softplus(-u)): the same function, of two terms
+    of one sign for 0 <= y <= 1 (a number y outside [0, 1] is left alone), c any factor free
+    of u (-1 for the log-likelihood y*log(a) + (1 - y)*log(1 - a) that a cost negates).
     softplus(u) - y*u loses every digit to cancellation for a confident right logit
     (softplus(15) rounds to 15 in float32, 37 in float64: the loss comes out 0); this form
     keeps them, as NUMERICS.md's max(u, 0) - u*y + log1p(exp(-|u|)) does, with one softplus
     more, and the sigmoid of the gradient still takes the first (fusion.py)."""
     def rule(e):
-        for f in e.args:
-            if isinstance(f, softplus) and f.args[0].is_Symbol:
-                u = f.args[0]
-                rest = e - f
-                y = -rest.coeff(u)
-                in_range = not y.is_number or 0 <= y <= 1    # else terms of both signs
-                if y != 0 and in_range and not y.has(u) and not (rest + y*u).has(u):
-                    return rest + y*u + (1 - y)*f + y*softplus(-u)
+        for term in e.args:
+            f = term.atoms(softplus).pop() if term.count(softplus) == 1 else None
+            if f is None or not f.args[0].is_Symbol:
+                continue
+            u = f.args[0]
+            c = sp.cancel(term / f)
+            rest = e - term
+            y = -rest.coeff(u) / c
+            in_range = not y.is_number or 0 <= y <= 1    # else terms of both signs
+            if y != 0 and in_range and not c.has(u) and not y.has(u) \
+                    and not (rest + c*y*u).has(u):
+                return rest + c*y*u + c*((1 - y)*f + y*softplus(-u))
         return e
     return expr.replace(lambda e: e.is_Add, rule)
 

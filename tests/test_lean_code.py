@@ -242,30 +242,46 @@ X, Y = sg.Input("X", n_x, m), sg.Input("Y", 1, m)
 W1, b1 = sg.Param("W1", n_h, n_x), sg.Param("b1", n_h, 1)
 W2, b2 = sg.Param("W2", 1, n_h), sg.Param("b2", 1, 1)
 A1 = sg.tanh(W1 @ X + b1)
-A2 = sg.sigmoid(W2 @ A1 + b2)
+Z2 = W2 @ A1 + b2
+A2 = {sigmoid}
 cost = {cost}
 model = sg.Model("net", loss=cost, params=[W1, b1, W2, b2], inputs=[X, Y])
 '''
 
 
-def _net(tmp_path, cost, name):
+def _net(tmp_path, cost, name, sigmoid="sg.sigmoid(Z2)"):
     path = tmp_path / f"{name}.py"
     path.write_text("import sympy as sp\nimport symgrad as sg\n"
                     'm = sp.Symbol("m", integer=True, positive=True)\n'
-                    + COURSE_NET.format(cost=cost))
+                    + COURSE_NET.format(cost=cost, sigmoid=sigmoid))
     from conftest import derived as derive_file
     return derive_file(path)[0]
 
 
-def test_the_course_notes_cost_compiles_to_binary_cross_entropy_code(tmp_path):
-    """-(1/m)(Y log(A2)^T + (1 - Y) log(1 - A2)^T), as the course notes write the cost, gives
-    the code of sg.binary_cross_entropy: one logaddexp, no product of Y with a row of logs, the
-    column layout (W1 @ X, never X.T @ W1.T), the same backward statements."""
-    course = _net(tmp_path, "-(1 / m) * (Y @ sg.log(A2).T + (1 - Y) @ sg.log(1 - A2).T)",
-                  "course")
+# binary cross-entropy as a course writes it by hand, and the sigmoid as it may be spelt
+BY_HAND = {
+    "course notes": ("-(1 / m) * (Y @ sg.log(A2).T + (1 - Y) @ sg.log(1 - A2).T)",
+                     "sg.sigmoid(Z2)"),
+    "-sum/m": ("-sg.sum(Y * sg.log(A2) + (1 - Y) * sg.log(1 - A2)) / m", "sg.sigmoid(Z2)"),
+    "-mean": ("-sg.mean(Y * sg.log(A2) + (1 - Y) * sg.log(1 - A2))", "sg.sigmoid(Z2)"),
+    "1/(1 + exp(-z))": ("-sg.mean(Y * sg.log(A2) + (1 - Y) * sg.log(1 - A2))",
+                        "1 / (1 + sg.exp(-Z2))"),
+}
+
+
+@pytest.mark.parametrize("spelling", BY_HAND)
+def test_the_course_notes_cost_compiles_to_binary_cross_entropy_code(tmp_path, spelling):
+    """-(1/m)(Y log(A2)^T + (1 - Y) log(1 - A2)^T), as the course notes write the cost, or
+    -sum(...)/m, -mean(...), gives the code of sg.binary_cross_entropy: its two logaddexp,
+    Y*softplus(-Z2) + (1 - Y)*softplus(Z2) (softplus(Z2) - Y*Z2 cancels, so would its
+    negation), no product of Y with a row of logs, the column layout (W1 @ X, never
+    X.T @ W1.T), the same backward statements."""
+    cost, sigmoid = BY_HAND[spelling]
+    course = _net(tmp_path, cost, "course", sigmoid)
     bce = _net(tmp_path, "sg.binary_cross_entropy(A2, Y)", "bce")
     body = _body(course[2])
-    assert body.count("np.logaddexp") == 1 and "np.dot(Y" not in body, body
+    assert body.count("np.logaddexp") == 2 and "np.dot(Y" not in body, body
+    assert "Y*Z2" not in body and "Y, Z2" not in body, body
     assert "_matmul(W1, X)" in body and "X.T" not in body.split("# back through")[0], body
     backward = [_body(s).split("# back through Z2 = ")[1].split("return ")[0]
                 for s in (course[2], bce[2])]

@@ -73,6 +73,58 @@ def test_bce_keeps_its_digits_where_the_model_is_confident_and_right(build, dtyp
             assert abs(float(loss) / float(exact) - 1) < rtol, (k, float(loss), float(exact))
 
 
+# Binary cross-entropy as a model may spell it: the sigmoid (f is sg, or mpmath for the
+# reference) and the cost; every spelling is the same function, and should be as accurate
+SIGMOIDS = {
+    "sigmoid": lambda z, f: f.sigmoid(z),
+    "1/(1 + exp(-z))": lambda z, f: 1 / (1 + f.exp(-z)),
+}
+COSTS = {
+    "helper": lambda a, y: sg.binary_cross_entropy(a, y),
+    "-mean": lambda a, y: -sg.mean(y * sg.log(a) + (1 - y) * sg.log(1 - a)),
+    "-sum/m": lambda a, y: -sg.sum(y * sg.log(a) + (1 - y) * sg.log(1 - a)) / m,
+    "course notes": lambda a, y: -(1 / m) * (y @ sg.log(a).T + (1 - y) @ sg.log(1 - a).T),
+}
+SPELLINGS = [(s, "-mean") for s in SIGMOIDS] + [("sigmoid", c) for c in COSTS if c != "-mean"]
+_spelt_modules = {}
+
+
+def _spelt_module(sigmoid, cost):
+    if (sigmoid, cost) not in _spelt_modules:
+        W, X, Y = sg.Param("W", 1, 1), sg.Input("X", 1, m), sg.Input("Y", 1, m)
+        A = SIGMOIDS[sigmoid](W @ X, sg)
+        _spelt_modules[sigmoid, cost] = _module(COSTS[cost](A, Y), [W], [X, Y])
+    return _spelt_modules[sigmoid, cost]
+
+
+@pytest.mark.parametrize("sigmoid,cost", SPELLINGS)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-14), (np.float32, 1e-6)])
+def test_bce_however_spelt_keeps_its_digits_and_its_gradient(sigmoid, cost, dtype, rtol):
+    # -(y log a + (1 - y) log(1 - a)), a = sigmoid(z) however written, one example at a time:
+    # a hand-written cost came out as y*z - softplus(z), which cancels to 0 for confident
+    # right logits; exp(z)/(1 + exp(z)) and (1 + tanh(z/2))/2 as written are 1 or 0 for
+    # large |z|, and their logs nan or inf (or a gradient of 0 where it is 1). Expected: the
+    # model's own formula and its derivative in mpmath at 400 digits (1 - a at z = 800).
+    import mpmath
+    module = _spelt_module(sigmoid, cost)
+    z = [5.0, 15.0, 30.0, 40.0, -20.0, -38.0, 12.5, -0.5, 30.0, -30.0, 800.0, -800.0]
+    y = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.75, 0.25, 0.0, 1.0, 0.0, 1.0]
+    one = np.ones((1, 1), dtype)
+    with mpmath.workdps(400):
+        for zk, yk in zip(z, y):
+            def bce(w, yk=yk):
+                a = SIGMOIDS[sigmoid](w, mpmath)
+                return -(yk * mpmath.log(a) + (1 - yk) * mpmath.log(1 - a))
+            exact, slope = bce(mpmath.mpf(zk)), mpmath.diff(bce, mpmath.mpf(zk))
+            loss, (dw,) = module.value_and_grad(zk * one, one, yk * one)
+            for value in (module.loss(zk * one, one, yk * one), loss):
+                assert np.asarray(value).dtype == dtype
+                assert abs(float(np.ravel(value)[0]) / float(exact) - 1) < rtol, (zk, yk, value)
+            assert dw.dtype == dtype        # sigmoid(z) - y: within an ulp of 1 absolutely
+            assert abs(float(dw[0, 0]) - float(slope)) <= rtol * abs(float(slope)) \
+                + np.finfo(dtype).eps, (zk, yk, dw, float(slope))
+
+
 @pytest.mark.parametrize("helper,reference", [
     (sg.softplus, lambda z: np.logaddexp(0, z)),
     (sg.tanh, np.tanh),

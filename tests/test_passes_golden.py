@@ -369,6 +369,9 @@ POSITIVE = {
     "y an operand": (softplus(X0) - X1 * X0, X1 * softplus(-X0) + (1 - X1) * softplus(X0)),
     "y a fraction": (softplus(X0) - X0 / 4, softplus(-X0) / 4 + 3 * softplus(X0) / 4),
     "y one": (softplus(X0) - X0, softplus(-X0)),
+    # the log-likelihood y*log(a) + (1 - y)*log(1 - a), a = sigmoid(u), which a cost negates
+    "negated": (X1 * X0 - softplus(X0), -X1 * softplus(-X0) - (1 - X1) * softplus(X0)),
+    "negated, y one": (X0 / 2 - softplus(X0) / 2, -softplus(-X0) / 2),
     # a number y outside [0, 1] makes terms of both signs: a softplus more for nothing
     "y three": (softplus(X0) - 3 * X0, softplus(X0) - 3 * X0),
     "y negative": (softplus(X0) + 2 * X0, softplus(X0) + 2 * X0),
