@@ -24,11 +24,15 @@ def _one_plus_exp(e):
 
 
 def _as_sigmoid(e):
-    """sigmoid(-u) for 1/(1 + exp(u)), else None."""
+    """sigmoid(-u) for 1/(1 + exp(u)), and sigmoid(u) for exp(u)*sigmoid(-u) (exp(u)/(1 + exp(u))
+    once the first is rewritten; replace rewrites the arguments first), else None."""
     if isinstance(e, sp.Pow) and e.exp == -1:
         u = _one_plus_exp(e.base)
         if u is not None:
             return sigmoid(-u)
+    for f in e.args if e.is_Mul else ():
+        if isinstance(f, sigmoid) and sp.exp(-f.args[0]) in e.args:
+            return e / (f * sp.exp(-f.args[0])) * sigmoid(-f.args[0])
     return None
 
 
@@ -58,7 +62,8 @@ def _rewrite(expr, rule):
 
 @lru_cache(maxsize=4096)
 def canonical(expr):
-    """Recognise sigmoid and softplus, and use the stable forms of log(sigmoid) and softmax."""
+    """Recognise sigmoid (1/(1 + exp(-u)), exp(u)/(1 + exp(u))) and softplus, and use the stable
+    forms of log(sigmoid) and softmax."""
     expr = sp.powsimp(_rewrite(expr, _as_sigmoid))
     for _ in range(3):                     # log(1/(1+e^u)) needs two rewrites
         new = _rewrite(expr, _log_rewrite)

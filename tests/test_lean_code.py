@@ -266,6 +266,8 @@ BY_HAND = {
     "-mean": ("-sg.mean(Y * sg.log(A2) + (1 - Y) * sg.log(1 - A2))", "sg.sigmoid(Z2)"),
     "1/(1 + exp(-z))": ("-sg.mean(Y * sg.log(A2) + (1 - Y) * sg.log(1 - A2))",
                         "1 / (1 + sg.exp(-Z2))"),
+    "exp(z)/(1 + exp(z))": ("-sg.mean(Y * sg.log(A2) + (1 - Y) * sg.log(1 - A2))",
+                            "sg.exp(Z2) / (1 + sg.exp(Z2))"),
 }
 
 

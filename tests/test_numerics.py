@@ -78,6 +78,8 @@ def test_bce_keeps_its_digits_where_the_model_is_confident_and_right(build, dtyp
 SIGMOIDS = {
     "sigmoid": lambda z, f: f.sigmoid(z),
     "1/(1 + exp(-z))": lambda z, f: 1 / (1 + f.exp(-z)),
+    "exp(z)/(1 + exp(z))": lambda z, f: f.exp(z) / (1 + f.exp(z)),
+    "exp(z)/(exp(z) + 1)": lambda z, f: f.exp(z) / (f.exp(z) + 1),
 }
 COSTS = {
     "helper": lambda a, y: sg.binary_cross_entropy(a, y),

@@ -16,6 +16,7 @@ from symgrad.functions import sigmoid, softplus
 from symgrad.graph import Graph, Node, listing, placeholder
 from symgrad import ir
 from symgrad.liveness import one_out_each, reuse_and_free
+from symgrad.simplify import canonical
 from symgrad.schedule import (FUSED, _fuse_within_budget, _hoist_shared_calls,
                               _positive_bce, _stable_exp_sums, _tanh_as_sigmoid, plan)
 from symgrad.testing import random_instance
@@ -334,6 +335,25 @@ def test_tanh_of_another_operand_is_rewritten_alone():
     exprs = {a.id: (1 + sp.tanh(X0), [leaves["z"]]), b.id: (sp.tanh(X0), [leaves["w"]])}
     _tanh_as_sigmoid([a, b], exprs)
     assert exprs[a.id][0] == 2 * sigmoid(2 * X0) and exprs[b.id][0] == sp.tanh(X0)
+
+
+# ---- simplify.canonical: the sigmoid however spelt ------------------------------------------
+SIGMOID_SPELLINGS = {
+    # 1/(1 + e^-u) = sigmoid(u), and e^u/(1 + e^u) = 1/(e^-u + 1) = sigmoid(u) too
+    "1/(1 + exp(-u))": (1 / (1 + sp.exp(-X0)), sigmoid(X0)),
+    "exp(u)/(1 + exp(u))": (sp.exp(X0) / (1 + sp.exp(X0)), sigmoid(X0)),
+    "exp(u)/(exp(u) + 1), u affine": (sp.exp(2 * X0 - X1) / (sp.exp(2 * X0 - X1) + 1),
+                                      sigmoid(2 * X0 - X1)),
+    "times an operand": (X1 * sp.exp(X0) / (1 + sp.exp(X0)), X1 * sigmoid(X0)),
+    "exp of another exponent": (sp.exp(X1) / (1 + sp.exp(X0)), sp.exp(X1) * sigmoid(-X0)),
+}
+
+
+@pytest.mark.parametrize("expr,expected", SIGMOID_SPELLINGS.values(), ids=SIGMOID_SPELLINGS)
+def test_the_sigmoid_is_recognised_however_spelt(expr, expected):
+    assert canonical(expr) == expected
+    u, v = np.linspace(-30, 30, 14), np.linspace(-2, 2, 14)
+    np.testing.assert_allclose(_f(expected, 2)(u, v), _f(expr, 2)(u, v), rtol=1e-13)
 
 
 # ---- schedule._stable_exp_sums ---------------------------------------------------------------
