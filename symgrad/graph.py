@@ -216,6 +216,9 @@ class Graph:
                                  recursive=False)     # a name the user gave is kept
         if self.deriving:
             return expr, args
+        if any(map(_is_tanh, args)):           # (1 + tanh(Z/2))/2 is sigmoid(Z)
+            tanh = inline_maps(expr, args, _is_tanh, recursive=False)
+            expr, args = tanh if simplify.sigmoid_of_tanh(tanh[0]) else (expr, args)
         unstable = simplify.unstable_operands(expr)
         sums = [a for a in args if self._sums_exp(a)]
         if sums and (unstable or len([a for a in args if a in sums or self._has_exp(a)]) > 1):
@@ -659,6 +662,11 @@ def _is_affine(node):
         return False
     x = placeholder(0)
     return node.expr.is_polynomial(x) and sp.degree(node.expr, x) <= 1
+
+
+def _is_tanh(node):
+    """Whether node is tanh of its operand, unnamed (a name the user gave is kept)."""
+    return node.op == "map" and node.name is None and isinstance(node.expr, sp.tanh)
 
 
 def inline_maps(expr, args, want, recursive=True):

@@ -36,6 +36,21 @@ def _as_sigmoid(e):
     return None
 
 
+def sigmoid_of_tanh(e):
+    """sigmoid(2u) for e = (1 + tanh(u))/2 and sigmoid(-2u) for (1 - tanh(u))/2 (NUMERICS.md's
+    0.5*(1 + tanh(z/2)) is sigmoid(z)), else None. Only the sigmoid as a whole: 1 + tanh(u)
+    and the tanh-GELU z*(1 + tanh(u))/2 keep their tanh for the schedule, which writes them
+    and their derivatives with one sigmoid (schedule._tanh_as_sigmoid)."""
+    terms = e.as_coefficients_dict()
+    half = terms.pop(sp.S.One, sp.S.Zero)
+    if len(terms) != 1 or not (2 * half - 1).is_zero:
+        return None
+    t, c = next(iter(terms.items()))
+    if not isinstance(t, sp.tanh) or not (abs(c) - half).is_zero:
+        return None
+    return sigmoid(2 * t.args[0] if c > 0 else -2 * t.args[0])
+
+
 def _log_rewrite(e):
     """Stable form of log(...) of a sigmoid, 1 + exp, or 1 - sigmoid; else None."""
     if not isinstance(e, sp.log):
@@ -62,8 +77,9 @@ def _rewrite(expr, rule):
 
 @lru_cache(maxsize=4096)
 def canonical(expr):
-    """Recognise sigmoid (1/(1 + exp(-u)), exp(u)/(1 + exp(u))) and softplus, and use the stable
-    forms of log(sigmoid) and softmax."""
+    """Recognise sigmoid (1/(1 + exp(-u)), exp(u)/(1 + exp(u)), (1 + tanh(u/2))/2) and
+    softplus, and use the stable forms of log(sigmoid) and softmax."""
+    expr = sigmoid_of_tanh(expr) or expr
     expr = sp.powsimp(_rewrite(expr, _as_sigmoid))
     for _ in range(3):                     # log(1/(1+e^u)) needs two rewrites
         new = _rewrite(expr, _log_rewrite)

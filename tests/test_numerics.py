@@ -80,6 +80,8 @@ SIGMOIDS = {
     "1/(1 + exp(-z))": lambda z, f: 1 / (1 + f.exp(-z)),
     "exp(z)/(1 + exp(z))": lambda z, f: f.exp(z) / (1 + f.exp(z)),
     "exp(z)/(exp(z) + 1)": lambda z, f: f.exp(z) / (f.exp(z) + 1),
+    "0.5*(1 + tanh(z/2))": lambda z, f: 0.5 * (1 + f.tanh(z / 2)),
+    "(1 + tanh(z/2))/2": lambda z, f: (1 + f.tanh(z / 2)) / 2,
 }
 COSTS = {
     "helper": lambda a, y: sg.binary_cross_entropy(a, y),

@@ -346,6 +346,14 @@ SIGMOID_SPELLINGS = {
                                       sigmoid(2 * X0 - X1)),
     "times an operand": (X1 * sp.exp(X0) / (1 + sp.exp(X0)), X1 * sigmoid(X0)),
     "exp of another exponent": (sp.exp(X1) / (1 + sp.exp(X0)), sp.exp(X1) * sigmoid(-X0)),
+    # (1 + tanh(u/2))/2 = sigmoid(u) (tanh(x) = 2 sigmoid(2x) - 1), so 1 - it is sigmoid(-u)
+    "0.5*(1 + tanh(u/2))": (0.5 * (1 + sp.tanh(X0 / 2)), sigmoid(X0)),
+    "(1 - tanh(u))/2": ((1 - sp.tanh(X0)) / 2, sigmoid(-2 * X0)),
+    # not a sigmoid as a whole: kept for schedule._tanh_as_sigmoid, which rewrites the tanh
+    # where every use of it allows (the tanh-GELU and its derivative)
+    "1 + tanh(u)": (1 + sp.tanh(X0), 1 + sp.tanh(X0)),
+    "(1 + tanh(u))/3": ((1 + sp.tanh(X0)) / 3, (1 + sp.tanh(X0)) / 3),
+    "u*(1 + tanh(v))/2": (X0 * (1 + sp.tanh(X1)) / 2, X0 * (1 + sp.tanh(X1)) / 2),
 }
 
 
@@ -353,7 +361,8 @@ SIGMOID_SPELLINGS = {
 def test_the_sigmoid_is_recognised_however_spelt(expr, expected):
     assert canonical(expr) == expected
     u, v = np.linspace(-30, 30, 14), np.linspace(-2, 2, 14)
-    np.testing.assert_allclose(_f(expected, 2)(u, v), _f(expr, 2)(u, v), rtol=1e-13)
+    np.testing.assert_allclose(_f(expected, 2)(u, v), _f(expr, 2)(u, v), rtol=1e-13,
+                               atol=1e-15)     # (1 - tanh(u))/2 cancels for u >> 0
 
 
 # ---- schedule._stable_exp_sums ---------------------------------------------------------------
