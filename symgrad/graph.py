@@ -230,10 +230,11 @@ class Graph:
 
     def _as_exp(self, a):
         """a with each sum of exponentials along an axis it reads (however the exponent was
-        fused in: exp(tanh(Z)) is one map of Z; a sum of such sums; through the maps between,
-        as 2*sum(exp(Z)) + 1) as exp(logsumexp(exponent)), for a log or a division of it to
-        compose with the exp into a stable form (log-sum-exp, softmax). A sum of exponentials
-        that is only added or multiplied stays a sum."""
+        fused in: exp(tanh(Z)) is one map of Z; a sum of such sums; through the maps and
+        transposes between, as 2*sum(exp(Z)) + 1 or sum(exp(Z), axis=1).T) as
+        exp(logsumexp(exponent)), for a log or a division of it to compose with the exp
+        into a stable form (log-sum-exp, softmax). A sum of exponentials that is only added
+        or multiplied stays a sum."""
         if not self._sums_exp(a):
             return a
         if a.op == "map":
@@ -241,12 +242,14 @@ class Graph:
         inner = self._as_exp(a.args[0])
         if inner.op != "map" or inner.expr.func != sp.exp:
             return a
+        if a.op == "transpose":          # a row of sums along axis 1 without keepdims
+            return self.transpose(inner, push=True)
         exponent = self.map(inner.expr.args[0], inner.args, inner.shape)
         return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent, a.axis)])
 
     def _sums_exp(self, node):
         """Whether node is a sum along an axis of exponentials (or of such sums), or a map
-        that reads one (remembered per node, without recursion, as _has_exp)."""
+        or a transpose that reads one (remembered per node, without recursion, as _has_exp)."""
         stack = [node]
         while stack:
             top = stack[-1]
@@ -259,7 +262,7 @@ class Graph:
                     self._sumexp[top.id] = True
                     continue
                 todo = [inner] if inner.op == "sum" and inner.id not in self._sumexp else []
-            elif top.op == "map":
+            elif top.op in ("map", "transpose"):
                 todo = [x for x in top.args if x.id not in self._sumexp]
             else:
                 self._sumexp[top.id] = False

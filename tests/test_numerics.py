@@ -528,3 +528,33 @@ def test_a_heaviside_at_zero_symgrad_cannot_compute_is_refused_in_one_line(at_ze
                        r"H\(0\) = 0 .* or an explicit 1") as info:
         derive(_steps_model(at_zero))
     assert "\n" not in str(info.value)
+
+
+def _mp_logsumexp(values):
+    import mpmath
+    return mpmath.log(sum(mpmath.exp(mpmath.mpf(float(v))) for v in values))
+
+
+@pytest.mark.parametrize("style, target", [("fast", "numpy"), ("plain", "numpy"),
+                                           ("plain", "array-api")])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_a_logsumexp_per_row_without_keepdims_is_stable(style, target, keepdims):
+    # cs231n's rows of logits: log(sum(exp(Z), axis=1)) without keepdims is a (1, m) row, a
+    # transpose of the column of sums, which hid the logsumexp: exp(800) overflowed (loss
+    # inf, gradient NaN). Expected: mpmath, the softmax of each row for the gradient.
+    import mpmath
+    mpmath.mp.dps = 50
+    k = sp.Symbol("k", integer=True, positive=True)
+    Z, Y = sg.Param("Z", m, k), sg.Input("Y", m, k)
+    cost = sg.mean(sg.log(sg.sum(sg.exp(Z), axis=1, keepdims=keepdims))) - sg.sum(Y * Z) / m
+    module = load_module(module_source(derive(sg.Model("lse_rows", cost, [Z], [Y])), style,
+                                       target), "lse_rows")
+    z = np.array([[800.0, 0.0, 0.0], [1.0, 2.0, 3.0], [-750.0, 0.0, 795.0]])
+    y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    lse = [_mp_logsumexp(row) for row in z]
+    want = float(sum(lse) / 3 - sum(mpmath.mpf(v) for v in (y * z).ravel()) / 3)
+    softmax = np.array([[float(mpmath.exp(v - lse[i])) for v in row] for i, row in enumerate(z)])
+    with np.errstate(over="raise", invalid="raise"):
+        loss, (dz,) = module.value_and_grad(z, y)
+    np.testing.assert_allclose(float(loss), want, rtol=1e-14)
+    np.testing.assert_allclose(dz, (softmax - y) / 3, rtol=1e-13, atol=1e-300)
