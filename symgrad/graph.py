@@ -9,8 +9,8 @@ Ops (`Node.op`, the names in `OPS`):
   matmul     args[0] @ args[1]
   transpose  args[0].T
   sum        sum over `Node.axis` (0, 1 or None = all), keeping dims; shape () sums to a scalar
-  logsumexp  log(sum(exp(x), axis)) along `Node.axis` (0: per column, 1: per row), keeping
-             dims, computed stably
+  logsumexp  log(sum(exp(x), axis)) along `Node.axis` (0: per column, 1: per row, None: of
+             every entry), keeping dims, computed stably
   trace      trace of a square matrix, a scalar (shape ())
   inverse    the inverse of a square matrix
   det        the determinant of a square matrix, a scalar (shape ())
@@ -229,12 +229,12 @@ class Graph:
         return simplify.canonical(expr), args
 
     def _as_exp(self, a):
-        """a with each sum of exponentials along an axis it reads (however the exponent was
-        fused in: exp(tanh(Z)) is one map of Z; a sum of such sums; through the maps and
-        transposes between, as 2*sum(exp(Z)) + 1 or sum(exp(Z), axis=1).T) as
-        exp(logsumexp(exponent)), for a log or a division of it to compose with the exp
-        into a stable form (log-sum-exp, softmax). A sum of exponentials that is only added
-        or multiplied stays a sum."""
+        """a with each sum of exponentials (along an axis or of every entry) it reads
+        (however the exponent was fused in: exp(tanh(Z)) is one map of Z; a sum of such
+        sums; through the maps and transposes between, as 2*sum(exp(Z)) + 1 or
+        sum(exp(Z), axis=1).T) as exp(logsumexp(exponent)), for a log or a division of it
+        to compose with the exp into a stable form (log-sum-exp, softmax). A sum of
+        exponentials that is only added or multiplied stays a sum."""
         if not self._sums_exp(a):
             return a
         if a.op == "map":
@@ -245,18 +245,20 @@ class Graph:
         if a.op == "transpose":          # a row of sums along axis 1 without keepdims
             return self.transpose(inner, push=True)
         exponent = self.map(inner.expr.args[0], inner.args, inner.shape)
-        return self.map(sp.exp(placeholder(0)), [self.logsumexp(exponent, a.axis)])
+        total = self.logsumexp(exponent, a.axis)      # a scalar sum's is of shape (1, 1)
+        return self.map(sp.exp(placeholder(0)),
+                        [self.sum(total, scalar=True) if a.shape == () else total])
 
     def _sums_exp(self, node):
-        """Whether node is a sum along an axis of exponentials (or of such sums), or a map
-        or a transpose that reads one (remembered per node, without recursion, as _has_exp)."""
+        """Whether node is a sum of exponentials (or of such sums), or a map or a transpose
+        that reads one (remembered per node, without recursion, as _has_exp)."""
         stack = [node]
         while stack:
             top = stack[-1]
             if top.id in self._sumexp:
                 stack.pop()
                 continue
-            if top.op == "sum" and top.axis is not None:
+            if top.op == "sum":
                 inner = top.args[0]
                 if inner.op == "map" and inner.expr.func == sp.exp:
                     self._sumexp[top.id] = True
@@ -433,7 +435,8 @@ class Graph:
         return self._make("sum", (a,), shape, axis=axis)
 
     def logsumexp(self, a, axis=0):
-        shape = (sp.S.One, a.shape[1]) if axis == 0 else (a.shape[0], sp.S.One)
+        shape = (sp.S.One, sp.S.One) if axis is None else \
+            (sp.S.One, a.shape[1]) if axis == 0 else (a.shape[0], sp.S.One)
         return self._make("logsumexp", (a,), shape, axis=axis)
 
     def trace(self, a):

@@ -252,12 +252,13 @@ ELEMENTWISE = {"_sigmoid"}       # the runtime's elementwise helpers (with an ou
 REDUCE = {"sum": "np.add.reduce", "max": "np.maximum.reduce", "min": "np.minimum.reduce"}
 
 
-def reduced(shape: Shape | None, axis: int) -> Shape | None:
-    """The shape of a reduction along axis with keepdims (that axis 1); None if shape is
-    unknown or has no such axis."""
-    if not shape or not -len(shape) <= axis < len(shape):
+def reduced(shape: Shape | None, axis: int | tuple[int, ...]) -> Shape | None:
+    """The shape of a reduction along axis (or axes) with keepdims (those axes 1); None if
+    shape is unknown or has no such axis."""
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if not shape or not all(-len(shape) <= a < len(shape) for a in axes):
         return None
-    return tuple(1 if i == axis % len(shape) else n for i, n in enumerate(shape))
+    return tuple(1 if i in {a % len(shape) for a in axes} else n for i, n in enumerate(shape))
 
 
 def method_reduction(node: ast.AST) -> tuple[str, dict[str, ast.expr]] | None:

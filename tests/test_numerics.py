@@ -558,3 +558,31 @@ def test_a_logsumexp_per_row_without_keepdims_is_stable(style, target, keepdims)
         loss, (dz,) = module.value_and_grad(z, y)
     np.testing.assert_allclose(float(loss), want, rtol=1e-14)
     np.testing.assert_allclose(dz, (softmax - y) / 3, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("style, target", [("fast", "numpy"), ("plain", "numpy"),
+                                           ("plain", "array-api")])
+@pytest.mark.parametrize("form", ["logsumexp", "softmax"])
+def test_a_logsumexp_and_a_softmax_over_every_entry_are_stable(style, target, form):
+    # log(sum(exp(Z))) and exp(Z)/sum(exp(Z)) over all the entries (no axis) took no maximum:
+    # exp(710) overflowed (loss inf or NaN, gradient NaN). Expected: mpmath; the gradient
+    # by hand, softmax(Z) - Y/m and (softmax(Z)*sum(Y) - Y)/m, softmax over every entry.
+    import mpmath
+    mpmath.mp.dps = 50
+    k = sp.Symbol("k", integer=True, positive=True)
+    Z, Y = sg.Param("Z", k, m), sg.Input("Y", k, m)
+    cost = sg.log(sg.sum(sg.exp(Z))) - sg.sum(Y * Z) / m if form == "logsumexp" \
+        else -sg.sum(Y * sg.log(sg.exp(Z) / sg.sum(sg.exp(Z)))) / m
+    module = load_module(module_source(derive(sg.Model("lse_all", cost, [Z], [Y])), style,
+                                       target), "lse_all")
+    z = np.array([[710.0, 0.0], [-3.0, 800.0], [799.0, -790.0]])
+    y = np.array([[0.0, 0.0], [1.0, 0.5], [0.0, 0.5]])
+    lse = _mp_logsumexp(z.ravel())
+    yz = sum(mpmath.mpf(v) for v in (y * z).ravel()) / 2
+    want = float(lse - yz if form == "logsumexp" else lse * y.sum() / 2 - yz)
+    softmax = np.array([[float(mpmath.exp(v - lse)) for v in row] for row in z])
+    with np.errstate(over="raise", invalid="raise"):
+        loss, (dz,) = module.value_and_grad(z, y)
+    np.testing.assert_allclose(float(loss), want, rtol=1e-14)
+    np.testing.assert_allclose(dz, softmax * (1 if form == "logsumexp" else y.sum() / 2) - y / 2,
+                               rtol=1e-13, atol=1e-300)

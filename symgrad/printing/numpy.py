@@ -404,7 +404,7 @@ class NumPyNodePrinter(NodePrinter):
 
     def _print_logsumexp(self, node):
         args, _ = self.operands(node)
-        return "_logsumexp(%s, %d)" % (args[0][0], node.axis - 2)
+        return "_logsumexp(%s, %s)" % (args[0][0], self._reduced_axis(node, True))  # from the end
 
     def _print_inverse(self, node):
         return "np.linalg.inv(%s)" % self.operands(node)[0][0][0]
@@ -524,7 +524,9 @@ class MathNodePrinter(NodePrinter):
         return "tr(%s)" % self.operands(node)[0][0][0]
 
     def _print_logsumexp(self, node):
-        return "logsumexp(%s, axis=%d)" % (self.operands(node)[0][0][0], node.axis)
+        text = self.operands(node)[0][0][0]
+        return "logsumexp(%s)" % text if node.axis is None \
+            else "logsumexp(%s, axis=%d)" % (text, node.axis)
 
     def _print_inverse(self, node):
         return "inv(%s)" % self.operands(node)[0][0][0]

@@ -133,8 +133,8 @@ class _Layout:
 
 
 def _logsumexp(x, axis):
-    """log(sum(exp(x))) along axis (-2: per column, -1: per row), the maximum along it
-    subtracted first."""
+    """log(sum(exp(x))) along axis (-2: per column, -1: per row, (-2, -1): of every entry),
+    keeping dims, the maximum along it subtracted first."""
     c, u = _logsumexp_parts(x, axis)
     return c + u
 
