@@ -89,6 +89,18 @@ class xlogx(sp.Function):
         return base if exp is None else r"\left(%s\right)^{%s}" % (base, exp)
 
 
+class erfc(sp.erfc):
+    """SymPy's erfc, kept as written where its argument is negative: SymPy writes erfc(-x) as
+    2 - erfc(x), which cancels to 0 where erfc(-x) is tiny (1 + erf(u) for u << 0, the exact
+    GELU's, simplify writes erfc(-u)). It prints, evaluates and differentiates as erfc."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number or not x.could_extract_minus_sign():
+            return super().eval(x)
+        return None
+
+
 class root(sp.Function):
     """sqrt(x) of a sum of squares, sg.norm's: its derivative 1/(2 sqrt(x)) is taken as 0 at
     x = 0, where the norm's gradient x/|x| would be 0/0: the subgradient 0, as |x|'(0) and

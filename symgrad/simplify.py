@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from .functions import sigmoid, softplus
+from .functions import erfc, sigmoid, softplus
 
 
 def _exp_arg(e):
@@ -71,6 +71,16 @@ def _log_rewrite(e):
     return None
 
 
+def _as_erfc(e):
+    """erfc(-u) for 1 + erf(u) (the exact GELU's 2 Phi, which cancels far below zero: 1 +
+    erf(-8/sqrt(2)) = 1.2e-15 keeps a digit or two); else None."""
+    if isinstance(e, sp.Add) and len(e.args) == 2 and sp.S.One in e.args:
+        other = e.args[1] if e.args[0] == 1 else e.args[0]
+        if isinstance(other, sp.erf):
+            return erfc(-other.args[0])
+    return None
+
+
 def _rewrite(expr, rule):
     return expr.replace(lambda e: rule(e) is not None, rule)
 
@@ -78,7 +88,7 @@ def _rewrite(expr, rule):
 @lru_cache(maxsize=4096)
 def canonical(expr):
     """Recognise sigmoid (1/(1 + exp(-u)), exp(u)/(1 + exp(u)), (1 + tanh(u/2))/2) and
-    softplus, and use the stable forms of log(sigmoid) and softmax."""
+    softplus, and use the stable forms of log(sigmoid), softmax and 1 + erf."""
     expr = sigmoid_of_tanh(expr) or expr
     expr = sp.powsimp(_rewrite(expr, _as_sigmoid))
     for _ in range(3):                     # log(1/(1+e^u)) needs two rewrites
@@ -86,6 +96,7 @@ def canonical(expr):
         if new == expr:
             break
         expr = new
+    expr = _rewrite(expr, _as_erfc)
     return sp.powsimp(expr)                # exp(a) * exp(-b) -> exp(a - b)
 
 

@@ -586,3 +586,28 @@ def test_a_logsumexp_and_a_softmax_over_every_entry_are_stable(style, target, fo
     np.testing.assert_allclose(float(loss), want, rtol=1e-14)
     np.testing.assert_allclose(dz, softmax * (1 if form == "logsumexp" else y.sum() / 2) - y / 2,
                                rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("style", ["fast", "plain"])
+@pytest.mark.parametrize("spelling", ["sg.gelu", "by hand"])
+def test_the_exact_gelu_keeps_relative_accuracy_far_below_zero(style, spelling):
+    # x*(1 + erf(x/sqrt(2)))/2 cancels for x < -5 (3.7e-2 off at -8, 0 at -10 for 5.2e-44):
+    # 1 + erf(u) is computed as erfc(-u). Reference: the formula and its derivative in
+    # 400-digit arithmetic (mpmath; 1 + erf(-30/sqrt(2)) is 1e-197), the slope by hand:
+    # Phi(x) + x*exp(-x**2/2)/sqrt(2 pi).
+    import mpmath
+    Z = sg.Param("Z", 1, m)
+    A = sg.gelu(Z) if spelling == "sg.gelu" \
+        else Z.applyfunc(sp.Lambda(t, t * (1 + sp.erf(t / sp.sqrt(2))) / 2))
+    source = module_source(derive(sg.Model("gelu", sg.sum(A), [Z], outputs={"A": A})), style)
+    module = load_module(source, "gelu")
+    z = np.array([[-30.0, -10.0, -8.0, -5.0, -1.0, -1e-8, 0.0, 0.5, 3.0, 8.0, 30.0]])
+    with mpmath.workdps(400):
+        def phi(x):
+            return (1 + mpmath.erf(x / mpmath.sqrt(2))) / 2
+        value = [float(mpmath.mpf(v) * phi(mpmath.mpf(v))) for v in z[0]]
+        slope = [float(phi(mpmath.mpf(v)) + mpmath.mpf(v) * mpmath.exp(-mpmath.mpf(v)**2 / 2)
+                       / mpmath.sqrt(2 * mpmath.pi)) for v in z[0]]
+    # (x/sqrt(2) rounds, and erfc's condition number is 2u**2: 900 at x = -30)
+    np.testing.assert_allclose(module.forward(z)["A"][0], value, rtol=1e-13)
+    np.testing.assert_allclose(module.value_and_grad(z)[1][0][0], slope, rtol=1e-13)
