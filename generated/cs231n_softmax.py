@@ -76,14 +76,14 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     axis of its shape that counts its inputs) random by scheme, N(0, 2/fan-in) for "he",
     N(0, 1/fan-in) for "xavier", 0.01 N(0, 1) for "small", zeros for "zeros"; a parameter in
     ones 1 (a scale), every other 0 (a bias). shapes: SHAPES, whose sizes are dimensions,
-    numbers or sums and products of them ('n + 1'); dims: dimension -> size."""
-    import ast
+    numbers or sums and products of them ('n + 1', Python over the dimensions' names, which
+    are identifiers: evaluated with no builtins); dims: dimension -> size."""
     variances = {"he": 2.0, "xavier": 1.0, "small": None, "zeros": 0.0}
     if scheme not in variances:
         raise ValueError(f"scheme must be one of {', '.join(map(repr, variances))}, "
                          f"not {scheme!r}")
-    sizes = {d: ast.parse(d, mode="eval").body for name in params for d in shapes[name]}
-    needed = {x.id for tree in sizes.values() for x in ast.walk(tree) if isinstance(x, ast.Name)}
+    sizes = {d: compile(d, "<SHAPES>", "eval") for name in params for d in shapes[name]}
+    needed = {x for code in sizes.values() for x in code.co_names}
     missing = sorted(needed - set(dims))
     if missing:
         raise ValueError(f"init_params needs the size of {', '.join(missing)} in dims")
@@ -92,17 +92,11 @@ def _init_params(shapes, params, dims, scheme, seed, fan_in, ones=()):
     if bad:
         raise ValueError(f"init_params: {bad[0]}={dims[bad[0]]!r} in dims: give each "
                          "dimension a positive integer, e.g. dims={'%s': 3}" % bad[0])
-    ops = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__,
-           ast.FloorDiv: int.__floordiv__, ast.Pow: int.__pow__}
-
-    def size(x):
-        if isinstance(x, ast.BinOp):
-            return ops[type(x.op)](size(x.left), size(x.right))
-        return int(x.value if isinstance(x, ast.Constant) else dims[x.id])
+    at = {x: int(dims[x]) for x in needed}
     rng = np.random.default_rng(seed)
     values = []
     for name in params:
-        shape = tuple(size(sizes[d]) for d in shapes[name])
+        shape = tuple(int(eval(sizes[d], {"__builtins__": {}}, at)) for d in shapes[name])
         if any(s < 1 for s in shape):
             raise ValueError(f"init_params: {name} would be of shape {shape} "
                              f"({', '.join(shapes[name])}): give dims that make each size positive")
