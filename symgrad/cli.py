@@ -226,7 +226,7 @@ def trace_text(derivation):
             return text if shape == c.shape else f"sum of {text} to shape {shape_str(shape)}"
         if c.op == "matmul":
             return f"{g} @ {args[1]}^T" if t.index == 0 else f"{args[0]}^T @ {g}"
-        return f"{g} through {c.op} [{LOCAL[c.op]}]"
+        return f"{g} through {c.op} [{LOCAL[c.op].text}]"
     lines = [f"{derivation.model.name}: right-to-left sweep, {len(derivation.steps)} steps "
              "(#k: an unnamed intermediate)"]
     for k, step in enumerate(derivation.steps, 1):

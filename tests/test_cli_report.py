@@ -21,3 +21,13 @@ def test_derive_verbose_shows_the_chain_rule_steps_and_timings(tmp_path):
     assert rules["db1"] == "sum of dZ1 to shape (n_h, 1)"        # the bias broadcast undone
     assert re.search(r"derive \d+\.\d\d s, emit \d+\.\d\d s", out)
     assert re.search(r"^wrote generated/two_layer\.py \(\d+\.\d\d s\)$", out, re.M)
+
+
+def test_derive_verbose_prints_each_rule_as_its_text_the_same_on_every_run(tmp_path):
+    """-v names a rule by its text, never by a repr holding memory addresses."""
+    (tmp_path / "two_layer.py").write_text((ROOT / "examples" / "two_layer.py").read_text())
+    first, second = (run("derive", "two_layer.py", "-v", cwd=tmp_path).stdout
+                     for _ in range(2))
+    sweep = [text.split("  derive ")[0] for text in (first, second)]    # then the timings
+    assert sweep[0] == sweep[1] and "through sum [sum(A)" in sweep[0]
+    assert "0x" not in sweep[0] and "<function" not in sweep[0] and "Local(" not in sweep[0]
