@@ -207,6 +207,13 @@ def _status(text):
         print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
 
 
+def _say(text):
+    """A line on stderr (an error, a warning), on a line of its own: any progress note that
+    _status shows is cleared first."""
+    _status("")
+    print(text, file=sys.stderr)
+
+
 def trace_text(derivation):
     """The right-to-left sweep as text: for each node, from the loss back to the parameters,
     its adjoint as the sum over its consumers of each consumer's VJP rule (before fusion)."""
@@ -436,7 +443,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     warnings.simplefilter("always", SymgradWarning)
-    warnings.showwarning = lambda msg, *a, **k: print(f"symgrad: warning: {msg}", file=sys.stderr)
+    warnings.showwarning = lambda msg, *a, **k: _say(f"symgrad: warning: {msg}")
     previous = _on_signals(dict.fromkeys(ENDING, _terminated))
     READING.clear()
     READING.update([Path(args.file)] if isinstance(getattr(args, "file", None), str) else [])
@@ -448,10 +455,11 @@ def main(argv=None):
     except KeyboardInterrupt as e:
         said = f"terminated ({signal.Signals(e.signum).name})" if isinstance(e, Terminated) \
             else "interrupted"
-        print(f"symgrad: {said}; no file was left half-written", file=sys.stderr)
+        _say(f"symgrad: {said}; no file was left half-written")
         return 128 + getattr(e, "signum", signal.SIGINT)
     except BaseException as e:      # also one a model's code raised late (GeneratorExit)
         if args.debug:
+            _status("")
             raise
         text = str(e) if isinstance(e, SymgradError) else (
             f"{e.filename}: {e.strerror}: check the path and its permissions"
@@ -460,7 +468,7 @@ def main(argv=None):
             "-o FILE)" if isinstance(e, OSError) and e.strerror else
             f"internal error: {type(e).__name__}: {first_line(e)}; please report it (rerun "
             "with --debug for the traceback)")
-        print(f"symgrad: error: {_one_line(text)}", file=sys.stderr)
+        _say(f"symgrad: error: {_one_line(text)}")
         return 1
     finally:
         _on_signals(previous)
