@@ -169,9 +169,11 @@ def _derive(args):
             for path, text in files:
                 refuse_foreign(path, force=True)          # a folder, or under a file
                 current = path.read_text() if path.exists() else None
-                print(f"{path}: {'up to date' if current == text else 'STALE'}")
+                state = "missing" if current is None else "up to date" if current == text \
+                    else "out of date"
+                print(f"{path}: {state}")
                 if current != text:
-                    stale.append(str(path))
+                    stale.append(f"{path} is {state}")
             continue
         for path, _ in files:                 # refuse before writing any of them
             refuse_foreign(path, args.force)
@@ -187,7 +189,7 @@ def _derive(args):
             + (f" --target {args.target}" if args.target != "numpy" else "") \
             + (f" --style {style}" if style != TARGETS[args.target][0] else "") \
             + " --workspace" * args.workspace
-        raise SymgradError(f"{', '.join(stale)} out of date: run `{again}`")
+        raise SymgradError(f"{', '.join(stale)}: run `{again}`")
 
 
 def _quotable(paths):

@@ -176,6 +176,17 @@ def test_derive_check_fails_on_a_stale_module(tmp_path):
     module.write_text(module.read_text().replace("dZ2 = (A2 - Y)/m", "dZ2 = (A2 - Y)/m/2"))
     result = run("derive", "--check", "two_layer.py", cwd=tmp_path)
     assert result.returncode == 1 and "out of date" in result.stderr
+    assert result.stdout == "generated/two_layer.py: out of date\n"
+
+
+def test_derive_check_says_a_module_not_written_yet_is_missing(tmp_path):
+    """Not 'STALE': there is nothing there yet; exit 1 with the command that writes it."""
+    shutil.copy(ROOT / "examples" / "two_layer.py", tmp_path)
+    result = run("derive", "--check", "two_layer.py", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == "generated/two_layer.py: missing\n"
+    assert result.stderr == ("symgrad: error: generated/two_layer.py is missing: "
+                             "run `symgrad derive two_layer.py`\n")
+    assert not (tmp_path / "generated").exists()
 
 
 def test_derive_check_s_fix_is_a_command_that_fixes_it(tmp_path):
@@ -183,7 +194,7 @@ def test_derive_check_s_fix_is_a_command_that_fixes_it(tmp_path):
     wrote generated/ and the stale module stayed stale), with paths quoted for the shell."""
     shutil.copy(ROOT / "examples" / "two_layer.py", tmp_path / "my model.py")
     result = run("derive", "--check", "my model.py", "-o", "out dir", cwd=tmp_path)
-    assert result.returncode == 1 and "out of date" in result.stderr
+    assert result.returncode == 1 and "missing" in result.stderr
     command = result.stderr.split("run `")[1].split("`")[0]
     assert command == "symgrad derive 'my model.py' -o 'out dir'", command
     fixed = run(*shlex.split(command)[1:], cwd=tmp_path)
