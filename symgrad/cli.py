@@ -317,7 +317,18 @@ def _check(args):
         raise SymgradError("check failed: see the relative errors above")
 
 
+def _not_pdf(output, writes, suffix, then):
+    """Refuse an -o ending in .pdf, which a command writing text would fill with its text:
+    name what it writes and the file to give instead (then: what to do with it, {} its name)."""
+    if output and Path(output).suffix.lower() == ".pdf":
+        instead = Path(output).with_suffix(suffix)
+        raise SymgradError(f"-o {output}: symgrad {writes}, not PDF: write {instead}"
+                           + then.format(shlex.quote(str(instead))))
+
+
 def _latex(args):
+    _not_pdf(args.output, "latex writes LaTeX (.tex) or Markdown (.md)", ".tex",
+             " and run `pdflatex {}` for the PDF")
     fmt = args.format or ("md" if (args.output or "").endswith(".md") else "tex")
     derivations = [derive(model, names) for model, names in load(args.file)]
     text = render(derivations, fmt, parse_at(args.at) if args.at else None, steps=args.steps)
@@ -354,6 +365,8 @@ def _graph(args):
 def _report(args):
     if args.seed < 0:
         raise SymgradError(f"--seed {args.seed}: give a non-negative integer, e.g. --seed 0")
+    _not_pdf(args.output, "report writes an HTML page (.html)", ".html",
+             " (a browser prints it as a PDF)")
     name = Path(args.file).name
     derivations = [derive(model, names) for model, names in load(args.file)]
     refuse_foreign(args.output, args.force)           # before the checks and dot run

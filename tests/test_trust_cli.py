@@ -186,6 +186,19 @@ def test_bad_models_are_one_line_errors(tmp_path, capsys, body, expected):
     assert not (tmp_path / "generated").exists()
 
 
+@pytest.mark.parametrize("command,output,expected", [
+    ("latex", "d.pdf", "-o d.pdf: symgrad latex writes LaTeX (.tex) or Markdown (.md), not PDF: "
+                       "write d.tex and run `pdflatex d.tex` for the PDF"),
+    ("latex", "my d.PDF", "write my d.tex and run `pdflatex 'my d.tex'` for the PDF"),
+    ("report", "r.pdf", "-o r.pdf: symgrad report writes an HTML page (.html), not PDF: "
+                        "write r.html (a browser prints it as a PDF)")])
+def test_latex_and_report_refuse_to_write_their_text_into_a_pdf(tmp_path, capsys, command,
+                                                                output, expected):
+    model_file(tmp_path, PLAIN)
+    assert expected in one_line_error(capsys, command, "model.py", "-o", output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+
+
 @pytest.mark.parametrize("raised, said", [
     ("GeneratorExit('done')", "the model file raised GeneratorExit: done: fix the model file"),
     ("Odd()", "the model file raised Odd: (no message): fix the model file"),
