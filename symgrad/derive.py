@@ -131,7 +131,21 @@ def derive(model, names=None):
         derivation.hessian = Hessian(tangents, products)
         roots += [t for t in products if t is not None]
     unique_names(topo(roots), names)          # then the names made from them: dZ1, Z1_dot
+    _display_names_name_nodes(model, graph)
     return derivation
+
+
+def _display_names_name_nodes(model, graph):
+    """Refuse a key of the model's names= (display text) that names no node: a typo, a
+    dimension or an adjoint would silently change nothing."""
+    named = graph.named()
+    for key in model.names:
+        if key not in named:
+            dim = " (a dimension reads as its symbol: name the symbol so)" if key in {
+                str(x) for x in model.dims} else ""
+            raise SymgradError(f"model {model.name}: names={{{key!r}: ...}}: no node of the "
+                               f"model is named {key}{dim}; the names it can give display "
+                               f"text to: {', '.join(sorted(named))}")
 
 
 def backward(graph, root, wanted, seed=None, steps=None):

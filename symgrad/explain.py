@@ -93,16 +93,7 @@ class Explanation:
 
     def __init__(self, derivation, at=None):
         d = self.d = derivation
-        self.overrides = d.model.names
-        named = d.graph.named()
-        for key in self.overrides:
-            if key not in named:
-                shown = ", ".join(sorted(named))
-                dim = " (a dimension reads as its symbol: name the symbol so)" if key in {
-                    str(x) for x in d.model.dims} else ""
-                raise SymgradError(f"model {d.model.name}: names={{{key!r}: ...}}: no node of "
-                                   f"the model is named {key}{dim}; the names it can give "
-                                   f"display text to: {shown}")
+        self.overrides = d.model.names         # each names a node (derive checked)
         self.code = planned(d, gradient_roots(d))     # value_and_grad's plan: a Plan
         self.names = statement_names(self.code.order, d.names.copy())
         self.tex = {n.id: name_tex(n.name, self.overrides) for n in d.params + d.inputs}

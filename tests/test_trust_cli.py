@@ -186,6 +186,16 @@ def test_bad_models_are_one_line_errors(tmp_path, capsys, body, expected):
     assert not (tmp_path / "generated").exists()
 
 
+@pytest.mark.parametrize("command", ["derive", "latex", "report"])
+def test_a_names_key_that_names_no_node_is_refused_by_every_command(tmp_path, capsys, command):
+    """derive refuses it as latex and report do (one check, in derive), writing nothing."""
+    model_file(tmp_path, PLAIN.replace("[X])", "[X], names={'W3': 'V'})"))
+    assert one_line_error(capsys, command, "model.py").endswith(
+        "model plain: names={'W3': ...}: no node of the model is named W3; the names it can "
+        "give display text to: W, X")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py"]
+
+
 @pytest.mark.parametrize("command,output,expected", [
     ("latex", "d.pdf", "-o d.pdf: symgrad latex writes LaTeX (.tex) or Markdown (.md), not PDF: "
                        "write d.tex and run `pdflatex d.tex` for the PDF"),
