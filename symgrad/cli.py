@@ -216,6 +216,17 @@ def _say(text):
     print(text, file=sys.stderr)
 
 
+def _show_warning(message, category, filename, lineno, *rest, **kwargs):
+    """One line for each of symgrad's warnings and each the model file raises (its own
+    warnings.warn, a deprecation of the symgrad API it calls), FILE:LINE first; none for those
+    raised inside SymPy, NumPy or symgrad on their own account, which are noise to a user."""
+    if issubclass(category, SymgradWarning):
+        _say(f"symgrad: warning: {_one_line(str(message))}")
+    elif any(Path(filename).resolve() == path.resolve() for path in READING):
+        kind = "" if category is UserWarning else f"{category.__name__}: "
+        _say(f"symgrad: warning: {_one_line(f'{filename}:{lineno}: {kind}{message}')}")
+
+
 def trace_text(derivation):
     """The right-to-left sweep as text: for each node, from the loss back to the parameters,
     its adjoint as the sum over its consumers of each consumer's VJP rule (before fusion)."""
@@ -456,9 +467,9 @@ def main(argv=None):
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks")
     args = parser.parse_args(argv)
-    warnings.simplefilter("ignore")
+    warnings.simplefilter("default")           # once per place; _show_warning picks
     warnings.simplefilter("always", SymgradWarning)
-    warnings.showwarning = lambda msg, *a, **k: _say(f"symgrad: warning: {msg}")
+    warnings.showwarning = _show_warning
     previous = _on_signals(dict.fromkeys(ENDING, _terminated))
     READING.clear()
     READING.update([Path(args.file)] if isinstance(getattr(args, "file", None), str) else [])

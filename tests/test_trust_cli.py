@@ -186,6 +186,29 @@ def test_bad_models_are_one_line_errors(tmp_path, capsys, body, expected):
     assert not (tmp_path / "generated").exists()
 
 
+def test_the_model_file_s_own_warnings_show_as_one_line_each_and_sympy_s_do_not(tmp_path,
+                                                                                 capsys):
+    """Its warnings.warn and a deprecation an API it calls points at it (stacklevel=2) show,
+    each once with FILE:LINE; one attributed to SymPy's own code does not."""
+    (tmp_path / "helper.py").write_text(
+        "import warnings\n"
+        "def old():\n"
+        "    warnings.warn('old() is deprecated: use new()', DeprecationWarning, stacklevel=2)\n")
+    model_file(tmp_path, PLAIN + """
+    import warnings
+    from helper import old
+    for _ in range(3):
+        warnings.warn("check\\nthis")
+    old()
+    warnings.warn_explicit("SymPy's noise", UserWarning, sp.__file__, 1)
+    """)
+    assert cli.main(["derive", "model.py"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["symgrad: warning: model.py:11: check\\nthis",
+                   "symgrad: warning: model.py:12: DeprecationWarning: old() is deprecated: "
+                   "use new()"], err
+
+
 @pytest.mark.parametrize("command", ["derive", "latex", "report"])
 def test_a_names_key_that_names_no_node_is_refused_by_every_command(tmp_path, capsys, command):
     """derive refuses it as latex and report do (one check, in derive), writing nothing."""
