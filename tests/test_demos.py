@@ -1,5 +1,7 @@
 """The training demos in examples/scripts: the planar run reaches 90 % training accuracy, zero
 initialisation leaves the hidden units identical, and the deep network learns the moons."""
+import signal
+import subprocess
 import sys
 
 import numpy as np
@@ -10,6 +12,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "examples" / "scripts"))
 import train_deep      # noqa: E402
 import train_planar    # noqa: E402
+import training        # noqa: E402
 
 
 def test_planar_default_run_reaches_90_percent_and_zero_init_stays_symmetric(tmp_path):
@@ -61,3 +64,63 @@ def test_initialisation_schemes_show_what_the_notes_say(tmp_path):
     assert r["he"]["accuracy"] >= 0.85
     pytest.importorskip("matplotlib")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_demo_ends_on_ctrl_c_in_one_line_with_exit_130(capsys):
+    def main():
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit) as ended:
+        training.run(main)
+    assert ended.value.code == 130
+    assert capsys.readouterr() == ("", "interrupted\n")
+
+
+def test_ctrl_c_during_a_progress_bar_on_a_terminal_ends_the_bar_s_line_first(monkeypatch,
+                                                                               capsys):
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+
+    def main():
+        training._progress(3, 10, 0.5)
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit):
+        training.run(main)
+    out, err = capsys.readouterr()
+    assert out.endswith("cost 0.500000\r\n") and err == "interrupted\n"
+
+
+@pytest.mark.parametrize("script,args", [
+    ("train_planar", ["--png", ""]), ("train_deep", ["--png", ""]),
+    ("init_schemes", ["--png", ""]), ("train_out_of_core", ["--examples", "10000000"])])
+def test_ctrl_c_in_each_training_script_is_one_line_and_exit_130(script, args, tmp_path):
+    if script == "train_out_of_core":
+        pytest.importorskip("dask.array")
+        pytest.importorskip("array_api_compat")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "scripts" / f"{script}.py"), *args],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even in a `cmd &`
+    process.stdout.readline()                       # it has started its work
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (130, "interrupted\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_picture_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """savefig wrote straight to the target: Ctrl-C halfway left half a PNG there."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    png = tmp_path / "boundary.png"
+    png.write_bytes(b"the old picture")
+    fig = plt.figure()
+
+    def halfway(f, **kwargs):
+        f.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(fig, "savefig", halfway)
+    with pytest.raises(KeyboardInterrupt):
+        training.save_figure(fig, png)
+    assert png.read_bytes() == b"the old picture" and len(list(tmp_path.iterdir())) == 1
+    monkeypatch.undo()
+    training.save_figure(plt.figure(), png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(list(tmp_path.iterdir())) == 1
+

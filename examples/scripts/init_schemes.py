@@ -23,7 +23,7 @@ import argparse
 import numpy as np
 
 from train_deep import moons
-from training import accuracy, gradient_descent, load_generated
+from training import accuracy, gradient_descent, load_generated, pyplot, run, save_figure
 
 SCHEMES = ("zeros", "small", "xavier", "he")
 
@@ -65,12 +65,8 @@ def main(argv=None):
 
 
 def _plot(results, args, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install 'symgrad[demo]'): no picture")
+    plt = pyplot()
+    if plt is None:
         return
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for scheme, r in results.items():
@@ -84,10 +80,9 @@ def _plot(results, args, path):
     left.legend()
     right.legend(title="scheme (training accuracy)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
     print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

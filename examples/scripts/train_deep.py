@@ -11,7 +11,7 @@ import argparse
 
 import numpy as np
 
-from training import GENERATED, accuracy, gradient_descent, load_generated, plot_boundary
+from training import GENERATED, accuracy, gradient_descent, load_generated, plot_boundary, run
 
 
 def moons(m=400, noise=0.3, seed=0):
@@ -72,4 +72,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -24,7 +24,7 @@ from symgrad.codegen import module_source  # noqa: E402
 from symgrad.derive import derive  # noqa: E402
 from symgrad.load import load  # noqa: E402
 from symgrad.testing import load_module  # noqa: E402
-from training import _progress  # noqa: E402
+from training import _progress, run  # noqa: E402
 
 
 def modules():
@@ -134,4 +134,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from training import GENERATED, accuracy, gradient_descent, load_generated, plot_boundary
+from training import GENERATED, accuracy, gradient_descent, load_generated, plot_boundary, run
 
 
 def flower(m=400, petals=4, seed=1):
@@ -82,4 +82,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

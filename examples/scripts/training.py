@@ -1,6 +1,9 @@
 """What the training demos share: import a generated module, gradient descent with a progress
-bar, accuracy, and a picture of a 2-D decision boundary (matplotlib, optional)."""
+bar, accuracy, a picture of a 2-D decision boundary (matplotlib, optional) saved atomically,
+and an end on Ctrl-C in one line."""
 import importlib.util
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -39,6 +42,21 @@ def gradient_descent(module, params, inputs, iterations, learning_rate, every=10
     return params, costs
 
 
+def run(main):
+    """Run a demo's main(): Ctrl-C ends it with the one line `interrupted` and exit code 130,
+    not a traceback (on a line of its own, after a progress bar drawn halfway)."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        if _bar["drawn"]:
+            print(flush=True)
+        print("interrupted", file=sys.stderr)
+        sys.exit(128 + signal.SIGINT)
+
+
+_bar = {"drawn": False}     # a progress bar is on the terminal's line, not ended
+
+
 def _progress(i, total, cost, width=30):
     """A bar redrawn in place on a terminal; ten lines in a log or a pipe."""
     tty = sys.stdout.isatty()
@@ -48,6 +66,7 @@ def _progress(i, total, cost, width=30):
     end = "\n" if i == total or not tty else "\r"
     print(f"  [{'#' * done}{'.' * (width - done)}] {i:>6}/{total}  cost {cost:.6f}", end=end,
           flush=True)
+    _bar["drawn"] = end == "\r"
 
 
 def accuracy(probabilities, Y):
@@ -55,15 +74,39 @@ def accuracy(probabilities, Y):
     return float(np.mean((probabilities > 0.5) == (Y > 0.5)))
 
 
-def plot_boundary(predict, X, Y, path, title):
-    """Save a PNG of predict's decision regions over the plane, with the data on top.
-    Returns the path, or None when matplotlib is not installed."""
+def pyplot():
+    """matplotlib.pyplot drawing into files (Agg), or None, said, when it is not installed."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed (pip install 'symgrad[demo]'): no picture")
+        return None
+    return plt
+
+
+def save_figure(fig, path):
+    """Save fig to path (the format from its suffix, PNG without one) through a temporary
+    file beside it, renamed into place: Ctrl-C or an error leaves the old file or the new
+    one, never half of one, and no temporary. Closes fig."""
+    import matplotlib.pyplot as plt
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            fig.savefig(f, format=path.suffix[1:].lower() or "png", dpi=100)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)
+
+
+def plot_boundary(predict, X, Y, path, title):
+    """Save a PNG of predict's decision regions over the plane, with the data on top.
+    Returns the path, or None when matplotlib is not installed."""
+    plt = pyplot()
+    if plt is None:
         return None
     lo, hi = X.min(axis=1) - 1, X.max(axis=1) + 1
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
@@ -76,6 +119,5 @@ def plot_boundary(predict, X, Y, path, title):
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
     return path
