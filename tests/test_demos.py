@@ -11,6 +11,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "examples" / "scripts"))
 import train_deep      # noqa: E402
+import train_out_of_core  # noqa: E402
 import train_planar    # noqa: E402
 import training        # noqa: E402
 
@@ -124,3 +125,12 @@ def test_a_picture_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     training.save_figure(plt.figure(), png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(list(tmp_path.iterdir())) == 1
 
+
+def test_the_out_of_core_script_without_dask_says_what_to_install_and_writes_nothing(
+        tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask", None)          # as if Dask were not installed
+    monkeypatch.delitem(sys.modules, "dask.array", raising=False)
+    with pytest.raises(SystemExit) as ended:
+        train_out_of_core.main(["--examples", "1000", "--folder", str(tmp_path / "shards")])
+    assert ended.value.code == "train_out_of_core.py needs dask[array]: pip install 'dask[array]'"
+    assert list(tmp_path.iterdir()) == []

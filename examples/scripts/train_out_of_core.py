@@ -10,6 +10,8 @@ of N worker processes on this machine (localhost only).
 """
 import argparse
 import contextlib
+import importlib
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -103,6 +105,26 @@ def train(module, X, Y, iterations, learning_rate, quiet=False):
     return (w, b), costs
 
 
+NEEDS = {"dask.array": "dask[array]", "array_api_compat": "array-api-compat",
+         "distributed": "distributed"}      # module: the package pip installs it from
+
+
+def missing(workers):
+    """Refuse (exit 1, one line) before any shard is written when what the run imports is
+    not installed: Dask's arrays, array-api-compat (Dask needs it for the module) and, with
+    --workers, dask.distributed."""
+    needed = [name for name in NEEDS if name != "distributed" or workers]
+    absent = []
+    for name in needed:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            absent.append(NEEDS[name])
+    if absent:
+        sys.exit(f"train_out_of_core.py needs {', '.join(absent)}: pip install "
+                 + " ".join(shlex.quote(a) for a in absent))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--examples", type=int, default=10**7)
@@ -117,6 +139,7 @@ def main(argv=None):
     p.add_argument("--folder", help="where the shards go (default: a temporary folder)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
+    missing(args.workers)
     size = args.examples * (args.features + 1) * 8 / 1e6
     if not args.quiet:
         print(f"{args.examples} examples, {size:.0f} MB on disk, budget {args.budget_mb:.0f} MB"
