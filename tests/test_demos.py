@@ -1,5 +1,6 @@
 """The training demos in examples/scripts: the planar run reaches 90 % training accuracy, zero
 initialisation leaves the hidden units identical, and the deep network learns the moons."""
+import re
 import signal
 import subprocess
 import sys
@@ -134,3 +135,13 @@ def test_the_out_of_core_script_without_dask_says_what_to_install_and_writes_not
         train_out_of_core.main(["--examples", "1000", "--folder", str(tmp_path / "shards")])
     assert ended.value.code == "train_out_of_core.py needs dask[array]: pip install 'dask[array]'"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_pictures_the_scripts_write_by_default_are_ignored_by_git():
+    """Run from the repository's root, they are not left untracked there (init_schemes.png
+    was)."""
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    defaults = [re.search(r'"--png", default="([^"]+)"', path.read_text())
+                for path in sorted((ROOT / "examples" / "scripts").glob("*.py"))]
+    pictures = [found[1] for found in defaults if found]
+    assert len(pictures) == 3 and all(f"/{picture}" in ignored for picture in pictures)
