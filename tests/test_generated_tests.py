@@ -45,21 +45,25 @@ def test_generated_tests_pass_on_every_example(project):
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
-def test_generated_tests_fail_on_a_hand_edited_gradient(project, tmp_path):
-    module = (project / "generated" / "two_layer.py").read_text()
-    right = "dZ1 = np.square(A1, A1)"  # tanh' = 1 - A1**2, in dZ1's code
+def _edited_project(project, tmp_path, stem, right, wrong):
+    """The generated tests of one example, run (pytest -rf) on its module with right (a line
+    found once) replaced by wrong: the result and its FAILED lines."""
+    module = (project / "generated" / f"{stem}.py").read_text()
     assert module.count(right) == 1
-    before, _, after = module.rpartition(right)
     (tmp_path / "generated").mkdir()
-    (tmp_path / "generated" / "two_layer.py").write_text(
-        before + "dZ1 = A1" + after)
-    (tmp_path / "tests").mkdir()
-    for name in ("tests/test_two_layer.py", "examples/two_layer.py"):
+    (tmp_path / "generated" / f"{stem}.py").write_text(module.replace(right, wrong))
+    for name in (f"tests/test_{stem}.py", f"examples/{stem}.py"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text((project / name).read_text())
     result = pytest_in(tmp_path, "tests", "-rf")
     assert result.returncode == 1
-    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    return result, [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+
+
+def test_generated_tests_fail_on_a_hand_edited_gradient(project, tmp_path):
+    # tanh' = 1 - A1**2, in dZ1's code
+    result, failed = _edited_project(project, tmp_path, "two_layer", "dZ1 = np.square(A1, A1)",
+                                     "dZ1 = A1")
     assert len(failed) == 7, result.stdout[-3000:]          # 3 dims x 2 seeds, and SymPy
     assert "gradient of W1 is wrong" in result.stdout
     assert "against central differences" in result.stdout and "against SymPy" in result.stdout
@@ -67,18 +71,9 @@ def test_generated_tests_fail_on_a_hand_edited_gradient(project, tmp_path):
 
 def test_generated_tests_fail_on_a_hand_edited_hessian(project, tmp_path):
     """The SymPy test checked the loss and the gradients only: a negated Hessian passed."""
-    module = (project / "generated" / "logistic_newton.py").read_text()
-    right = "    return dw_dot.reshape(-1, n_x)\n"
-    assert module.count(right) == 1
-    (tmp_path / "generated").mkdir()
-    (tmp_path / "generated" / "logistic_newton.py").write_text(
-        module.replace(right, "    return -dw_dot.reshape(-1, n_x)\n"))
-    for name in ("tests/test_logistic_newton.py", "examples/logistic_newton.py"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text((project / name).read_text())
-    result = pytest_in(tmp_path, "tests", "-rf")
-    assert result.returncode == 1
-    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
+    result, failed = _edited_project(project, tmp_path, "logistic_newton",
+                                     "    return dw_dot.reshape(-1, n_x)\n",
+                                     "    return -dw_dot.reshape(-1, n_x)\n")
     assert len(failed) == 1 and "sympy" in failed[0].lower(), result.stdout[-3000:]
     assert "hessian is wrong" in result.stdout and "gradient of w is" not in result.stdout
 
