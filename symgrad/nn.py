@@ -7,6 +7,7 @@ works on a scalar expression too.
 """
 import sympy as sp
 from sympy.codegen.cfunctions import expm1
+from sympy.core.basic import Basic
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import SymgradError
@@ -19,8 +20,14 @@ _t = sp.Dummy("t", real=True)
 
 
 def _elementwise(f, x):
+    """f of each entry of a matrix x, else f(x). For a 1 x 1 matrix SymPy's constructor calls
+    f on the matrix itself, which relu's comparisons, gelu's and sqrt's powers refuse: the node
+    is made as for any other shape (SymPy's own Lambda of a Dummy)."""
     if isinstance(x, sp.MatrixExpr):
-        return wrap(ElementwiseApplyFunction(f, x), x)
+        if not isinstance(f, sp.Lambda):
+            d = sp.Dummy("d")
+            f = sp.Lambda(d, f(d))
+        return wrap(Basic.__new__(ElementwiseApplyFunction, f, x), x)
     return f(x)
 
 

@@ -322,6 +322,28 @@ def test_indexing_numpy_would_read_otherwise_is_refused(index, says):
         index(B, A)
 
 
+# ---- elementwise helpers of a 1 x 1 array -------------------------------------------------------
+TORCH_OF = {"relu": torch.relu, "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+            "elu": torch.nn.functional.elu, "selu": torch.nn.functional.selu,
+            "hardtanh": torch.nn.functional.hardtanh, "gelu": torch.nn.functional.gelu,
+            "mish": torch.nn.functional.mish, "swish": torch.nn.functional.silu,
+            "softsign": torch.nn.functional.softsign, "sqrt": torch.sqrt, "abs": torch.abs,
+            "tanh": torch.tanh}
+
+
+@pytest.mark.parametrize("name", TORCH_OF)
+def test_an_elementwise_helper_of_a_one_by_one_array_is_elementwise(name):
+    """SymPy's constructor applied relu, gelu, ... to a 1 x 1 matrix itself: a raw ValueError
+    or NotImplementedError, and for sqrt and abs a refusal about a matrix power or `*`."""
+    c, w, x = sg.Param("c", 1, 1), sg.Param("w", 1, n), sg.Input("x", n, 1)
+    f, sign = getattr(sg, name), 1 if name == "sqrt" else -1      # both signs where defined
+    loss = sg.sum(f(c * c + 0.3 * sign)) + sg.sum(f(sign * (w @ x)))
+    model = sg.Model("one_by_one", loss, [c, w], [x])
+    agrees_with_torch(model, lambda c, w, x: TORCH_OF[name](c * c + 0.3 * sign).sum()
+                      + TORCH_OF[name](sign * (w @ x)).sum(),
+                      dict(c=np.array([[0.9]]), w=rng.random((1, 4)), x=rng.random((4, 1))))
+
+
 # ---- NumPy's 1-d: A[i], A[:, j], reductions without keepdims ----------------------------------
 ONE_D = {   # the same formula in symgrad and in torch (whose 1-d tensors are NumPy's)
     # v.T of a 1-d is v: it was the column (n, 1), broadcast along the rows of M, and
