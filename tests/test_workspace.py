@@ -44,6 +44,9 @@ class Using:
     def value_and_grad(self, *args):
         return self.module.value_and_grad(*args, workspace=self.ws)
 
+    def __getattr__(self, name):        # the module's Jacobians and Hessian, checked as well
+        return getattr(self.module, name)
+
 
 @pytest.mark.parametrize("path,model,names", MODELS, ids=IDS)
 def test_every_model_matches_sympy_in_a_used_workspace(path, model, names):
