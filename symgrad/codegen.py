@@ -451,7 +451,8 @@ class _Draft:
         stmts = sigmoid_from_softplus(stmts, self.shapes, self.fresh)
         stmts = softmax_from_logsumexp(stmts, self.shapes, self.fresh, keep)
         stmts = stable_logsumexp_differences(stmts, self.shapes, self.fresh, keep)
-        return passes(product_forms(stmts, self.shapes), keep, self.shapes, self.fresh, given)
+        stmts = product_forms(stmts, self.shapes, keep)
+        return passes(stmts, keep, self.shapes, self.fresh, given)
 
     def returned(self):
         """The names the returned values read."""

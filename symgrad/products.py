@@ -33,9 +33,11 @@ from collections.abc import Mapping
 from . import ir
 
 
-def forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
-    """The statements with the passes applied, in the order above."""
-    return float_literals(dot_sums(call_forms(split_sums(stmts, shapes), shapes), shapes),
+def forms(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape],
+          keep=frozenset()) -> list[ir.Stmt]:
+    """The statements with the passes applied, in the order above (keep: the names that must
+    survive)."""
+    return float_literals(dot_sums(call_forms(split_sums(stmts, shapes), shapes), shapes, keep),
                           shapes)
 
 
@@ -137,10 +139,12 @@ class _Calls(ast.NodeTransformer):
         return ir.call(function, [node.left, node.right])
 
 
-def dot_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.Stmt]:
+def dot_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape],
+             keep=frozenset()) -> list[ir.Stmt]:
     """Each `t.sum()` of a name t assigned `a*b + c*d` before it (a sum of products of two
-    arrays of t's shape), read by no other statement and none of whose names is written in
-    between, as `(np.vdot(a, b) + np.vdot(c, d))`, the statement assigning t dropped."""
+    arrays of t's shape), read by no other statement, not in keep (the names that must
+    survive: returned ones) and none of whose names is written in between, as
+    `(np.vdot(a, b) + np.vdot(c, d))`, the statement assigning t dropped."""
     out: list[ir.Stmt | None] = list(stmts)
     readers_of: dict[str, list[int]] = {}
     for j, r in enumerate(stmts):
@@ -148,7 +152,7 @@ def dot_sums(stmts: list[ir.Stmt], shapes: Mapping[str, ir.Shape]) -> list[ir.St
             readers_of.setdefault(name, []).append(j)
     for i, s in enumerate(stmts):
         t = s.target
-        if s.kind != "assign" or t is None or len(shapes.get(t, ())) != 2:
+        if s.kind != "assign" or t is None or t in keep or len(shapes.get(t, ())) != 2:
             continue
         readers = readers_of.get(t, [])
         terms = _terms(s.value, 1)

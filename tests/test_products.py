@@ -3,8 +3,10 @@ each expected value is the NumPy an expert writes for that shape, and each rewri
 against the statements it replaces."""
 import numpy as np
 import pytest
+import sympy as sp
 from helpers import assert_same_results
 
+import symgrad as sg
 from symgrad import ir, products
 from symgrad.printing import runtime
 
@@ -113,3 +115,28 @@ def test_sums_of_products_are_dot_products_however_many_a_statement_reads():
     for kept in (["t = A*c + np.tanh(Z)", "q = t.sum()"], ["t = A*b", "q = t.sum()"],
                  ["t = A*c", "q = t.sum()", "u = t + 1"]):
         assert ir.lines(products.dot_sums(ir.parse(kept), shapes)) == kept
+
+
+def test_a_sum_of_products_keeps_the_statement_of_a_name_that_must_survive():
+    """t = a*b summed, t also returned (keep): the sum is a dot product, t's statement stays."""
+    shapes = SHAPES | {"t": (4, 5), "q": ()}
+    lines = ["t = A*c", "q = t.sum()"]
+    assert ir.lines(products.dot_sums(ir.parse(lines), shapes, keep={"t", "q"})) == lines
+
+
+def test_a_returned_adjoint_summed_into_another_is_still_computed():
+    """loss = sum(((s + w)*x) @ y), s a scalar: dw = x*y.T is returned and summed into ds; the
+    sum once became np.vdot(x, y.T) and dw's statement was dropped (certification: NameError).
+    By hand: loss = sum_j (s + w_j) x_j y_j, so ds = sum_j x_j y_j and dw_j = x_j y_j."""
+    n = sp.Symbol("n", integer=True, positive=True)
+    s, w = sg.Param("s"), sg.Param("w", 1, n)
+    x, y = sg.Input("x", 1, n), sg.Input("y", n, 1)
+    model = sg.Model("dot_sum_kept", loss=sg.sum(((s + w) * x) @ y), params=[s, w],
+                     inputs=[x, y])
+    module = sg.compile(model)                    # certified
+    sv, wv, xv, yv = 0.7, RNG.standard_normal((1, 3)), RNG.standard_normal((1, 3)), \
+        RNG.standard_normal((3, 1))
+    loss, (ds, dw) = module.value_and_grad(sv, wv, xv, yv)
+    np.testing.assert_allclose(loss, np.sum((sv + wv) * xv * yv.T), rtol=1e-13)
+    np.testing.assert_allclose(ds, np.sum(xv * yv.T), rtol=1e-13)
+    np.testing.assert_allclose(dw, xv * yv.T, rtol=1e-13)
