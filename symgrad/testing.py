@@ -278,6 +278,14 @@ class _Explicit:
             return c.func(*[self._test(a) for a in c.args])
         return c
 
+    def _bound(self, f):
+        """f with its body's parameters and dimensions (the symbols it reads besides its
+        variables: where's scalar condition, a leaky slope) replaced by their values."""
+        if not isinstance(f, sp.Lambda):
+            return f
+        return sp.Lambda(f.variables, f.expr.xreplace(
+            {s: self(s) for s in f.expr.free_symbols - set(f.variables)}))
+
     def _int(self, d):
         return int(sp.sympify(d).subs(self.dim_subs))
 
@@ -311,11 +319,7 @@ class _Explicit:
                 return x[i, j] if isinstance(x, sp.MatrixBase) else x
             return sp.Matrix(rows, cols, lambda i, j: entry(base, i, j) ** entry(power, i, j))
         if isinstance(e, ElementwiseApplyFunction):
-            f = e.function            # its body's parameters and dimensions: their values
-            if isinstance(f, sp.Lambda):
-                f = sp.Lambda(f.variables, f.expr.xreplace(
-                    {s: self(s) for s in f.expr.free_symbols - set(f.variables)}))
-            return self(e.expr).applyfunc(f)
+            return self(e.expr).applyfunc(self._bound(e.function))
         if isinstance(e, sp.Inverse):
             return self(e.arg).inv()
         if isinstance(e, sp.Determinant):
@@ -341,7 +345,8 @@ class _Explicit:
             parts = [self(o) for o in e.operands]
             parts = [_spread(p, (rows, cols)) if isinstance(p, sp.MatrixBase) else p
                      for p in parts]
-            return sp.Matrix(rows, cols, lambda i, j: e.function(*[
+            f = self._bound(e.function)
+            return sp.Matrix(rows, cols, lambda i, j: f(*[
                 p[i, j] if isinstance(p, sp.MatrixBase) else p for p in parts]))
         if isinstance(e, sp.Piecewise):       # conditions stay conditions, never staged
             return sp.Piecewise(*[(self._entry(v), self._test(c)) for v, c in e.args])

@@ -240,6 +240,24 @@ def test_learnable_temperature_in_a_lambda():
     assert relative_error(dZ, G0 * e / 1.7) < 1e-14
 
 
+@pytest.mark.parametrize("s0", [0.9, -0.9])        # tanh(0.3) = 0.29: either branch
+def test_scalar_parameters_in_a_where_condition_are_bound_by_the_oracle(s0):
+    """sg.where(tanh(a) <= s, X**3, -1): the condition is a SymPy relation of scalar
+    parameters inside the map's Lambda, which the oracle's program once left unbound
+    (certification: NameError: name 's' is not defined)."""
+    torch = pytest.importorskip("torch")
+    loss = sg.mean(sg.where(sg.less_equal(sg.tanh(a), s), Z ** 3, -1))
+    module = sg.compile(sg.Model("m", loss, [a, s, Z]))            # certified
+    value, grads = module.value_and_grad(0.3, s0, W0)
+    at, st, Zt = (torch.tensor(v, dtype=torch.float64, requires_grad=True)
+                  for v in (0.3, s0, W0))
+    want = torch.where(torch.tanh(at) <= st, Zt ** 3, -1.0).mean()
+    assert np.isclose(value, want.item(), rtol=1e-14)
+    for got, g in zip(grads, torch.autograd.grad(want, [at, st, Zt], allow_unused=True),
+                      strict=True):
+        assert relative_error(got, 0.0 if g is None else g.numpy()) < 1e-14
+
+
 def test_lambda_constant_in_the_entry_keeps_the_matrix_shape():
     t = sg.Input("t")
     module = checked(sg.sum(Z.applyfunc(sp.Lambda(z, t))) + sg.sum(sg.exp(Z)), [Z], [t])
