@@ -408,7 +408,17 @@ def is_vector(x):
 
 
 class _Reading(StrPrinter):
-    """A model's expression as a model file writes it: a product with ones is a sum."""
+    """A model's expression as a model file writes it, on one line: a product with ones is a
+    sum, a BlockMatrix a concat."""
+
+    def _print_BlockMatrix(self, expr):
+        def joined(parts, axis):
+            if len(parts) == 1:
+                return parts[0]
+            return f"concat([{', '.join(parts)}]{'' if is_vector(expr) else f', axis={axis}'})"
+        b = expr.blocks
+        return joined([joined([self._print(b[i, j]) for j in range(b.cols)], 1)
+                       for i in range(b.rows)], 0)
 
     def _print_MatMul(self, expr):
         args = [a for a in expr.args if a != 1]

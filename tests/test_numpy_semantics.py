@@ -175,6 +175,10 @@ def test_plain_sympy_matrices_keep_their_meaning():
                                             "A is (n, m) and V is (k, m)", "broadcast"]),
     (lambda P, A: A + sg.Input("V", m, 1), ["shape mismatch in a sum", "broadcast"]),
     (lambda P, A: A @ A, ["shape mismatch in a matrix product", "write `*`"]),
+    (lambda P, A: sg.concat([A, P], axis=1) + A,             # as the model wrote it
+     ["shape mismatch in a sum", "concat([A, P], axis=1) is (n, 2*m) and A is (n, m)"]),
+    (lambda P, A: sg.concat([sg.sum(A, axis=0), A[0, :]]) @ A,       # 1-d: no axis
+     ["matrix product", "concat([sum(A, axis=0), A[:1, :]]) is (2*m,)"]),
     (lambda P, A: 2 @ A, ["scalar", "use `*`"]),
     (lambda P, A: A * np.ones((2, 2)), ["NumPy array", "sg.Input"]),
     (lambda P, A: sg.sum(A, axis=2), ["sg.sum", "axis=2", "axis=None"]),
